@@ -1,0 +1,21 @@
+"""perturbations_tf: differentiable perturbed optimizers for TensorFlow/Keras.
+
+Example:
+  >>> import perturbations_tf as ptf
+  >>> soft_argmax = ptf.perturbed(ptf.solvers.argmax, num_samples=100)
+"""
+
+from perturbations_tf import noise
+from perturbations_tf import solvers
+from perturbations_tf.fenchel_young import FenchelYoungLoss
+from perturbations_tf.fenchel_young import fenchel_young_loss
+from perturbations_tf.noise import Gumbel
+from perturbations_tf.noise import Normal
+from perturbations_tf.perturbed import perturbed
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FenchelYoungLoss", "Gumbel", "Normal", "fenchel_young_loss", "noise",
+    "perturbed", "solvers",
+]

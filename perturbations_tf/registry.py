@@ -1,0 +1,72 @@
+"""Solvers by name, for configs: built-ins, registered callables, partials.
+
+A solver is stored in a config as its registered Keras name (e.g.
+`'perturbations_tf>ranks'`), or as `{'name': ..., 'kwargs': {...}}` for a
+`functools.partial` of one, so layers and losses that hold a solver serialise.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable, Union
+
+import keras
+
+from perturbations_tf import solvers
+
+BUILTIN = {f.__name__: f for f in (solvers.argmax, solvers.top_k, solvers.ranks,
+                                   solvers.sort, solvers.shortest_path)}
+
+SolverLike = Union[str, dict, Callable]
+
+
+def get_solver(solver: SolverLike) -> Callable:
+  """Resolves a solver from a callable, a name or a config dict.
+
+  Args:
+    solver: a callable; a built-in name (`'argmax'`, `'top_k'`, `'ranks'`,
+      `'sort'`, `'shortest_path'`); a registered Keras name; or
+      `{'name': ..., 'kwargs': {...}}`.
+
+  Returns:
+    The solver callable.
+
+  Raises:
+    ValueError: for an unknown name.
+
+  Example:
+    >>> get_solver({'name': 'top_k', 'kwargs': {'k': 2}})
+  """
+  if isinstance(solver, dict):
+    return functools.partial(get_solver(solver["name"]),
+                             **solver.get("kwargs", {}))
+  if isinstance(solver, str):
+    found = BUILTIN.get(solver) or keras.saving.get_registered_object(solver)
+    if found is None:
+      raise ValueError(
+          f"Unknown solver {solver!r}: use a built-in name {sorted(BUILTIN)}, "
+          "a callable, or the name of a callable registered with "
+          "keras.saving.register_keras_serializable.")
+    return found
+  if not callable(solver):
+    raise ValueError(f"A solver must be callable or a name, got {solver!r}.")
+  return solver
+
+
+def solver_name(solver: Callable) -> Union[str, dict]:
+  """The config entry of a solver (inverse of `get_solver`).
+
+  Raises:
+    ValueError: if the solver is neither built in nor registered.
+  """
+  if isinstance(solver, functools.partial) and not solver.args:
+    return {"name": solver_name(solver.func), "kwargs": dict(solver.keywords)}
+  for name, builtin in BUILTIN.items():
+    if solver is builtin:
+      return name
+  name = keras.saving.get_registered_name(solver)
+  if keras.saving.get_registered_object(name) is solver:
+    return name
+  raise ValueError(
+      f"Cannot serialise the solver {solver!r}: decorate it with "
+      "@keras.saving.register_keras_serializable() or use a built-in name.")

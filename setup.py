@@ -1,0 +1,25 @@
+"""Installs perturbations_tf: `pip install -e ".[test]"`."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="perturbations-tf",
+    version="0.1.0",
+    description=("Differentiable perturbed optimizers and Fenchel-Young losses "
+                 "for TensorFlow / Keras 3 (Berthet et al., NeurIPS 2020)."),
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["perturbations_tf", "perturbations_tf.*",
+                                    "experiments", "benchmarks"]),
+    python_requires=">=3.9",
+    install_requires=[
+        "tensorflow>=2.16",
+        "keras>=3.0",
+        "numpy",
+        "absl-py",
+    ],
+    extras_require={
+        "test": ["pytest", "tensorflow-datasets", "matplotlib"],
+        "plot": ["matplotlib"],
+    },
+)
