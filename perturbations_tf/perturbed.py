@@ -280,7 +280,6 @@ def perturbed(func: Optional[Callable] = None,
   if default_seed is not None:
     resolve_seed(default_seed)  # Validates at construction.
 
-  @functools.wraps(func)
   def wrapper(theta, *args, seed: SeedLike = None, **kwargs):
     theta = tf.convert_to_tensor(theta)
     check_rank(theta, batched)
@@ -313,4 +312,8 @@ def perturbed(func: Optional[Callable] = None,
     out = perturbed_op(theta_b, z)
     return out if batched else out[0]
 
+  functools.update_wrapper(wrapper, func)
+  # No `__wrapped__`: tf.function unwraps callables passed to it by that link
+  # and would then run the bare solver.
+  del wrapper.__wrapped__
   return wrapper

@@ -1,0 +1,147 @@
+"""Tests of the Fenchel–Young loss: closed form, finite differences, Keras."""
+
+import functools
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import perturbations_tf as ptf
+from perturbations_tf import solvers
+from tests import stats
+
+THETA = np.array([[1.0, 2.0, 0.5, -0.3], [0.2, 0.1, 0.0, 0.4],
+                  [-1.0, 0.3, 0.9, 0.0]])
+LABELS = np.eye(4)[[1, 3, 0]]
+
+
+def value_and_grad(loss_fn, y, theta):
+  theta = tf.convert_to_tensor(theta)
+  with tf.GradientTape() as tape:
+    tape.watch(theta)
+    value = loss_fn(y, theta)
+    total = tf.reduce_sum(value)
+  return value.numpy(), tape.gradient(total, theta).numpy()
+
+
+def test_gumbel_argmax_value_is_cross_entropy_and_grad_is_softmax():
+  m, sigma = 20000, 0.5
+  def run(seed):
+    value, grad = value_and_grad(
+        lambda y, t: ptf.fenchel_young_loss(y, t, solvers.argmax, m, sigma,
+                                            "gumbel", seed=seed),
+        LABELS, THETA)
+    return np.concatenate([value[:, None], grad], axis=1)
+  estimate, se = stats.mean_and_se(run)
+  cross_entropy = tf.nn.softmax_cross_entropy_with_logits(
+      LABELS, THETA / sigma).numpy()
+  # max_i(θ_i + σG_i) is σ·Gumbel-distributed: std σπ/√6 per sample.
+  value_se = sigma * np.pi / np.sqrt(6 * m * 6)
+  stats.assert_close_statistically(
+      estimate[:, 0], value_se, sigma * (cross_entropy + np.euler_gamma))
+  stats.assert_close_statistically(
+      estimate[:, 1:], 0.5 / np.sqrt(m * 6),
+      tf.nn.softmax(THETA / sigma).numpy() - LABELS)
+  assert np.all(se[:, 0] < 2 * value_se)  # The SE formula is not optimistic.
+
+
+@pytest.mark.parametrize("perturbation,noise,maximize", [
+    ("additive", "normal", True),
+    ("additive", "gumbel", True),
+    ("additive", "normal", False),
+    ("multiplicative", "normal", True),
+    ("multiplicative", "normal", False),
+])
+@pytest.mark.filterwarnings("ignore:The Fenchel")
+def test_finite_difference_of_value_matches_gradient(perturbation, noise,
+                                                      maximize):
+  """At a fixed seed the estimate is piecewise linear: FD is exact."""
+  theta = np.abs(THETA) + 0.2
+  solver = solvers.ranks if maximize else lambda x: solvers.ranks(-x)
+  loss = functools.partial(ptf.fenchel_young_loss, func=solver,
+                           num_samples=50, sigma=0.3, noise=noise,
+                           maximize=maximize, perturbation=perturbation,
+                           seed=11)
+  labels = solvers.ranks(tf.constant(theta[:, ::-1])).numpy()
+  value, grad = value_and_grad(loss, labels, theta)
+  for v in np.random.default_rng(0).normal(size=(3,) + theta.shape):
+    h = 1e-6
+    fd = (np.sum(loss(labels, theta + h * v)) -
+          np.sum(loss(labels, theta - h * v))) / (2 * h)
+    np.testing.assert_allclose(fd, np.sum(grad * v), rtol=1e-6)
+  assert np.all(np.isfinite(value))
+
+
+def test_minimize_is_maximize_of_negated_scores():
+  argmin = lambda x: solvers.argmax(-x)
+  kwargs = dict(num_samples=64, sigma=0.4, noise="normal", seed=5)
+  v_min, g_min = value_and_grad(
+      lambda y, t: ptf.fenchel_young_loss(y, t, argmin, maximize=False,
+                                          **kwargs), LABELS, THETA)
+  v_max, g_max = value_and_grad(
+      lambda y, t: ptf.fenchel_young_loss(y, -t, solvers.argmax, **kwargs),
+      LABELS, THETA)
+  np.testing.assert_allclose(v_min, v_max, rtol=1e-6)
+  np.testing.assert_allclose(g_min, g_max, rtol=1e-6)
+
+
+def test_multiplicative_gradient_is_weighted_mean_and_warns():
+  with pytest.warns(UserWarning, match="positively homogeneous"):
+    loss = ptf.FenchelYoungLoss(solvers.argmax, 200, 0.5,
+                                perturbation="multiplicative", seed=0)
+  theta = np.abs(THETA) + 0.1
+  value, grad = value_and_grad(loss.call, LABELS, theta)
+  # Homogeneity, the reason for the warning: L(2θ) = 2 L(θ) at a fixed seed.
+  np.testing.assert_allclose(loss.call(LABELS, 2 * theta), 2 * value,
+                             rtol=1e-6)
+  # Euler's identity for degree-1 homogeneity: <θ, ∇L(θ)> = L(θ).
+  np.testing.assert_allclose(np.sum(theta * grad, -1), value, rtol=1e-6)
+
+
+def test_unbatched_loss_is_a_scalar():
+  loss = ptf.fenchel_young_loss(LABELS[0], THETA[0], solvers.argmax, 10, 0.1,
+                                batched=False, seed=0)
+  batched = ptf.fenchel_young_loss(LABELS[:1], THETA[:1], solvers.argmax, 10,
+                                   0.1, seed=0)
+  assert loss.shape == ()
+  np.testing.assert_allclose(loss, batched[0])
+
+
+def test_keras_loss_config_round_trip_and_errors():
+  loss = ptf.FenchelYoungLoss("top_k", 10, 0.2, "gumbel", seed=3)
+  assert loss.get_config()["func"] == "top_k"
+  clone = ptf.FenchelYoungLoss.from_config(loss.get_config())
+  np.testing.assert_array_equal(clone(LABELS, THETA), loss(LABELS, THETA))
+  partial = ptf.FenchelYoungLoss(
+      functools.partial(solvers.shortest_path, min_cost=0.1), maximize=False)
+  assert partial.get_config()["func"] == {"name": "shortest_path",
+                                          "kwargs": {"min_cost": 0.1}}
+  restored = keras.losses.deserialize(keras.losses.serialize(partial))
+  assert restored.func.keywords == {"min_cost": 0.1}
+  with pytest.raises(ValueError, match="register_keras_serializable"):
+    ptf.FenchelYoungLoss(lambda x: x).get_config()
+  with pytest.raises(ValueError, match="needs a solver"):
+    ptf.FenchelYoungLoss()
+  with pytest.raises(ValueError, match="Unknown solver"):
+    ptf.FenchelYoungLoss("dijkstra")
+  with pytest.raises(ValueError, match="same shape"):
+    loss(LABELS[:, :3], THETA)
+
+
+def test_keras_model_trains_with_fit():
+  rng = np.random.default_rng(0)
+  centers = rng.normal(size=(3, 5)) * 3
+  labels = rng.integers(0, 3, size=600)
+  x = (centers[labels] + rng.normal(size=(600, 5))).astype(np.float32)
+  y = np.eye(3, dtype=np.float32)[labels]
+  keras.utils.set_random_seed(0)
+  model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
+  model.compile(keras.optimizers.Adam(0.05),
+                loss=ptf.FenchelYoungLoss("argmax", 100, 0.5),
+                metrics=["categorical_accuracy"])
+  before = model.evaluate(x, y, verbose=0)
+  history = model.fit(x, y, batch_size=32, epochs=3, verbose=0)
+  accuracy = history.history["categorical_accuracy"]
+  assert accuracy[-1] > max(before[1], 0.5) + 0.2
+  assert history.history["loss"][-1] < history.history["loss"][0]
