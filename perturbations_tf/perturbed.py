@@ -32,7 +32,7 @@ class Perturbation:
 
   It draws the noise `Z` (`[M, *shape]`), maps `θ` to its perturbed copies
   `η(θ, Z)`, and gives the two derivatives the estimators need: the tangent
-  `∂η/∂θ` (elementwise) and the score `s(θ, Z)` such that
+  `∂η/∂θ` (elementwise) and sums of the score `s(θ, Z)`, for which
   `∇_θ E[f(η)] = E[f(η) s(θ, Z)]`.
 
   Args:
@@ -98,10 +98,15 @@ class Perturbation:
     """`∂η/∂θ`, elementwise: 1 (additive) or `exp(εZ - ε²/2)`."""
     return 1.0 if self.perturbation == ADDITIVE else self._factor(z)
 
-  def score(self, theta: tf.Tensor, z: tf.Tensor) -> tf.Tensor:
-    """`∇ν(Z)/ε` (additive) or `Z/(εθ)` (multiplicative, by `u = log θ`)."""
-    score = self.noise.grad_log_density(z) / self.sigma
-    return score if self.perturbation == ADDITIVE else score / theta
+  def score_sum(self, weights: tf.Tensor, theta: tf.Tensor,
+                z: tf.Tensor) -> tf.Tensor:
+    """`(1/M) Σ_m w_m s(θ, Z_m)` for weights `[M, B]`: the score-function
+    gradient, with `s = ∇ν(Z)/ε` (additive) or `Z/(εθ)` (multiplicative, by
+    `u = log θ`). The scalings do not depend on m, so they are applied once,
+    after the sum over samples."""
+    total = tf.einsum("mb,mb...->b...", weights, self.noise.grad_log_density(z))
+    total /= self.num_samples * self.sigma
+    return total if self.perturbation == ADDITIVE else total / theta
 
   def _factor(self, z):
     return tf.exp(self.sigma * z - 0.5 * self.sigma**2)
@@ -300,9 +305,7 @@ def perturbed(func: Optional[Callable] = None,
         g = tf.cast(upstream, dtype)
         inner = tf.reduce_sum(y * g, axis=tf.range(2, tf.rank(y)))  # [M, B]
         w = spec.weights(inner, control_variate)
-        score = spec.score(theta_c, z)
-        g_theta = tf.einsum("mb,mb...->b...", w, score) / spec.num_samples
-        g_theta = tf.cast(g_theta, theta.dtype)
+        g_theta = tf.cast(spec.score_sum(w, theta_c, z), theta.dtype)
         if variables:
           return (g_theta, None), [None] * len(variables)
         return g_theta, None
