@@ -124,7 +124,7 @@ class Perturbation:
       with tf.control_dependencies([tf.debugging.assert_positive(
           theta, message=f"perturbation='multiplicative' needs {name} > 0 "
           "(e.g. a softplus or exponential output); use 'additive' for "
-          "signed inputs.")]):
+          "signed inputs")]):
         theta = tf.identity(theta)
     return theta
 

@@ -179,7 +179,7 @@ def shortest_path(costs: tf.Tensor, connectivity: int = 8,
     tf.debugging.assert_non_negative(
         c, message="shortest_path needs non-negative costs (negative cycles "
         "make it undefined). Keep costs positive with a softplus output, use "
-        "perturbation='multiplicative', or set an explicit min_cost floor.")
+        "perturbation='multiplicative', or set an explicit min_cost floor")
   shape = tf.shape(c)
   b, h, w = shape[0], shape[1], shape[2]
   source = tf.pad(tf.ones([b, 1, 1], tf.bool), [[0, 0], [0, h - 1], [0, w - 1]])

@@ -1,0 +1,227 @@
+"""Keras layers built on `perturbed`: a solver as a differentiable layer.
+
+Every layer takes every option of `perturbed` as a constructor argument, draws
+its noise seeds from a `keras.random.SeedGenerator` (a seeded layer is
+reproducible, an unseeded one draws fresh noise each step), serialises through
+`get_config`, and can return the exact solver output at inference.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable, Optional
+
+import keras
+import tensorflow as tf
+
+from perturbations_tf import perturbed as perturbed_lib
+from perturbations_tf import registry
+from perturbations_tf import solvers
+
+_register = keras.saving.register_keras_serializable(package="perturbations_tf")
+
+
+@_register
+class Perturbed(keras.layers.Layer):
+  """A perturbed solver, `y_ε(θ) = E[solver(θ + εZ)]`, as a Keras layer.
+
+  Args:
+    solver: a callable, a built-in solver name (`'argmax'`, `'top_k'`,
+      `'ranks'`, `'sort'`, `'shortest_path'`), a registered callable or a
+      `functools.partial` of one (the last three serialise).
+    num_samples: M.
+    sigma: ε.
+    noise: `'normal'`, `'gumbel'` or a noise object.
+    batched: whether the solver takes a batch (`True`) or one example; the
+      layer's input always has a batch axis.
+    perturbation: `'additive'` or `'multiplicative'` (positive inputs).
+    control_variate: leave-one-out control variate in the backward pass.
+    antithetic: antithetic pairs `(Z, -Z)`.
+    seed: the seed of the layer's `keras.random.SeedGenerator`.
+    exact_at_inference: return `solver(θ)` when `training` is falsy.
+    **kwargs: `keras.layers.Layer` arguments (name, dtype, ...).
+
+  Example:
+    >>> layer = Perturbed('ranks', num_samples=100, sigma=0.1, seed=0)
+    >>> soft_ranks = layer(tf.constant([[0.3, -1.0, 2.0]]))
+  """
+
+  def __init__(self,
+               solver,
+               num_samples: int = 1000,
+               sigma: float = 0.05,
+               noise="normal",
+               batched: bool = True,
+               *,
+               perturbation: str = perturbed_lib.ADDITIVE,
+               control_variate: bool = True,
+               antithetic: bool = False,
+               seed: Optional[int] = None,
+               exact_at_inference: bool = False,
+               **kwargs):
+    super().__init__(**kwargs)
+    self.solver = registry.get_solver(solver)
+    self.batched = batched
+    solve = (self.solver if batched else perturbed_lib.vectorize(
+        self.solver, tf.as_dtype(self.compute_dtype)))
+    self._perturbed = perturbed_lib.perturbed(
+        solve, num_samples, sigma, noise, batched=True,
+        perturbation=perturbation, control_variate=control_variate,
+        antithetic=antithetic)
+    self._options = dict(
+        num_samples=num_samples, sigma=sigma, noise=noise,
+        perturbation=perturbation, control_variate=control_variate,
+        antithetic=antithetic)
+    perturbed_lib.Perturbation(num_samples, sigma, noise, perturbation,
+                               antithetic)  # Validates now, not at call.
+    self.seed = seed
+    self.seed_generator = keras.random.SeedGenerator(seed)
+    self.exact_at_inference = exact_at_inference
+    self.supports_jit = getattr(self.solver, "supports_jit", True)
+
+  def call(self, inputs, training=None):
+    if self.exact_at_inference and not training:
+      solve = self.solver if self.batched else perturbed_lib.vectorize(
+          self.solver, inputs.dtype)
+      return tf.cast(solve(inputs), inputs.dtype)
+    return self._perturbed(inputs, seed=self.seed_generator.next())
+
+  def compute_output_shape(self, input_shape):
+    return input_shape
+
+  # The noise-seed state is saved with the model (Keras leaves seed
+  # generators out), so a loaded model continues the same noise sequence.
+  def save_own_variables(self, store):
+    store["seed_generator_state"] = self.seed_generator.state.numpy()
+
+  def load_own_variables(self, store):
+    if "seed_generator_state" in store:
+      self.seed_generator.state.assign(store["seed_generator_state"])
+
+  def _solver_config(self) -> dict:
+    return {"solver": registry.solver_name(self.solver),
+            "batched": self.batched}
+
+  def get_config(self) -> dict:
+    config = super().get_config()
+    config.update(self._solver_config())
+    config.update(self._options, seed=self.seed,
+                  exact_at_inference=self.exact_at_inference)
+    return config
+
+
+class _BuiltinPerturbed(Perturbed):
+  """A perturbed built-in solver, configured by its own arguments."""
+
+  SOLVER: Callable = None
+
+  def __init__(self, num_samples: int = 1000, sigma: float = 0.05,
+               noise="normal", *, solver_kwargs=None, **kwargs):
+    self._solver_kwargs = solver_kwargs or {}
+    solver = (functools.partial(self.SOLVER, **self._solver_kwargs)
+              if self._solver_kwargs else self.SOLVER)
+    super().__init__(solver, num_samples, sigma, noise, **kwargs)
+
+  def _solver_config(self) -> dict:
+    return dict(self._solver_kwargs)
+
+
+@_register
+class PerturbedArgmax(_BuiltinPerturbed):
+  """Perturbed one-hot argmax; with Gumbel noise, exactly `softmax(θ/ε)`.
+
+  Example:
+    >>> PerturbedArgmax(num_samples=500, sigma=1.0, noise='gumbel')(logits)
+  """
+
+  SOLVER = staticmethod(solvers.argmax)
+
+  def __init__(self, num_samples=1000, sigma=0.05, noise="normal", **kwargs):
+    super().__init__(num_samples, sigma, noise, **kwargs)
+
+
+@_register
+class PerturbedTopK(_BuiltinPerturbed):
+  """Perturbed k-hot top-k mask.
+
+  Args:
+    k: how many entries to select.
+    (the other arguments as in `Perturbed`)
+
+  Example:
+    >>> PerturbedTopK(k=2, num_samples=100)(scores)
+  """
+
+  SOLVER = staticmethod(solvers.top_k)
+
+  def __init__(self, k: int = 1, num_samples=1000, sigma=0.05,
+               noise="normal", **kwargs):
+    super().__init__(num_samples, sigma, noise, solver_kwargs={"k": k},
+                     **kwargs)
+
+
+@_register
+class PerturbedRanks(_BuiltinPerturbed):
+  """Perturbed 0-based ascending ranks (the smallest entry gets 0).
+
+  Example:
+    >>> PerturbedRanks(num_samples=100, sigma=0.1)(scores)
+  """
+
+  SOLVER = staticmethod(solvers.ranks)
+
+  def __init__(self, num_samples=1000, sigma=0.05, noise="normal", **kwargs):
+    super().__init__(num_samples, sigma, noise, **kwargs)
+
+
+@_register
+class PerturbedSort(_BuiltinPerturbed):
+  """Perturbed sort of the last axis.
+
+  Args:
+    direction: `'ASCENDING'` or `'DESCENDING'`.
+
+  Example:
+    >>> PerturbedSort(num_samples=100, sigma=0.1)(values)
+  """
+
+  SOLVER = staticmethod(solvers.sort)
+
+  def __init__(self, direction: str = "ASCENDING", num_samples=1000,
+               sigma=0.05, noise="normal", **kwargs):
+    if direction not in ("ASCENDING", "DESCENDING"):
+      raise ValueError("direction must be 'ASCENDING' or 'DESCENDING', got "
+                       f"{direction!r}.")
+    super().__init__(num_samples, sigma, noise,
+                     solver_kwargs={"direction": direction}, **kwargs)
+
+
+@_register
+class PerturbedShortestPath(_BuiltinPerturbed):
+  """Perturbed shortest path on vertex-cost grids `[B, H, W]`.
+
+  Defaults to the multiplicative perturbation `θ ⊙ exp(εZ - ε²/2)`, which
+  keeps positive costs positive. With `perturbation='additive'`, perturbed
+  costs can be negative: `min_cost` (default 0) floors them explicitly before
+  the solver; `min_cost=None` makes the solver raise on them instead.
+
+  Args:
+    connectivity: 8 (the Warcraft setting) or 4.
+    min_cost: the floor for perturbed costs, or None.
+    (the other arguments as in `Perturbed`)
+
+  Example:
+    >>> PerturbedShortestPath(num_samples=3, sigma=0.1)(costs)
+  """
+
+  SOLVER = staticmethod(solvers.shortest_path)
+
+  def __init__(self, connectivity: int = 8, num_samples=1000, sigma=0.05,
+               noise="normal", *, min_cost: Optional[float] = 0.0,
+               perturbation: str = perturbed_lib.MULTIPLICATIVE, **kwargs):
+    if connectivity not in (4, 8):
+      raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}.")
+    super().__init__(num_samples, sigma, noise,
+                     solver_kwargs={"connectivity": connectivity,
+                                    "min_cost": min_cost},
+                     perturbation=perturbation, **kwargs)

@@ -1,0 +1,131 @@
+"""Keras metrics for structured outputs: exact match, Hamming, Spearman.
+
+Each metric can first map the model's output through a solver (`solver=`),
+so a model that outputs scores or costs is scored on the structure they
+induce: e.g. `ExactMatchAccuracy(solver='ranks')` for perfect rankings.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import keras
+import tensorflow as tf
+
+from perturbations_tf import registry
+from perturbations_tf import solvers
+
+_register = keras.saving.register_keras_serializable(package="perturbations_tf")
+
+
+class _StructureMean(keras.metrics.Mean):
+  """Mean over examples of a per-example score of (y_true, structure)."""
+
+  def __init__(self, solver=None, name=None, dtype=None):
+    super().__init__(name=name, dtype=dtype)
+    self.solver = None if solver is None else registry.get_solver(solver)
+
+  def update_state(self, y_true, y_pred, sample_weight=None):
+    y_pred = tf.convert_to_tensor(y_pred)
+    if self.solver is not None:
+      y_pred = self.solver(y_pred)
+    y_true = tf.cast(y_true, tf.float32)
+    y_pred = tf.cast(y_pred, tf.float32)
+    return super().update_state(self.score(y_true, y_pred), sample_weight)
+
+  def score(self, y_true, y_pred):
+    raise NotImplementedError
+
+  def get_config(self) -> dict:
+    config = super().get_config()
+    config["solver"] = (None if self.solver is None
+                        else registry.solver_name(self.solver))
+    return config
+
+
+def _per_example_axes(x):
+  return tf.range(1, tf.rank(x))
+
+
+@_register
+class ExactMatchAccuracy(_StructureMean):
+  """Fraction of examples whose whole structure (path, ranking) is right.
+
+  Args:
+    solver: optional solver applied to `y_pred` first.
+    tolerance: entries within this distance count as equal.
+    name, dtype: as for Keras metrics.
+
+  Example:
+    >>> m = ExactMatchAccuracy()
+    >>> m.update_state([[0, 1, 2], [0, 1, 2]], [[0, 1, 2], [1, 0, 2]])
+    >>> float(m.result())  # 0.5
+  """
+
+  def __init__(self, solver=None, tolerance: float = 1e-3,
+               name="exact_match_accuracy", dtype=None):
+    super().__init__(solver, name, dtype)
+    self.tolerance = tolerance
+
+  def score(self, y_true, y_pred):
+    return tf.cast(tf.reduce_all(
+        tf.abs(y_true - y_pred) <= self.tolerance,
+        axis=_per_example_axes(y_true)), tf.float32)
+
+  def get_config(self):
+    return {**super().get_config(), "tolerance": self.tolerance}
+
+
+@_register
+class HammingAccuracy(_StructureMean):
+  """Mean fraction of entries (path cells, item ranks) that are right.
+
+  Example:
+    >>> m = HammingAccuracy()
+    >>> m.update_state([[1, 0, 0, 1]], [[1, 1, 0, 1]])
+    >>> float(m.result())  # 0.75
+  """
+
+  def __init__(self, solver=None, tolerance: float = 1e-3,
+               name="hamming_accuracy", dtype=None):
+    super().__init__(solver, name, dtype)
+    self.tolerance = tolerance
+
+  def score(self, y_true, y_pred):
+    return tf.reduce_mean(tf.cast(
+        tf.abs(y_true - y_pred) <= self.tolerance, tf.float32),
+        axis=_per_example_axes(y_true))
+
+  def get_config(self):
+    return {**super().get_config(), "tolerance": self.tolerance}
+
+
+@_register
+class SpearmanCorrelation(_StructureMean):
+  """Mean Spearman rank correlation between `y_true` and `y_pred` rows.
+
+  Both are ranked along the last axis (ties to the lower index), then
+  Pearson-correlated, so scores and ranks can be compared directly.
+
+  Example:
+    >>> m = SpearmanCorrelation()
+    >>> m.update_state([[0., 1., 2., 3.]], [[0.1, 0.3, 0.2, 0.9]])
+    >>> float(m.result())  # 0.8
+  """
+
+  def __init__(self, name="spearman_correlation", dtype=None):
+    super().__init__(None, name, dtype)
+
+  def score(self, y_true, y_pred):
+    a = solvers.ranks(y_true)
+    b = solvers.ranks(y_pred)
+    a -= tf.reduce_mean(a, axis=-1, keepdims=True)
+    b -= tf.reduce_mean(b, axis=-1, keepdims=True)
+    corr = tf.reduce_sum(a * b, -1) / tf.sqrt(
+        tf.reduce_sum(a * a, -1) * tf.reduce_sum(b * b, -1))
+    return corr
+
+  def get_config(self):
+    config = super().get_config()
+    config.pop("solver")
+    return config

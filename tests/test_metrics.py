@@ -1,0 +1,44 @@
+"""Tests of the metrics against hand-computed values."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from perturbations_tf import metrics
+
+
+def test_exact_match_accuracy():
+  m = metrics.ExactMatchAccuracy()
+  m.update_state([[0, 1, 2], [0, 1, 2]], [[0, 1, 2], [1, 0, 2]])
+  assert float(m.result()) == pytest.approx(0.5)
+  m.update_state([[[1, 0], [0, 1]]], [[[1, 0], [0, 1.0001]]])  # Tolerance.
+  assert float(m.result()) == pytest.approx(2 / 3)
+  m.reset_state()
+  m.update_state([[0, 1]], [[1, 0]])
+  assert float(m.result()) == 0.0
+
+
+def test_exact_match_through_a_solver():
+  m = metrics.ExactMatchAccuracy(solver="ranks")
+  scores = [[0.1, 0.5, 0.3], [2.0, 1.0, 0.0]]
+  m.update_state([[0, 2, 1], [0, 1, 2]], scores)
+  assert float(m.result()) == pytest.approx(0.5)
+  assert metrics.ExactMatchAccuracy.from_config(m.get_config()).solver
+
+
+def test_hamming_accuracy_with_weights():
+  m = metrics.HammingAccuracy()
+  m.update_state([[1, 0, 0, 1], [1, 1, 1, 1]], [[1, 1, 0, 1], [0, 0, 0, 0]],
+                 sample_weight=[3.0, 1.0])
+  assert float(m.result()) == pytest.approx((3 * 0.75 + 0.0) / 4)
+
+
+def test_spearman_correlation():
+  m = metrics.SpearmanCorrelation()
+  # Ranks [0,2,1,3] vs [0,1,2,3]: Σd² = 2, ρ = 1 - 6·2/(4·15) = 0.8.
+  m.update_state([[0.0, 1.0, 2.0, 3.0]], [[0.1, 0.3, 0.2, 0.9]])
+  assert float(m.result()) == pytest.approx(0.8)
+  m.update_state([[0.0, 1.0, 2.0, 3.0]], [[3.0, 2.0, 1.0, 0.0]])
+  assert float(m.result()) == pytest.approx((0.8 - 1.0) / 2)
+  traced = tf.function(lambda a, b: metrics.SpearmanCorrelation()(a, b))
+  assert float(traced(np.eye(3), np.eye(3))) == pytest.approx(1.0)

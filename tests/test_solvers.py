@@ -1,0 +1,109 @@
+"""Tests of the TF-native solvers against exact references."""
+
+import itertools
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from perturbations_tf import solvers
+from tests import dijkstra
+
+MODES = {
+    "eager": lambda f: f,
+    "function": tf.function,
+    "xla": lambda f: tf.function(f, jit_compile=True),
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_argmax_top_k_ranks_sort(mode, rng):
+  x = rng.normal(size=(6, 5)).astype(np.float32)
+  run = lambda f, *a: MODES[mode](f)(tf.constant(x), *a).numpy()
+  np.testing.assert_array_equal(run(solvers.argmax),
+                                np.eye(5)[x.argmax(-1)])
+  top2 = np.zeros_like(x)
+  np.put_along_axis(top2, np.argsort(-x, -1)[:, :2], 1, -1)
+  np.testing.assert_array_equal(run(lambda t: solvers.top_k(t, 2)), top2)
+  np.testing.assert_array_equal(run(solvers.ranks),
+                                np.argsort(np.argsort(x, -1), -1))
+  np.testing.assert_array_equal(run(solvers.sort), np.sort(x, -1))
+
+
+def test_ranks_maximise_inner_product_over_permutations(rng):
+  x = rng.normal(size=5)
+  best = max(itertools.permutations(range(5)), key=lambda p: np.dot(p, x))
+  np.testing.assert_array_equal(solvers.ranks(tf.constant(x[None]))[0], best)
+
+
+def test_ties_are_deterministic():
+  x = tf.constant([[1.0, 3.0, 3.0, 0.0]])
+  np.testing.assert_array_equal(solvers.argmax(x), [[0, 1, 0, 0]])
+  np.testing.assert_array_equal(solvers.top_k(x, 1), [[0, 1, 0, 0]])
+  np.testing.assert_array_equal(solvers.ranks(x), [[1, 2, 3, 0]])
+  np.testing.assert_array_equal(solvers.argmax(x, axis=0), [[1, 1, 1, 1]])
+  with pytest.raises(ValueError, match="k must be an integer in"):
+    solvers.top_k(x, 5)
+
+
+@pytest.mark.parametrize("connectivity", [4, 8])
+@pytest.mark.parametrize("shape", [(12, 12), (5, 9), (1, 6), (18, 18)])
+def test_shortest_path_matches_dijkstra(connectivity, shape, rng):
+  costs = rng.uniform(0.05, 10.0, size=(40,) + shape)
+  masks = tf.function(solvers.shortest_path, jit_compile=True)(
+      tf.constant(costs), connectivity).numpy()
+  for cost, mask in zip(costs, masks):
+    ref_mask, ref_cost = dijkstra.shortest_path(cost, connectivity)
+    np.testing.assert_array_equal(mask, ref_mask)  # Unique with continuous.
+    assert np.isclose(np.sum(mask * cost), ref_cost, rtol=1e-12)
+
+
+def test_shortest_path_eager_function_and_float32_agree(rng):
+  costs = rng.uniform(0.1, 5.0, size=(20, 8, 8)).astype(np.float32)
+  eager = solvers.shortest_path(costs)
+  np.testing.assert_array_equal(tf.function(solvers.shortest_path)(costs),
+                                eager)
+  assert eager.dtype == tf.float32 and eager.shape == costs.shape
+
+
+def test_shortest_path_ties_and_zero_costs_are_deterministic_and_optimal():
+  # Integer costs: many optimal paths. Zero costs: distance plateaus.
+  rng = np.random.default_rng(1)
+  for costs in [rng.integers(0, 3, size=(30, 7, 7)).astype(np.float64),
+                np.zeros((2, 6, 6)), rng.integers(0, 2, size=(30, 5, 8))
+                .astype(np.float64)]:
+    for connectivity in (4, 8):
+      first = solvers.shortest_path(costs, connectivity).numpy()
+      again = tf.function(solvers.shortest_path, jit_compile=True)(
+          costs, connectivity).numpy()
+      np.testing.assert_array_equal(first, again)
+      for cost, mask in zip(costs, first):
+        _, ref_cost = dijkstra.shortest_path(cost, connectivity)
+        assert np.sum(mask * cost) == ref_cost
+        assert mask[0, 0] == 1 and mask[-1, -1] == 1
+        assert is_connected_path(mask, connectivity)
+
+
+def is_connected_path(mask, connectivity):
+  """Whether the mask's cells form one simple path between the corners."""
+  cells = {tuple(c) for c in np.argwhere(mask)}
+  moves = dijkstra.neighbours(connectivity)
+  degree = {c: sum((c[0] + dr, c[1] + dc) in cells for dr, dc in moves)
+            for c in cells}
+  ends = {(0, 0), tuple(np.array(mask.shape) - 1)}
+  # A shortest path has no shortcut: each inner cell touches two path cells.
+  return all(degree[c] == (1 if c in ends else 2) for c in cells) or (
+      len(cells) == len(ends) == 1)
+
+
+def test_shortest_path_errors_and_min_cost():
+  costs = tf.constant([[[1.0, -2.0], [1.0, 1.0]]])
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match="perturbation='multiplicative'"):
+    solvers.shortest_path(costs)
+  floored = solvers.shortest_path(costs, connectivity=4, min_cost=1.0)
+  np.testing.assert_array_equal(floored, [[[1, 1], [0, 1]]])
+  with pytest.raises(ValueError, match="connectivity must be 4 or 8"):
+    solvers.shortest_path(tf.ones([1, 2, 2]), connectivity=6)
+  with pytest.raises(ValueError, match=r"\[batch, height, width\]"):
+    solvers.shortest_path(tf.ones([2, 2]))
