@@ -143,7 +143,10 @@ class FenchelYoungLoss(keras.losses.Loss):
     reduction: Keras reduction over the batch.
     name: the loss name.
     perturbation: `'additive'` or `'multiplicative'` (warns: degenerate).
-    seed: None (fresh noise per call) or an int (identical noise every call).
+    seed: the seed of the loss's `keras.random.SeedGenerator`: each call
+      draws new noise, and a seeded loss draws the same sequence (an unseeded
+      one follows `keras.utils.set_random_seed`). For identical noise on
+      every call use the functional `fenchel_young_loss(seed=int)`.
 
   Example:
     >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
@@ -172,18 +175,18 @@ class FenchelYoungLoss(keras.losses.Loss):
                                            perturbation)  # Validates.
     if perturbation == perturbed_lib.MULTIPLICATIVE:
       warnings.warn(_MULTIPLICATIVE_WARNING, UserWarning, stacklevel=2)
-    if seed is not None:
-      perturbed_lib.resolve_seed(seed)
     self.batched = batched
     self.maximize = maximize
     self.seed = seed
+    self.seed_generator = keras.random.SeedGenerator(seed)
 
   def call(self, y_true, y_pred):
     """Per-example losses, in `y_pred`'s dtype."""
     return fenchel_young_loss(
         y_true, y_pred, self.func, self.spec.num_samples, self.spec.sigma,
         self.spec.noise, self.batched, self.maximize,
-        perturbation=self.spec.perturbation, seed=self.seed)
+        perturbation=self.spec.perturbation,
+        seed=self.seed_generator.next())
 
   def get_config(self) -> dict:
     config = super().get_config()
