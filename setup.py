@@ -17,6 +17,7 @@ setup(
         "keras>=3.0",
         "numpy",
         "absl-py",
+        "tensorboard",
     ],
     extras_require={
         "test": ["pytest", "tensorflow-datasets", "matplotlib"],

@@ -1,0 +1,257 @@
+"""What the three experiment binaries share: configs as flags, distribution
+strategies, and a resumable, logged Keras training loop.
+
+Each binary declares its settings as a dataclass (subclassing `TrainConfig`);
+`define_flags` turns its fields into absl flags, so the flags, their help and
+their validation live in one place, and tests build configs directly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import time
+from typing import Any, Callable, Dict, Optional, Sequence
+
+from absl import flags
+from absl import logging
+import keras
+import numpy as np
+import tensorflow as tf
+
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+
+
+def field(default, help: str, **metadata):  # pylint: disable=redefined-builtin
+  """A config field with its flag help (and optional `choices`)."""
+  if isinstance(default, (list, tuple)):
+    return dataclasses.field(default_factory=lambda: list(default),
+                             metadata={"help": help, **metadata})
+  return dataclasses.field(default=default, metadata={"help": help, **metadata})
+
+
+@dataclasses.dataclass
+class TrainConfig:
+  """Settings every experiment has."""
+  output_dir: str = field("", "Where logs, checkpoints and results.json go "
+                          "(default: runs/<task>).")
+  seed: int = field(0, "Seed of data generation, initialisation and noise.")
+  epochs: int = field(10, "Training epochs.")
+  batch_size: int = field(32, "Global mini-batch size.")
+  learning_rate: float = field(1e-3, "Adam learning rate.")
+  strategy: str = field("default", "tf.distribute strategy.",
+                        choices=STRATEGIES)
+  jit_compile: bool = field(True, "XLA-compile the training step.")
+  verbose: int = field(1, "Keras progress output: 0 silent, 1 bar, 2 lines.")
+
+  def validate(self):
+    """Raises ValueError on a bad setting, naming the flag."""
+    for f in dataclasses.fields(self):
+      choices = f.metadata.get("choices")
+      if choices and getattr(self, f.name) not in choices:
+        raise ValueError(f"--{f.name}={getattr(self, f.name)!r} is not one of "
+                         f"{list(choices)}.")
+    for name in ("epochs", "batch_size"):
+      if getattr(self, name) < 1:
+        raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}.")
+    if not self.learning_rate > 0:
+      raise ValueError(
+          f"--learning_rate must be > 0, got {self.learning_rate}.")
+
+
+def define_flags(config_cls) -> None:
+  """Defines one absl flag per field of `config_cls`, with its default."""
+  for f in dataclasses.fields(config_cls):
+    default = (f.default_factory() if f.default_factory is not
+               dataclasses.MISSING else f.default)
+    help_text = f.metadata.get("help", f.name)
+    if f.metadata.get("choices"):
+      flags.DEFINE_enum(f.name, default, list(f.metadata["choices"]),
+                        help_text)
+    elif isinstance(default, bool):
+      flags.DEFINE_bool(f.name, default, help_text)
+    elif isinstance(default, int):
+      flags.DEFINE_integer(f.name, default, help_text)
+    elif isinstance(default, float):
+      flags.DEFINE_float(f.name, default, help_text)
+    elif isinstance(default, list):
+      flags.DEFINE_list(f.name, [str(v) for v in default], help_text)
+    else:
+      flags.DEFINE_string(f.name, default, help_text)
+
+
+def config_from_flags(config_cls):
+  """Builds the config from parsed flags (list items parsed as floats)."""
+  values = {}
+  for f in dataclasses.fields(config_cls):
+    value = flags.FLAGS[f.name].value
+    if isinstance(value, list):
+      value = [float(v) for v in value]
+    values[f.name] = value
+  return config_cls(**values)
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+  """The tf.distribute strategy of `--strategy` (multi_worker: TF_CONFIG)."""
+  if name == "mirrored":
+    return tf.distribute.MirroredStrategy()
+  if name == "multi_worker":
+    if not os.environ.get("TF_CONFIG"):
+      raise ValueError("--strategy=multi_worker reads the cluster from the "
+                       "TF_CONFIG environment variable, which is not set.")
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  if name == "tpu":
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    return tf.distribute.TPUStrategy(resolver)
+  return tf.distribute.get_strategy()
+
+
+def worker_id(strategy: tf.distribute.Strategy) -> Optional[str]:
+  """None on the chief (or a single machine), else 'worker_<i>'."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None or not resolver.task_type:
+    return None
+  if resolver.task_type == "chief" or (
+      resolver.task_type == "worker" and resolver.task_id == 0
+      and "chief" not in resolver.cluster_spec().as_dict()):
+    return None
+  return f"{resolver.task_type}_{resolver.task_id}"
+
+
+def write_json_atomically(path: str, payload: Dict[str, Any]) -> None:
+  """Writes JSON to a temporary file, then renames it over `path`."""
+  directory = os.path.dirname(path) or "."
+  os.makedirs(directory, exist_ok=True)
+  with tempfile.NamedTemporaryFile("w", dir=directory, delete=False,
+                                   suffix=".tmp") as f:
+    json.dump(payload, f, indent=2, sort_keys=True, default=float)
+    tmp = f.name
+  os.replace(tmp, path)
+
+
+class Trainer:
+  """Fits a compiled model with checkpoints, resumption and TensorBoard.
+
+  Rerunning the same command after an interruption resumes at the next epoch
+  with the optimizer's state (`keras.callbacks.BackupAndRestore`). Only the
+  chief writes the shared outputs; other workers write to their own folders.
+
+  Args:
+    config: the experiment's settings.
+    task: the task name, for the default output folder.
+  """
+
+  def __init__(self, config: TrainConfig, task: str):
+    config.validate()
+    self.config = config
+    self.output_dir = config.output_dir or os.path.join("runs", task)
+    keras.utils.set_random_seed(config.seed)
+    self.strategy = make_strategy(config.strategy)
+    self.worker = worker_id(self.strategy)
+    self.start = time.time()
+
+  @property
+  def is_chief(self) -> bool:
+    return self.worker is None
+
+  def _path(self, *parts: str) -> str:
+    """A path under the output folder, or the worker's own sub-folder."""
+    root = self.output_dir if self.is_chief else os.path.join(
+        self.output_dir, "workers", self.worker)
+    return os.path.join(root, *parts)
+
+  def callbacks(self, run: str = "") -> list:
+    """Backup (resumption), checkpoint, CSV history and TensorBoard."""
+    return [
+        keras.callbacks.BackupAndRestore(self._path(run, "backup")),
+        keras.callbacks.ModelCheckpoint(self._path(run, "checkpoint.keras")),
+        keras.callbacks.CSVLogger(self._path(run, "history.csv"), append=True),
+        keras.callbacks.TensorBoard(self._path(run, "logs")),
+    ]
+
+  def fit(self, model: keras.Model, train: tf.data.Dataset,
+          validation: Optional[tf.data.Dataset] = None,
+          callbacks: Sequence[keras.callbacks.Callback] = (),
+          run: str = "") -> dict:
+    """Runs `model.fit` with the standard callbacks after `callbacks`.
+
+    Args:
+      run: a sub-folder for this fit's outputs, when a binary fits several
+        models (e.g. one per noise level).
+    """
+    os.makedirs(self._path(run), exist_ok=True)
+    if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+      _work_around_keras_multi_worker(model)
+    with self.strategy.scope():
+      history = model.fit(train, epochs=self.config.epochs,
+                          validation_data=validation, shuffle=False,
+                          callbacks=list(callbacks) + self.callbacks(run),
+                          verbose=self.config.verbose)
+    return history.history
+
+  def write_results(self, metrics: Dict[str, Dict[str, float]]) -> Dict:
+    """Writes results.json (flags, metrics per split, wall time) on the chief."""
+    results = {"config": dataclasses.asdict(self.config), "metrics": metrics,
+               "wall_time_s": time.time() - self.start}
+    if self.is_chief:
+      write_json_atomically(os.path.join(self.output_dir, "results.json"),
+                            results)
+      logging.info("Results written to %s",
+                   os.path.join(self.output_dir, "results.json"))
+    return results
+
+
+def _work_around_keras_multi_worker(model: keras.Model) -> None:
+  """Lets Keras 3's `fit` run under MultiWorkerMirroredStrategy.
+
+  Keras 3 does not support this strategy (keras-team/keras#20585): its eager
+  symbolic build reduces per-replica batches eagerly, and its step reduction
+  averages scalar logs "along axis 0". We skip the former (the model is
+  built; the strategy in scope distributes the steps) and reduce scalars
+  over replicas instead. Remove once Keras supports the strategy.
+  """
+  from keras.src.backend.tensorflow import trainer  # pylint: disable=g-import-not-at-top
+  model._distribute_strategy = None  # pylint: disable=protected-access
+  original = getattr(trainer.reduce_per_replica, "original",
+                     trainer.reduce_per_replica)
+
+  def reduce_per_replica(values, strategy, reduction):
+    if reduction not in ("auto", "mean") or not isinstance(
+        strategy, tf.distribute.MultiWorkerMirroredStrategy):
+      return original(values, strategy, reduction)
+
+    def mean(v):
+      rank = strategy.experimental_local_results(v)[0].shape.rank
+      return strategy.reduce("MEAN", v, axis=0 if rank else None)
+
+    return tf.nest.map_structure(mean, values)
+
+  reduce_per_replica.original = original
+  trainer.reduce_per_replica = reduce_per_replica
+
+
+def dataset(features, targets, batch_size: int, *, shuffle: bool = False,
+            seed: int = 0, augment: Optional[Callable] = None
+            ) -> tf.data.Dataset:
+  """A batched tf.data pipeline over in-memory arrays."""
+  ds = tf.data.Dataset.from_tensor_slices((features, targets))
+  if shuffle:
+    ds = ds.shuffle(len(features), seed=seed, reshuffle_each_iteration=True)
+  if augment is not None:
+    ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+  return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def print_metrics(metrics: Dict[str, Dict[str, float]]) -> None:
+  """Prints the final metrics per split, one line each."""
+  for split, values in metrics.items():
+    line = "  ".join(f"{k}={v:.4f}" for k, v in sorted(values.items()))
+    print(f"[{split}] {line}", flush=True)
+
+
+def as_float_dict(values: Dict[str, Any]) -> Dict[str, float]:
+  return {k: float(np.asarray(v)) for k, v in values.items()}

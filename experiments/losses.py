@@ -1,0 +1,101 @@
+"""Baseline losses of the experiments, next to the library's Fenchel–Young.
+
+- `PerturbedSquaredLoss`: squared error of the perturbed solution
+  `y_ε(θ)` (through its Monte Carlo Jacobian): what a perturbed layer gives a
+  user who keeps an ordinary loss.
+- `BlackboxLoss`: the Hamming loss of the solver's output, differentiated by
+  the interpolation of Vlastelica et al. (2020), "Differentiation of Blackbox
+  Combinatorial Solvers", with their hyper-parameter λ.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+import perturbations_tf as ptf
+from perturbations_tf import registry
+
+_register = keras.saving.register_keras_serializable(package="experiments")
+
+
+@_register
+class PerturbedSquaredLoss(keras.losses.Loss):
+  """`mean((y_ε(θ) - y)²)` per example, with `y_ε` a perturbed solver.
+
+  Args:
+    solver: the solver, as for `ptf.Perturbed`.
+    num_samples, sigma, noise, perturbation: as for `ptf.perturbed`.
+    seed: the seed of the loss's noise-seed generator.
+
+  Example:
+    >>> PerturbedSquaredLoss('ranks', num_samples=10, sigma=0.1)(y, theta)
+  """
+
+  def __init__(self, solver, num_samples=10, sigma=0.1, noise="normal",
+               perturbation="additive", seed=None,
+               name="perturbed_squared", **kwargs):
+    super().__init__(name=name, **kwargs)
+    self.solver = registry.get_solver(solver)
+    self._perturbed = ptf.perturbed(self.solver, num_samples, sigma, noise,
+                                    perturbation=perturbation)
+    self._options = dict(num_samples=num_samples, sigma=sigma, noise=noise,
+                         perturbation=perturbation, seed=seed)
+    self.seed_generator = keras.random.SeedGenerator(seed)
+
+  def call(self, y_true, y_pred):
+    y_eps = self._perturbed(y_pred, seed=self.seed_generator.next())
+    error = tf.square(y_eps - tf.cast(y_true, y_eps.dtype))
+    return tf.reduce_mean(error, axis=tf.range(1, tf.rank(error)))
+
+  def get_config(self):
+    return {**super().get_config(), **self._options,
+            "solver": registry.solver_name(self.solver)}
+
+
+def blackbox(solver, lam: float):
+  """The solver with the interpolation gradient of Vlastelica et al.
+
+  Backward: `-(y*(θ) - y*(θ + λg)) / λ` for the upstream gradient g.
+  """
+  @tf.custom_gradient
+  def solve(theta):
+    y = tf.cast(solver(theta), theta.dtype)
+
+    def grad(upstream):
+      shifted = tf.cast(solver(theta + lam * upstream), theta.dtype)
+      return -(y - shifted) / lam
+
+    return y, grad
+  return solve
+
+
+@_register
+class BlackboxLoss(keras.losses.Loss):
+  """Hamming loss `mean(y(1 - y*) + (1 - y)y*)` of the blackbox solver output.
+
+  Args:
+    solver: the solver (for shortest paths give it a `min_cost` floor: θ + λg
+      can be negative).
+    lam: the interpolation strength λ.
+
+  Example:
+    >>> BlackboxLoss({'name': 'shortest_path', 'kwargs': {'min_cost': 0.}}, 20.)
+  """
+
+  def __init__(self, solver, lam=20.0, name="blackbox", **kwargs):
+    super().__init__(name=name, **kwargs)
+    if not lam > 0:
+      raise ValueError(f"lam must be > 0, got {lam!r}.")
+    self.solver = registry.get_solver(solver)
+    self.lam = lam
+
+  def call(self, y_true, y_pred):
+    y = blackbox(self.solver, self.lam)(y_pred)
+    y_true = tf.cast(y_true, y.dtype)
+    hamming = y * (1.0 - y_true) + (1.0 - y) * y_true
+    return tf.reduce_mean(hamming, axis=tf.range(1, tf.rank(hamming)))
+
+  def get_config(self):
+    return {**super().get_config(), "lam": self.lam,
+            "solver": registry.solver_name(self.solver)}

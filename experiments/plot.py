@@ -1,0 +1,127 @@
+r"""Figures of experiment runs: learning curves, and Warcraft paths.
+
+  python -m experiments.plot --runs=runs/a,runs/b --output=curves.png
+  python -m experiments.plot --paths_from=runs/shortest_path --output=paths.png
+
+Needs matplotlib (`pip install -e ".[plot]"`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from typing import Dict, List, Sequence
+
+from absl import app
+from absl import flags
+import numpy as np
+
+
+def _pyplot():
+  try:
+    import matplotlib  # pylint: disable=import-outside-toplevel
+  except ImportError as error:
+    raise ImportError("Plotting needs matplotlib: pip install -e '.[plot]'."
+                      ) from error
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+  return plt
+
+
+def read_history(run_dir: str) -> Dict[str, List[float]]:
+  """The per-epoch metrics of a run, from its history.csv."""
+  path = os.path.join(run_dir, "history.csv")
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"No history.csv in {run_dir}: is it a run "
+                            "folder (--output_dir of an experiment)?")
+  columns: Dict[str, List[float]] = {}
+  with open(path, newline="", encoding="utf-8") as f:
+    for row in csv.DictReader(f):
+      for key, value in row.items():
+        columns.setdefault(key, []).append(float(value))
+  return columns
+
+
+def plot_learning_curves(run_dirs: Sequence[str], output: str) -> str:
+  """One panel per metric, one line per run; returns the PNG path."""
+  plt = _pyplot()
+  histories = {d: read_history(d) for d in run_dirs}
+  names = sorted({k for h in histories.values() for k in h} - {"epoch"})
+  cols = min(3, len(names))
+  rows = -(-len(names) // cols)
+  fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.2 * rows),
+                           squeeze=False)
+  for ax, name in zip(axes.flat, names):
+    for run, history in histories.items():
+      if name in history:
+        ax.plot(np.asarray(history["epoch"]) + 1, history[name],
+                label=os.path.basename(os.path.normpath(run)))
+    ax.set_title(name)
+    ax.set_xlabel("epoch")
+    ax.grid(alpha=0.3)
+  for ax in axes.flat[len(names):]:
+    ax.axis("off")
+  axes.flat[0].legend(fontsize=8)
+  fig.tight_layout()
+  fig.savefig(output, dpi=120)
+  plt.close(fig)
+  return output
+
+
+def plot_paths(maps: np.ndarray, true_paths: np.ndarray,
+               predicted_paths: np.ndarray, output: str) -> str:
+  """Maps with the true (green) and predicted (red) paths drawn over them."""
+  plt = _pyplot()
+  n = len(maps)
+  fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.4), squeeze=False)
+  tile = maps.shape[1] // true_paths.shape[1]
+  for ax, image, truth, pred in zip(axes[0], maps, true_paths,
+                                    predicted_paths):
+    ax.imshow(image)
+    for mask, colour, size in ((truth, "lime", 60), (pred, "red", 18)):
+      rows, cols = np.nonzero(mask > 0.5)
+      ax.scatter(cols * tile + tile / 2, rows * tile + tile / 2, s=size,
+                 c=colour, edgecolors="black", linewidths=0.5)
+    ax.set_title("exact" if np.array_equal(truth, pred) else "differs")
+    ax.axis("off")
+  fig.tight_layout()
+  fig.savefig(output, dpi=120)
+  plt.close(fig)
+  return output
+
+
+def plot_run_paths(run_dir: str, output: str, num_maps: int = 4) -> str:
+  """Predicted paths of a shortest-path run's checkpoint on its test maps."""
+  import keras  # pylint: disable=import-outside-toplevel
+  from experiments import losses  # pylint: disable=import-outside-toplevel,unused-import
+  from experiments import shortest_path  # pylint: disable=import-outside-toplevel
+  from perturbations_tf import solvers  # pylint: disable=import-outside-toplevel
+  with open(os.path.join(run_dir, "results.json"), encoding="utf-8") as f:
+    config = shortest_path.Config(**json.load(f)["config"])
+  test = shortest_path.load_data(config)["test"]
+  model = keras.models.load_model(os.path.join(run_dir, "checkpoint.keras"))
+  costs = model.predict(test["maps"][:num_maps], verbose=0)
+  predicted = solvers.shortest_path(costs).numpy()
+  return plot_paths(test["maps"][:num_maps], test["shortest_paths"][:num_maps],
+                    predicted, output)
+
+
+def main(argv):
+  del argv
+  f = flags.FLAGS
+  if bool(f.runs) == bool(f.paths_from):
+    raise app.UsageError("Give either --runs or --paths_from.")
+  if f.runs:
+    print(plot_learning_curves(f.runs, f.output))
+  else:
+    print(plot_run_paths(f.paths_from, f.output, f.num_maps))
+
+
+if __name__ == "__main__":
+  flags.DEFINE_list("runs", [], "Run folders whose learning curves to draw.")
+  flags.DEFINE_string("paths_from", "", "A shortest-path run folder whose "
+                      "test predictions to draw.")
+  flags.DEFINE_integer("num_maps", 4, "Maps to draw with --paths_from.")
+  flags.DEFINE_string("output", "figure.png", "The PNG to write.")
+  app.run(main)

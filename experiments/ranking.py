@@ -1,0 +1,135 @@
+r"""Learning to rank from rankings (Berthet et al. 2020, §5.2), absl binary.
+
+Each instance is n = 100 vectors in dimension d = 9; its label is the ranking
+of their projections on an unknown w0, plus Gaussian noise of level
+`--noise_level` (the user's uncertainty). A linear model scores the items
+(so the Fenchel–Young loss is convex in w) and learns from the rankings only.
+`--noise_levels` sweeps several levels in one run, to show robustness.
+
+  python -m experiments.ranking --flagfile=configs/ranking.cfg
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, List
+
+from absl import app
+import keras
+import numpy as np
+import tensorflow as tf
+
+import perturbations_tf as ptf
+from perturbations_tf import solvers
+from experiments import common
+from experiments import losses
+from experiments import models
+
+LOSSES = ("fenchel_young", "perturbed_squared", "squared")
+
+
+@dataclasses.dataclass
+class Config(common.TrainConfig):
+  """Settings of the ranking experiment."""
+  num_instances: int = common.field(4000, "Instances (train + test).")
+  test_fraction: float = common.field(0.2, "Held-out fraction.")
+  num_items: int = common.field(100, "n, items to rank per instance.")
+  dim: int = common.field(9, "d, the feature dimension.")
+  noise_levels: List[float] = common.field(
+      [0.0], "Label noise levels; one training per level.")
+  loss: str = common.field("fenchel_young", "Training loss.", choices=LOSSES)
+  num_samples: int = common.field(100, "M, perturbed samples per example.")
+  sigma: float = common.field(1.0, "ε, the noise scale.")
+  epochs: int = common.field(20, "Training epochs.")
+  batch_size: int = common.field(32, "Global mini-batch size.")
+  learning_rate: float = common.field(1e-2, "Adam learning rate.")
+  jit_compile: bool = common.field(False, "XLA-compile the training step "
+                                   "(XLA's CPU sort is slow).")
+
+  def validate(self):
+    super().validate()
+    if not 0 < self.test_fraction < 1:
+      raise ValueError(
+          f"--test_fraction must be in (0, 1), got {self.test_fraction}.")
+    if any(level < 0 for level in self.noise_levels) or not self.noise_levels:
+      raise ValueError("--noise_levels must be non-negative numbers, got "
+                       f"{self.noise_levels}.")
+    for name in ("num_instances", "num_items", "dim", "num_samples"):
+      if getattr(self, name) < 1:
+        raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}.")
+    if not self.sigma > 0:
+      raise ValueError(f"--sigma must be > 0, got {self.sigma}.")
+
+
+def make_data(config: Config, noise_level: float):
+  """Features `(N, n, d)` and ranks `(N, n)` of noisy projections on w0."""
+  rng = np.random.default_rng(config.seed)
+  w0 = rng.normal(size=config.dim)
+  w0 /= np.linalg.norm(w0)
+  x = rng.normal(size=(config.num_instances, config.num_items, config.dim))
+  scores = x @ w0 + noise_level * rng.normal(size=x.shape[:2])
+  labels = solvers.ranks(tf.constant(scores)).numpy()
+  return x.astype(np.float32), labels.astype(np.float32)
+
+
+def make_loss(config: Config) -> keras.losses.Loss:
+  if config.loss == "fenchel_young":
+    return ptf.FenchelYoungLoss("ranks", config.num_samples, config.sigma)
+  if config.loss == "perturbed_squared":
+    return losses.PerturbedSquaredLoss("ranks", config.num_samples,
+                                       config.sigma)
+  return keras.losses.MeanSquaredError()
+
+
+def ranking_metrics() -> list:
+  return [ptf.metrics.ExactMatchAccuracy(solver="ranks",
+                                         name="perfect_ranking_accuracy"),
+          ptf.metrics.HammingAccuracy(solver="ranks",
+                                      name="partial_ranking_accuracy"),
+          ptf.metrics.SpearmanCorrelation(name="spearman")]
+
+
+def train_one(config: Config, trainer: common.Trainer, noise_level: float,
+              callbacks=()) -> Dict[str, Dict[str, float]]:
+  x, y = make_data(config, noise_level)
+  n_test = int(round(config.test_fraction * len(x)))
+  splits = {"train": (x[n_test:], y[n_test:]), "test": (x[:n_test], y[:n_test])}
+  with trainer.strategy.scope():
+    model = models.ranking_linear(config.num_items, config.dim)
+    model.compile(keras.optimizers.Adam(config.learning_rate),
+                  loss=make_loss(config), metrics=ranking_metrics(),
+                  jit_compile=config.jit_compile)
+  train = common.dataset(*splits["train"], config.batch_size, shuffle=True,
+                         seed=config.seed)
+  run = f"noise_{noise_level:g}" if len(config.noise_levels) > 1 else ""
+  trainer.fit(model, train, callbacks=callbacks, run=run)
+  return {split: common.as_float_dict(model.evaluate(
+              common.dataset(*data, 256), verbose=0, return_dict=True))
+          for split, data in splits.items()}
+
+
+def run(config: Config, callbacks=()) -> dict:
+  """Trains one model per noise level; returns the results written."""
+  trainer = common.Trainer(config, "ranking")
+  sweep = len(config.noise_levels) > 1
+  metrics = {}
+  for level in config.noise_levels:
+    for split, values in train_one(config, trainer, level, callbacks).items():
+      metrics[f"{split}@noise={level:g}" if sweep else split] = values
+  common.print_metrics(metrics)
+  return trainer.write_results(metrics)
+
+
+def main(argv):
+  del argv
+  try:
+    config = common.config_from_flags(Config)
+    config.validate()
+  except ValueError as error:
+    raise app.UsageError(str(error)) from error
+  run(config)
+
+
+if __name__ == "__main__":
+  common.define_flags(Config)
+  app.run(main)

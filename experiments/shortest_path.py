@@ -1,0 +1,177 @@
+r"""Warcraft shortest paths (Berthet et al. 2020, §5.3), as an absl binary.
+
+A CNN reads a k×k terrain map and outputs positive vertex costs; the
+perturbed shortest-path solver turns them into a path, trained end to end
+with the Fenchel–Young loss (or a baseline). Without `--data_dir` it trains
+on synthetic Warcraft-like maps, generated once and cached.
+
+  python -m experiments.shortest_path                  # synthetic 12×12, CPU
+  python -m experiments.shortest_path --flagfile=configs/shortest_path.cfg \
+      --data_dir=/data/warcraft_shortest_path/12x12    # the paper's setting
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Dict, List
+
+from absl import app
+import keras
+import numpy as np
+import tensorflow as tf
+
+import perturbations_tf as ptf
+from perturbations_tf import solvers
+from experiments import common
+from experiments import losses
+from experiments import models
+from experiments import warcraft_data
+
+LOSSES = ("fenchel_young", "perturbed_squared", "blackbox", "cost_mse")
+
+
+@dataclasses.dataclass
+class Config(common.TrainConfig):
+  """Settings of the shortest-path experiment (defaults: the CPU main job)."""
+  data_dir: str = common.field("", "Folder of the Warcraft .npy files; empty "
+                               "for synthetic maps.")
+  synthetic_dir: str = common.field("data/warcraft", "Cache of the synthetic "
+                                    "maps.")
+  num_train: int = common.field(4000, "Synthetic training maps.")
+  num_val: int = common.field(200, "Synthetic validation maps.")
+  num_test: int = common.field(1000, "Synthetic test maps.")
+  grid_size: int = common.field(12, "k: maps have k×k cells.")
+  model: str = common.field("small_cnn", "Network.",
+                            choices=tuple(models.WARCRAFT_MODELS))
+  loss: str = common.field("fenchel_young", "Training loss.", choices=LOSSES)
+  num_samples: int = common.field(3, "M, perturbed samples per example.")
+  sigma: float = common.field(0.1, "ε, the noise scale.")
+  min_cost: float = common.field(0.0, "Floor of perturbed costs for the "
+                                 "solver (additive noise can go negative).")
+  blackbox_lambda: float = common.field(20.0, "λ of the blackbox baseline.")
+  lr_decay_epochs: List[float] = common.field(
+      [8, 11], "Epochs after which the learning rate is divided by 10.")
+  path_tolerance: float = common.field(1e-4, "Relative tolerance on the "
+                                       "path cost for a perfect path.")
+  epochs: int = common.field(12, "Training epochs.")
+  batch_size: int = common.field(70, "Global mini-batch size.")
+  learning_rate: float = common.field(2e-3, "Adam learning rate.")
+
+  def validate(self):
+    super().validate()
+    for name in ("num_samples", "grid_size", "num_train", "num_val",
+                 "num_test"):
+      if getattr(self, name) < 1:
+        raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}.")
+    if not self.sigma > 0:
+      raise ValueError(f"--sigma must be > 0, got {self.sigma}.")
+
+
+def solver(config: Config):
+  """The exact solver on (floored) costs."""
+  return functools.partial(solvers.shortest_path, min_cost=config.min_cost)
+
+
+def make_loss(config: Config) -> keras.losses.Loss:
+  if config.loss == "fenchel_young":
+    # Additive noise: FY with the multiplicative one is degenerate (DESIGN.md).
+    return ptf.FenchelYoungLoss(solver(config), config.num_samples,
+                                config.sigma, maximize=False)
+  if config.loss == "perturbed_squared":
+    return losses.PerturbedSquaredLoss(solver(config), config.num_samples,
+                                       config.sigma)
+  if config.loss == "blackbox":
+    return losses.BlackboxLoss(solver(config), config.blackbox_lambda)
+  return keras.losses.MeanSquaredError()
+
+
+def path_metrics(costs: np.ndarray, paths: np.ndarray, weights: np.ndarray,
+                 tolerance: float = 1e-4) -> Dict[str, float]:
+  """Perfect-path accuracy, cost ratio and Hamming accuracy of predictions.
+
+  Args:
+    costs: predicted costs `(N, k, k)`.
+    paths: true shortest paths.
+    weights: true vertex weights.
+    tolerance: relative tolerance on the path cost.
+
+  Returns:
+    A perfect path costs (under the true weights) what the optimal one does.
+  """
+  predicted = np.concatenate([
+      solvers.shortest_path(tf.constant(costs[i:i + 1000])).numpy()
+      for i in range(0, len(costs), 1000)])
+  cost = np.sum(predicted * weights, axis=(1, 2))
+  optimal = np.sum(paths * weights, axis=(1, 2))
+  return {"perfect_path_accuracy": float(np.mean(
+              np.abs(cost - optimal) <= tolerance * optimal)),
+          "cost_ratio": float(np.mean(cost / optimal)),
+          "hamming_accuracy": float(np.mean(predicted == paths))}
+
+
+class PathEvaluation(keras.callbacks.Callback):
+  """Adds the validation path metrics to each epoch's logs."""
+
+  def __init__(self, data: Dict[str, np.ndarray], tolerance: float):
+    super().__init__()
+    self.data = data
+    self.tolerance = tolerance
+
+  def on_epoch_end(self, epoch, logs=None):
+    costs = self.model.predict(self.data["maps"], verbose=0, batch_size=256)
+    metrics = path_metrics(costs, self.data["shortest_paths"],
+                           self.data["vertex_weights"], self.tolerance)
+    if logs is not None:
+      logs.update({f"val_{k}": v for k, v in metrics.items()})
+
+
+def load_data(config: Config) -> Dict[str, Dict[str, np.ndarray]]:
+  folder = config.data_dir or warcraft_data.synthetic_dir(
+      config.synthetic_dir, config.grid_size,
+      (config.num_train, config.num_val, config.num_test), config.seed)
+  return {split: warcraft_data.load_split(folder, split, config.grid_size)
+          for split in warcraft_data.SPLITS}
+
+
+def run(config: Config, callbacks=()) -> dict:
+  """Trains and evaluates; returns the results written to results.json."""
+  trainer = common.Trainer(config, "shortest_path")
+  data = load_data(config)
+  target = "vertex_weights" if config.loss == "cost_mse" else "shortest_paths"
+  train = common.dataset(data["train"]["maps"], data["train"][target],
+                         config.batch_size, shuffle=True, seed=config.seed)
+  with trainer.strategy.scope():
+    model = models.WARCRAFT_MODELS[config.model](config.grid_size)
+    model.compile(keras.optimizers.Adam(config.learning_rate),
+                  loss=make_loss(config), jit_compile=config.jit_compile)
+  decay = sorted(int(e) for e in config.lr_decay_epochs)
+  schedule = keras.callbacks.LearningRateScheduler(
+      lambda epoch, _: config.learning_rate * 0.1 ** sum(epoch >= e
+                                                          for e in decay))
+  trainer.fit(model, train, callbacks=[
+      schedule, PathEvaluation(data["val"], config.path_tolerance),
+      *callbacks])
+  metrics = {}
+  for split in ("val", "test"):
+    costs = model.predict(data[split]["maps"], verbose=0, batch_size=256)
+    metrics[split] = path_metrics(costs, data[split]["shortest_paths"],
+                                  data[split]["vertex_weights"],
+                                  config.path_tolerance)
+  common.print_metrics(metrics)
+  return trainer.write_results(metrics)
+
+
+def main(argv):
+  del argv
+  try:
+    config = common.config_from_flags(Config)
+    config.validate()
+  except ValueError as error:
+    raise app.UsageError(str(error)) from error
+  run(config)
+
+
+if __name__ == "__main__":
+  common.define_flags(Config)
+  app.run(main)

@@ -1,0 +1,196 @@
+"""End-to-end tests of the experiment binaries on tiny settings."""
+
+import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from experiments import classification
+from experiments import plot
+from experiments import ranking
+from experiments import shortest_path
+from experiments import warcraft_data
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def tiny_path_config(tmp_path, **overrides):
+  settings = dict(output_dir=str(tmp_path / "run"),
+                  synthetic_dir=str(tmp_path / "data"), num_train=40,
+                  num_val=10, num_test=10, grid_size=4, epochs=2,
+                  batch_size=10, verbose=0, learning_rate=1e-2)
+  settings.update(overrides)
+  return shortest_path.Config(**settings)
+
+
+def history_epochs(run_dir):
+  with open(os.path.join(run_dir, "history.csv"), encoding="utf-8") as f:
+    return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+
+@pytest.mark.parametrize("loss,model", [
+    ("fenchel_young", "small_cnn"), ("perturbed_squared", "small_cnn"),
+    ("blackbox", "small_cnn"), ("cost_mse", "resnet18")])
+def test_shortest_path_runs_end_to_end(tmp_path, loss, model):
+  config = tiny_path_config(tmp_path, loss=loss, model=model)
+  results = shortest_path.run(config)
+  with open(os.path.join(config.output_dir, "results.json"),
+            encoding="utf-8") as f:
+    written = json.load(f)
+  assert written["metrics"] == results["metrics"]
+  assert written["config"]["loss"] == loss and written["wall_time_s"] > 0
+  for split in ("val", "test"):
+    metrics = written["metrics"][split]
+    assert 0 <= metrics["perfect_path_accuracy"] <= 1
+    assert metrics["cost_ratio"] >= 1 - 1e-6
+  assert history_epochs(config.output_dir) == [0, 1]
+  assert os.path.isdir(os.path.join(config.output_dir, "logs"))
+  assert keras.models.load_model(
+      os.path.join(config.output_dir, "checkpoint.keras")).output_shape == (
+          None, 4, 4)
+
+
+def test_same_seed_same_metrics(tmp_path):
+  first = shortest_path.run(tiny_path_config(tmp_path / "a"))["metrics"]
+  second = shortest_path.run(tiny_path_config(tmp_path / "b"))["metrics"]
+  assert first == second
+
+
+class Interrupt(keras.callbacks.Callback):
+  """Simulates a crash at the end of an epoch, before it is backed up."""
+
+  def __init__(self, epoch):
+    super().__init__()
+    self.epoch = epoch
+
+  def on_epoch_end(self, epoch, logs=None):
+    if epoch == self.epoch:
+      raise KeyboardInterrupt("simulated preemption")
+
+
+def test_rerun_after_interruption_resumes_at_next_epoch(tmp_path):
+  config = tiny_path_config(tmp_path, epochs=3)
+  with pytest.raises(KeyboardInterrupt):
+    shortest_path.run(config, callbacks=[Interrupt(1)])
+  assert not os.path.exists(os.path.join(config.output_dir, "results.json"))
+  shortest_path.run(config)
+  assert history_epochs(config.output_dir) == [0, 1, 2]  # Epoch 0 not redone.
+  model = keras.models.load_model(
+      os.path.join(config.output_dir, "checkpoint.keras"))
+  steps = 3 * 40 // 10  # The optimizer's state was restored, not reset.
+  assert int(model.optimizer.iterations) == steps
+
+
+def test_warcraft_loader_checks_files_and_shapes(tmp_path):
+  folder = warcraft_data.synthetic_dir(str(tmp_path), 4, (6, 2, 2), seed=0)
+  data = warcraft_data.load_split(folder, "train", 4)
+  assert data["maps"].shape == (6, 32, 32, 3) and data["maps"].dtype == np.uint8
+  # Labels are exact shortest paths of the vertex weights.
+  from tests import dijkstra  # pylint: disable=import-outside-toplevel
+  for weights, path in zip(data["vertex_weights"], data["shortest_paths"]):
+    assert np.isclose(np.sum(weights * path),
+                      dijkstra.shortest_path(weights.astype(np.float64))[1])
+  with pytest.raises(ValueError, match=r"has shape \(6, 32, 32, 3\), "
+                     r"expected \(6, 48, 48, 3\) for --grid_size=6"):
+    warcraft_data.load_split(folder, "train", 6)
+  os.remove(os.path.join(folder, "val_maps.npy"))
+  with pytest.raises(FileNotFoundError, match="val_maps.npy"):
+    warcraft_data.load_split(folder, "val", 4)
+
+
+@pytest.mark.parametrize("loss", ranking.LOSSES)
+def test_ranking_runs_end_to_end(tmp_path, loss):
+  config = ranking.Config(output_dir=str(tmp_path), num_instances=60,
+                          num_items=8, dim=3, noise_levels=[0.0, 1.0],
+                          loss=loss, num_samples=10, epochs=3, batch_size=16,
+                          learning_rate=0.05, verbose=0)
+  metrics = ranking.run(config)["metrics"]
+  assert set(metrics) == {"train@noise=0", "test@noise=0", "train@noise=1",
+                          "test@noise=1"}
+  assert metrics["test@noise=0"]["spearman"] > 0.5
+  for level in ("noise_0", "noise_1"):
+    assert history_epochs(tmp_path / level) == [0, 1, 2]
+
+
+def test_classification_runs_on_mock_cifar(tmp_path):
+  config = classification.Config(output_dir=str(tmp_path), num_samples=8,
+                                 epochs=1, batch_size=8, verbose=0,
+                                 max_train_examples=16, max_test_examples=8)
+  with tfds.testing.mock_data(num_examples=24):
+    metrics = classification.run(config)["metrics"]
+  assert 0 <= metrics["test"]["categorical_accuracy"] <= 1
+  config.loss = "cross_entropy"
+  with tfds.testing.mock_data(num_examples=24):
+    assert np.isfinite(classification.run(config)["metrics"]["test"]["loss"])
+
+
+def run_binary(module, *args):
+  env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+  return subprocess.run(
+      [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True,
+      text=True, timeout=600, env=env, check=False)
+
+
+@pytest.mark.parametrize("module,args,message", [
+    ("experiments.shortest_path", ["--loss=hinge"],
+     "value should be one of"),
+    ("experiments.shortest_path", ["--data_dir=/nonexistent"],
+     "Missing Warcraft file /nonexistent/train_maps.npy"),
+    ("experiments.ranking", ["--noise_levels=-1"],
+     "--noise_levels must be non-negative"),
+    ("experiments.classification", ["--sigma=0"], "--sigma must be > 0"),
+    ("experiments.ranking", ["--strategy=multi_worker"],
+     "TF_CONFIG environment variable"),
+])
+def test_bad_flags_fail_fast(tmp_path, module, args, message):
+  result = run_binary(module, f"--output_dir={tmp_path}", *args)
+  assert result.returncode != 0
+  assert message in result.stderr + result.stdout
+  assert "Epoch 1" not in result.stdout
+
+
+def free_port():
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_workers_complete_and_chief_writes_results(tmp_path):
+  cluster = {"worker": [f"127.0.0.1:{free_port()}" for _ in range(2)]}
+  args = ["--strategy=multi_worker", f"--output_dir={tmp_path}",
+          "--num_instances=64", "--num_items=8", "--dim=3", "--epochs=2",
+          "--batch_size=16", "--num_samples=8", "--verbose=0"]
+  workers = [subprocess.Popen(
+      [sys.executable, "-m", "experiments.ranking", *args], cwd=ROOT,
+      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+      env={**os.environ, "TF_CONFIG": json.dumps(
+          {"cluster": cluster, "task": {"type": "worker", "index": i}})})
+             for i in range(2)]
+  outputs = [w.communicate(timeout=600)[0] for w in workers]
+  assert [w.returncode for w in workers] == [0, 0], outputs
+  with open(tmp_path / "results.json", encoding="utf-8") as f:
+    results = json.load(f)
+  assert results["config"]["strategy"] == "multi_worker"
+  assert os.path.isdir(tmp_path / "workers" / "worker_1")
+  assert not os.path.exists(tmp_path / "workers" / "worker_1" / "results.json")
+
+
+def test_plots(tmp_path):
+  config = tiny_path_config(tmp_path, epochs=1)
+  shortest_path.run(config)
+  other = tiny_path_config(tmp_path / "b", epochs=1, loss="blackbox")
+  shortest_path.run(other)
+  curves = plot.plot_learning_curves([config.output_dir, other.output_dir],
+                                     str(tmp_path / "curves.png"))
+  paths = plot.plot_run_paths(config.output_dir, str(tmp_path / "paths.png"))
+  for png in (curves, paths):
+    with open(png, "rb") as f:
+      assert f.read(8) == b"\x89PNG\r\n\x1a\n"
