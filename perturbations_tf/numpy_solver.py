@@ -89,6 +89,7 @@ def numpy_solver(fn: Callable[[np.ndarray], np.ndarray],
                                   else output_shape)
     return np.asarray(results, dtype).reshape(out_shape)
 
+  @tf.autograph.experimental.do_not_convert  # A host call: nothing to convert.
   def solver(x):
     if _in_xla_context():
       raise ValueError(

@@ -107,11 +107,16 @@ def _neighbours(x: tf.Tensor, offsets, fill) -> tf.Tensor:
                    for dr, dc in offsets])
 
 
-def _min_neighbour(dist: tf.Tensor, connectivity: int) -> tf.Tensor:
-  """The least distance among each cell's neighbours (and itself)."""
-  if connectivity == 8:  # One fused op: a 3×3 min-pool.
-    return -tf.nn.max_pool2d(-dist[..., tf.newaxis], 3, 1, "SAME")[..., 0]
-  return tf.reduce_min(_neighbours(dist, _OFFSETS[4], float("inf")), axis=0)
+def _max_neighbour(x: tf.Tensor, connectivity: int) -> tf.Tensor:
+  """The largest value among each cell's neighbours and itself, `[B, H, W, 1]`.
+
+  Distances are relaxed negated, so that the 8-neighbour minimum is one fused
+  3×3 max-pool (padding never wins a max)."""
+  if connectivity == 8:
+    return tf.nn.max_pool2d(x, 3, 1, "SAME")
+  neighbours = _neighbours(x[..., 0], _OFFSETS[4], -float("inf"))
+  return tf.reduce_max(tf.concat([neighbours, x[tf.newaxis, ..., 0]], 0),
+                       axis=0)[..., tf.newaxis]
 
 
 def _hop_counts(candidate: tf.Tensor, source: tf.Tensor, offsets) -> tf.Tensor:
@@ -184,14 +189,17 @@ def shortest_path(costs: tf.Tensor, connectivity: int = 8,
   b, h, w = shape[0], shape[1], shape[2]
   source = tf.pad(tf.ones([b, 1, 1], tf.bool), [[0, 0], [0, h - 1], [0, w - 1]])
 
-  def relax(dist, _):
-    new = tf.minimum(dist, c + _min_neighbour(dist, connectivity))
-    return new, tf.reduce_any(new < dist)
+  neg_c = -c[..., tf.newaxis]
 
-  dist, _ = tf.while_loop(
+  def relax(neg_dist, _):  # neg_dist = -dist, [B, H, W, 1].
+    new = tf.maximum(neg_dist, neg_c + _max_neighbour(neg_dist, connectivity))
+    return new, tf.reduce_any(new > neg_dist)
+
+  neg_dist, _ = tf.while_loop(
       lambda d, changed: changed, relax,
-      (tf.where(source, c, float("inf")), tf.constant(True)),
-      maximum_iterations=h * w)
+      (tf.where(source, -c, -float("inf"))[..., tf.newaxis],
+       tf.constant(True)), maximum_iterations=h * w)
+  dist = -neg_dist[..., 0]
 
   # Predecessors of a cell: its neighbours of least distance. Distances fall
   # strictly along them unless costs are 0 (or vanish in rounding); only then
