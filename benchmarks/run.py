@@ -37,11 +37,6 @@ from benchmarks import overhead
 from benchmarks import solvers_speed
 from benchmarks import throughput
 
-flags.DEFINE_bool("quick", False, "Small sizes and few repeats (smoke test).")
-flags.DEFINE_string("output_dir", "benchmarks/results", "Where results go.")
-flags.DEFINE_list("only", [], "Run only these sections (overhead, gradient, "
-                  "solvers, memory, throughput).")
-
 SECTIONS = {
     "overhead": overhead.run,
     "gradient": gradient_quality.run,
@@ -110,4 +105,8 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  flags.DEFINE_bool("quick", False, "Small sizes and few repeats (smoke test).")
+  flags.DEFINE_string("output_dir", "benchmarks/results", "Where results go.")
+  flags.DEFINE_list("only", [], "Run only these sections (overhead, "
+                    "gradient, solvers, memory, throughput).")
   app.run(main)

@@ -61,7 +61,7 @@ class TrainConfig:
           f"--learning_rate must be > 0, got {self.learning_rate}.")
 
 
-def define_flags(config_cls) -> None:
+def define_flags(config_cls, flag_values=flags.FLAGS) -> None:
   """Defines one absl flag per field of `config_cls`, with its default."""
   for f in dataclasses.fields(config_cls):
     default = (f.default_factory() if f.default_factory is not
@@ -69,24 +69,26 @@ def define_flags(config_cls) -> None:
     help_text = f.metadata.get("help", f.name)
     if f.metadata.get("choices"):
       flags.DEFINE_enum(f.name, default, list(f.metadata["choices"]),
-                        help_text)
+                        help_text, flag_values=flag_values)
     elif isinstance(default, bool):
-      flags.DEFINE_bool(f.name, default, help_text)
+      flags.DEFINE_bool(f.name, default, help_text, flag_values=flag_values)
     elif isinstance(default, int):
-      flags.DEFINE_integer(f.name, default, help_text)
+      flags.DEFINE_integer(f.name, default, help_text,
+                           flag_values=flag_values)
     elif isinstance(default, float):
-      flags.DEFINE_float(f.name, default, help_text)
+      flags.DEFINE_float(f.name, default, help_text, flag_values=flag_values)
     elif isinstance(default, list):
-      flags.DEFINE_list(f.name, [str(v) for v in default], help_text)
+      flags.DEFINE_list(f.name, [str(v) for v in default], help_text,
+                        flag_values=flag_values)
     else:
-      flags.DEFINE_string(f.name, default, help_text)
+      flags.DEFINE_string(f.name, default, help_text, flag_values=flag_values)
 
 
-def config_from_flags(config_cls):
+def config_from_flags(config_cls, flag_values=flags.FLAGS):
   """Builds the config from parsed flags (list items parsed as floats)."""
   values = {}
   for f in dataclasses.fields(config_cls):
-    value = flags.FLAGS[f.name].value
+    value = flag_values[f.name].value
     if isinstance(value, list):
       value = [float(v) for v in value]
     values[f.name] = value

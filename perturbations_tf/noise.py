@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Union
 
+import math
+
 import tensorflow as tf
 
 # Pinned so that eager, tf.function and XLA draw the same numbers.
@@ -30,8 +32,19 @@ class Normal:
   symmetric = True
 
   def sample(self, shape, seed, dtype=tf.float32) -> tf.Tensor:
-    """Draws standard normal samples from a stateless `[2]` integer seed."""
-    return tf.random.stateless_normal(shape, seed=seed, dtype=dtype, alg=RNG_ALG)
+    """Draws standard normal samples from a stateless `[2]` integer seed.
+
+    Box–Muller on pairs of philox uniforms, split along the first axis: on
+    CPU about twice as fast as `tf.random.stateless_normal`, which matters
+    because drawing the M·B·d noise often costs more than the solver.
+    """
+    shape = tf.convert_to_tensor(shape, tf.int32)
+    half = tf.concat([[(shape[0] + 1) // 2], shape[1:]], axis=0)
+    u = _uniform(tf.concat([[2], half], axis=0), seed, dtype)
+    radius = tf.sqrt(-2.0 * tf.math.log(u[0]))
+    angle = (2.0 * math.pi) * u[1]
+    return tf.concat([radius * tf.cos(angle), radius * tf.sin(angle)],
+                     axis=0)[:shape[0]]
 
   def grad_log_density(self, z: tf.Tensor) -> tf.Tensor:
     """Returns `∇ν(z) = z`."""
@@ -53,14 +66,18 @@ class Gumbel:
 
   def sample(self, shape, seed, dtype=tf.float32) -> tf.Tensor:
     """Draws standard Gumbel samples `-log(-log(U))` from a stateless seed."""
-    tiny = tf.experimental.numpy.finfo(dtype.as_numpy_dtype).tiny
-    u = tf.random.stateless_uniform(
-        shape, seed=seed, minval=tiny, maxval=1.0, dtype=dtype, alg=RNG_ALG)
-    return -tf.math.log(-tf.math.log(u))
+    return -tf.math.log(-tf.math.log(_uniform(shape, seed, dtype)))
 
   def grad_log_density(self, z: tf.Tensor) -> tf.Tensor:
     """Returns `∇ν(z) = 1 - exp(-z)`."""
     return 1.0 - tf.exp(-z)
+
+
+def _uniform(shape, seed, dtype) -> tf.Tensor:
+  """Uniform samples in (0, 1): the smallest normal number up to 1."""
+  tiny = tf.experimental.numpy.finfo(dtype.as_numpy_dtype).tiny
+  return tf.random.stateless_uniform(shape, seed=seed, minval=tiny, maxval=1.0,
+                                     dtype=dtype, alg=RNG_ALG)
 
 
 _NOISES = {"normal": Normal, "gumbel": Gumbel}

@@ -104,7 +104,12 @@ class Perturbation:
     gradient, with `s = ∇ν(Z)/ε` (additive) or `Z/(εθ)` (multiplicative, by
     `u = log θ`). The scalings do not depend on m, so they are applied once,
     after the sum over samples."""
-    total = tf.einsum("mb,mb...->b...", weights, self.noise.grad_log_density(z))
+    score = self.noise.grad_log_density(z)
+    # A broadcast product and sum: several times faster on CPU than einsum,
+    # which transposes the whole [M, B, ...] score to a batched matmul.
+    weights = tf.reshape(weights, tf.concat(
+        [tf.shape(weights), tf.ones([tf.rank(score) - 2], tf.int32)], 0))
+    total = tf.reduce_sum(weights * score, axis=0)
     total /= self.num_samples * self.sigma
     return total if self.perturbation == ADDITIVE else total / theta
 

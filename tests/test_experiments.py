@@ -194,3 +194,18 @@ def test_plots(tmp_path):
   for png in (curves, paths):
     with open(png, "rb") as f:
       assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("name", sorted(
+    f for f in os.listdir(os.path.join(ROOT, "configs")) if f.endswith(".cfg")))
+def test_flagfiles_parse_and_validate(name):
+  from absl import flags  # pylint: disable=import-outside-toplevel
+  from experiments import common  # pylint: disable=import-outside-toplevel
+  module = {"classification": classification, "ranking": ranking,
+            "shortest_path": shortest_path}[name.replace("_quick", "")[:-4]]
+  flag_values = flags.FlagValues()
+  common.define_flags(module.Config, flag_values)
+  flag_values(["prog", f"--flagfile={os.path.join(ROOT, 'configs', name)}"])
+  config = common.config_from_flags(module.Config, flag_values)
+  config.validate()
+  assert config.output_dir.startswith("runs/")
