@@ -28,7 +28,6 @@ import time
 
 from absl import app
 from absl import flags
-import numpy as np
 import tensorflow as tf
 
 from benchmarks import gradient_quality

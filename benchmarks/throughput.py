@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import keras
-import numpy as np
 
 from experiments import models
 from experiments import shortest_path

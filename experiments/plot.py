@@ -94,7 +94,7 @@ def plot_paths(maps: np.ndarray, true_paths: np.ndarray,
 def plot_run_paths(run_dir: str, output: str, num_maps: int = 4) -> str:
   """Predicted paths of a shortest-path run's checkpoint on its test maps."""
   import keras  # pylint: disable=import-outside-toplevel
-  from experiments import losses  # pylint: disable=import-outside-toplevel,unused-import
+  # Importing the binary also registers the losses the checkpoint needs.
   from experiments import shortest_path  # pylint: disable=import-outside-toplevel
   from perturbations_tf import solvers  # pylint: disable=import-outside-toplevel
   with open(os.path.join(run_dir, "results.json"), encoding="utf-8") as f:

@@ -62,18 +62,18 @@ class Perturbed(keras.layers.Layer):
     super().__init__(**kwargs)
     self.solver = registry.get_solver(solver)
     self.batched = batched
-    solve = (self.solver if batched else perturbed_lib.vectorize(
+    # The layer's input always has a batch axis: a one-example solver is
+    # vectorised over it (and over the M perturbed copies).
+    self._solve = (self.solver if batched else perturbed_lib.vectorize(
         self.solver, tf.as_dtype(self.compute_dtype)))
     self._perturbed = perturbed_lib.perturbed(
-        solve, num_samples, sigma, noise, batched=True,
+        self._solve, num_samples, sigma, noise, batched=True,
         perturbation=perturbation, control_variate=control_variate,
         antithetic=antithetic)
     self._options = dict(
         num_samples=num_samples, sigma=sigma, noise=noise,
         perturbation=perturbation, control_variate=control_variate,
         antithetic=antithetic)
-    perturbed_lib.Perturbation(num_samples, sigma, noise, perturbation,
-                               antithetic)  # Validates now, not at call.
     self.seed = seed
     self.seed_generator = keras.random.SeedGenerator(seed)
     self.exact_at_inference = exact_at_inference
@@ -81,9 +81,7 @@ class Perturbed(keras.layers.Layer):
 
   def call(self, inputs, training=None):
     if self.exact_at_inference and not training:
-      solve = self.solver if self.batched else perturbed_lib.vectorize(
-          self.solver, inputs.dtype)
-      return tf.cast(solve(inputs), inputs.dtype)
+      return tf.cast(self._solve(inputs), inputs.dtype)
     return self._perturbed(inputs, seed=self.seed_generator.next())
 
   def compute_output_shape(self, input_shape):

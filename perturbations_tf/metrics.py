@@ -7,7 +7,6 @@ induce: e.g. `ExactMatchAccuracy(solver='ranks')` for perfect rankings.
 
 from __future__ import annotations
 
-from typing import Optional
 
 import keras
 import tensorflow as tf
