@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from absl import app
 import keras
 import tensorflow as tf
 import tensorflow_datasets as tfds
@@ -98,16 +97,5 @@ def run(config: Config, callbacks=()) -> dict:
   return trainer.write_results(metrics)
 
 
-def main(argv):
-  del argv
-  try:
-    config = common.config_from_flags(Config)
-    config.validate()
-  except ValueError as error:
-    raise app.UsageError(str(error)) from error
-  run(config)
-
-
 if __name__ == "__main__":
-  common.define_flags(Config)
-  app.run(main)
+  common.run_app(Config, run)

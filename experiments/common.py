@@ -15,6 +15,7 @@ import tempfile
 import time
 from typing import Any, Callable, Dict, Optional, Sequence
 
+from absl import app
 from absl import flags
 from absl import logging
 import keras
@@ -93,6 +94,26 @@ def config_from_flags(config_cls, flag_values=flags.FLAGS):
       value = [float(v) for v in value]
     values[f.name] = value
   return config_cls(**values)
+
+
+def run_app(config_cls, run: Callable) -> None:
+  """The absl entry point of a binary: flags from `config_cls`, then `run`.
+
+  Bad flags end the program with a usage error naming them, before any
+  data is read or training starts.
+  """
+  define_flags(config_cls)
+
+  def main(argv):
+    del argv
+    try:
+      config = config_from_flags(config_cls)
+      config.validate()
+    except ValueError as error:
+      raise app.UsageError(str(error)) from error
+    run(config)
+
+  app.run(main)
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:

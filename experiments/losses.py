@@ -72,7 +72,10 @@ def blackbox(solver, lam: float):
 
 @_register
 class BlackboxLoss(keras.losses.Loss):
-  """Hamming loss `mean(y(1 - y*) + (1 - y)y*)` of the blackbox solver output.
+  """Hamming distance `Σ y(1 - y*) + (1 - y)y*` of the blackbox solver output.
+
+  Summed over the structure's entries, as Vlastelica et al. do: the upstream
+  gradient, hence the interpolation step λg, then has their scale.
 
   Args:
     solver: the solver (for shortest paths give it a `min_cost` floor: θ + λg
@@ -94,7 +97,7 @@ class BlackboxLoss(keras.losses.Loss):
     y = blackbox(self.solver, self.lam)(y_pred)
     y_true = tf.cast(y_true, y.dtype)
     hamming = y * (1.0 - y_true) + (1.0 - y) * y_true
-    return tf.reduce_mean(hamming, axis=tf.range(1, tf.rank(hamming)))
+    return tf.reduce_sum(hamming, axis=tf.range(1, tf.rank(hamming)))
 
   def get_config(self):
     return {**super().get_config(), "lam": self.lam,

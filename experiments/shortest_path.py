@@ -16,7 +16,6 @@ import dataclasses
 import functools
 from typing import Dict, List
 
-from absl import app
 import keras
 import numpy as np
 import tensorflow as tf
@@ -162,16 +161,5 @@ def run(config: Config, callbacks=()) -> dict:
   return trainer.write_results(metrics)
 
 
-def main(argv):
-  del argv
-  try:
-    config = common.config_from_flags(Config)
-    config.validate()
-  except ValueError as error:
-    raise app.UsageError(str(error)) from error
-  run(config)
-
-
 if __name__ == "__main__":
-  common.define_flags(Config)
-  app.run(main)
+  common.run_app(Config, run)

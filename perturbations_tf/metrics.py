@@ -46,8 +46,23 @@ def _per_example_axes(x):
   return tf.range(1, tf.rank(x))
 
 
+class _EntrywiseMatch(_StructureMean):
+  """Scores from the entries of y_pred within `tolerance` of y_true's."""
+
+  def __init__(self, solver=None, tolerance: float = 1e-3, name=None,
+               dtype=None):
+    super().__init__(solver, name, dtype)
+    self.tolerance = tolerance
+
+  def matches(self, y_true, y_pred):
+    return tf.abs(y_true - y_pred) <= self.tolerance
+
+  def get_config(self):
+    return {**super().get_config(), "tolerance": self.tolerance}
+
+
 @_register
-class ExactMatchAccuracy(_StructureMean):
+class ExactMatchAccuracy(_EntrywiseMatch):
   """Fraction of examples whose whole structure (path, ranking) is right.
 
   Args:
@@ -63,21 +78,18 @@ class ExactMatchAccuracy(_StructureMean):
 
   def __init__(self, solver=None, tolerance: float = 1e-3,
                name="exact_match_accuracy", dtype=None):
-    super().__init__(solver, name, dtype)
-    self.tolerance = tolerance
+    super().__init__(solver, tolerance, name, dtype)
 
   def score(self, y_true, y_pred):
-    return tf.cast(tf.reduce_all(
-        tf.abs(y_true - y_pred) <= self.tolerance,
-        axis=_per_example_axes(y_true)), tf.float32)
-
-  def get_config(self):
-    return {**super().get_config(), "tolerance": self.tolerance}
+    return tf.cast(tf.reduce_all(self.matches(y_true, y_pred),
+                                 axis=_per_example_axes(y_true)), tf.float32)
 
 
 @_register
-class HammingAccuracy(_StructureMean):
+class HammingAccuracy(_EntrywiseMatch):
   """Mean fraction of entries (path cells, item ranks) that are right.
+
+  Args: as for `ExactMatchAccuracy`.
 
   Example:
     >>> m = HammingAccuracy()
@@ -87,16 +99,11 @@ class HammingAccuracy(_StructureMean):
 
   def __init__(self, solver=None, tolerance: float = 1e-3,
                name="hamming_accuracy", dtype=None):
-    super().__init__(solver, name, dtype)
-    self.tolerance = tolerance
+    super().__init__(solver, tolerance, name, dtype)
 
   def score(self, y_true, y_pred):
-    return tf.reduce_mean(tf.cast(
-        tf.abs(y_true - y_pred) <= self.tolerance, tf.float32),
-        axis=_per_example_axes(y_true))
-
-  def get_config(self):
-    return {**super().get_config(), "tolerance": self.tolerance}
+    return tf.reduce_mean(tf.cast(self.matches(y_true, y_pred), tf.float32),
+                          axis=_per_example_axes(y_true))
 
 
 @_register
