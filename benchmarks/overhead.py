@@ -33,7 +33,7 @@ def _theta(shape):
 def run(quick: bool = False) -> dict:
   rows = []
   cases = [CASES[i] for i in QUICK] if quick else CASES
-  repeats = 3 if quick else 10
+  repeats = 3 if quick else 30  # Medians of many: 2-core timings are noisy.
   for name, solver, shape, m, sigma, maximize in cases:
     theta = _theta(shape)
     # The same M·B perturbed inputs the perturbed op feeds the solver
