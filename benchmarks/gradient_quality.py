@@ -8,11 +8,12 @@ import tensorflow as tf
 import perturbations_tf as ptf
 from perturbations_tf import solvers
 
-ESTIMATORS = {  # name: (control_variate, antithetic)
-    "plain": (False, False),
-    "control variate": (True, False),
-    "antithetic": (False, True),
-    "both": (True, True),
+ESTIMATORS = {  # name: (control_variate, antithetic, symmetrize)
+    "plain": (False, False, False),
+    "control variate": (True, False, False),
+    "antithetic": (False, True, False),
+    "both": (True, True, False),
+    "control variate + symmetrized": (True, False, True),
 }
 SIGMA = 0.5
 
@@ -47,13 +48,13 @@ def run(quick: bool = False) -> dict:
     g = tf.constant(rng.normal(size=(8, d)), tf.float32)
     truth = _truth(name, solver, noise, theta, g, quick)
     scale = float(tf.reduce_sum(truth**2))
-    for estimator, (cv, anti) in ESTIMATORS.items():
+    for estimator, (cv, anti, sym) in ESTIMATORS.items():
       if anti and noise != "normal":
         continue
       row = {"case": name, "estimator": estimator}
       for m in sizes:
         soft = ptf.perturbed(solver, m, SIGMA, noise, control_variate=cv,
-                             antithetic=anti)
+                             antithetic=anti, symmetrize=sym)
         errors = [float(tf.reduce_sum((_vjp(soft, theta, g, s) - truth)**2))
                   for s in range(repeats)]
         row[f"rel. MSE M={m}"] = np.mean(errors) / scale

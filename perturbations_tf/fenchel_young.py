@@ -94,7 +94,7 @@ def fenchel_young_loss(y_true: tf.Tensor,
     theta_c = sign * tf.cast(theta, dtype)
     y_c = tf.cast(y_true, dtype)
     eta = spec.apply(theta_c, z)
-    y = solve_checked(solver, tf.cast(sign * eta, theta.dtype), dtype, theta)
+    y = _solve_checked(solver, tf.cast(sign * eta, theta.dtype), dtype, theta)
     axes = tf.range(2, tf.rank(y))
     value = (tf.reduce_mean(tf.reduce_sum(y * eta, axis=axes), axis=0)
              - tf.reduce_sum(theta_c * y_c, axis=axes - 1))
@@ -115,7 +115,7 @@ def fenchel_young_loss(y_true: tf.Tensor,
   return value if batched else value[0]
 
 
-def solve_checked(solver, eta, dtype, theta):
+def _solve_checked(solver, eta, dtype, theta):
   """Runs the solver and checks that it returns θ's shape per sample."""
   y = perturbed_lib.solve(solver, eta, dtype)
   if (y.shape.rank is not None and y.shape.rank != theta.shape.rank + 1):

@@ -83,6 +83,16 @@ def test_shortest_path_layer_defaults_to_multiplicative_and_floors():
     ptf.PerturbedShortestPath(num_samples=4)(-costs)
 
 
+def test_linear_maximiser_layers_symmetrize_by_default():
+  assert ptf.PerturbedArgmax().get_config()["symmetrize"]
+  assert ptf.PerturbedRanks(noise="gumbel").get_config()["symmetrize"]
+  assert not ptf.PerturbedSort().get_config()["symmetrize"]
+  assert not ptf.PerturbedShortestPath().get_config()["symmetrize"]
+  assert ptf.PerturbedShortestPath(
+      perturbation="additive").get_config()["symmetrize"]
+  assert not ptf.Perturbed("argmax").get_config()["symmetrize"]
+
+
 def test_layer_validates_options_at_construction():
   with pytest.raises(ValueError, match="num_samples"):
     ptf.PerturbedArgmax(num_samples=0)

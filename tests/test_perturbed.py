@@ -32,11 +32,12 @@ class TestGumbelArgmaxIsSoftmax:
   M = 20000
   SIGMA = 0.7
 
-  @pytest.mark.parametrize("control_variate", [False, True])
-  def test_forward_and_vjp(self, control_variate):
+  @pytest.mark.parametrize("control_variate,symmetrize", [
+      (False, False), (True, False), (True, True)])
+  def test_forward_and_vjp(self, control_variate, symmetrize):
     g = np.random.default_rng(1).normal(size=THETA.shape).astype(np.float32)
     fn = ptf.perturbed(solvers.argmax, self.M, self.SIGMA, "gumbel",
-                       control_variate=control_variate)
+                       control_variate=control_variate, symmetrize=symmetrize)
     y, vjp_se = stats.mean_and_se(
         lambda s: np.concatenate(value_and_vjp(fn, THETA, g, seed=s)))
     n = THETA.shape[0]
@@ -66,6 +67,19 @@ class TestGumbelArgmaxIsSoftmax:
       return np.mean(np.square(errors))
 
     assert mse(True) < 0.5 * mse(False)
+
+  def test_symmetrizing_reduces_error(self):
+    g = np.random.default_rng(4).normal(size=THETA.shape).astype(np.float32)
+    truth = softmax_vjp(THETA, g, self.SIGMA)
+
+    def mse(symmetrize):
+      fn = ptf.perturbed(solvers.argmax, 100, self.SIGMA, "gumbel",
+                         symmetrize=symmetrize)
+      errors = [value_and_vjp(fn, THETA, g, seed=s)[1] - truth
+                for s in range(40)]
+      return np.mean(np.square(errors))
+
+    assert mse(True) < 0.75 * mse(False)
 
 
 def soft_or(x):
@@ -97,15 +111,18 @@ CASES = [
 
 @pytest.mark.parametrize("solver,theta,batched,perturbation,noise", CASES)
 @pytest.mark.parametrize("estimator", ["plain", "control_variate",
-                                       "antithetic"])
+                                       "antithetic", "symmetrize"])
 def test_vjp_matches_finite_differences(solver, theta, batched, perturbation,
                                         noise, estimator):
   antithetic = estimator == "antithetic" and noise == "normal"
+  # Symmetrising is valid for linear maximisers (ranks) under additive noise.
+  symmetrize = (estimator == "symmetrize" and solver is solvers.ranks
+                and perturbation == "additive")
   m, sigma = 4000, 0.5
   fn = ptf.perturbed(solver, m, sigma, noise, batched,
                      perturbation=perturbation,
                      control_variate=estimator != "plain",
-                     antithetic=antithetic)
+                     antithetic=antithetic, symmetrize=symmetrize)
   theta = tf.constant(theta, tf.float64)
   probe = np.random.default_rng(2)
   g = tf.constant(probe.normal(size=fn(theta, seed=0).shape))
@@ -241,6 +258,8 @@ def test_num_samples_one_uses_plain_estimator():
     (dict(noise="gumbel", perturbation="multiplicative"),
      "needs noise='normal'"),
     (dict(perturbation="affine"), "Unknown perturbation"),
+    (dict(perturbation="multiplicative", symmetrize=True),
+     "symmetrize=True needs perturbation='additive'"),
     (dict(seed="x"), "seed must be"),
 ])
 def test_bad_settings_raise_at_construction(kwargs, match):
@@ -262,5 +281,11 @@ def test_bad_inputs_raise():
                                  perturbation="multiplicative")
   with pytest.raises(tf.errors.InvalidArgumentError, match="needs theta > 0"):
     multiplicative(tf.constant([[1.0, -2.0]]))
+  with pytest.raises(ValueError, match="symmetrize=True needs func's output"):
+    theta = tf.constant([[1.0, 2.0]])
+    with tf.GradientTape() as tape:
+      tape.watch(theta)
+      y = ptf.perturbed(soft_or, 4, symmetrize=True)(theta)
+    tape.gradient(y, theta)
   with pytest.raises(ValueError, match="one output per input row"):
     ptf.perturbed(lambda x: tf.reduce_sum(x), 4)(tf.constant([[1.0, 2.0]]))
