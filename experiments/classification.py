@@ -43,10 +43,7 @@ class Config(common.TrainConfig):
 
   def validate(self):
     super().validate()
-    if self.num_samples < 1:
-      raise ValueError(f"--num_samples must be >= 1, got {self.num_samples}.")
-    if not self.sigma > 0:
-      raise ValueError(f"--sigma must be > 0, got {self.sigma}.")
+    self.require(at_least_one=("num_samples",), positive=("sigma",))
 
 
 def augment(image, label):

@@ -54,12 +54,17 @@ class TrainConfig:
       if choices and getattr(self, f.name) not in choices:
         raise ValueError(f"--{f.name}={getattr(self, f.name)!r} is not one of "
                          f"{list(choices)}.")
-    for name in ("epochs", "batch_size"):
+    self.require(at_least_one=("epochs", "batch_size"),
+                 positive=("learning_rate",))
+
+  def require(self, at_least_one=(), positive=()):
+    """Raises ValueError naming the first flag below 1 or not positive."""
+    for name in at_least_one:
       if getattr(self, name) < 1:
         raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}.")
-    if not self.learning_rate > 0:
-      raise ValueError(
-          f"--learning_rate must be > 0, got {self.learning_rate}.")
+    for name in positive:
+      if not getattr(self, name) > 0:
+        raise ValueError(f"--{name} must be > 0, got {getattr(self, name)}.")
 
 
 def define_flags(config_cls, flag_values=flags.FLAGS) -> None:

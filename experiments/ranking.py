@@ -53,11 +53,8 @@ class Config(common.TrainConfig):
     if any(level < 0 for level in self.noise_levels) or not self.noise_levels:
       raise ValueError("--noise_levels must be non-negative numbers, got "
                        f"{self.noise_levels}.")
-    for name in ("num_instances", "num_items", "dim", "num_samples"):
-      if getattr(self, name) < 1:
-        raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}.")
-    if not self.sigma > 0:
-      raise ValueError(f"--sigma must be > 0, got {self.sigma}.")
+    self.require(at_least_one=("num_instances", "num_items", "dim",
+                               "num_samples"), positive=("sigma",))
 
 
 def make_data(config: Config, noise_level: float):

@@ -59,12 +59,9 @@ class Config(common.TrainConfig):
 
   def validate(self):
     super().validate()
-    for name in ("num_samples", "grid_size", "num_train", "num_val",
-                 "num_test"):
-      if getattr(self, name) < 1:
-        raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}.")
-    if not self.sigma > 0:
-      raise ValueError(f"--sigma must be > 0, got {self.sigma}.")
+    self.require(at_least_one=("num_samples", "grid_size", "num_train",
+                               "num_val", "num_test"),
+                 positive=("sigma", "blackbox_lambda"))
 
 
 def solver(config: Config):
