@@ -13,6 +13,7 @@ from typing import Callable, Optional
 import keras
 import tensorflow as tf
 
+from perturbations_tf import noise as noise_lib
 from perturbations_tf import perturbed as perturbed_lib
 from perturbations_tf import registry
 
@@ -72,21 +73,17 @@ def fenchel_young_loss(y_true: tf.Tensor,
     ...                           noise='gumbel', seed=0)
   """
   spec = perturbed_lib.Perturbation(num_samples, sigma, noise, perturbation)
-  theta = tf.convert_to_tensor(theta)
-  perturbed_lib.check_rank(theta, batched)
+  theta, z, dtype, solver = perturbed_lib.prepare(spec, theta, func, batched,
+                                                  seed)
   y_true = tf.cast(tf.convert_to_tensor(y_true), theta.dtype)
+  if not batched:
+    y_true = y_true[tf.newaxis]
   if (theta.shape.is_fully_defined() and y_true.shape.is_fully_defined()
       and theta.shape != y_true.shape):
     raise ValueError(
         f"y_true and theta must have the same shape, got {y_true.shape} and "
         f"{theta.shape}.")
-  theta = spec.check_input(theta)
-  dtype = perturbed_lib.compute_dtype(theta.dtype)
   sign = 1.0 if maximize else -1.0
-  solver = func if batched else perturbed_lib.vectorize(func, dtype)
-  if not batched:
-    theta, y_true = theta[tf.newaxis], y_true[tf.newaxis]
-  z = spec.sample(tf.shape(theta), perturbed_lib.resolve_seed(seed), dtype)
 
   @tf.custom_gradient
   def fy_op(theta, y_true, z):
@@ -189,9 +186,10 @@ class FenchelYoungLoss(keras.losses.Loss):
         seed=self.seed_generator.next())
 
   def get_config(self) -> dict:
-    config = super().get_config()
-    config.update(self.spec.get_config())
-    config.pop("antithetic")
-    config.update(func=registry.solver_name(self.func), batched=self.batched,
-                  maximize=self.maximize, seed=self.seed)
-    return config
+    spec = self.spec
+    return {**super().get_config(),
+            "func": registry.solver_name(self.func),
+            "num_samples": spec.num_samples, "sigma": spec.sigma,
+            "noise": noise_lib.noise_name(spec.noise), "batched": self.batched,
+            "maximize": self.maximize, "perturbation": spec.perturbation,
+            "seed": self.seed}

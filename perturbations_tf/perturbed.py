@@ -162,11 +162,6 @@ class Perturbation:
       return inner - total / m
     return inner - (total - inner) / (m - 1)
 
-  def get_config(self) -> dict:
-    return {"num_samples": self.num_samples, "sigma": self.sigma,
-            "noise": noise_lib.noise_name(self.noise),
-            "perturbation": self.perturbation, "antithetic": self.antithetic}
-
 
 def resolve_seed(seed: SeedLike) -> tf.Tensor:
   """A `[2]` int64 stateless seed: fresh when `seed` is None.
@@ -243,6 +238,28 @@ def check_rank(theta: tf.Tensor, batched: bool, name: str = "theta"):
     raise TypeError(f"{name} must be a floating tensor, got {theta.dtype}.")
 
 
+def prepare(spec: Perturbation, theta, func: Callable, batched: bool,
+            seed: SeedLike):
+  """The set-up shared by `perturbed` and the Fenchel–Young loss.
+
+  Checks θ, picks the compute dtype, vectorises a one-example `func`, adds a
+  batch axis to an unbatched θ and draws the noise, outside any
+  `tf.custom_gradient` (DESIGN.md).
+
+  Returns:
+    `(theta_b, z, dtype, solver)`: θ with a batch axis, the noise
+    `[M, *theta_b.shape]`, the compute dtype and the batched solver.
+  """
+  theta = tf.convert_to_tensor(theta)
+  check_rank(theta, batched)
+  theta = spec.check_input(theta)
+  dtype = compute_dtype(theta.dtype)
+  solver = func if batched else vectorize(func, dtype)
+  theta_b = theta if batched else theta[tf.newaxis]
+  z = spec.sample(tf.shape(theta_b), resolve_seed(seed), dtype)
+  return theta_b, z, dtype, solver
+
+
 def perturbed(func: Optional[Callable] = None,
               num_samples: int = 1000,
               sigma: float = 0.05,
@@ -314,19 +331,13 @@ def perturbed(func: Optional[Callable] = None,
     resolve_seed(default_seed)  # Validates at construction.
 
   def wrapper(theta, *args, seed: SeedLike = None, **kwargs):
-    theta = tf.convert_to_tensor(theta)
-    check_rank(theta, batched)
-    theta = spec.check_input(theta)
-    dtype = compute_dtype(theta.dtype)
-    solver = func if batched else vectorize(func, dtype)
-    theta_b = theta if batched else theta[tf.newaxis]
-    z = spec.sample(tf.shape(theta_b), resolve_seed(
-        default_seed if seed is None else seed), dtype)
+    theta_b, z, dtype, solver = prepare(
+        spec, theta, func, batched, default_seed if seed is None else seed)
 
     @tf.custom_gradient
     def perturbed_op(theta_b, z):
       theta_c = tf.cast(theta_b, dtype)
-      eta = tf.cast(spec.apply(theta_c, z), theta.dtype)
+      eta = tf.cast(spec.apply(theta_c, z), theta_b.dtype)
       y = solve(solver, eta, dtype, args, kwargs)  # [M, B, ...]
 
       def grad(upstream, variables=None):
@@ -341,12 +352,12 @@ def perturbed(func: Optional[Callable] = None,
                 f"{y.shape[2:]} for θ of shape {z.shape[2:]}.")
           g_theta = 0.5 * (g_theta + spec.jacobian_vector(
               y, g, z, control_variate))
-        g_theta = tf.cast(g_theta, theta.dtype)
+        g_theta = tf.cast(g_theta, theta_b.dtype)
         if variables:
           return (g_theta, None), [None] * len(variables)
         return g_theta, None
 
-      return tf.cast(tf.reduce_mean(y, axis=0), theta.dtype), grad
+      return tf.cast(tf.reduce_mean(y, axis=0), theta_b.dtype), grad
 
     out = perturbed_op(theta_b, z)
     return out if batched else out[0]
