@@ -10,7 +10,7 @@ import tensorflow as tf
 import perturbations_tf as ptf
 from perturbations_tf import solvers
 from benchmarks import timing
-from tests import dijkstra
+from experiments import dijkstra
 
 
 def _python_rate(costs) -> float:

@@ -195,15 +195,36 @@ def compute_dtype(dtype: tf.DType) -> tf.DType:
 def vectorize(func: Callable, dtype: tf.DType) -> Callable:
   """Maps a one-example function over a leading axis, output cast to `dtype`.
 
-  Uses `tf.vectorized_map`, and `tf.map_fn` where `func` cannot be
-  vectorised (e.g. Python control flow on tensor values in eager mode).
+  Uses `tf.vectorized_map`, and `tf.map_fn` where `func` works on one example
+  but cannot be vectorised (e.g. Python control flow on tensor values in eager
+  mode). A solver that already maps over rows (`func.maps_rows`, as a
+  `numpy_solver`) is called on all rows at once.
+
+  Raises:
+    ValueError: at once, when `func` fails on one example (for example a
+      function written for the M perturbed copies stacked along a leading
+      axis, as google-research `perturbations` calls it with batched=False).
   """
   def batched_func(x, *args, **kwargs):
+    if getattr(func, "maps_rows", False):
+      return tf.cast(func(x, *args, **kwargs), dtype)
+
     def one(xi):
       return tf.cast(func(xi, *args, **kwargs), dtype)
     try:
       return tf.vectorized_map(one, x)
-    except Exception:  # pylint: disable=broad-except
+    except Exception as error:  # pylint: disable=broad-except
+      try:  # Only a function that works on one example may be mapped.
+        one(x[0])
+      except Exception as one_error:  # pylint: disable=broad-except
+        raise ValueError(
+            f"The one-example solver {getattr(func, '__name__', func)!r} "
+            f"failed on one example of shape {x.shape[1:]}: {one_error}. With "
+            "batched=False, func takes a single example (google-research "
+            "`perturbations` instead passes it the perturbed copies stacked "
+            "along a leading axis). Write func for one example, or pass "
+            "batched=True and let it take a [N, ...] batch.") from one_error
+      del error  # It works on one example: only the vectorisation failed.
       return tf.map_fn(one, x, fn_output_signature=dtype)
   return batched_func
 

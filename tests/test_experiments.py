@@ -93,7 +93,7 @@ def test_warcraft_loader_checks_files_and_shapes(tmp_path):
   data = warcraft_data.load_split(folder, "train", 4)
   assert data["maps"].shape == (6, 32, 32, 3) and data["maps"].dtype == np.uint8
   # Labels are exact shortest paths of the vertex weights.
-  from tests import dijkstra  # pylint: disable=import-outside-toplevel
+  from experiments import dijkstra  # pylint: disable=import-outside-toplevel
   for weights, path in zip(data["vertex_weights"], data["shortest_paths"]):
     assert np.isclose(np.sum(weights * path),
                       dijkstra.shortest_path(weights.astype(np.float64))[1])

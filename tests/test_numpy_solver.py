@@ -6,7 +6,7 @@ import tensorflow as tf
 
 import perturbations_tf as ptf
 from perturbations_tf import solvers
-from tests import dijkstra
+from experiments import dijkstra
 
 
 def python_shortest_path(costs):

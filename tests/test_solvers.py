@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from perturbations_tf import solvers
-from tests import dijkstra
+from experiments import dijkstra
 
 MODES = {
     "eager": lambda f: f,
