@@ -9,9 +9,11 @@ setup(
                  "for TensorFlow / Keras 3 (Berthet et al., NeurIPS 2020)."),
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    packages=find_packages(include=["perturbations_tf", "perturbations_tf.*",
-                                    "experiments", "benchmarks"]),
-    python_requires=">=3.9",
+    # Only the library: experiments/, benchmarks/ and examples/ run from the
+    # repository (`python -m experiments.shortest_path`), and would collide
+    # with other projects' top-level packages of those names if installed.
+    packages=find_packages(include=["perturbations_tf", "perturbations_tf.*"]),
+    python_requires=">=3.11"  # Exception notes (PEP 678),
     install_requires=[
         "tensorflow>=2.16",
         "keras>=3.0",
@@ -20,7 +22,10 @@ setup(
         "tensorboard",
     ],
     extras_require={
-        "test": ["pytest", "tensorflow-datasets", "matplotlib"],
+        "test": ["pytest", "tensorflow-datasets", "matplotlib", "scipy",
+                 "dask[distributed]"],
         "plot": ["matplotlib"],
+        "examples": ["scipy"],
+        "distributed": ["dask[distributed]"],
     },
 )

@@ -3,7 +3,9 @@ r"""Benchmarks of perturbations_tf against its own baselines, in one run.
   python -m benchmarks.run --quick        # a few minutes on a laptop CPU
   python -m benchmarks.run                # the full set (a GPU is welcome)
 
-Writes `results.md` and `results.json` to `--output_dir`. Every number is a
+Writes `results.md` and `results.json` to `--output_dir` (default: the
+committed `benchmarks/results/`, or `runs/benchmarks_quick/` with `--quick`,
+so a smoke run never overwrites the full numbers). Every number is a
 ratio or a rate measured in this process, side by side with its baseline:
 
 1. overhead: forward+backward of `perturbed(func)` (and of the Fenchel–Young
@@ -13,7 +15,7 @@ ratio or a rate measured in this process, side by side with its baseline:
    product for the plain estimator (the reference implementation's), the
    control variate, antithetic pairs and both, at M = 10, 100, 1000;
 3. solvers: `solvers.shortest_path` against a pure-Python Dijkstra, and the
-   numpy-solver adapter's scaling with its threads;
+   numpy-solver adapter on threads, processes and a local Dask cluster;
 4. memory: peak resident memory of a forward+backward, against the solver
    alone on the same inputs;
 5. training throughput of the shortest-path experiment, FY against baselines.
@@ -78,7 +80,9 @@ def to_markdown(title: str, rows: list) -> str:
 def main(argv):
   del argv
   f = flags.FLAGS
-  os.makedirs(f.output_dir, exist_ok=True)
+  output_dir = f.output_dir or ("runs/benchmarks_quick" if f.quick else
+                                "benchmarks/results")
+  os.makedirs(output_dir, exist_ok=True)
   start = time.time()
   results = {"machine": machine(), "quick": f.quick, "sections": {}}
   markdown = [f"Machine: {results['machine']}. "
@@ -93,19 +97,21 @@ def main(argv):
       markdown.append(to_markdown(title, rows))
       print(to_markdown(title, rows), flush=True)
   results["wall_time_s"] = time.time() - start
-  with open(os.path.join(f.output_dir, "results.json"), "w",
+  with open(os.path.join(output_dir, "results.json"), "w",
             encoding="utf-8") as out:
     json.dump(results, out, indent=2)
-  with open(os.path.join(f.output_dir, "results.md"), "w",
+  with open(os.path.join(output_dir, "results.md"), "w",
             encoding="utf-8") as out:
     out.write("\n".join(markdown))
-  print(f"Wrote {f.output_dir}/results.md and results.json in "
+  print(f"Wrote {output_dir}/results.md and results.json in "
         f"{results['wall_time_s']:.0f} s.")
 
 
 if __name__ == "__main__":
   flags.DEFINE_bool("quick", False, "Small sizes and few repeats (smoke test).")
-  flags.DEFINE_string("output_dir", "benchmarks/results", "Where results go.")
+  flags.DEFINE_string("output_dir", "", "Where results go (default: "
+                      "benchmarks/results, or runs/benchmarks_quick with "
+                      "--quick).")
   flags.DEFINE_list("only", [], "Run only these sections (overhead, "
                     "gradient, solvers, memory, throughput).")
   app.run(main)

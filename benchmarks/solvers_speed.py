@@ -1,4 +1,4 @@
-"""TF-native shortest paths against a Python Dijkstra; numpy_solver threads."""
+"""TF-native shortest paths against a Python Dijkstra; numpy_solver executors."""
 
 from __future__ import annotations
 
@@ -45,19 +45,67 @@ def run(quick: bool = False) -> dict:
       row[f"speed-up {mode}"] = batch / seconds / python
     rows.append(row)
 
-  threads = []
-  costs = rng.uniform(0.1, 10.0, size=(64, 12, 12))
-  for name, fn in (("python Dijkstra (GIL-bound)",
-                    lambda c: dijkstra.shortest_path(c)[0]),
-                   ("numpy-heavy solver", _numpy_heavy)):
-    base = None
-    for workers in (1, 2, 4):
-      solver = ptf.numpy_solver(fn, num_workers=workers)
-      seconds = timing.median_seconds(tf.function(solver),
-                                      tf.constant(costs), repeats=repeats)
-      base = base or seconds
-      threads.append({"solver": name, "workers": workers,
-                      "inst/s": len(costs) / seconds,
-                      "speed-up vs 1 worker": base / seconds})
   return {"Shortest paths: TF-native vs pure-Python Dijkstra (B = 640)": rows,
-          "numpy_solver: scaling with worker threads (64 instances)": threads}
+          **executors(quick)}
+
+
+def _perturbed_maps(rng, count: int, perturbations: int, k: int = 12):
+  """`count` maps of positive costs, each perturbed `perturbations` times
+  multiplicatively: the M·B inputs a training step hands the solver."""
+  base = rng.uniform(0.1, 10.0, size=(count, 1, k, k))
+  noise = rng.normal(size=(count, perturbations, k, k))
+  return (base * np.exp(0.3 * noise - 0.045)).reshape(-1, k, k).astype(
+      np.float32)
+
+
+def executors(quick: bool = False) -> dict:
+  """`numpy_solver` on threads, processes and a 2-worker Dask cluster."""
+  rng = np.random.default_rng(0)
+  repeats = 3 if quick else 10
+  costs = _perturbed_maps(rng, 16 if quick else 64, 10)
+  trivial_input = costs[:8]
+  rows = []
+  base = None
+
+  def measure(name, workers, executor):
+    nonlocal base
+    solver = ptf.numpy_solver(dijkstra.path_mask, num_workers=workers,
+                              executor=executor)
+    seconds = timing.median_seconds(solver, costs, repeats=repeats)
+    trivial = ptf.numpy_solver(np.negative, num_workers=workers,
+                               executor=executor)
+    overhead = timing.median_seconds(trivial, trivial_input,
+                                     repeats=3 * repeats)
+    base = base or seconds
+    rows.append({"solver": "python Dijkstra", "executor": name,
+                 "workers": workers, "inst/s": len(costs) / seconds,
+                 "speed-up vs 1 thread": base / seconds,
+                 "trivial solver, ms per call (8 rows)": 1e3 * overhead})
+    solver.close()
+    trivial.close()
+
+  for executor in ("threads", "processes"):
+    for workers in (1, 2):
+      measure(executor, workers, executor)
+  from dask import distributed  # pylint: disable=import-outside-toplevel
+  with distributed.LocalCluster(n_workers=2, threads_per_worker=1,
+                                host="127.0.0.1", dashboard_address=None,
+                                processes=True) as cluster, \
+      distributed.Client(cluster) as client:
+    measure("Dask LocalCluster (2 processes)", 2, client.get_executor())
+
+  threads = []
+  heavy = rng.uniform(0.1, 10.0, size=(64, 12, 12))
+  base = None
+  for workers in (1, 2, 4):
+    seconds = timing.median_seconds(
+        ptf.numpy_solver(_numpy_heavy, num_workers=workers), heavy,
+        repeats=repeats)
+    base = base or seconds
+    threads.append({"solver": "numpy-heavy (releases the GIL)",
+                    "executor": "threads", "workers": workers,
+                    "inst/s": len(heavy) / seconds,
+                    "speed-up vs 1 thread": base / seconds})
+  return {f"numpy_solver executors: {len(costs)} perturbed 12x12 maps": rows,
+          "numpy_solver threads: a solver that releases the GIL (64 "
+          "instances)": threads}

@@ -23,11 +23,18 @@ import tensorflow as tf
 import perturbations_tf as ptf
 from perturbations_tf import solvers
 from experiments import common
+from experiments import dijkstra
 from experiments import losses
 from experiments import models
 from experiments import warcraft_data
 
 LOSSES = ("fenchel_young", "perturbed_squared", "blackbox", "cost_mse")
+SOLVERS = ("tf", "python")
+# Registered, so that a loss over the black-box solver serialises with the
+# model's checkpoint.
+keras.saving.register_keras_serializable("experiments", "dijkstra_path_mask")(
+    dijkstra.path_mask)
+NUMPY_EXECUTORS = ("threads", "processes")
 
 
 @dataclasses.dataclass
@@ -49,6 +56,20 @@ class Config(common.TrainConfig):
   min_cost: float = common.field(0.0, "Floor of perturbed costs for the "
                                  "solver (additive noise can go negative).")
   blackbox_lambda: float = common.field(20.0, "λ of the blackbox baseline.")
+  solver: str = common.field(
+      "tf", "The training solver: 'tf' (TF-native, batched) or 'python' (a "
+      "pure-Python Dijkstra through ptf.numpy_solver: a black box).",
+      choices=SOLVERS)
+  executor: str = common.field(
+      "threads", "Where --solver=python solves its rows.",
+      choices=NUMPY_EXECUTORS)
+  num_workers: int = common.field(0, "Workers of --solver=python (0: one "
+                                  "per CPU core).")
+  solve_fraction: float = common.field(
+      1.0, "Fraction of the training solver's rows solved exactly; below 1 "
+      "a ptf.SolutionCache, seeded with the training paths, answers the "
+      "others.")
+  cache_capacity: int = common.field(20000, "Solutions the cache holds.")
   lr_decay_epochs: List[float] = common.field(
       [8, 11], "Epochs after which the learning rate is divided by 10.")
   path_tolerance: float = common.field(1e-4, "Relative tolerance on the "
@@ -61,7 +82,16 @@ class Config(common.TrainConfig):
     super().validate()
     self.require(at_least_one=("num_samples", "grid_size", "num_train",
                                "num_val", "num_test"),
-                 positive=("sigma", "blackbox_lambda"))
+                 positive=("sigma", "blackbox_lambda", "solve_fraction",
+                           "cache_capacity"))
+    if self.num_workers < 0:
+      raise ValueError(f"--num_workers must be >= 0, got {self.num_workers}.")
+    if self.solve_fraction > 1:
+      raise ValueError("--solve_fraction must be in (0, 1], got "
+                       f"{self.solve_fraction}.")
+    if self.solver == "python" and self.jit_compile:
+      raise ValueError("--solver=python runs on the host and cannot be "
+                       "XLA-compiled: add --nojit_compile.")
 
 
 def solver(config: Config):
@@ -69,17 +99,45 @@ def solver(config: Config):
   return functools.partial(solvers.shortest_path, min_cost=config.min_cost)
 
 
-def make_loss(config: Config) -> keras.losses.Loss:
+def training_solver(config: Config, train_paths=None):
+  """The solver the loss calls: TF-native or the Python black box, behind a
+  solution cache (seeded with the training paths) when solve_fraction < 1."""
+  if config.solver == "python":
+    base = ptf.numpy_solver(
+        functools.partial(dijkstra.path_mask, min_cost=config.min_cost),
+        executor=config.executor, num_workers=config.num_workers or None)
+  else:
+    base = solver(config)
+  if config.solve_fraction == 1:
+    return base
+  return ptf.SolutionCache(
+      base, (config.grid_size, config.grid_size), config.solve_fraction,
+      config.cache_capacity, maximize=False, initial_solutions=train_paths,
+      seed=config.seed)
+
+
+def make_loss(config: Config, train_paths=None) -> keras.losses.Loss:
+  """The training loss of `--loss`, over `training_solver`."""
+  if config.loss == "cost_mse":
+    return keras.losses.MeanSquaredError()
+  func = training_solver(config, train_paths)
   if config.loss == "fenchel_young":
     # Additive noise: FY with the multiplicative one is degenerate (DESIGN.md).
-    return ptf.FenchelYoungLoss(solver(config), config.num_samples,
-                                config.sigma, maximize=False)
+    return ptf.FenchelYoungLoss(func, config.num_samples, config.sigma,
+                                maximize=False)
   if config.loss == "perturbed_squared":
-    return losses.PerturbedSquaredLoss(solver(config), config.num_samples,
-                                       config.sigma)
-  if config.loss == "blackbox":
-    return losses.BlackboxLoss(solver(config), config.blackbox_lambda)
-  return keras.losses.MeanSquaredError()
+    return losses.PerturbedSquaredLoss(func, config.num_samples, config.sigma)
+  return losses.BlackboxLoss(func, config.blackbox_lambda)
+
+
+def solver_calls(loss: keras.losses.Loss) -> Dict[str, float]:
+  """How many rows the training solver saw and solved exactly (a cache)."""
+  cache = getattr(loss, "func", getattr(loss, "solver", None))
+  if not isinstance(cache, ptf.SolutionCache):
+    return {}
+  return {"exact_rows": float(cache.exact_rows.numpy()),
+          "total_rows": float(cache.total_rows.numpy()),
+          "exact_fraction": cache.exact_fraction}
 
 
 def path_metrics(costs: np.ndarray, paths: np.ndarray, weights: np.ndarray,
@@ -139,8 +197,9 @@ def run(config: Config, callbacks=()) -> dict:
                          config.batch_size, shuffle=True, seed=config.seed)
   with trainer.strategy.scope():
     model = models.WARCRAFT_MODELS[config.model](config.grid_size)
-    model.compile(keras.optimizers.Adam(config.learning_rate),
-                  loss=make_loss(config), jit_compile=config.jit_compile)
+    loss = make_loss(config, data["train"]["shortest_paths"])
+    model.compile(keras.optimizers.Adam(config.learning_rate), loss=loss,
+                  jit_compile=config.jit_compile)
   decay = sorted(int(e) for e in config.lr_decay_epochs)
   schedule = keras.callbacks.LearningRateScheduler(
       lambda epoch, _: config.learning_rate * 0.1 ** sum(epoch >= e
@@ -154,6 +213,9 @@ def run(config: Config, callbacks=()) -> dict:
     metrics[split] = path_metrics(costs, data[split]["shortest_paths"],
                                   data[split]["vertex_weights"],
                                   config.path_tolerance)
+  calls = solver_calls(loss)
+  if calls:
+    metrics["train_solver"] = calls
   common.print_metrics(metrics)
   return trainer.write_results(metrics)
 

@@ -19,13 +19,17 @@ from perturbations_tf.layers import PerturbedTopK
 from perturbations_tf.noise import Gumbel
 from perturbations_tf.noise import Normal
 from perturbations_tf.numpy_solver import numpy_solver
+from perturbations_tf.numpy_solver import NumpySolver
+from perturbations_tf.numpy_solver import WorkerCrashError
 from perturbations_tf.perturbed import perturbed
+from perturbations_tf.solution_cache import SolutionCache
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "FenchelYoungLoss", "Gumbel", "Normal", "Perturbed", "PerturbedArgmax",
-    "PerturbedRanks", "PerturbedShortestPath", "PerturbedSort",
-    "PerturbedTopK", "fenchel_young_loss", "metrics", "noise", "numpy_solver",
-    "perturbed", "solvers",
+    "FenchelYoungLoss", "Gumbel", "Normal", "NumpySolver", "Perturbed",
+    "PerturbedArgmax", "PerturbedRanks", "PerturbedShortestPath",
+    "PerturbedSort", "PerturbedTopK", "SolutionCache", "WorkerCrashError",
+    "fenchel_young_loss", "metrics", "noise", "numpy_solver", "perturbed",
+    "solvers",
 ]

@@ -123,6 +123,26 @@ def _solve_checked(solver, eta, dtype, theta):
   return y
 
 
+def _perturbed_solution(func: Callable, spec: perturbed_lib.Perturbation,
+                        batched: bool, maximize: bool) -> Callable:
+  """`y_ε(θ)` as the loss sees it: func of `θ + εZ`, or of `θ - εZ` when it
+  minimises under additive noise (everything applies to `-θ`)."""
+  options = dict(num_samples=spec.num_samples, sigma=spec.sigma,
+                 noise=spec.noise, batched=batched,
+                 perturbation=spec.perturbation)
+  if maximize or spec.perturbation == perturbed_lib.MULTIPLICATIVE:
+    return perturbed_lib.perturbed(func, **options)
+
+  def of_negated(theta, *args, **kwargs):
+    return func(-theta, *args, **kwargs)
+  of_negated.maps_rows = getattr(func, "maps_rows", False)
+  negated = perturbed_lib.perturbed(of_negated, **options)
+
+  def minimiser(theta, *args, **kwargs):
+    return negated(-tf.convert_to_tensor(theta), *args, **kwargs)
+  return minimiser
+
+
 @keras.saving.register_keras_serializable(package="perturbations_tf")
 class FenchelYoungLoss(keras.losses.Loss):
   """Perturbed Fenchel–Young loss as a Keras loss, `call(y_true, theta)`.
@@ -144,6 +164,12 @@ class FenchelYoungLoss(keras.losses.Loss):
       draws new noise, and a seeded loss draws the same sequence (an unseeded
       one follows `keras.utils.set_random_seed`). For identical noise on
       every call use the functional `fenchel_young_loss(seed=int)`.
+
+  Attributes:
+    perturbed: the perturbed solver `θ ↦ y_ε(θ)` whose difference to the
+      label is the loss's gradient (as google-research `perturbations`
+      exposes it): the same func, noise and perturbation, fresh noise per
+      call unless given `seed=`.
 
   Example:
     >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
@@ -176,6 +202,8 @@ class FenchelYoungLoss(keras.losses.Loss):
     self.maximize = maximize
     self.seed = seed
     self.seed_generator = keras.random.SeedGenerator(seed)
+    self.perturbed = _perturbed_solution(self.func, self.spec, batched,
+                                         maximize)
 
   def call(self, y_true, y_pred):
     """Per-example losses, in `y_pred`'s dtype."""

@@ -20,9 +20,12 @@ import weakref
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, List, Optional, Sequence, Union
 
+import keras
 import numpy as np
 import tensorflow as tf
 from tensorflow.python.ops import control_flow_util  # XLA-context check.
+
+from perturbations_tf import registry
 
 EXECUTORS = ("threads", "processes")
 # Chunks per worker: enough to balance uneven solve times, few enough to
@@ -73,8 +76,14 @@ class WorkerCrashError(RuntimeError):
   """A worker process died (killed, out of memory, a crash in native code)."""
 
 
+@keras.saving.register_keras_serializable(package="perturbations_tf")
 class NumpySolver:
   """A numpy solver as a batched TensorFlow op; build it with `numpy_solver`.
+
+  It serialises (in the config of a layer or loss that holds it) when `fn` is
+  a registered callable or a `functools.partial` of one. A given executor is
+  a resource of the running process, not of the model: the config records
+  `'threads'` in its place, so pass it again after loading.
 
   Attributes:
     supports_jit: False: a host call cannot be XLA-compiled (Keras then leaves
@@ -94,7 +103,8 @@ class NumpySolver:
                          tuple(int(d) for d in output_shape))
     self.output_dtype = output_dtype
     self.batched = batched
-    self.num_workers = num_workers or os.cpu_count() or 1
+    self.num_workers = num_workers  # None: one per CPU core, where it runs.
+    self._workers = num_workers or os.cpu_count() or 1
     self.executor = executor
     self._pool: Optional[concurrent.futures.Executor] = (
         None if isinstance(executor, str) else executor)
@@ -115,6 +125,19 @@ class NumpySolver:
     y.set_shape(x.shape[:1].concatenate(shape))
     return y
 
+  def get_config(self) -> dict:
+    return {"fn": registry.solver_name(self.fn),
+            "output_shape": self.output_shape,
+            "output_dtype": (None if self.output_dtype is None else
+                             np.dtype(self.output_dtype).name),
+            "batched": self.batched, "num_workers": self.num_workers,
+            "executor": (self.executor if isinstance(self.executor, str)
+                         else "threads")}
+
+  @classmethod
+  def from_config(cls, config: dict) -> "NumpySolver":
+    return numpy_solver(registry.get_solver(config.pop("fn")), **config)
+
   def solve(self, x: np.ndarray) -> np.ndarray:
     """Solves every row of `x` with numpy, on the executor; `[N, ...]`."""
     dtype = np.dtype(self.output_dtype or x.dtype)
@@ -123,7 +146,7 @@ class NumpySolver:
     if not len(x):
       return np.zeros(out_shape, dtype)
     task = _solve_whole if self.batched else _solve_rows
-    if self.executor == "threads" and (self.num_workers == 1 or len(x) < 2):
+    if self.executor == "threads" and (self._workers == 1 or len(x) < 2):
       results = task(self.fn, 0, x)
     else:
       results = self._solve_chunks(task, x)
@@ -153,16 +176,16 @@ class NumpySolver:
   def _get_pool(self) -> concurrent.futures.Executor:
     if self._pool is None:
       if self.executor == "threads":
-        self._pool = concurrent.futures.ThreadPoolExecutor(self.num_workers)
+        self._pool = concurrent.futures.ThreadPoolExecutor(self._workers)
       else:  # Spawned, not forked: forking a process that runs TF can hang.
         self._pool = concurrent.futures.ProcessPoolExecutor(
-            self.num_workers, mp_context=multiprocessing.get_context("spawn"))
+            self._workers, mp_context=multiprocessing.get_context("spawn"))
       _OWNED_POOLS.add(self._pool)
     return self._pool
 
   def _solve_chunks(self, task, x: np.ndarray) -> List:
     bounds = np.linspace(0, len(x), min(len(x), CHUNKS_PER_WORKER *
-                                        self.num_workers) + 1).astype(int)
+                                        self._workers) + 1).astype(int)
     chunks = list(zip(bounds[:-1], bounds[1:]))
     pool = self._get_pool()
     futures = [pool.submit(task, self.fn, int(a), x[a:b]) for a, b in chunks]

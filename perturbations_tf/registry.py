@@ -26,7 +26,8 @@ def get_solver(solver: SolverLike) -> Callable:
   Args:
     solver: a callable; a built-in name (`'argmax'`, `'top_k'`, `'ranks'`,
       `'sort'`, `'shortest_path'`); a registered Keras name; or
-      `{'name': ..., 'kwargs': {...}}`.
+      `{'name': ..., 'kwargs': {...}}`; or a serialised solver object (a
+      `SolutionCache` or a `NumpySolver`).
 
   Returns:
     The solver callable.
@@ -37,6 +38,8 @@ def get_solver(solver: SolverLike) -> Callable:
   Example:
     >>> get_solver({'name': 'top_k', 'kwargs': {'k': 2}})
   """
+  if isinstance(solver, dict) and "class_name" in solver:
+    return keras.saving.deserialize_keras_object(solver)
   if isinstance(solver, dict):
     return functools.partial(get_solver(solver["name"]),
                              **solver.get("kwargs", {}))
@@ -61,6 +64,8 @@ def solver_name(solver: Callable) -> Union[str, dict]:
   """
   if isinstance(solver, functools.partial) and not solver.args:
     return {"name": solver_name(solver.func), "kwargs": dict(solver.keywords)}
+  if hasattr(solver, "get_config"):  # A SolutionCache, a NumpySolver.
+    return keras.saving.serialize_keras_object(solver)
   for name, builtin in BUILTIN.items():
     if solver is builtin:
       return name

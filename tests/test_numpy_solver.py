@@ -1,5 +1,9 @@
-"""Tests of the numpy-solver adapter."""
+"""Tests of the numpy-solver adapter: executors, errors, compositions."""
 
+import functools
+import os
+
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -8,9 +12,33 @@ import perturbations_tf as ptf
 from perturbations_tf import solvers
 from experiments import dijkstra
 
+# Module-level solvers: worker processes receive them by reference.
+python_shortest_path = dijkstra.path_mask
 
-def python_shortest_path(costs):
-  return dijkstra.shortest_path(costs, 8)[0]
+
+def one_hot_argmax(x):
+  return np.eye(x.shape[-1], dtype=x.dtype)[np.argmax(x)]
+
+
+def dies_on_negative(x):
+  if x.min() < 0:
+    os._exit(3)  # pylint: disable=protected-access  # A crash in a worker.
+  return x
+
+
+def fails_on_negative(x):
+  if x.min() < 0:
+    raise ArithmeticError("negative entry")
+  return x
+
+
+@pytest.fixture(scope="module")
+def process_solver():
+  """One pool of two worker processes, shared by the tests that need one."""
+  solver = ptf.numpy_solver(python_shortest_path, executor="processes",
+                            num_workers=2)
+  yield solver
+  solver.close()
 
 
 def test_matches_tf_solver_in_eager_and_function(rng):
@@ -57,11 +85,6 @@ def test_output_shape_dtype_and_batched_mode():
 
 
 def test_errors_name_the_example_and_xla():
-  def fails_on_negative(x):
-    if x.min() < 0:
-      raise ArithmeticError("negative entry")
-    return x
-
   solver = ptf.numpy_solver(fails_on_negative, num_workers=2)
   bad = tf.constant([[1.0, 2.0], [3.0, 4.0], [-1.0, 0.0]])
   with pytest.raises(ArithmeticError, match="negative entry") as info:
@@ -74,3 +97,161 @@ def test_errors_name_the_example_and_xla():
     tf.function(solver, jit_compile=True)(bad)
   with pytest.raises(ValueError, match="num_workers"):
     ptf.numpy_solver(fails_on_negative, num_workers=0)
+  with pytest.raises(ValueError, match="executor"):
+    ptf.numpy_solver(fails_on_negative, executor="gpu")
+  with pytest.raises(ValueError, match="output_shape"):
+    ptf.numpy_solver(lambda x: x[:1])(tf.ones([3, 2]))
+
+
+def test_processes_match_the_tf_solver_everywhere(rng, process_solver):
+  costs = rng.uniform(0.1, 3.0, size=(40, 6, 6)).astype(np.float32)
+  expected = solvers.shortest_path(costs)
+  np.testing.assert_array_equal(process_solver(costs), expected)
+  np.testing.assert_array_equal(tf.function(process_solver)(costs), expected)
+  kwargs = dict(num_samples=5, sigma=0.3, seed=1)
+  floored = functools.partial(solvers.shortest_path, min_cost=0.0)
+  np.testing.assert_array_equal(
+      ptf.perturbed(process_solver, **kwargs)(costs[:4]),
+      ptf.perturbed(floored, **kwargs)(costs[:4]))
+  pool = process_solver._pool  # pylint: disable=protected-access
+  process_solver(costs)
+  assert process_solver._pool is pool  # Created once, reused.
+
+
+def test_processes_train_a_model_as_the_tf_solver_does(rng, process_solver):
+  costs = rng.uniform(0.5, 2.0, size=(60, 6, 6)).astype(np.float32)
+  paths = solvers.shortest_path(costs).numpy()
+
+  def fit(solver):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((36,)),
+                              keras.layers.Dense(36, "softplus"),
+                              keras.layers.Reshape((6, 6))])
+    model.compile(keras.optimizers.Adam(1e-2), jit_compile=False,
+                  loss=ptf.FenchelYoungLoss(solver, 3, 0.1, maximize=False,
+                                            seed=0))
+    return model.fit(costs.reshape(60, 36), paths, epochs=3, batch_size=20,
+                     verbose=0, shuffle=False).history["loss"]
+
+  losses = fit(process_solver)
+  np.testing.assert_allclose(
+      losses, fit(functools.partial(solvers.shortest_path, min_cost=0.0)),
+      rtol=1e-5)
+  assert losses[-1] < losses[0]
+
+
+def test_processes_reraise_the_solver_error_with_its_example():
+  solver = ptf.numpy_solver(fails_on_negative, executor="processes",
+                            num_workers=2)
+  bad = np.ones((9, 2), np.float32)
+  bad[6, 1] = -1.0
+  with pytest.raises(ArithmeticError, match="negative entry") as info:
+    solver(bad)
+  assert "example 6 of the batch" in str(info.value.__notes__)
+  np.testing.assert_array_equal(solver(-bad[6:7] + 2), [[1.0, 3.0]])
+  solver.close()
+
+
+def test_a_crashing_worker_names_its_example_and_the_pool_restarts():
+  solver = ptf.numpy_solver(dies_on_negative, executor="processes",
+                            num_workers=2)
+  bad = np.ones((10, 3), np.float32)
+  bad[7, 2] = -1.0
+  with pytest.raises(ptf.WorkerCrashError, match="example 7 of the batch"):
+    solver(bad)
+  np.testing.assert_array_equal(solver(np.abs(bad)), np.abs(bad))
+  solver.close()
+
+
+def test_unpicklable_solver_gets_a_clear_error():
+  with pytest.raises(ValueError, match="module-level function"):
+    ptf.numpy_solver(lambda x: x, executor="processes")
+
+  def local(x):
+    return x
+  with pytest.raises(ValueError, match="executor='threads'"):
+    ptf.numpy_solver(local, executor="processes")
+
+
+@pytest.mark.slow
+def test_dask_cluster_runs_solves_and_training_steps(rng):
+  from dask import distributed  # pylint: disable=import-outside-toplevel
+  costs = rng.uniform(0.5, 2.0, size=(30, 6, 6)).astype(np.float32)
+  paths = solvers.shortest_path(costs).numpy()
+  with distributed.LocalCluster(n_workers=2, threads_per_worker=1,
+                                host="127.0.0.1", dashboard_address=None,
+                                processes=True) as cluster, \
+      distributed.Client(cluster) as client:
+    solver = ptf.numpy_solver(python_shortest_path, num_workers=2,
+                              executor=client.get_executor())
+    np.testing.assert_array_equal(solver(costs), paths)
+    kwargs = dict(num_samples=4, sigma=0.2, seed=0)
+    np.testing.assert_array_equal(
+        tf.function(ptf.perturbed(solver, **kwargs))(costs),
+        ptf.perturbed(solvers.shortest_path, **kwargs)(costs))
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((36,)), keras.layers.Dense(36),
+                              keras.layers.Reshape((6, 6))])
+    model.compile(keras.optimizers.Adam(1e-2), jit_compile=False,
+                  loss=ptf.FenchelYoungLoss(solver, 3, 0.1, maximize=False))
+    history = model.fit(costs.reshape(30, 36), paths, epochs=2,
+                        batch_size=10, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    # Errors come back from the cluster with the example named.
+    bad = np.ones((4, 2), np.float32)
+    bad[3, 0] = -1.0
+    with pytest.raises(ArithmeticError, match="negative entry") as info:
+      ptf.numpy_solver(fails_on_negative, num_workers=2,
+                       executor=client.get_executor())(bad)
+    assert "example 3 of the batch" in str(info.value.__notes__)
+
+
+class TestOneExampleCompositions:
+  """`numpy_solver` already maps one-example solves over rows: composing it
+  with `batched=False` pieces calls `fn` on one example, never on scalars."""
+
+  THETA = np.array([0.3, 1.2, -0.4, 0.9], np.float32)
+
+  @pytest.mark.parametrize("executor", ["threads", "processes"])
+  def test_perturbed(self, executor):
+    solver = ptf.numpy_solver(one_hot_argmax, executor=executor)
+    kwargs = dict(num_samples=50, sigma=0.5, batched=False, seed=2)
+    with tf.GradientTape(persistent=True) as tape:
+      theta = tf.constant(self.THETA)
+      tape.watch(theta)
+      ours = ptf.perturbed(solver, **kwargs)(theta)
+      reference = ptf.perturbed(solvers.argmax, **kwargs)(theta)
+      ours_1, reference_1 = ours[1], reference[1]
+    np.testing.assert_allclose(ours, reference)
+    gradient = tape.gradient(ours_1, theta)
+    assert np.abs(gradient).max() > 0
+    np.testing.assert_allclose(gradient, tape.gradient(reference_1, theta),
+                               rtol=1e-5)
+    solver.close()
+
+  def test_fenchel_young_and_layer(self):
+    solver = ptf.numpy_solver(one_hot_argmax)
+    y = tf.constant([0.0, 1.0, 0.0, 0.0])
+    kwargs = dict(num_samples=20, sigma=0.5, batched=False, seed=0)
+    np.testing.assert_allclose(
+        ptf.fenchel_young_loss(y, self.THETA, solver, **kwargs),
+        ptf.fenchel_young_loss(y, self.THETA, solvers.argmax, **kwargs),
+        rtol=1e-6)
+    layer = ptf.Perturbed(solver, num_samples=20, sigma=0.5, batched=False,
+                          seed=0)
+    reference = ptf.Perturbed(solvers.argmax, num_samples=20, sigma=0.5,
+                              batched=False, seed=0)
+    np.testing.assert_allclose(layer(self.THETA[None]),
+                               reference(self.THETA[None]))
+
+
+def test_serialises_with_a_registered_solver():
+  fn = keras.saving.register_keras_serializable("tests")(one_hot_argmax)
+  solver = ptf.numpy_solver(functools.partial(fn), output_dtype="float32",
+                            num_workers=2)
+  layer = ptf.Perturbed(solver, num_samples=4, sigma=0.5)
+  restored = ptf.Perturbed.from_config(layer.get_config()).solver
+  assert isinstance(restored, ptf.NumpySolver)
+  assert (restored.executor, restored.num_workers) == ("threads", 2)
+  x = np.array([[0.1, 0.5, 0.2]], np.float32)
+  np.testing.assert_array_equal(restored(x), [[0.0, 1.0, 0.0]])

@@ -1,0 +1,194 @@
+"""A solution cache for solvers of linear objectives: fewer exact solves.
+
+A solver of a linear objective, `y*(θ) = argmax_{y ∈ C} <y, θ>` (or argmin),
+is often the slow part of a training step: `perturbed` and the Fenchel–Young
+loss call it on M·B perturbed inputs. Most of those inputs are close to ones
+already solved, so a pool of the solutions seen so far answers them well: the
+pooled solution of best objective is one matrix product away. This is the
+"solution caching" of Mulamba et al. (2021), which PyEPO calls a solution pool.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Optional, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from perturbations_tf import registry
+
+
+@keras.saving.register_keras_serializable(package="perturbations_tf")
+class SolutionCache(keras.layers.Layer):
+  """A batched solver that solves a random fraction of its rows exactly.
+
+  Each call solves `ceil(solve_fraction · N)` rows of its `[N, ...]` input,
+  chosen at random, with `solver`, adds the solutions it has not seen to a
+  pool (a Keras variable: it works in graphs and is saved with a model that
+  holds the cache), and answers every other row with the pooled solution of
+  best objective `<y, θ>`, computed for all of them as one matrix product. The
+  pool is a ring buffer: once full, the oldest solutions make room. An empty
+  pool means every row is solved.
+
+  The answers from the pool are feasible but not always optimal, so
+  gradients through a cached solver are approximate; `solve_fraction=1`
+  solves every row (and still fills the pool). `exact_rows` and `total_rows`
+  count the rows solved exactly and all rows seen.
+
+  Args:
+    solver: a batched solver of a linear objective, `[N, *shape]` →
+      `[N, *shape]` (wrap a one-example numpy function in `numpy_solver`
+      first); a callable or a solver name, as for `Perturbed`.
+    shape: the shape of one input and of one solution (without batch axis).
+    solve_fraction: the fraction of rows solved exactly, in `(0, 1]`.
+    capacity: the most solutions the pool holds.
+    maximize: whether `solver` maximises (`True`) or minimises `<y, θ>`.
+    initial_solutions: solutions to start the pool with, `[K, *shape]` (for
+      example the training labels); not part of the config, saved with the
+      weights.
+    seed: the seed of the row selection's `keras.random.SeedGenerator`.
+    **kwargs: `keras.layers.Layer` arguments.
+
+  Raises:
+    ValueError: on a bad fraction, capacity, shape or initial solutions.
+
+  Example:
+    >>> cache = SolutionCache(numpy_solver(dijkstra), shape=(12, 12),
+    ...                       solve_fraction=0.1, maximize=False,
+    ...                       initial_solutions=train_paths)
+    >>> loss = FenchelYoungLoss(cache, num_samples=3, sigma=0.1,
+    ...                         maximize=False)
+  """
+
+  # It maps over the rows of its input itself (and updates its pool once per
+  # call): `perturbed(..., batched=False)` must not vectorise it again.
+  maps_rows = True
+
+  def __init__(self,
+               solver,
+               shape: Sequence[int],
+               solve_fraction: float = 0.1,
+               capacity: int = 10_000,
+               maximize: bool = True,
+               initial_solutions=None,
+               seed: Optional[int] = None,
+               **kwargs):
+    super().__init__(**kwargs)
+    if (isinstance(solve_fraction, bool) or
+        not isinstance(solve_fraction, (int, float)) or
+        not 0 < solve_fraction <= 1):
+      raise ValueError("solve_fraction must be a number in (0, 1], got "
+                       f"{solve_fraction!r}.")
+    if isinstance(capacity, bool) or not isinstance(capacity, int) or (
+        capacity < 1):
+      raise ValueError(f"capacity must be a positive integer, got "
+                       f"{capacity!r}.")
+    self.solver = registry.get_solver(solver)
+    self.shape = tuple(int(d) for d in shape)
+    if not self.shape or min(self.shape) < 1:
+      raise ValueError(f"shape must be the non-empty shape of one solution, "
+                       f"got {shape!r}.")
+    self.solve_fraction = float(solve_fraction)
+    self.capacity = capacity
+    self.maximize = maximize
+    self.seed = seed
+    self.seed_generator = keras.random.SeedGenerator(seed)
+    self.supports_jit = False  # The number of solved rows is dynamic.
+    self.build((None,) + self.shape)
+    if initial_solutions is not None:
+      self._add_to_pool(self._check_solutions(initial_solutions))
+
+  def build(self, input_shape):
+    size = math.prod(self.shape)
+    self.pool = self.add_weight(shape=(self.capacity, size), name="pool",
+                                initializer="zeros", trainable=False)
+    counters = dict(initializer="zeros", trainable=False, dtype="int64")
+    self.pool_size = self.add_weight(shape=(), name="pool_size", **counters)
+    self.next_slot = self.add_weight(shape=(), name="next_slot", **counters)
+    self.exact_rows = self.add_weight(shape=(), name="exact_rows", **counters)
+    self.total_rows = self.add_weight(shape=(), name="total_rows", **counters)
+    super().build(input_shape)
+
+  def call(self, inputs):
+    x = tf.convert_to_tensor(inputs)
+    if x.shape[1:] != self.shape:
+      raise ValueError(f"SolutionCache was built for inputs of shape "
+                       f"[N, {', '.join(map(str, self.shape))}], got "
+                       f"{x.shape}.")
+    n = tf.shape(x)[0]
+    flat = tf.reshape(tf.cast(x, self.pool.dtype), [n, -1])
+    num_exact = tf.where(
+        self.pool_size > 0,
+        tf.cast(tf.math.ceil(self.solve_fraction * tf.cast(n, tf.float32)),
+                tf.int32), n)
+    order = tf.argsort(tf.random.stateless_uniform(
+        [n], tf.cast(self.seed_generator.next(), tf.int32)))
+    exact_index, cached_index = order[:num_exact], order[num_exact:]
+    exact = tf.reshape(
+        tf.cast(self.solver(tf.gather(x, exact_index)), self.pool.dtype),
+        [num_exact, -1])
+    cached = self._best_in_pool(tf.gather(flat, cached_index))
+    solutions = tf.scatter_nd(
+        tf.concat([exact_index, cached_index], 0)[:, tf.newaxis],
+        tf.concat([exact, cached], 0), tf.shape(flat))
+    self._add_to_pool(exact)
+    self.exact_rows.assign_add(tf.cast(num_exact, tf.int64))
+    self.total_rows.assign_add(tf.cast(n, tf.int64))
+    return tf.cast(tf.reshape(solutions, tf.shape(x)), x.dtype)
+
+  def _best_in_pool(self, flat: tf.Tensor) -> tf.Tensor:
+    """The pooled solution of best `<y, θ>` for each row of `flat`."""
+    objective = tf.matmul(flat, self.pool, transpose_b=True)  # [N, capacity]
+    if not self.maximize:
+      objective = -objective
+    filled = tf.range(self.capacity, dtype=tf.int64) < self.pool_size
+    objective = tf.where(filled, objective, -np.inf)
+    return tf.gather(self.pool, tf.argmax(objective, axis=1))
+
+  def _add_to_pool(self, solutions: tf.Tensor):
+    """Adds the solutions not yet in the pool (nor repeated among them)."""
+    def squared_distances(a, b):  # Exact for 0/1 and integer structures.
+      return (tf.reduce_sum(a * a, 1)[:, tf.newaxis] - 2 * tf.matmul(
+          a, b, transpose_b=True) + tf.reduce_sum(b * b, 1)[tf.newaxis])
+
+    tolerance = 1e-6 * (1.0 + tf.reduce_max(
+        tf.reduce_sum(solutions * solutions, 1)))
+    filled = tf.range(self.capacity, dtype=tf.int64) < self.pool_size
+    in_pool = tf.reduce_any(
+        (squared_distances(solutions, self.pool) <= tolerance) & filled, 1)
+    k = tf.shape(solutions)[0]
+    earlier = tf.range(k)[:, tf.newaxis] > tf.range(k)[tf.newaxis]
+    repeated = tf.reduce_any(
+        (squared_distances(solutions, solutions) <= tolerance) & earlier, 1)
+    new = tf.boolean_mask(solutions, ~in_pool & ~repeated)[-self.capacity:]
+    count = tf.shape(new, out_type=tf.int64)[0]
+    slots = (self.next_slot + tf.range(count)) % self.capacity
+    self.pool.assign(tf.tensor_scatter_nd_update(
+        self.pool, slots[:, tf.newaxis], new))
+    self.next_slot.assign((self.next_slot + count) % self.capacity)
+    self.pool_size.assign(tf.minimum(self.pool_size + count, self.capacity))
+
+  def _check_solutions(self, solutions) -> tf.Tensor:
+    solutions = tf.convert_to_tensor(solutions, self.pool.dtype)
+    if solutions.shape[1:] != self.shape:
+      raise ValueError(f"initial_solutions must have shape [K, "
+                       f"{', '.join(map(str, self.shape))}], got "
+                       f"{solutions.shape}.")
+    return tf.reshape(solutions, [len(solutions), -1])
+
+  @property
+  def exact_fraction(self) -> float:
+    """The fraction of all rows seen so far that were solved exactly."""
+    total = int(self.total_rows.numpy())
+    return int(self.exact_rows.numpy()) / total if total else 1.0
+
+  def compute_output_shape(self, input_shape):
+    return input_shape
+
+  def get_config(self) -> dict:
+    return {**super().get_config(), "solver": registry.solver_name(
+        self.solver), "shape": self.shape,
+            "solve_fraction": self.solve_fraction, "capacity": self.capacity,
+            "maximize": self.maximize, "seed": self.seed}

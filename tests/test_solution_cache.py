@@ -1,0 +1,131 @@
+"""Tests of the solution cache: exact where the optimum is pooled, counts,
+the ring buffer, graphs, training and saving."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import perturbations_tf as ptf
+from perturbations_tf import solvers
+
+
+def pool_of(cache):
+  size = int(cache.pool_size.numpy())
+  return cache.pool.numpy()[:size]
+
+
+def test_answers_are_exact_when_every_optimum_is_pooled(rng):
+  # Argmax over 5 entries: the pool of all 5 one-hot vectors holds every
+  # optimum, so the cached answers equal the solver's on every row.
+  cache = ptf.SolutionCache(solvers.argmax, (5,), solve_fraction=0.1,
+                            initial_solutions=np.eye(5), seed=0)
+  theta = rng.normal(size=(200, 5)).astype(np.float32)
+  np.testing.assert_array_equal(cache(theta), solvers.argmax(theta))
+  assert int(cache.exact_rows.numpy()) == 20  # ceil(0.1 · 200) solved.
+  assert int(cache.total_rows.numpy()) == 200
+  assert int(cache.pool_size.numpy()) == 5  # Nothing new to add.
+
+
+def test_minimisation_and_seeding_with_labels(rng):
+  costs = rng.uniform(0.5, 3.0, size=(50, 5, 5)).astype(np.float32)
+  paths = solvers.shortest_path(costs).numpy()
+  cache = ptf.SolutionCache(solvers.shortest_path, (5, 5), 0.2,
+                            maximize=False, initial_solutions=paths, seed=1)
+  assert len(pool_of(cache)) == len(np.unique(paths.reshape(50, -1), axis=0))
+  # The labels' own costs: each optimum is pooled, so every row is exact.
+  np.testing.assert_array_equal(cache(costs), paths)
+
+
+def test_cached_rows_get_the_pooled_solution_of_best_objective(rng):
+  cache = ptf.SolutionCache(solvers.shortest_path, (4, 4), 0.25,
+                            maximize=False, seed=2)
+  costs = rng.uniform(0.5, 3.0, size=(40, 4, 4)).astype(np.float32)
+  first = cache(costs).numpy()  # Empty pool: every row is solved.
+  np.testing.assert_array_equal(first, solvers.shortest_path(costs))
+  assert int(cache.exact_rows.numpy()) == 40
+  pool = pool_of(cache)
+  fresh = rng.uniform(0.5, 3.0, size=(40, 4, 4)).astype(np.float32)
+  answers = cache(fresh).numpy().reshape(40, -1)
+  exact = solvers.shortest_path(fresh).numpy().reshape(40, -1)
+  flat = fresh.reshape(40, -1)
+  best = pool[np.argmin(flat @ pool.T, axis=1)]
+  from_pool = np.all(answers == best, axis=1)
+  solved = np.all(answers == exact, axis=1)
+  assert np.all(from_pool | solved)
+  assert np.sum(~from_pool) <= 10  # At most the ceil(0.25 · 40) solved rows.
+  # A cached answer is never better than the optimum, and is feasible.
+  objective = np.sum(answers * flat, 1)
+  assert np.all(objective >= np.sum(exact * flat, 1) - 1e-5)
+
+
+def test_pool_is_a_ring_buffer_without_duplicates():
+  cache = ptf.SolutionCache(solvers.argmax, (4,), 1.0, capacity=3, seed=0)
+  cache(tf.constant([[1.0, 0, 0, 0], [2.0, 0, 0, 0], [0, 1.0, 0, 0]]))
+  np.testing.assert_array_equal(pool_of(cache), np.eye(4)[:2])
+  cache(tf.constant([[0, 0, 1.0, 0], [0, 0, 0, 1.0]]))
+  # Full: the oldest solution (e_0) made room for e_3.
+  np.testing.assert_array_equal(
+      sorted(map(tuple, pool_of(cache))),
+      sorted(map(tuple, np.eye(4)[1:])))
+  assert int(cache.pool_size.numpy()) == 3
+
+
+def test_fraction_of_exact_rows_in_perturbed_and_fenchel_young(rng):
+  theta = rng.normal(size=(8, 6)).astype(np.float32)
+  labels = solvers.argmax(theta)
+  cache = ptf.SolutionCache(solvers.argmax, (6,), 0.3, seed=0,
+                            initial_solutions=np.eye(6))
+  m = 10
+  loss = ptf.FenchelYoungLoss(cache, m, 0.5, seed=0)
+  value = tf.function(loss)(labels, theta)
+  reference = ptf.FenchelYoungLoss(solvers.argmax, m, 0.5, seed=0)(
+      labels, theta)
+  # Every one-hot is pooled: the cached loss is the exact one.
+  np.testing.assert_allclose(value, reference, rtol=1e-6)
+  assert int(cache.exact_rows.numpy()) == math.ceil(0.3 * m * 8)
+  with tf.GradientTape(persistent=True) as tape:
+    t = tf.constant(theta)
+    tape.watch(t)
+    cached = tf.reduce_sum(ptf.perturbed(cache, m, 0.5, seed=3)(t) * labels)
+    exact = tf.reduce_sum(
+        ptf.perturbed(solvers.argmax, m, 0.5, seed=3)(t) * labels)
+  np.testing.assert_allclose(tape.gradient(cached, t),
+                             tape.gradient(exact, t), rtol=1e-5, atol=1e-6)
+  assert cache.exact_fraction == pytest.approx(
+      2 * math.ceil(0.3 * m * 8) / (2 * m * 8))
+
+
+def test_trains_and_saves_its_pool_with_the_model(rng, tmp_path):
+  cache = ptf.SolutionCache(solvers.argmax, (3,), 0.25, seed=0)
+  model = keras.Sequential([
+      keras.Input((5,)), keras.layers.Dense(3),
+      ptf.Perturbed(cache, num_samples=8, sigma=0.5, seed=0)])
+  labels = rng.integers(0, 3, 120)
+  x = (rng.normal(size=(3, 5))[labels] * 3 + rng.normal(size=(120, 5)))
+  model.compile(keras.optimizers.Adam(0.05), loss="mse", jit_compile=False)
+  history = model.fit(x.astype(np.float32), np.eye(3)[labels], epochs=5,
+                      batch_size=30, verbose=0)
+  assert history.history["loss"][-1] < history.history["loss"][0]
+  assert 0.25 < cache.exact_fraction < 0.35  # The first call solves all.
+  path = str(tmp_path / "model.keras")
+  model.save(path)
+  restored = keras.models.load_model(path).layers[-1].solver
+  assert isinstance(restored, ptf.SolutionCache)
+  np.testing.assert_array_equal(restored.pool.numpy(), cache.pool.numpy())
+  assert int(restored.pool_size.numpy()) == int(cache.pool_size.numpy()) == 3
+
+
+def test_bad_arguments_name_themselves():
+  with pytest.raises(ValueError, match="solve_fraction"):
+    ptf.SolutionCache(solvers.argmax, (3,), solve_fraction=0.0)
+  with pytest.raises(ValueError, match="capacity"):
+    ptf.SolutionCache(solvers.argmax, (3,), capacity=0)
+  with pytest.raises(ValueError, match="shape"):
+    ptf.SolutionCache(solvers.argmax, ())
+  with pytest.raises(ValueError, match="initial_solutions"):
+    ptf.SolutionCache(solvers.argmax, (3,), initial_solutions=np.eye(4))
+  with pytest.raises(ValueError, match="built for inputs"):
+    ptf.SolutionCache(solvers.argmax, (3,))(tf.ones([2, 4]))
