@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
+import perturbations_tf as ptf
 from experiments import classification
 from experiments import plot
 from experiments import ranking
@@ -55,6 +56,23 @@ def test_shortest_path_runs_end_to_end(tmp_path, loss, model):
   assert keras.models.load_model(
       os.path.join(config.output_dir, "checkpoint.keras")).output_shape == (
           None, 4, 4)
+
+
+@pytest.mark.parametrize("executor", ["threads", "processes"])
+def test_shortest_path_with_the_python_solver_and_a_cache(tmp_path, executor):
+  config = tiny_path_config(tmp_path, solver="python", executor=executor,
+                            num_workers=2, jit_compile=False,
+                            solve_fraction=0.5)
+  results = shortest_path.run(config)
+  calls = results["metrics"]["train_solver"]
+  # 40 maps · M = 3 rows an epoch, in batches of 30 rows: 15 exact each.
+  assert calls["total_rows"] == 2 * 40 * 3
+  assert calls["exact_rows"] == 2 * 4 * 15
+  model = keras.models.load_model(
+      os.path.join(config.output_dir, "checkpoint.keras"))
+  loss = model.loss.func
+  assert isinstance(loss, ptf.SolutionCache)
+  assert isinstance(loss.solver, ptf.NumpySolver)
 
 
 def test_same_seed_same_metrics(tmp_path):
@@ -146,6 +164,9 @@ def run_binary(module, *args):
     ("experiments.ranking", ["--noise_levels=-1"],
      "--noise_levels must be non-negative"),
     ("experiments.classification", ["--sigma=0"], "--sigma must be > 0"),
+    ("experiments.shortest_path", ["--solver=python"], "--nojit_compile"),
+    ("experiments.shortest_path", ["--solve_fraction=1.5"],
+     "--solve_fraction must be in (0, 1]"),
     ("experiments.ranking", ["--strategy=multi_worker"],
      "TF_CONFIG environment variable"),
 ])
