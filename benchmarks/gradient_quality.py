@@ -25,7 +25,8 @@ def _vjp(soft, theta, g, seed):
   return tape.gradient(inner, theta)
 
 
-def _truth(name, solver, noise, theta, g, quick):
+def exact_vjp(name, solver, noise, theta, g, quick):
+  """The exact VJP (Gumbel argmax), or the mean of many large-M estimates."""
   if name.startswith("argmax") and noise == "gumbel":  # Closed form.
     p = tf.nn.softmax(theta / SIGMA)
     return p * (g - tf.reduce_sum(p * g, -1, keepdims=True)) / SIGMA
@@ -46,7 +47,7 @@ def run(quick: bool = False) -> dict:
   for name, solver, noise, d in cases:
     theta = tf.constant(rng.normal(size=(8, d)), tf.float32)
     g = tf.constant(rng.normal(size=(8, d)), tf.float32)
-    truth = _truth(name, solver, noise, theta, g, quick)
+    truth = exact_vjp(name, solver, noise, theta, g, quick)
     scale = float(tf.reduce_sum(truth**2))
     for estimator, (cv, anti, sym) in ESTIMATORS.items():
       if anti and noise != "normal":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Callable, Dict
 
 import numpy as np
 import tensorflow as tf
@@ -29,3 +29,20 @@ def median_seconds(fn: Callable, *args, repeats: int = 10,
     tf.nest.map_structure(np.asarray, fn(*args))
     times.append(time.perf_counter() - start)
   return float(np.median(times))
+
+
+def interleaved_medians(fns: Dict[str, Callable], *args, repeats: int = 10,
+                        warmup: int = 2) -> Dict[str, float]:
+  """Median wall times of several functions of the same arguments, timed in
+  turn within each round, so that a slow spell of a shared machine falls on
+  all of them alike: the ratios of the medians are what to read."""
+  for fn in fns.values():
+    for _ in range(warmup):
+      tf.nest.map_structure(np.asarray, fn(*args))
+  times = {name: [] for name in fns}
+  for _ in range(repeats):
+    for name, fn in fns.items():
+      start = time.perf_counter()
+      tf.nest.map_structure(np.asarray, fn(*args))
+      times[name].append(time.perf_counter() - start)
+  return {name: float(np.median(t)) for name, t in times.items()}

@@ -72,9 +72,11 @@ def fenchel_young_loss(y_true: tf.Tensor,
     >>> loss = fenchel_young_loss(y, theta, solvers.argmax, sigma=0.5,
     ...                           noise='gumbel', seed=0)
   """
-  spec = perturbed_lib.Perturbation(num_samples, sigma, noise, perturbation)
-  theta, z, dtype, solver = perturbed_lib.prepare(spec, theta, func, batched,
-                                                  seed)
+  spec = perturbed_lib.get_perturbation(num_samples, sigma, noise,
+                                        perturbation)
+  sign = 1.0 if maximize else -1.0
+  theta, z, eta, inputs, solver = perturbed_lib.prepare(
+      spec, theta, func, batched, perturbed_lib.resolve_seed(seed), sign)
   y_true = tf.cast(tf.convert_to_tensor(y_true), theta.dtype)
   if not batched:
     y_true = y_true[tf.newaxis]
@@ -83,38 +85,50 @@ def fenchel_young_loss(y_true: tf.Tensor,
     raise ValueError(
         f"y_true and theta must have the same shape, got {y_true.shape} and "
         f"{theta.shape}.")
-  sign = 1.0 if maximize else -1.0
 
   @tf.custom_gradient
-  def fy_op(theta, y_true, z):
-    # Work on θ' = sign·θ, the maximisation form.
-    theta_c = sign * tf.cast(theta, dtype)
-    y_c = tf.cast(y_true, dtype)
-    eta = spec.apply(theta_c, z)
-    y = _solve_checked(solver, tf.cast(sign * eta, theta.dtype), dtype, theta)
-    axes = tf.range(2, tf.rank(y))
-    value = (tf.reduce_mean(tf.reduce_sum(y * eta, axis=axes), axis=0)
-             - tf.reduce_sum(theta_c * y_c, axis=axes - 1))
-    y_eps = tf.reduce_mean(y * spec.tangent(z), axis=0)
+  def fy_op(theta, y_true):
+    y = _solve_checked(solver, inputs, spec.num_samples, z.dtype, theta)
+    value, y_eps = _value_and_mean(spec, y, eta, z, theta, y_true, sign)
 
     def grad(upstream, variables=None):
-      g = tf.reshape(tf.cast(upstream, dtype),
-                     tf.concat([tf.shape(upstream), tf.ones_like(axes)], 0))
-      grads = (tf.cast(sign * g * (y_eps - y_c), theta.dtype),
-               tf.cast(-sign * g * theta_c, theta.dtype), None)
+      grads = _gradients(upstream, y_eps, theta, y_true, sign)
       if variables:
         return grads, [None] * len(variables)
       return grads
 
-    return tf.cast(value, theta.dtype), grad
+    return value, grad
 
-  value = fy_op(theta, y_true, z)
+  value = fy_op(theta, y_true)
   return value if batched else value[0]
 
 
-def _solve_checked(solver, eta, dtype, theta):
+def _value_and_mean_graph(spec, y, eta, z, theta, y_true, sign):
+  """`mean_m <y_m, η_m> - <θ', y>` and `y_ε` (with θ' = sign·θ)."""
+  axes = tf.range(2, tf.rank(y))
+  theta_c = sign * tf.cast(theta, y.dtype)
+  value = (tf.reduce_mean(tf.reduce_sum(y * eta, axis=axes), axis=0)
+           - tf.reduce_sum(theta_c * tf.cast(y_true, y.dtype), axis=axes - 1))
+  y_eps = tf.reduce_mean(y * spec.tangent(z), axis=0)
+  return tf.cast(value, theta.dtype), y_eps
+
+
+_value_and_mean = perturbed_lib.Compiled(_value_and_mean_graph)
+
+
+def _gradients(upstream, y_eps, theta, y_true, sign):
+  """The gradients in θ (`sign·g·(y_ε - y)`) and in y (`-sign·g·θ`)."""
+  dtype = y_eps.dtype
+  g = tf.reshape(tf.cast(upstream, dtype), tf.concat(
+      [tf.shape(upstream), tf.ones([tf.rank(y_eps) - 1], tf.int32)], 0))
+  y_c = tf.cast(y_true, dtype)
+  return (tf.cast(sign * g * (y_eps - y_c), theta.dtype),
+          tf.cast(-sign * g * tf.cast(theta, dtype), theta.dtype))
+
+
+def _solve_checked(solver, inputs, num_samples, dtype, theta):
   """Runs the solver and checks that it returns θ's shape per sample."""
-  y = perturbed_lib.solve(solver, eta, dtype)
+  y = perturbed_lib.solve(solver, inputs, num_samples, dtype)
   if (y.shape.rank is not None and y.shape.rank != theta.shape.rank + 1):
     raise ValueError(
         "The Fenchel–Young loss needs a solver that returns a structure of "
@@ -194,8 +208,8 @@ class FenchelYoungLoss(keras.losses.Loss):
       raise ValueError("FenchelYoungLoss needs a solver: pass func=... (a "
                        "callable or a built-in name such as 'argmax').")
     self.func = registry.get_solver(func)
-    self.spec = perturbed_lib.Perturbation(num_samples, sigma, noise,
-                                           perturbation)  # Validates.
+    self.spec = perturbed_lib.get_perturbation(num_samples, sigma, noise,
+                                               perturbation)  # Validates.
     if perturbation == perturbed_lib.MULTIPLICATIVE:
       warnings.warn(_MULTIPLICATIVE_WARNING, UserWarning, stacklevel=2)
     self.batched = batched

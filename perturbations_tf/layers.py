@@ -39,6 +39,8 @@ class Perturbed(keras.layers.Layer):
     antithetic: antithetic pairs `(Z, -Z)`.
     symmetrize: average the `Jᵀg` and `J g` estimates (only for linear
       maximisers with additive noise; see `perturbed`).
+    regenerate_noise: draw the noise again in the backward pass instead of
+      keeping it (see `perturbed`).
     seed: the seed of the layer's `keras.random.SeedGenerator`.
     exact_at_inference: return `solver(θ)` when `training` is falsy.
     **kwargs: `keras.layers.Layer` arguments (name, dtype, ...).
@@ -59,6 +61,7 @@ class Perturbed(keras.layers.Layer):
                control_variate: bool = True,
                antithetic: bool = False,
                symmetrize: bool = False,
+               regenerate_noise: bool = False,
                seed: Optional[int] = None,
                exact_at_inference: bool = False,
                **kwargs):
@@ -72,11 +75,13 @@ class Perturbed(keras.layers.Layer):
     self._perturbed = perturbed_lib.perturbed(
         self._solve, num_samples, sigma, noise, batched=True,
         perturbation=perturbation, control_variate=control_variate,
-        antithetic=antithetic, symmetrize=symmetrize)
+        antithetic=antithetic, symmetrize=symmetrize,
+        regenerate_noise=regenerate_noise)
     self._options = dict(
         num_samples=num_samples, sigma=sigma, noise=noise,
         perturbation=perturbation, control_variate=control_variate,
-        antithetic=antithetic, symmetrize=symmetrize)
+        antithetic=antithetic, symmetrize=symmetrize,
+        regenerate_noise=regenerate_noise)
     self.seed = seed
     self.seed_generator = keras.random.SeedGenerator(seed)
     self.exact_at_inference = exact_at_inference

@@ -27,6 +27,39 @@ PERTURBATIONS = (ADDITIVE, MULTIPLICATIVE)
 SeedLike = Any  # None, a Python int, or a `[2]` integer tensor.
 
 
+class Compiled:
+  """A function run as a graph, called cheaply in eager mode.
+
+  Inside a `tf.function` or XLA it is inlined. In eager mode it runs as one
+  graph instead of many eagerly dispatched ops, through concrete functions
+  kept per shapes and dtypes of its tensor arguments (and values of its
+  Python ones): that skips `tf.function`'s per-call signature matching,
+  which costs as much as a few eager ops.
+
+  Args:
+    fn: a function of tensors and hashable Python values.
+  """
+
+  MAX_CONCRETE = 32  # Past this many signatures, tf.function's own dispatch.
+
+  def __init__(self, fn: Callable):
+    self._function = tf.function(fn, reduce_retracing=True, autograph=False)
+    self._concrete = {}
+
+  def __call__(self, *args):
+    if not tf.executing_eagerly():
+      return self._function(*args)
+    key = tuple((a.shape, a.dtype) if isinstance(a, tf.Tensor) else a
+                for a in args)
+    concrete = self._concrete.get(key)
+    if concrete is None:
+      if len(self._concrete) >= self.MAX_CONCRETE:
+        return self._function(*args)
+      concrete = self._function.get_concrete_function(*args)
+      self._concrete[key] = concrete
+    return concrete(*args)
+
+
 class Perturbation:
   """Validated perturbation settings shared by `perturbed` and the FY loss.
 
@@ -81,6 +114,53 @@ class Perturbation:
     self.sigma = float(sigma)
     self.perturbation = perturbation
     self.antithetic = bool(antithetic)
+    # The op's own computations run as graphs even in eager mode: one call
+    # each instead of dozens of eagerly dispatched ops.
+    self.draw = Compiled(self._draw)
+    self.vjp = Compiled(self._vjp)
+    self.vjp_from_seed = Compiled(self._vjp_from_seed)
+
+  def _draw(self, theta: tf.Tensor, seed: tf.Tensor, sign: float = 1.0):
+    """Checks θ, draws `Z` and perturbs: the forward pass up to the solver.
+
+    Args:
+      theta: `[B, ...]`.
+      seed: a `[2]` int64 stateless seed.
+      sign: -1 to perturb `-θ` (the Fenchel–Young loss of a minimiser).
+
+    Returns:
+      `(z, eta, inputs)`: the noise `[M, B, ...]` and the perturbed
+      `η(sign·θ, Z)` in the compute dtype; the solver's inputs `sign·η`,
+      flattened to `[M·B, ...]` in θ's dtype.
+    """
+    theta = self.check_input(theta)
+    dtype = compute_dtype(theta.dtype)
+    z = self.sample(tf.shape(theta), seed, dtype)
+    eta = self.apply(sign * tf.cast(theta, dtype), z)
+    inputs = tf.reshape(tf.cast(sign * eta, theta.dtype),
+                        tf.concat([[-1], tf.shape(theta)[1:]], axis=0))
+    return z, eta, inputs
+
+  def _vjp(self, y: tf.Tensor, upstream: tf.Tensor, theta: tf.Tensor,
+           z: tf.Tensor, control_variate: bool, symmetrize: bool
+           ) -> tf.Tensor:
+    """`J y_ε(θ)ᵀ g` from the solutions `y` `[M, B, ...]`, in θ's dtype."""
+    dtype = y.dtype
+    g = tf.cast(upstream, dtype)
+    theta_c = tf.cast(theta, dtype)
+    inner = tf.reduce_sum(y * g, axis=tf.range(2, tf.rank(y)))  # [M, B]
+    g_theta = self.score_sum(self.weights(inner, control_variate), theta_c, z)
+    if symmetrize:
+      g_theta = 0.5 * (g_theta + self.jacobian_vector(y, g, z,
+                                                      control_variate))
+    return tf.cast(g_theta, theta.dtype)
+
+  def _vjp_from_seed(self, y, upstream, theta, seed, control_variate,
+                     symmetrize):
+    """`_vjp` with the noise drawn again from its seed: the same numbers bit
+    for bit, without keeping `[M, B, ...]` noise from the forward pass."""
+    z = self.sample(tf.shape(theta), seed, y.dtype)
+    return self._vjp(y, upstream, theta, z, control_variate, symmetrize)
 
   def sample(self, shape, seed: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
     """Draws `Z` of shape `[M, *shape]` from a stateless `[2]` seed."""
@@ -163,6 +243,34 @@ class Perturbation:
     return inner - (total - inner) / (m - 1)
 
 
+_PERTURBATIONS = {}
+
+
+def get_perturbation(num_samples: int = 1000, sigma: float = 0.05,
+                     noise: noise_lib.NoiseLike = "normal",
+                     perturbation: str = ADDITIVE,
+                     antithetic: bool = False) -> Perturbation:
+  """A validated `Perturbation`, shared by every caller with its settings.
+
+  Sharing keeps the compiled draw and backward of `perturbed` and of the
+  functional Fenchel–Young loss from being traced again on every call.
+
+  Raises:
+    ValueError: as `Perturbation`.
+  """
+  key = (num_samples, sigma, noise if isinstance(noise, str) else id(noise),
+         perturbation, antithetic)
+  try:
+    hash(key)
+  except TypeError:  # An unhashable setting: Perturbation says what is wrong.
+    return Perturbation(num_samples, sigma, noise, perturbation, antithetic)
+  if key not in _PERTURBATIONS:
+    # Holding the noise object keeps its id from being reused.
+    _PERTURBATIONS[key] = (noise, Perturbation(num_samples, sigma, noise,
+                                               perturbation, antithetic))
+  return _PERTURBATIONS[key][1]
+
+
 def resolve_seed(seed: SeedLike) -> tf.Tensor:
   """A `[2]` int64 stateless seed: fresh when `seed` is None.
 
@@ -229,21 +337,20 @@ def vectorize(func: Callable, dtype: tf.DType) -> Callable:
   return batched_func
 
 
-def solve(func: Callable, eta: tf.Tensor, dtype: tf.DType, args=(),
-          kwargs=None) -> tf.Tensor:
-  """Runs a batched `func` on `[M, B, ...]` inputs as one `[M·B, ...]` call.
+def solve(func: Callable, inputs: tf.Tensor, num_samples: int,
+          dtype: tf.DType, args=(), kwargs=None) -> tf.Tensor:
+  """Runs a batched `func` on the `[M·B, ...]` perturbed inputs in one call.
 
   Returns:
     The solutions, `[M, B, ...]`, cast to `dtype`.
   """
-  m_b = tf.shape(eta)[:2]
-  flat = tf.reshape(eta, tf.concat([[-1], tf.shape(eta)[2:]], axis=0))
-  y = tf.convert_to_tensor(func(flat, *args, **(kwargs or {})))
+  y = tf.convert_to_tensor(func(inputs, *args, **(kwargs or {})))
   if y.shape.rank is None or y.shape.rank < 1:
     raise ValueError(
         f"func must return one output per input row ([M·B, ...] or [M·B]), "
         f"got shape {y.shape}.")
-  return tf.reshape(tf.cast(y, dtype), tf.concat([m_b, tf.shape(y)[1:]], 0))
+  return tf.reshape(tf.cast(y, dtype),
+                    tf.concat([[num_samples, -1], tf.shape(y)[1:]], 0))
 
 
 def check_rank(theta: tf.Tensor, batched: bool, name: str = "theta"):
@@ -260,25 +367,27 @@ def check_rank(theta: tf.Tensor, batched: bool, name: str = "theta"):
 
 
 def prepare(spec: Perturbation, theta, func: Callable, batched: bool,
-            seed: SeedLike):
+            seed: tf.Tensor, sign: float = 1.0):
   """The set-up shared by `perturbed` and the Fenchel–Young loss.
 
-  Checks θ, picks the compute dtype, vectorises a one-example `func`, adds a
-  batch axis to an unbatched θ and draws the noise, outside any
-  `tf.custom_gradient` (DESIGN.md).
+  Checks θ, vectorises a one-example `func`, adds a batch axis to an
+  unbatched θ and draws the noise (`Perturbation.draw`), outside any
+  `tf.custom_gradient` (DESIGN.md). The draw is not recorded for gradients:
+  the ops' own custom gradients carry θ's, and a tape need not keep the noise.
+
+  Args:
+    seed: a `[2]` int64 seed (see `resolve_seed`).
 
   Returns:
-    `(theta_b, z, dtype, solver)`: θ with a batch axis, the noise
-    `[M, *theta_b.shape]`, the compute dtype and the batched solver.
+    `(theta_b, z, eta, inputs, solver)`: θ with a batch axis, and the
+    noise, perturbed θ and solver inputs of `Perturbation.draw`; the batched
+    solver.
   """
   theta = tf.convert_to_tensor(theta)
   check_rank(theta, batched)
-  theta = spec.check_input(theta)
-  dtype = compute_dtype(theta.dtype)
-  solver = func if batched else vectorize(func, dtype)
+  solver = func if batched else vectorize(func, compute_dtype(theta.dtype))
   theta_b = theta if batched else theta[tf.newaxis]
-  z = spec.sample(tf.shape(theta_b), resolve_seed(seed), dtype)
-  return theta_b, z, dtype, solver
+  return (theta_b, *spec.draw(tf.stop_gradient(theta_b), seed, sign), solver)
 
 
 def perturbed(func: Optional[Callable] = None,
@@ -291,6 +400,7 @@ def perturbed(func: Optional[Callable] = None,
               control_variate: bool = True,
               antithetic: bool = False,
               symmetrize: bool = False,
+              regenerate_noise: bool = False,
               seed: SeedLike = None) -> Callable:
   """Turns a solver into its differentiable perturbed version.
 
@@ -319,6 +429,10 @@ def perturbed(func: Optional[Callable] = None,
       top-k, ranks, shortest paths), whose perturbed Jacobian is the Hessian
       of `F_ε`, hence symmetric; additive noise, output of θ's shape. It
       halves the error for argmax (see the benchmarks).
+    regenerate_noise: draw the `[M, B, ...]` noise again from its seed in the
+      backward pass (the same numbers bit for bit) instead of keeping it from
+      the forward pass: less memory held between the two passes, one more
+      draw (see the benchmarks).
     seed: None for fresh noise on every call, or an int for identical noise
       (and outputs and gradients) on every call, in eager, `tf.function` and
       XLA. The returned function also takes a keyword `seed` (None, int or a
@@ -341,8 +455,8 @@ def perturbed(func: Optional[Callable] = None,
         perturbed, num_samples=num_samples, sigma=sigma, noise=noise,
         batched=batched, perturbation=perturbation,
         control_variate=control_variate, antithetic=antithetic,
-        symmetrize=symmetrize, seed=seed)
-  spec = Perturbation(num_samples, sigma, noise, perturbation, antithetic)
+        symmetrize=symmetrize, regenerate_noise=regenerate_noise, seed=seed)
+  spec = get_perturbation(num_samples, sigma, noise, perturbation, antithetic)
   if symmetrize and perturbation != ADDITIVE:
     raise ValueError(
         "symmetrize=True needs perturbation='additive': only then is the "
@@ -352,35 +466,31 @@ def perturbed(func: Optional[Callable] = None,
     resolve_seed(default_seed)  # Validates at construction.
 
   def wrapper(theta, *args, seed: SeedLike = None, **kwargs):
-    theta_b, z, dtype, solver = prepare(
-        spec, theta, func, batched, default_seed if seed is None else seed)
+    seed = resolve_seed(default_seed if seed is None else seed)
+    theta_b, z, _, inputs, solver = prepare(spec, theta, func, batched, seed)
+    dtype = z.dtype
+    # The backward pass keeps the noise, or only its seed to draw it again.
+    vjp, noise_or_seed = ((spec.vjp_from_seed, seed) if regenerate_noise
+                          else (spec.vjp, z))
 
     @tf.custom_gradient
-    def perturbed_op(theta_b, z):
-      theta_c = tf.cast(theta_b, dtype)
-      eta = tf.cast(spec.apply(theta_c, z), theta_b.dtype)
-      y = solve(solver, eta, dtype, args, kwargs)  # [M, B, ...]
+    def perturbed_op(theta_b):
+      y = solve(solver, inputs, spec.num_samples, dtype, args, kwargs)
 
       def grad(upstream, variables=None):
-        g = tf.cast(upstream, dtype)
-        inner = tf.reduce_sum(y * g, axis=tf.range(2, tf.rank(y)))  # [M, B]
-        w = spec.weights(inner, control_variate)
-        g_theta = spec.score_sum(w, theta_c, z)
-        if symmetrize:
-          if y.shape[2:] != z.shape[2:]:
-            raise ValueError(
-                "symmetrize=True needs func's output to have θ's shape, got "
-                f"{y.shape[2:]} for θ of shape {z.shape[2:]}.")
-          g_theta = 0.5 * (g_theta + spec.jacobian_vector(
-              y, g, z, control_variate))
-        g_theta = tf.cast(g_theta, theta_b.dtype)
+        if symmetrize and y.shape[2:] != theta_b.shape[1:]:
+          raise ValueError(
+              "symmetrize=True needs func's output to have θ's shape, got "
+              f"{y.shape[2:]} for θ of shape {theta_b.shape[1:]}.")
+        g_theta = vjp(y, upstream, theta_b, noise_or_seed, control_variate,
+                      symmetrize)
         if variables:
-          return (g_theta, None), [None] * len(variables)
-        return g_theta, None
+          return g_theta, [None] * len(variables)
+        return g_theta
 
       return tf.cast(tf.reduce_mean(y, axis=0), theta_b.dtype), grad
 
-    out = perturbed_op(theta_b, z)
+    out = perturbed_op(theta_b)
     return out if batched else out[0]
 
   functools.update_wrapper(wrapper, func)

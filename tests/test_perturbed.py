@@ -280,3 +280,18 @@ def test_bad_inputs_raise():
     tape.gradient(y, theta)
   with pytest.raises(ValueError, match="one output per input row"):
     ptf.perturbed(lambda x: tf.reduce_sum(x), 4)(tf.constant([[1.0, 2.0]]))
+
+
+@pytest.mark.parametrize("mode", ["eager", "function", "xla"])
+def test_regenerated_noise_gives_the_same_numbers(mode):
+  theta = tf.constant(THETA)
+  runs = []
+  for regenerate in (False, True):
+    fn = ptf.perturbed(solvers.ranks, 64, 0.5, symmetrize=True,
+                       regenerate_noise=regenerate, seed=5)
+    step = (_forward_backward if mode == "eager" else
+            tf.function(_forward_backward, jit_compile=mode == "xla"))
+    runs.append(step(fn, theta))
+  np.testing.assert_array_equal(runs[0][0], runs[1][0])
+  np.testing.assert_array_equal(runs[0][1], runs[1][1])
+  assert np.any(runs[0][1] != 0)
