@@ -13,7 +13,7 @@ setup(
     # repository (`python -m experiments.shortest_path`), and would collide
     # with other projects' top-level packages of those names if installed.
     packages=find_packages(include=["perturbations_tf", "perturbations_tf.*"]),
-    python_requires=">=3.11"  # Exception notes (PEP 678),
+    python_requires=">=3.11",  # Exception notes (PEP 678).
     install_requires=[
         "tensorflow>=2.16",
         "keras>=3.0",
