@@ -15,8 +15,9 @@ setup(
     packages=find_packages(include=["perturbations_tf", "perturbations_tf.*"]),
     python_requires=">=3.11",  # Exception notes (PEP 678).
     install_requires=[
-        "tensorflow>=2.16",
-        "keras>=3.0",
+        # The oldest pair tested (.ci/run, .ci/oldest-constraints.txt).
+        "tensorflow>=2.16.2",
+        "keras>=3.3.3",
         "numpy",
         "absl-py",
         "tensorboard",

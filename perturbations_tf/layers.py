@@ -101,7 +101,7 @@ class Perturbed(keras.layers.Layer):
     store["seed_generator_state"] = self.seed_generator.state.numpy()
 
   def load_own_variables(self, store):
-    if "seed_generator_state" in store:
+    if "seed_generator_state" in store.keys():  # Keras 3.3 stores lack `in`.
       self.seed_generator.state.assign(store["seed_generator_state"])
 
   def _solver_config(self) -> dict:

@@ -103,7 +103,7 @@ def test_rerun_after_interruption_resumes_at_next_epoch(tmp_path):
   model = keras.models.load_model(
       os.path.join(config.output_dir, "checkpoint.keras"))
   steps = 3 * 40 // 10  # The optimizer's state was restored, not reset.
-  assert int(model.optimizer.iterations) == steps
+  assert int(model.optimizer.iterations.numpy()) == steps
 
 
 def test_warcraft_loader_checks_files_and_shapes(tmp_path):

@@ -255,3 +255,37 @@ def test_serialises_with_a_registered_solver():
   assert (restored.executor, restored.num_workers) == ("threads", 2)
   x = np.array([[0.1, 0.5, 0.2]], np.float32)
   np.testing.assert_array_equal(restored(x), [[0.0, 1.0, 0.0]])
+
+
+def run_python(code):
+  import subprocess  # pylint: disable=import-outside-toplevel
+  import sys  # pylint: disable=import-outside-toplevel
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  return subprocess.run([sys.executable, "-c", code], cwd=root,
+                        capture_output=True, text=True, check=False)
+
+
+def test_process_pool_ends_cleanly_at_exit():
+  result = run_python(
+      "import numpy as np, perturbations_tf as ptf\n"
+      "from experiments import dijkstra\n"
+      "if __name__ == '__main__':\n"
+      "  solver = ptf.numpy_solver(dijkstra.path_mask, executor='processes',"
+      " num_workers=2)\n"
+      "  print(solver(np.ones((4, 3, 3), np.float32)).numpy().sum())\n")
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.strip().endswith("12.0")
+
+
+def test_default_import_path_needs_no_extras():
+  # TensorFlow itself imports scipy where it is installed: what counts is
+  # what this package adds to it.
+  result = run_python(
+      "import sys, tensorflow, keras\n"
+      "before = set(sys.modules)\n"
+      "import perturbations_tf as ptf\n"
+      "ptf.perturbed(ptf.solvers.ranks, 4, 0.1)([[0.3, 0.1]])\n"
+      "print(sorted(m for m in set(sys.modules) - before"
+      " if m.split('.')[0] in ('dask', 'distributed', 'scipy')))\n")
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.strip().endswith("[]")

@@ -131,7 +131,7 @@ def _forward_backward(fn, theta):
   with tf.GradientTape() as tape:
     tape.watch(theta)
     y = fn(theta)
-    loss = tf.reduce_sum(y * tf.range(1.0, 5.0, dtype=y.dtype))
+    loss = tf.reduce_sum(y * tf.cast(tf.range(1.0, 5.0), y.dtype))
   return y, tape.gradient(loss, theta)
 
 
