@@ -321,18 +321,17 @@ def vectorize(func: Callable, dtype: tf.DType) -> Callable:
       return tf.cast(func(xi, *args, **kwargs), dtype)
     try:
       return tf.vectorized_map(one, x)
-    except Exception as error:  # pylint: disable=broad-except
+    except Exception:  # pylint: disable=broad-except
       try:  # Only a function that works on one example may be mapped.
         one(x[0])
-      except Exception as one_error:  # pylint: disable=broad-except
+      except Exception as error:  # pylint: disable=broad-except
         raise ValueError(
             f"The one-example solver {getattr(func, '__name__', func)!r} "
-            f"failed on one example of shape {x.shape[1:]}: {one_error}. With "
+            f"failed on one example of shape {x.shape[1:]}: {error}. With "
             "batched=False, func takes a single example (google-research "
             "`perturbations` instead passes it the perturbed copies stacked "
             "along a leading axis). Write func for one example, or pass "
-            "batched=True and let it take a [N, ...] batch.") from one_error
-      del error  # It works on one example: only the vectorisation failed.
+            "batched=True and let it take a [N, ...] batch.") from error
       return tf.map_fn(one, x, fn_output_signature=dtype)
   return batched_func
 

@@ -2,6 +2,8 @@
 
 import functools
 import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -258,8 +260,7 @@ def test_serialises_with_a_registered_solver():
 
 
 def run_python(code):
-  import subprocess  # pylint: disable=import-outside-toplevel
-  import sys  # pylint: disable=import-outside-toplevel
+  """Runs `code` in a fresh interpreter at the repository's root."""
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   return subprocess.run([sys.executable, "-c", code], cwd=root,
                         capture_output=True, text=True, check=False)
