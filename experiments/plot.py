@@ -102,7 +102,7 @@ def plot_run_paths(run_dir: str, output: str, num_maps: int = 4) -> str:
   test = shortest_path.load_data(config)["test"]
   model = keras.models.load_model(os.path.join(run_dir, "checkpoint.keras"))
   costs = model.predict(test["maps"][:num_maps], verbose=0)
-  predicted = solvers.shortest_path(costs).numpy()
+  predicted = solvers.shortest_path(costs, min_cost=config.min_cost).numpy()
   return plot_paths(test["maps"][:num_maps], test["shortest_paths"][:num_maps],
                     predicted, output)
 

@@ -51,6 +51,11 @@ class Config(common.TrainConfig):
   model: str = common.field("small_cnn", "Network.",
                             choices=tuple(models.WARCRAFT_MODELS))
   loss: str = common.field("fenchel_young", "Training loss.", choices=LOSSES)
+  cost_activation: str = common.field(
+      "auto", "Output activation of the costs: part of each baseline's "
+      "recipe. 'auto': linear for blackbox (Vlastelica et al.: raw outputs, "
+      "floored at --min_cost by the solver), softplus otherwise.",
+      choices=("auto",) + models.COST_ACTIVATIONS)
   num_samples: int = common.field(3, "M, perturbed samples per example.")
   sigma: float = common.field(0.1, "ε, the noise scale.")
   min_cost: float = common.field(0.0, "Floor of perturbed costs for the "
@@ -92,6 +97,13 @@ class Config(common.TrainConfig):
     if self.solver == "python" and self.jit_compile:
       raise ValueError("--solver=python runs on the host and cannot be "
                        "XLA-compiled: add --nojit_compile.")
+
+
+def cost_activation(config: Config) -> str:
+  """The output activation of `--cost_activation`, resolving 'auto'."""
+  if config.cost_activation != "auto":
+    return config.cost_activation
+  return "linear" if config.loss == "blackbox" else "softplus"
 
 
 def solver(config: Config):
@@ -141,7 +153,8 @@ def solver_calls(loss: keras.losses.Loss) -> Dict[str, float]:
 
 
 def path_metrics(costs: np.ndarray, paths: np.ndarray, weights: np.ndarray,
-                 tolerance: float = 1e-4) -> Dict[str, float]:
+                 tolerance: float = 1e-4,
+                 min_cost: float = 0.0) -> Dict[str, float]:
   """Perfect-path accuracy, cost ratio and Hamming accuracy of predictions.
 
   Args:
@@ -149,12 +162,15 @@ def path_metrics(costs: np.ndarray, paths: np.ndarray, weights: np.ndarray,
     paths: true shortest paths.
     weights: true vertex weights.
     tolerance: relative tolerance on the path cost.
+    min_cost: the solver's floor for predicted costs (raw, linear outputs
+      can be negative; softplus ones are not changed by a floor at 0).
 
   Returns:
     A perfect path costs (under the true weights) what the optimal one does.
   """
   predicted = np.concatenate([
-      solvers.shortest_path(tf.constant(costs[i:i + 1000])).numpy()
+      solvers.shortest_path(tf.constant(costs[i:i + 1000]),
+                            min_cost=min_cost).numpy()
       for i in range(0, len(costs), 1000)])
   cost = np.sum(predicted * weights, axis=(1, 2))
   optimal = np.sum(paths * weights, axis=(1, 2))
@@ -167,15 +183,18 @@ def path_metrics(costs: np.ndarray, paths: np.ndarray, weights: np.ndarray,
 class PathEvaluation(keras.callbacks.Callback):
   """Adds the validation path metrics to each epoch's logs."""
 
-  def __init__(self, data: Dict[str, np.ndarray], tolerance: float):
+  def __init__(self, data: Dict[str, np.ndarray], tolerance: float,
+               min_cost: float):
     super().__init__()
     self.data = data
     self.tolerance = tolerance
+    self.min_cost = min_cost
 
   def on_epoch_end(self, epoch, logs=None):
     costs = self.model.predict(self.data["maps"], verbose=0, batch_size=256)
     metrics = path_metrics(costs, self.data["shortest_paths"],
-                           self.data["vertex_weights"], self.tolerance)
+                           self.data["vertex_weights"], self.tolerance,
+                           self.min_cost)
     if logs is not None:
       logs.update({f"val_{k}": v for k, v in metrics.items()})
 
@@ -196,7 +215,8 @@ def run(config: Config, callbacks=()) -> dict:
   train = common.dataset(data["train"]["maps"], data["train"][target],
                          config.batch_size, shuffle=True, seed=config.seed)
   with trainer.strategy.scope():
-    model = models.WARCRAFT_MODELS[config.model](config.grid_size)
+    model = models.WARCRAFT_MODELS[config.model](config.grid_size,
+                                                 cost_activation(config))
     loss = make_loss(config, data["train"]["shortest_paths"])
     model.compile(keras.optimizers.Adam(config.learning_rate), loss=loss,
                   jit_compile=config.jit_compile)
@@ -205,14 +225,15 @@ def run(config: Config, callbacks=()) -> dict:
       lambda epoch, _: config.learning_rate * 0.1 ** sum(epoch >= e
                                                           for e in decay))
   trainer.fit(model, train, callbacks=[
-      schedule, PathEvaluation(data["val"], config.path_tolerance),
+      schedule, PathEvaluation(data["val"], config.path_tolerance,
+                               config.min_cost),
       *callbacks])
   metrics = {}
   for split in ("val", "test"):
     costs = model.predict(data[split]["maps"], verbose=0, batch_size=256)
     metrics[split] = path_metrics(costs, data[split]["shortest_paths"],
                                   data[split]["vertex_weights"],
-                                  config.path_tolerance)
+                                  config.path_tolerance, config.min_cost)
   calls = solver_calls(loss)
   if calls:
     metrics["train_solver"] = calls

@@ -14,6 +14,7 @@ import tensorflow_datasets as tfds
 
 import perturbations_tf as ptf
 from experiments import classification
+from experiments import models
 from experiments import plot
 from experiments import ranking
 from experiments import shortest_path
@@ -56,6 +57,26 @@ def test_shortest_path_runs_end_to_end(tmp_path, loss, model):
   assert keras.models.load_model(
       os.path.join(config.output_dir, "checkpoint.keras")).output_shape == (
           None, 4, 4)
+
+
+def test_each_loss_keeps_its_own_cost_activation(tmp_path):
+  # The blackbox recipe (Vlastelica et al.) feeds raw outputs to the solver,
+  # floored at 0; a softplus would saturate under its scale-free loss.
+  blackbox = tiny_path_config(tmp_path, loss="blackbox")
+  assert shortest_path.cost_activation(blackbox) == "linear"
+  fy = tiny_path_config(tmp_path)
+  assert shortest_path.cost_activation(fy) == "softplus"
+  forced = tiny_path_config(tmp_path, loss="blackbox",
+                            cost_activation="softplus")
+  assert shortest_path.cost_activation(forced) == "softplus"
+  model = models.warcraft_small_cnn(4, "linear")
+  assert model.get_layer(index=-2).get_config()["activation"] == "linear"
+  # Negative raw costs are floored by the evaluation's solver, not rejected.
+  paths = np.zeros((1, 2, 2), np.float32)
+  paths[0, 0, 0] = paths[0, 1, 1] = 1.0
+  metrics = shortest_path.path_metrics(
+      -np.ones((1, 2, 2), np.float32), paths, np.ones((1, 2, 2), np.float32))
+  assert metrics["perfect_path_accuracy"] == 1.0
 
 
 @pytest.mark.parametrize("executor", ["threads", "processes"])
