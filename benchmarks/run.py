@@ -88,22 +88,28 @@ def main(argv):
   output_dir = f.output_dir or ("runs/benchmarks_quick" if f.quick else
                                 "benchmarks/results")
   os.makedirs(output_dir, exist_ok=True)
+  path = os.path.join(output_dir, "results.json")
+  results = {"sections": {}}
+  if f.only and os.path.exists(path):  # Update those sections, keep the rest.
+    with open(path, encoding="utf-8") as previous:
+      results = json.load(previous)
+  results.update(machine=machine(), quick=f.quick)
   start = time.time()
-  results = {"machine": machine(), "quick": f.quick, "sections": {}}
-  markdown = [f"Machine: {results['machine']}. "
-              f"Command: `python -m benchmarks.run{' --quick' if f.quick else ''}`.\n"]
   for name, run in SECTIONS.items():
     if f.only and name not in f.only:
       continue
     print(f"== {name}", flush=True)
-    tables = run(quick=f.quick)
-    results["sections"][name] = tables
-    for title, rows in tables.items():
-      markdown.append(to_markdown(title, rows))
+    results["sections"][name] = run(quick=f.quick)
+    for title, rows in results["sections"][name].items():
       print(to_markdown(title, rows), flush=True)
   results["wall_time_s"] = time.time() - start
-  with open(os.path.join(output_dir, "results.json"), "w",
-            encoding="utf-8") as out:
+  markdown = [f"Machine: {results['machine']}. "
+              f"Command: `python -m benchmarks.run{' --quick' if f.quick else ''}`"
+              f"{' (sections updated with --only)' if f.only else ''}.\n"]
+  for name in SECTIONS:
+    for title, rows in results["sections"].get(name, {}).items():
+      markdown.append(to_markdown(title, rows))
+  with open(path, "w", encoding="utf-8") as out:
     json.dump(results, out, indent=2)
   with open(os.path.join(output_dir, "results.md"), "w",
             encoding="utf-8") as out:

@@ -109,7 +109,9 @@ def _value_and_mean_graph(spec, y, eta, z, theta, y_true, sign):
   theta_c = sign * tf.cast(theta, y.dtype)
   value = (tf.reduce_mean(tf.reduce_sum(y * eta, axis=axes), axis=0)
            - tf.reduce_sum(theta_c * tf.cast(y_true, y.dtype), axis=axes - 1))
-  y_eps = tf.reduce_mean(y * spec.tangent(z), axis=0)
+  if spec.perturbation != perturbed_lib.ADDITIVE:  # Additive: ∂η/∂θ = 1.
+    y = y * spec.tangent(z)
+  y_eps = tf.reduce_mean(y, axis=0)
   return tf.cast(value, theta.dtype), y_eps
 
 

@@ -136,6 +136,7 @@ class NumpySolver:
 
   @classmethod
   def from_config(cls, config: dict) -> "NumpySolver":
+    config = dict(config)
     return numpy_solver(registry.get_solver(config.pop("fn")), **config)
 
   def solve(self, x: np.ndarray) -> np.ndarray:
@@ -211,8 +212,8 @@ class NumpySolver:
     return results
 
   def _crash_message(self, task, x: np.ndarray, start: int) -> str:
-    """Finds the example that kills a worker by solving the rest one by one,
-    each in a fresh single process, and says which it is."""
+    """Finds the example that kills a worker by solving the unfinished rows
+    one at a time in a fresh single-worker pool, and says which it is."""
     culprit = None
     with concurrent.futures.ProcessPoolExecutor(
         1, mp_context=multiprocessing.get_context("spawn")) as probe:

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from perturbations_tf import noise as noise_lib
 from perturbations_tf import registry
 
 
@@ -124,7 +125,8 @@ class SolutionCache(keras.layers.Layer):
         tf.cast(tf.math.ceil(self.solve_fraction * tf.cast(n, tf.float32)),
                 tf.int32), n)
     order = tf.argsort(tf.random.stateless_uniform(
-        [n], tf.cast(self.seed_generator.next(), tf.int32)))
+        [n], tf.cast(self.seed_generator.next(), tf.int32),
+        alg=noise_lib.RNG_ALG))
     exact_index, cached_index = order[:num_exact], order[num_exact:]
     exact = tf.reshape(
         tf.cast(self.solver(tf.gather(x, exact_index)), self.pool.dtype),
