@@ -43,8 +43,10 @@ def read_history(run_dir: str) -> Dict[str, List[float]]:
   return columns
 
 
-def plot_learning_curves(run_dirs: Sequence[str], output: str) -> str:
-  """One panel per metric, one line per run; returns the PNG path."""
+def plot_learning_curves(run_dirs: Sequence[str], output: str,
+                         title: str = "") -> str:
+  """One panel per metric, one line per run, the setting in `title`;
+  returns the PNG path."""
   plt = _pyplot()
   histories = {d: read_history(d) for d in run_dirs}
   names = sorted({k for h in histories.values() for k in h} - {"epoch"})
@@ -63,6 +65,8 @@ def plot_learning_curves(run_dirs: Sequence[str], output: str) -> str:
   for ax in axes.flat[len(names):]:
     ax.axis("off")
   axes.flat[0].legend(fontsize=8)
+  if title:
+    fig.suptitle(title)
   fig.tight_layout()
   fig.savefig(output, dpi=120)
   plt.close(fig)
@@ -70,7 +74,8 @@ def plot_learning_curves(run_dirs: Sequence[str], output: str) -> str:
 
 
 def plot_paths(maps: np.ndarray, true_paths: np.ndarray,
-               predicted_paths: np.ndarray, output: str) -> str:
+               predicted_paths: np.ndarray, output: str,
+               title: str = "") -> str:
   """Maps with the true (green) and predicted (red) paths drawn over them."""
   plt = _pyplot()
   n = len(maps)
@@ -85,13 +90,16 @@ def plot_paths(maps: np.ndarray, true_paths: np.ndarray,
                  c=colour, edgecolors="black", linewidths=0.5)
     ax.set_title("exact" if np.array_equal(truth, pred) else "differs")
     ax.axis("off")
+  if title:
+    fig.suptitle(title)
   fig.tight_layout()
   fig.savefig(output, dpi=120)
   plt.close(fig)
   return output
 
 
-def plot_run_paths(run_dir: str, output: str, num_maps: int = 4) -> str:
+def plot_run_paths(run_dir: str, output: str, num_maps: int = 4,
+                   title: str = "") -> str:
   """Predicted paths of a shortest-path run's checkpoint on its test maps."""
   import keras  # pylint: disable=import-outside-toplevel
   # Importing the binary also registers the losses the checkpoint needs.
@@ -104,7 +112,7 @@ def plot_run_paths(run_dir: str, output: str, num_maps: int = 4) -> str:
   costs = model.predict(test["maps"][:num_maps], verbose=0)
   predicted = solvers.shortest_path(costs, min_cost=config.min_cost).numpy()
   return plot_paths(test["maps"][:num_maps], test["shortest_paths"][:num_maps],
-                    predicted, output)
+                    predicted, output, title)
 
 
 def main(argv):
@@ -113,9 +121,9 @@ def main(argv):
   if bool(f.runs) == bool(f.paths_from):
     raise app.UsageError("Give either --runs or --paths_from.")
   if f.runs:
-    print(plot_learning_curves(f.runs, f.output))
+    print(plot_learning_curves(f.runs, f.output, f.title))
   else:
-    print(plot_run_paths(f.paths_from, f.output, f.num_maps))
+    print(plot_run_paths(f.paths_from, f.output, f.num_maps, f.title))
 
 
 if __name__ == "__main__":
@@ -124,4 +132,5 @@ if __name__ == "__main__":
                       "test predictions to draw.")
   flags.DEFINE_integer("num_maps", 4, "Maps to draw with --paths_from.")
   flags.DEFINE_string("output", "figure.png", "The PNG to write.")
+  flags.DEFINE_string("title", "", "The figure's title: the setting.")
   app.run(main)
