@@ -243,8 +243,9 @@ def test_plots(tmp_path):
 def test_flagfiles_parse_and_validate(name):
   from absl import flags  # pylint: disable=import-outside-toplevel
   from experiments import common  # pylint: disable=import-outside-toplevel
-  module = {"classification": classification, "ranking": ranking,
-            "shortest_path": shortest_path}[name.replace("_quick", "")[:-4]]
+  binaries = {"classification": classification, "ranking": ranking,
+              "shortest_path": shortest_path}
+  module = next(m for prefix, m in binaries.items() if name.startswith(prefix))
   flag_values = flags.FlagValues()
   common.define_flags(module.Config, flag_values)
   flag_values(["prog", f"--flagfile={os.path.join(ROOT, 'configs', name)}"])
