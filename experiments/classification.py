@@ -10,6 +10,9 @@ Data come from tensorflow-datasets (`cifar10`), augmented on train only.
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+from typing import Dict, List
 
 import keras
 import tensorflow as tf
@@ -31,8 +34,9 @@ class Config(common.TrainConfig):
   sigma: float = common.field(1.0, "ε, the noise scale.")
   noise: str = common.field("normal", "Noise distribution.",
                             choices=("normal", "gumbel"))
-  tfds_data_dir: str = common.field("", "tensorflow-datasets data folder "
-                                    "(empty: its default).")
+  data_dir: str = common.field("", "tensorflow-datasets data folder holding "
+                               "(or to receive) cifar10 (empty: its "
+                               "default, ~/tensorflow_datasets).")
   max_train_examples: int = common.field(0, "Use only this many training "
                                          "images (0: all).")
   max_test_examples: int = common.field(0, "Use only this many test images "
@@ -40,10 +44,35 @@ class Config(common.TrainConfig):
   epochs: int = common.field(600, "Training epochs.")
   batch_size: int = common.field(32, "Global mini-batch size.")
   learning_rate: float = common.field(1e-3, "Adam learning rate.")
+  sweep_num_samples: List[float] = common.field(
+      [], "The study of M and ε: values of M; with --sweep_sigmas, every "
+      "(M, ε) pair trains with the Fenchel–Young loss, and a cross-entropy "
+      "baseline beside them, each in a sub-folder of --output_dir.")
+  sweep_sigmas: List[float] = common.field([], "Values of ε for the sweep.")
 
   def validate(self):
     super().validate()
     self.require(at_least_one=("num_samples",), positive=("sigma",))
+    if bool(self.sweep_num_samples) != bool(self.sweep_sigmas):
+      raise ValueError("--sweep_num_samples and --sweep_sigmas go together: "
+                       "give both or neither.")
+    for m in self.sweep_num_samples:
+      if m < 1 or m != int(m):
+        raise ValueError("--sweep_num_samples must hold integers >= 1, got "
+                         f"{m}.")
+    for sigma in self.sweep_sigmas:
+      if not sigma > 0:
+        raise ValueError(f"--sweep_sigmas must be > 0, got {sigma}.")
+
+  def sweep(self) -> Dict[str, "Config"]:
+    """The runs of the study by sub-folder name (empty without a sweep)."""
+    if not self.sweep_num_samples:
+      return {}
+    runs = {f"M{int(m)}_sigma{sigma:g}": dataclasses.replace(
+        self, loss="fenchel_young", num_samples=int(m), sigma=sigma)
+            for m in self.sweep_num_samples for sigma in self.sweep_sigmas}
+    runs["cross_entropy"] = dataclasses.replace(self, loss="cross_entropy")
+    return runs
 
 
 def augment(image, label):
@@ -53,9 +82,30 @@ def augment(image, label):
   return tf.image.random_crop(image, (32, 32, 3)), label
 
 
+def prepare_data(config: Config) -> None:
+  """Makes sure CIFAR-10 is in `--data_dir`, downloading it if it is not.
+
+  Raises:
+    FileNotFoundError: before any training, when it is neither there nor
+      downloadable (no network), saying how to bring a local copy.
+  """
+  builder = tfds.builder("cifar10", data_dir=config.data_dir or None)
+  if builder.is_prepared():
+    return
+  try:
+    builder.download_and_prepare()
+  except Exception as error:  # pylint: disable=broad-except
+    raise FileNotFoundError(
+        f"CIFAR-10 is not in {builder.data_dir} and could not be downloaded "
+        f"({type(error).__name__}: {error}). On a machine with internet, run "
+        "python -c \"import tensorflow_datasets as tfds; tfds.builder("
+        "'cifar10', data_dir='DIR').download_and_prepare()\", copy DIR here "
+        "and pass --data_dir=DIR.") from error
+
+
 def load(config: Config, split: str, limit: int, training: bool):
   ds = tfds.load("cifar10", split=split, as_supervised=True,
-                 data_dir=config.tfds_data_dir or None)
+                 data_dir=config.data_dir or None, download=False)
   if limit:
     ds = ds.take(limit)
   ds = ds.map(lambda x, y: (tf.cast(x, tf.float32),
@@ -73,9 +123,9 @@ def make_loss(config: Config) -> keras.losses.Loss:
   return keras.losses.CategoricalCrossentropy(from_logits=True)
 
 
-def run(config: Config, callbacks=()) -> dict:
-  """Trains and evaluates; returns the results written to results.json."""
-  trainer = common.Trainer(config, "classification")
+def train_and_evaluate(config: Config, trainer: common.Trainer,
+                       run: str = "", callbacks=()) -> Dict[str, dict]:
+  """Trains one model (in sub-folder `run`); its train and test metrics."""
   train = load(config, "train", config.max_train_examples, training=True)
   test = load(config, "test", config.max_test_examples, training=False)
   with trainer.strategy.scope():
@@ -83,14 +133,39 @@ def run(config: Config, callbacks=()) -> dict:
     model.compile(keras.optimizers.Adam(config.learning_rate),
                   loss=make_loss(config), metrics=["categorical_accuracy"],
                   jit_compile=config.jit_compile)
-  trainer.fit(model, train, validation=test, callbacks=callbacks)
-  metrics = {name: common.as_float_dict(model.evaluate(
-                 ds, verbose=0, return_dict=True))
-             for name, ds in (("train", load(config, "train",
-                                             config.max_train_examples,
-                                             training=False)),
-                              ("test", test))}
-  common.print_metrics(metrics)
+  trainer.fit(model, train, validation=test, callbacks=callbacks, run=run)
+  return {name: common.as_float_dict(model.evaluate(
+              ds, verbose=0, return_dict=True))
+          for name, ds in (("train", load(config, "train",
+                                          config.max_train_examples,
+                                          training=False)),
+                           ("test", test))}
+
+
+def run(config: Config, callbacks=()) -> dict:
+  """Trains and evaluates (every run of a sweep); returns the results
+  written to results.json. A sweep rerun skips the runs already done."""
+  trainer = common.Trainer(config, "classification")
+  prepare_data(config)
+  sweep = config.sweep()
+  if not sweep:
+    metrics = train_and_evaluate(config, trainer, callbacks=callbacks)
+  else:
+    metrics = {}
+    for name, run_config in sweep.items():
+      done = os.path.join(trainer.output_dir, name, "metrics.json")
+      if os.path.exists(done):
+        with open(done, encoding="utf-8") as f:
+          metrics[name] = json.load(f)
+        continue
+      keras.utils.set_random_seed(config.seed)
+      metrics[name] = train_and_evaluate(run_config, trainer, name, callbacks)
+      if trainer.is_chief:
+        common.write_json_atomically(done, metrics[name])
+  for name, run_metrics in (metrics.items() if sweep else [("", metrics)]):
+    if name:
+      print(f"== {name}")
+    common.print_metrics(run_metrics)
   return trainer.write_results(metrics)
 
 

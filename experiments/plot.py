@@ -1,6 +1,8 @@
 r"""Figures of experiment runs: learning curves, and Warcraft paths.
 
   python -m experiments.plot --runs=runs/a,runs/b --output=curves.png
+  python -m experiments.plot --sweep_dir=runs/classification_sweep \
+      --metrics=val_categorical_accuracy --output=sweep.png
   python -m experiments.plot --paths_from=runs/shortest_path --output=paths.png
 
 Needs matplotlib (`pip install -e ".[plot]"`).
@@ -44,12 +46,18 @@ def read_history(run_dir: str) -> Dict[str, List[float]]:
 
 
 def plot_learning_curves(run_dirs: Sequence[str], output: str,
-                         title: str = "") -> str:
-  """One panel per metric, one line per run, the setting in `title`;
-  returns the PNG path."""
+                         title: str = "", metrics: Sequence[str] = ()) -> str:
+  """One panel per metric (all, or those in `metrics`), one line per run,
+  the setting in `title`; returns the PNG path."""
   plt = _pyplot()
   histories = {d: read_history(d) for d in run_dirs}
   names = sorted({k for h in histories.values() for k in h} - {"epoch"})
+  if metrics:
+    missing = set(metrics) - set(names)
+    if missing:
+      raise ValueError(f"No metric {sorted(missing)} in these runs; they "
+                       f"have {names}.")
+    names = list(metrics)
   cols = min(3, len(names))
   rows = -(-len(names) // cols)
   fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.2 * rows),
@@ -71,6 +79,17 @@ def plot_learning_curves(run_dirs: Sequence[str], output: str,
   fig.savefig(output, dpi=120)
   plt.close(fig)
   return output
+
+
+def sweep_runs(sweep_dir: str) -> List[str]:
+  """The run folders of a sweep: the sub-folders with a history.csv."""
+  runs = sorted(os.path.join(sweep_dir, name) for name in os.listdir(sweep_dir)
+                if os.path.exists(os.path.join(sweep_dir, name,
+                                               "history.csv")))
+  if not runs:
+    raise FileNotFoundError(f"No run folders with a history.csv in "
+                            f"{sweep_dir}.")
+  return runs
 
 
 def plot_paths(maps: np.ndarray, true_paths: np.ndarray,
@@ -118,16 +137,21 @@ def plot_run_paths(run_dir: str, output: str, num_maps: int = 4,
 def main(argv):
   del argv
   f = flags.FLAGS
-  if bool(f.runs) == bool(f.paths_from):
-    raise app.UsageError("Give either --runs or --paths_from.")
-  if f.runs:
-    print(plot_learning_curves(f.runs, f.output, f.title))
+  if sum(map(bool, (f.runs, f.sweep_dir, f.paths_from))) != 1:
+    raise app.UsageError("Give one of --runs, --sweep_dir or --paths_from.")
+  if f.runs or f.sweep_dir:
+    print(plot_learning_curves(f.runs or sweep_runs(f.sweep_dir), f.output,
+                               f.title, f.metrics))
   else:
     print(plot_run_paths(f.paths_from, f.output, f.num_maps, f.title))
 
 
 if __name__ == "__main__":
   flags.DEFINE_list("runs", [], "Run folders whose learning curves to draw.")
+  flags.DEFINE_string("sweep_dir", "", "A sweep's output folder: draw the "
+                      "learning curves of all its runs.")
+  flags.DEFINE_list("metrics", [], "Only these metrics (e.g. "
+                    "val_categorical_accuracy); default: all.")
   flags.DEFINE_string("paths_from", "", "A shortest-path run folder whose "
                       "test predictions to draw.")
   flags.DEFINE_integer("num_maps", 4, "Maps to draw with --paths_from.")

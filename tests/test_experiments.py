@@ -170,6 +170,50 @@ def test_classification_runs_on_mock_cifar(tmp_path):
     assert np.isfinite(classification.run(config)["metrics"]["test"]["loss"])
 
 
+def test_classification_sweep_of_m_and_sigma_on_mock_cifar(tmp_path):
+  config = classification.Config(
+      output_dir=str(tmp_path / "sweep"), epochs=2, batch_size=8, verbose=0,
+      max_train_examples=16, max_test_examples=8,
+      sweep_num_samples=[1.0, 4.0], sweep_sigmas=[0.5])
+  with tfds.testing.mock_data(num_examples=24):
+    metrics = classification.run(config)["metrics"]
+  assert sorted(metrics) == ["M1_sigma0.5", "M4_sigma0.5", "cross_entropy"]
+  for run in metrics.values():
+    assert 0 <= run["test"]["categorical_accuracy"] <= 1
+  runs = plot.sweep_runs(config.output_dir)
+  assert [history_epochs(r) for r in runs] == [[0, 1]] * 3
+  output = plot.plot_learning_curves(
+      runs, str(tmp_path / "sweep.png"), "sweep", ["val_categorical_accuracy"])
+  with open(output, "rb") as f:
+    assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+  # A rerun skips the finished runs: the same metrics, no new epochs.
+  with tfds.testing.mock_data(num_examples=24):
+    assert classification.run(config)["metrics"] == metrics
+  assert [history_epochs(r) for r in runs] == [[0, 1]] * 3
+  with pytest.raises(ValueError, match="--sweep_sigmas"):
+    classification.Config(sweep_num_samples=[10.0]).validate()
+  with pytest.raises(ValueError, match="integers"):
+    classification.Config(sweep_num_samples=[1.5],
+                          sweep_sigmas=[1.0]).validate()
+
+
+def test_classification_says_when_cifar_is_missing(tmp_path, monkeypatch):
+  def offline(self, *args, **kwargs):
+    raise ConnectionError("no network")
+
+  monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare",
+                      offline)
+  config = classification.Config(output_dir=str(tmp_path / "run"),
+                                 data_dir=str(tmp_path / "tfds"), epochs=1,
+                                 verbose=0)
+  with pytest.raises(FileNotFoundError,
+                     match=r"(?s)CIFAR-10 is not in .*tfds.*could not be "
+                     r"downloaded \(ConnectionError: no network\).*"
+                     r"--data_dir=DIR"):
+    classification.run(config)
+  assert not os.path.exists(os.path.join(config.output_dir, "history.csv"))
+
+
 def run_binary(module, *args):
   env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
   return subprocess.run(
