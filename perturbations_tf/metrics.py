@@ -1,4 +1,5 @@
-"""Keras metrics for structured outputs: exact match, Hamming, Spearman.
+"""Keras metrics for structured outputs: exact match, Hamming, projection,
+Spearman.
 
 Each metric can first map the model's output through a solver (`solver=`),
 so a model that outputs scores or costs is scored on the structure they
@@ -104,6 +105,30 @@ class HammingAccuracy(_EntrywiseMatch):
   def score(self, y_true, y_pred):
     return tf.reduce_mean(tf.cast(self.matches(y_true, y_pred), tf.float32),
                           axis=_per_example_axes(y_true))
+
+
+@_register
+class ProjectionAccuracy(_StructureMean):
+  """Mean of `<y_pred, y_true> / <y_true, y_true>` over examples.
+
+  For structures of constant norm (permutations, rankings, one-hot and
+  k-hot vectors) it is the linear objective of the predicted structure over
+  its maximum, reached by `y_true` itself: 1 for a perfect prediction, and
+  partial credit for near misses (for one-hot argmax, the accuracy).
+
+  Example:
+    >>> m = ProjectionAccuracy(solver='ranks')
+    >>> m.update_state([[0., 1., 2.]], [[0.1, 0.9, 0.5]])  # ranks [0, 2, 1]
+    >>> float(m.result())  # (0 + 2 + 2) / 5 = 0.8
+  """
+
+  def __init__(self, solver=None, name="projection_accuracy", dtype=None):
+    super().__init__(solver, name, dtype)
+
+  def score(self, y_true, y_pred):
+    axes = _per_example_axes(y_true)
+    return (tf.reduce_sum(y_pred * y_true, axis=axes) /
+            tf.reduce_sum(y_true * y_true, axis=axes))
 
 
 @_register

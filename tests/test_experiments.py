@@ -151,9 +151,17 @@ def test_ranking_runs_end_to_end(tmp_path, loss):
                           loss=loss, num_samples=10, epochs=3, batch_size=16,
                           learning_rate=0.05, verbose=0)
   metrics = ranking.run(config)["metrics"]
-  assert set(metrics) == {"train@noise=0", "test@noise=0", "train@noise=1",
-                          "test@noise=1"}
+  assert set(metrics) == {f"{split}@noise={level}" for level in (0, 1)
+                          for split in ("train", "test", "test_clean")}
   assert metrics["test@noise=0"]["spearman"] > 0.5
+  # Without noise the two test scorings coincide; with it, the noise-free
+  # ranking is what the model can recover, the noisy labels are not.
+  for name, value in metrics["test@noise=0"].items():
+    if name != "loss":  # The perturbed losses draw fresh noise each time.
+      assert metrics["test_clean@noise=0"][name] == value
+  assert (metrics["test_clean@noise=1"]["spearman"]
+          > metrics["test@noise=1"]["spearman"])
+  assert 0 < metrics["test_clean@noise=1"]["projection_accuracy"] <= 1
   for level in ("noise_0", "noise_1"):
     assert history_epochs(tmp_path / level) == [0, 1, 2]
 

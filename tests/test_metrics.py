@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from perturbations_tf import metrics
+from perturbations_tf import solvers
 
 
 def test_exact_match_accuracy():
@@ -43,3 +44,17 @@ def test_spearman_correlation():
   fresh = metrics.SpearmanCorrelation()
   tf.function(fresh.update_state)(np.eye(3), np.eye(3))
   assert float(fresh.result()) == pytest.approx(1.0)
+
+
+def test_projection_accuracy():
+  metric = metrics.ProjectionAccuracy(solver="ranks")
+  # Predicted ranks [0, 2, 1] against [0, 1, 2]: (0 + 2 + 2) / (0 + 1 + 4).
+  metric.update_state([[0.0, 1.0, 2.0]], [[0.1, 0.9, 0.5]])
+  np.testing.assert_allclose(metric.result(), 0.8)
+  metric.update_state([[0.0, 1.0, 2.0]], [[-1.0, 0.0, 3.0]])  # Perfect: 1.
+  np.testing.assert_allclose(metric.result(), 0.9)
+  one_hot = metrics.ProjectionAccuracy(solver="argmax")
+  one_hot.update_state(np.eye(3)[[0, 1]], [[2.0, 1.0, 0.0], [2.0, 1.0, 0.0]])
+  np.testing.assert_allclose(one_hot.result(), 0.5)  # The accuracy.
+  restored = metrics.ProjectionAccuracy.from_config(metric.get_config())
+  assert restored.solver is solvers.ranks
