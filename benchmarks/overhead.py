@@ -33,7 +33,7 @@ def _theta(shape):
   return tf.random.stateless_uniform(shape, [0, 1], 0.5, 2.0)
 
 
-def _fwd_bwd(op):
+def fwd_bwd(op):
   """`θ ↦ ∇_θ sum(op(θ))`: one forward and one backward pass."""
   def step(theta):
     with tf.GradientTape() as tape:
@@ -49,11 +49,11 @@ def _steps(solver, shape, m, sigma, maximize):
   ours = ptf.perturbed(solver, m, sigma)
   plain = plain_estimator.perturbed(solver, m, sigma)
   return {
-      "ours": _fwd_bwd(lambda t: ours(t) * upstream),
-      "plain": _fwd_bwd(lambda t: plain(t) * upstream),
-      "ours FY": _fwd_bwd(lambda t: ptf.fenchel_young_loss(
+      "ours": fwd_bwd(lambda t: ours(t) * upstream),
+      "plain": fwd_bwd(lambda t: plain(t) * upstream),
+      "ours FY": fwd_bwd(lambda t: ptf.fenchel_young_loss(
           upstream, t, solver, m, sigma, maximize=maximize)),
-      "plain FY": _fwd_bwd(lambda t: plain_estimator.fenchel_young_loss(
+      "plain FY": fwd_bwd(lambda t: plain_estimator.fenchel_young_loss(
           upstream, t, solver, m, sigma, maximize=maximize)),
   }
 
