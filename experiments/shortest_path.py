@@ -58,6 +58,11 @@ class Config(common.TrainConfig):
       choices=("auto",) + models.COST_ACTIVATIONS)
   num_samples: int = common.field(3, "M, perturbed samples per example.")
   sigma: float = common.field(0.1, "ε, the noise scale.")
+  perturbation: str = common.field(
+      "additive", "How perturbed_squared perturbs the costs: θ + εZ, or "
+      "θ ⊙ exp(εZ - ε²/2), which is scale-free like the solver (the "
+      "Fenchel–Young loss needs additive noise: DESIGN.md).",
+      choices=("additive", "multiplicative"))
   min_cost: float = common.field(0.0, "Floor of perturbed costs for the "
                                  "solver (additive noise can go negative).")
   blackbox_lambda: float = common.field(20.0, "λ of the blackbox baseline.")
@@ -94,6 +99,12 @@ class Config(common.TrainConfig):
     if self.solve_fraction > 1:
       raise ValueError("--solve_fraction must be in (0, 1], got "
                        f"{self.solve_fraction}.")
+    if self.perturbation == "multiplicative" and self.loss != (
+        "perturbed_squared"):
+      raise ValueError("--perturbation=multiplicative is for "
+                       "--loss=perturbed_squared; the Fenchel–Young loss "
+                       "with it is positively homogeneous and drives the "
+                       "costs to 0, and the other losses draw no noise.")
     if self.solver == "python" and self.jit_compile:
       raise ValueError("--solver=python runs on the host and cannot be "
                        "XLA-compiled: add --nojit_compile.")
@@ -138,7 +149,8 @@ def make_loss(config: Config, train_paths=None) -> keras.losses.Loss:
     return ptf.FenchelYoungLoss(func, config.num_samples, config.sigma,
                                 maximize=False)
   if config.loss == "perturbed_squared":
-    return losses.PerturbedSquaredLoss(func, config.num_samples, config.sigma)
+    return losses.PerturbedSquaredLoss(func, config.num_samples, config.sigma,
+                                       perturbation=config.perturbation)
   return losses.BlackboxLoss(func, config.blackbox_lambda)
 
 
@@ -167,6 +179,9 @@ def path_metrics(costs: np.ndarray, paths: np.ndarray, weights: np.ndarray,
 
   Returns:
     A perfect path costs (under the true weights) what the optimal one does.
+    `mean_cost` and `floored_fraction` (predicted costs at or below the
+    floor) diagnose the cost scale: a perturbation of size ε only matters
+    relative to it, and costs under the floor get no gradient.
   """
   predicted = np.concatenate([
       solvers.shortest_path(tf.constant(costs[i:i + 1000]),
@@ -177,7 +192,9 @@ def path_metrics(costs: np.ndarray, paths: np.ndarray, weights: np.ndarray,
   return {"perfect_path_accuracy": float(np.mean(
               np.abs(cost - optimal) <= tolerance * optimal)),
           "cost_ratio": float(np.mean(cost / optimal)),
-          "hamming_accuracy": float(np.mean(predicted == paths))}
+          "hamming_accuracy": float(np.mean(predicted == paths)),
+          "mean_cost": float(np.mean(costs)),
+          "floored_fraction": float(np.mean(costs <= min_cost))}
 
 
 class PathEvaluation(keras.callbacks.Callback):
