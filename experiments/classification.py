@@ -10,8 +10,7 @@ Data come from tensorflow-datasets (`cifar10`), augmented on train only.
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
+import functools
 from typing import Dict, List
 
 import keras
@@ -151,17 +150,10 @@ def run(config: Config, callbacks=()) -> dict:
   if not sweep:
     metrics = train_and_evaluate(config, trainer, callbacks=callbacks)
   else:
-    metrics = {}
-    for name, run_config in sweep.items():
-      done = os.path.join(trainer.output_dir, name, "metrics.json")
-      if os.path.exists(done):
-        with open(done, encoding="utf-8") as f:
-          metrics[name] = json.load(f)
-        continue
-      keras.utils.set_random_seed(config.seed)
-      metrics[name] = train_and_evaluate(run_config, trainer, name, callbacks)
-      if trainer.is_chief:
-        common.write_json_atomically(done, metrics[name])
+    metrics = common.run_sweep(trainer, {
+        name: functools.partial(train_and_evaluate, run_config, trainer,
+                                callbacks=callbacks)
+        for name, run_config in sweep.items()})
   for name, run_metrics in (metrics.items() if sweep else [("", metrics)]):
     if name:
       print(f"== {name}")

@@ -26,7 +26,8 @@ STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 
 
 def field(default, help: str, **metadata):  # pylint: disable=redefined-builtin
-  """A config field with its flag help (and optional `choices`)."""
+  """A config field with its flag help (and optional `choices`; a list
+  field parses its items with `item_type`, float by default)."""
   if isinstance(default, (list, tuple)):
     return dataclasses.field(default_factory=lambda: list(default),
                              metadata={"help": help, **metadata})
@@ -51,9 +52,11 @@ class TrainConfig:
     """Raises ValueError on a bad setting, naming the flag."""
     for f in dataclasses.fields(self):
       choices = f.metadata.get("choices")
-      if choices and getattr(self, f.name) not in choices:
-        raise ValueError(f"--{f.name}={getattr(self, f.name)!r} is not one of "
-                         f"{list(choices)}.")
+      value = getattr(self, f.name)
+      for item in value if isinstance(value, list) else [value]:
+        if choices and item not in choices:
+          raise ValueError(f"--{f.name}={item!r} is not one of "
+                           f"{list(choices)}.")
     self.require(at_least_one=("epochs", "batch_size"),
                  positive=("learning_rate",))
 
@@ -73,7 +76,7 @@ def define_flags(config_cls, flag_values=flags.FLAGS) -> None:
     default = (f.default_factory() if f.default_factory is not
                dataclasses.MISSING else f.default)
     help_text = f.metadata.get("help", f.name)
-    if f.metadata.get("choices"):
+    if f.metadata.get("choices") and not isinstance(default, list):
       flags.DEFINE_enum(f.name, default, list(f.metadata["choices"]),
                         help_text, flag_values=flag_values)
     elif isinstance(default, bool):
@@ -91,12 +94,16 @@ def define_flags(config_cls, flag_values=flags.FLAGS) -> None:
 
 
 def config_from_flags(config_cls, flag_values=flags.FLAGS):
-  """Builds the config from parsed flags (list items parsed as floats)."""
+  """Builds the config from parsed flags (list items by their `item_type`)."""
   values = {}
   for f in dataclasses.fields(config_cls):
     value = flag_values[f.name].value
     if isinstance(value, list):
-      value = [float(v) for v in value]
+      item_type = f.metadata.get("item_type", float)
+      try:
+        value = [item_type(v) for v in value]
+      except ValueError as error:
+        raise ValueError(f"--{f.name}: {error}") from error
     values[f.name] = value
   return config_cls(**values)
 
@@ -231,6 +238,34 @@ class Trainer:
       logging.info("Results written to %s",
                    os.path.join(self.output_dir, "results.json"))
     return results
+
+
+def run_sweep(trainer: Trainer, runs: Dict[str, Callable[[str], Dict]]
+              ) -> Dict[str, Dict]:
+  """Runs each named run in its sub-folder; returns their metrics by name.
+
+  A run writes `<name>/metrics.json` when it finishes; a rerun of the sweep
+  reads those instead of training again, and resumes an interrupted run at
+  its last epoch (`Trainer.fit`'s backup). Every run starts from the
+  config's seed, so a run's numbers do not depend on which ran before it.
+
+  Args:
+    trainer: the sweep's trainer (its output folder holds the runs).
+    runs: by sub-folder name, a function training one run in that
+      sub-folder and returning its metrics per split.
+  """
+  metrics = {}
+  for name, train in runs.items():
+    done = os.path.join(trainer.output_dir, name, "metrics.json")
+    if os.path.exists(done):
+      with open(done, encoding="utf-8") as f:
+        metrics[name] = json.load(f)
+      continue
+    keras.utils.set_random_seed(trainer.config.seed)
+    metrics[name] = train(name)
+    if trainer.is_chief:
+      write_json_atomically(done, metrics[name])
+  return metrics
 
 
 def _work_around_keras_multi_worker(model: keras.Model) -> None:

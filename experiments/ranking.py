@@ -4,15 +4,19 @@ Each instance is n = 100 vectors in dimension d = 9; its label is the ranking
 of their projections on an unknown w0, plus Gaussian noise of level
 `--noise_level` (the user's uncertainty). A linear model scores the items
 (so the Fenchel–Young loss is convex in w) and learns from the rankings only.
-`--noise_levels` sweeps several levels in one run, to show robustness.
+`--noise_levels` sweeps several levels and `--sweep_losses` several losses
+in one command (the paper's study: robustness to label noise), each run in
+a sub-folder `<loss>/noise_<level>`; a rerun skips the finished runs.
 
   python -m experiments.ranking --flagfile=configs/ranking.cfg
+  python -m experiments.plot --ranking_results=runs/ranking/results.json
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List
+import functools
+from typing import Dict, List, Tuple
 
 import keras
 import numpy as np
@@ -37,6 +41,9 @@ class Config(common.TrainConfig):
   noise_levels: List[float] = common.field(
       [0.0], "Label noise levels; one training per level.")
   loss: str = common.field("fenchel_young", "Training loss.", choices=LOSSES)
+  sweep_losses: List[str] = common.field(
+      [], "Train every noise level with each of these losses (default: "
+      "--loss only).", choices=LOSSES, item_type=str)
   num_samples: int = common.field(100, "M, perturbed samples per example.")
   sigma: float = common.field(1.0, "ε, the noise scale.")
   epochs: int = common.field(20, "Training epochs.")
@@ -55,6 +62,12 @@ class Config(common.TrainConfig):
                        f"{self.noise_levels}.")
     self.require(at_least_one=("num_instances", "num_items", "dim",
                                "num_samples"), positive=("sigma",))
+
+  def runs(self) -> Dict[str, Tuple[str, float]]:
+    """(loss, noise level) of every run, by sub-folder name."""
+    return {f"{loss}/noise_{level:g}": (loss, level)
+            for loss in self.sweep_losses or [self.loss]
+            for level in self.noise_levels}
 
 
 def make_data(config: Config, noise_level: float):
@@ -90,8 +103,11 @@ def ranking_metrics() -> list:
           ptf.metrics.SpearmanCorrelation(name="spearman")]
 
 
-def train_one(config: Config, trainer: common.Trainer, noise_level: float,
-              callbacks=()) -> Dict[str, Dict[str, float]]:
+def train_one(config: Config, trainer: common.Trainer, loss: str,
+              noise_level: float, run: str = "", callbacks=()
+              ) -> Dict[str, Dict[str, float]]:
+  """Trains one model (in sub-folder `run`); its metrics per split."""
+  config = dataclasses.replace(config, loss=loss)
   x, y, clean = make_data(config, noise_level)
   n_test = int(round(config.test_fraction * len(x)))
   # The noisy test labels bound what any model can score; robustness is how
@@ -105,7 +121,6 @@ def train_one(config: Config, trainer: common.Trainer, noise_level: float,
                   jit_compile=config.jit_compile)
   train = common.dataset(*splits["train"], config.batch_size, shuffle=True,
                          seed=config.seed)
-  run = f"noise_{noise_level:g}" if len(config.noise_levels) > 1 else ""
   trainer.fit(model, train, callbacks=callbacks, run=run)
   return {split: common.as_float_dict(model.evaluate(
               common.dataset(*data, 256), verbose=0, return_dict=True))
@@ -113,14 +128,22 @@ def train_one(config: Config, trainer: common.Trainer, noise_level: float,
 
 
 def run(config: Config, callbacks=()) -> dict:
-  """Trains one model per noise level; returns the results written."""
+  """Trains one model per loss and noise level; returns the results written
+  (metrics per split, by run name `<loss>/noise_<level>` when several)."""
   trainer = common.Trainer(config, "ranking")
-  sweep = len(config.noise_levels) > 1
-  metrics = {}
-  for level in config.noise_levels:
-    for split, values in train_one(config, trainer, level, callbacks).items():
-      metrics[f"{split}@noise={level:g}" if sweep else split] = values
-  common.print_metrics(metrics)
+  runs = config.runs()
+  if len(runs) == 1:
+    metrics = train_one(config, trainer, *next(iter(runs.values())),
+                        callbacks=callbacks)
+    common.print_metrics(metrics)
+  else:
+    metrics = common.run_sweep(trainer, {
+        name: functools.partial(train_one, config, trainer, loss, level,
+                                callbacks=callbacks)
+        for name, (loss, level) in runs.items()})
+    for name, run_metrics in metrics.items():
+      print(f"== {name}")
+      common.print_metrics(run_metrics)
   return trainer.write_results(metrics)
 
 

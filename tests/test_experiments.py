@@ -151,19 +151,34 @@ def test_ranking_runs_end_to_end(tmp_path, loss):
                           loss=loss, num_samples=10, epochs=3, batch_size=16,
                           learning_rate=0.05, verbose=0)
   metrics = ranking.run(config)["metrics"]
-  assert set(metrics) == {f"{split}@noise={level}" for level in (0, 1)
-                          for split in ("train", "test", "test_clean")}
-  assert metrics["test@noise=0"]["spearman"] > 0.5
+  runs = {f"{loss}/noise_{level}": level for level in (0, 1)}
+  assert set(metrics) == set(runs)
+  for run in runs:
+    assert set(metrics[run]) == {"train", "test", "test_clean"}
+    assert history_epochs(tmp_path / run) == [0, 1, 2]
+  clean, noisy = metrics[f"{loss}/noise_0"], metrics[f"{loss}/noise_1"]
+  assert clean["test"]["spearman"] > 0.5
   # Without noise the two test scorings coincide; with it, the noise-free
   # ranking is what the model can recover, the noisy labels are not.
-  for name, value in metrics["test@noise=0"].items():
+  for name, value in clean["test"].items():
     if name != "loss":  # The perturbed losses draw fresh noise each time.
-      assert metrics["test_clean@noise=0"][name] == value
-  assert (metrics["test_clean@noise=1"]["spearman"]
-          > metrics["test@noise=1"]["spearman"])
-  assert 0 < metrics["test_clean@noise=1"]["projection_accuracy"] <= 1
-  for level in ("noise_0", "noise_1"):
-    assert history_epochs(tmp_path / level) == [0, 1, 2]
+      assert clean["test_clean"][name] == value
+  assert noisy["test_clean"]["spearman"] > noisy["test"]["spearman"]
+  assert 0 < noisy["test_clean"]["projection_accuracy"] <= 1
+
+
+def test_ranking_sweep_over_losses_resumes(tmp_path):
+  config = ranking.Config(output_dir=str(tmp_path), num_instances=40,
+                          num_items=6, dim=3, noise_levels=[0.0, 0.5],
+                          sweep_losses=["squared", "fenchel_young"],
+                          num_samples=5, epochs=1, batch_size=16, verbose=0)
+  first = ranking.run(config)["metrics"]
+  assert set(first) == {f"{loss}/noise_{level:g}" for level in (0, 0.5)
+                        for loss in ("squared", "fenchel_young")}
+  # A finished run is read back, not trained again (same numbers, no
+  # second epoch in its history).
+  assert ranking.run(config)["metrics"] == first
+  assert history_epochs(tmp_path / "squared" / "noise_0.5") == [0]
 
 
 def test_classification_runs_on_mock_cifar(tmp_path):
@@ -242,6 +257,10 @@ def run_binary(module, *args):
      "--solve_fraction must be in (0, 1]"),
     ("experiments.ranking", ["--strategy=multi_worker"],
      "TF_CONFIG environment variable"),
+    ("experiments.ranking", ["--sweep_losses=squared,hinge"],
+     "--sweep_losses='hinge' is not one of"),
+    ("experiments.shortest_path", ["--perturbation=multiplicative"],
+     "--perturbation=multiplicative is for --loss=perturbed_squared"),
 ])
 def test_bad_flags_fail_fast(tmp_path, module, args, message):
   result = run_binary(module, f"--output_dir={tmp_path}", *args)
