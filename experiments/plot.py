@@ -4,6 +4,8 @@ r"""Figures of experiment runs: learning curves, and Warcraft paths.
   python -m experiments.plot --sweep_dir=runs/classification_sweep \
       --metrics=val_categorical_accuracy --output=sweep.png
   python -m experiments.plot --paths_from=runs/shortest_path --output=paths.png
+  python -m experiments.plot --ranking_results=runs/ranking/results.json \
+      --output=ranking.png
 
 Needs matplotlib (`pip install -e ".[plot]"`).
 """
@@ -46,10 +48,14 @@ def read_history(run_dir: str) -> Dict[str, List[float]]:
 
 
 def plot_learning_curves(run_dirs: Sequence[str], output: str,
-                         title: str = "", metrics: Sequence[str] = ()) -> str:
-  """One panel per metric (all, or those in `metrics`), one line per run,
-  the setting in `title`; returns the PNG path."""
+                         title: str = "", metrics: Sequence[str] = (),
+                         labels: Sequence[str] = ()) -> str:
+  """One panel per metric (all, or those in `metrics`), one line per run
+  (named by `labels`, default the folder names), the setting in `title`;
+  returns the PNG path. Mean costs are drawn on a log scale."""
   plt = _pyplot()
+  labels = list(labels) or [os.path.basename(os.path.normpath(d))
+                            for d in run_dirs]
   histories = {d: read_history(d) for d in run_dirs}
   names = sorted({k for h in histories.values() for k in h} - {"epoch"})
   if metrics:
@@ -60,22 +66,29 @@ def plot_learning_curves(run_dirs: Sequence[str], output: str,
     names = list(metrics)
   cols = min(3, len(names))
   rows = -(-len(names) // cols)
-  fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.2 * rows),
+  # The legend goes below the panels: inside, many runs would hide curves.
+  columns = min(len(labels), 2 if len(labels) > 4 else 4)
+  legend_height = 0.25 * -(-len(labels) // columns) + 0.2  # Inches.
+  height = 3.2 * rows + legend_height
+  fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, height),
                            squeeze=False)
   for ax, name in zip(axes.flat, names):
-    for run, history in histories.items():
+    for label, history in zip(labels, histories.values()):
       if name in history:
-        ax.plot(np.asarray(history["epoch"]) + 1, history[name],
-                label=os.path.basename(os.path.normpath(run)))
-    ax.set_title(name)
+        ax.plot(np.asarray(history["epoch"]) + 1, history[name], label=label)
+    ax.set_title(name.replace("val_", "validation ").replace("_", " "))
     ax.set_xlabel("epoch")
+    ax.set_ylabel(name.removeprefix("val_").replace("_", " "))
+    if name.endswith("mean_cost"):
+      ax.set_yscale("log")
     ax.grid(alpha=0.3)
   for ax in axes.flat[len(names):]:
     ax.axis("off")
-  axes.flat[0].legend(fontsize=8)
+  handles, names = axes.flat[0].get_legend_handles_labels()
+  fig.legend(handles, names, loc="lower center", ncol=columns, fontsize=8)
   if title:
     fig.suptitle(title)
-  fig.tight_layout()
+  fig.tight_layout(rect=(0, legend_height / height, 1, 1))
   fig.savefig(output, dpi=120)
   plt.close(fig)
   return output
@@ -90,6 +103,54 @@ def sweep_runs(sweep_dir: str) -> List[str]:
     raise FileNotFoundError(f"No run folders with a history.csv in "
                             f"{sweep_dir}.")
   return runs
+
+
+RANKING_METRICS = ("perfect_ranking_accuracy", "partial_ranking_accuracy",
+                   "projection_accuracy", "spearman")
+
+
+def ranking_sweep(results: dict) -> Dict[str, Dict[float, dict]]:
+  """`{loss: {noise level: metrics per split}}` from a ranking sweep's
+  results.json contents (runs named `<loss>/noise_<level>`)."""
+  sweep: Dict[str, Dict[float, dict]] = {}
+  for name, splits in results["metrics"].items():
+    loss, sep, level = name.partition("/noise_")
+    if not sep:
+      raise ValueError(f"{name!r} is not a sweep run <loss>/noise_<level>: "
+                       "run experiments.ranking with several --noise_levels.")
+    sweep.setdefault(loss, {})[float(level)] = splits
+  return sweep
+
+
+def plot_ranking_sweep(results_path: str, output: str, title: str = "") -> str:
+  """The paper's robustness figure: test metrics against the label noise
+  level, one colour per loss, scored against the noise-free ranking (solid)
+  and against the noisy labels (dashed)."""
+  plt = _pyplot()
+  with open(results_path, encoding="utf-8") as f:
+    sweep = ranking_sweep(json.load(f))
+  fig, axes = plt.subplots(2, 2, figsize=(10, 7.6))
+  for ax, metric in zip(axes.flat, RANKING_METRICS):
+    for colour, (loss, runs) in zip(plt.rcParams["axes.prop_cycle"]
+                                    .by_key()["color"], sweep.items()):
+      levels = sorted(runs)
+      for split, style, what in (("test_clean", "-o", "noise-free ranking"),
+                                 ("test", "--x", "noisy labels")):
+        ax.plot(levels, [runs[level][split][metric] for level in levels],
+                style, color=colour, label=f"{loss}, vs {what}")
+    ax.set_title(metric.replace("_", " "))
+    ax.set_xlabel("label noise level")
+    ax.set_ylabel(f"test {metric.replace('_', ' ')}")
+    ax.grid(alpha=0.3)
+  handles, names = axes.flat[0].get_legend_handles_labels()
+  fig.legend(handles, names, loc="lower center", ncol=len(sweep),
+             fontsize=8)
+  if title:
+    fig.suptitle(title)
+  fig.tight_layout(rect=(0, 0.09, 1, 1))
+  fig.savefig(output, dpi=120)
+  plt.close(fig)
+  return output
 
 
 def plot_paths(maps: np.ndarray, true_paths: np.ndarray,
@@ -137,9 +198,13 @@ def plot_run_paths(run_dir: str, output: str, num_maps: int = 4,
 def main(argv):
   del argv
   f = flags.FLAGS
-  if sum(map(bool, (f.runs, f.sweep_dir, f.paths_from))) != 1:
-    raise app.UsageError("Give one of --runs, --sweep_dir or --paths_from.")
-  if f.runs or f.sweep_dir:
+  if sum(map(bool, (f.runs, f.sweep_dir, f.paths_from,
+                    f.ranking_results))) != 1:
+    raise app.UsageError("Give one of --runs, --sweep_dir, --paths_from or "
+                         "--ranking_results.")
+  if f.ranking_results:
+    print(plot_ranking_sweep(f.ranking_results, f.output, f.title))
+  elif f.runs or f.sweep_dir:
     print(plot_learning_curves(f.runs or sweep_runs(f.sweep_dir), f.output,
                                f.title, f.metrics))
   else:
@@ -154,6 +219,9 @@ if __name__ == "__main__":
                     "val_categorical_accuracy); default: all.")
   flags.DEFINE_string("paths_from", "", "A shortest-path run folder whose "
                       "test predictions to draw.")
+  flags.DEFINE_string("ranking_results", "", "A ranking sweep's results.json "
+                      "(several noise levels): draw test metrics against "
+                      "the noise level, per loss.")
   flags.DEFINE_integer("num_maps", 4, "Maps to draw with --paths_from.")
   flags.DEFINE_string("output", "figure.png", "The PNG to write.")
   flags.DEFINE_string("title", "", "The figure's title: the setting.")

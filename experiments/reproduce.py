@@ -1,0 +1,412 @@
+r"""Runs every experiment the README reports, then redraws its figures and
+tables: one command for the whole reproduction.
+
+  python -m experiments.reproduce --quick    # the CPU versions (hours on 2 cores)
+  python -m experiments.reproduce \
+      --warcraft_data_dir=/data/warcraft_shortest_path/12x12 \
+      --cifar_data_dir=/data/tensorflow_datasets   # the paper's settings (GPU)
+
+Each run trains in its own folder under `--output_root`; a finished run
+(its results.json, with the same settings) is skipped and an interrupted one
+resumes at its last epoch, so rerunning the command after a stop goes on
+where it stopped. A run that fails (e.g. CIFAR-10 neither present nor
+downloadable) is reported and the others go on; the command then exits 1.
+Figures go to `--docs_dir`, tables to `<docs_dir>/results.md` and into the
+README between `<!-- reproduce:NAME -->` and `<!-- /reproduce:NAME -->`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib
+import json
+import os
+import re
+import traceback
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from absl import app
+from absl import flags
+from absl import logging
+import keras
+
+from experiments import common
+from experiments import plot
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WARCRAFT_QUICK = ("configs/shortest_path_quick.cfg",)
+# The perturbed_squared study: M, ε and the perturbation at the main job's
+# learning rate (where it collapses), and at the paper's 5e-4.
+PAPER_LEARNING_RATE = 5e-4
+PERTURBED_SQUARED = tuple(
+    (f"{kind}_M{m}_sigma{sigma:g}" + (f"_lr{lr:g}" if lr else ""), kind, m,
+     sigma, lr)
+    for kind, m, sigma, lr in (
+        ("additive", 3, 0.1, None), ("additive", 10, 0.1, None),
+        ("additive", 30, 0.1, None), ("multiplicative", 10, 0.3, None),
+        ("additive", 3, 0.1, PAPER_LEARNING_RATE),
+        ("additive", 10, 0.1, PAPER_LEARNING_RATE),
+        ("additive", 30, 0.1, PAPER_LEARNING_RATE),
+        ("additive", 10, 0.03, PAPER_LEARNING_RATE),
+        ("additive", 10, 0.3, PAPER_LEARNING_RATE),
+        ("multiplicative", 10, 0.3, PAPER_LEARNING_RATE)))
+BLACKBOX_LAMBDAS = (10, 20, 40)
+# Tiny sizes for `--smoke` (the tests): every run's code path, in seconds.
+SMOKE_FLAGS = {
+    "shortest_path": ("--num_train=14", "--num_val=7", "--num_test=7",
+                      "--grid_size=4", "--epochs=1", "--batch_size=7",
+                      "--nojit_compile"),
+    "ranking": ("--num_instances=30", "--num_items=6", "--dim=3",
+                "--epochs=1", "--num_samples=4", "--noise_levels=0,1"),
+    "classification": ("--epochs=1", "--batch_size=8", "--num_samples=4",
+                       "--max_train_examples=16", "--max_test_examples=8",
+                       "--sweep_num_samples=1,2", "--sweep_sigmas=1"),
+}
+
+
+def smoke_flags(output_root: str, binary: str) -> Tuple[str, ...]:
+  """The tiny sizes of `binary`; synthetic maps kept under `output_root`."""
+  if binary == "shortest_path":
+    return (*SMOKE_FLAGS[binary],
+            f"--synthetic_dir={os.path.join(output_root, 'data')}")
+  return SMOKE_FLAGS[binary]
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """One command of the reproduction: a binary, its flags, its folder."""
+  name: str  # The folder under --output_root.
+  binary: str  # A module of experiments/.
+  flags: Tuple[str, ...]
+
+
+def _flagfiles(*paths: str) -> Tuple[str, ...]:
+  return tuple(f"--flagfile={os.path.join(ROOT, p)}" for p in paths)
+
+
+def warcraft_runs(quick: bool, data_dir: str) -> List[Run]:
+  """The four Warcraft losses with their studies (quick: synthetic maps and
+  the small CNN; else the paper's network on the real data), and the
+  paper's network on the synthetic maps (quick only)."""
+  base = _flagfiles(*WARCRAFT_QUICK) if quick else (
+      *_flagfiles("configs/shortest_path.cfg"), f"--data_dir={data_dir}")
+  runs = [Run("shortest_path/fenchel_young", "shortest_path", base),
+          Run("shortest_path/cost_mse", "shortest_path",
+              (*base, "--loss=cost_mse"))]
+  runs += [Run(f"shortest_path/perturbed_squared_study/{name}",
+               "shortest_path", (*base, "--loss=perturbed_squared",
+                                 f"--perturbation={kind}",
+                                 f"--num_samples={m}", f"--sigma={sigma}",
+                                 *([f"--learning_rate={lr}"] if lr else [])))
+           for name, kind, m, sigma, lr in PERTURBED_SQUARED]
+  runs += [Run(f"shortest_path/blackbox_lambda/lambda{lam}", "shortest_path",
+               (*base, *_flagfiles("configs/shortest_path_blackbox.cfg"),
+                f"--blackbox_lambda={lam}"))
+           for lam in BLACKBOX_LAMBDAS]
+  if quick:
+    runs.append(Run("shortest_path/resnet18", "shortest_path", _flagfiles(
+        "configs/shortest_path_resnet18_quick.cfg")))
+  return runs
+
+
+def all_runs(quick: bool, warcraft_data_dir: str = "",
+             cifar_data_dir: str = "") -> List[Run]:
+  """Every run of the reproduction, in the order they train."""
+  cifar = _flagfiles("configs/classification_quick.cfg") + (
+      "--sweep_num_samples=1,10,100", "--sweep_sigmas=0.1,1") if quick else (
+          _flagfiles("configs/classification_sweep.cfg"))
+  if cifar_data_dir:
+    cifar += (f"--data_dir={cifar_data_dir}",)
+  return [*warcraft_runs(quick, warcraft_data_dir),
+          Run("ranking", "ranking", _flagfiles("configs/ranking.cfg")),
+          Run("classification_sweep", "classification", cifar)]
+
+
+def make_config(run: Run, output_root: str, extra: Sequence[str] = ()):
+  """The run's binary module and its config, parsed as on its command line
+  (`extra` flags last, then the output folder)."""
+  module = importlib.import_module(f"experiments.{run.binary}")
+  flag_values = flags.FlagValues()
+  common.define_flags(module.Config, flag_values)
+  flag_values(["reproduce", *run.flags, *extra,
+               f"--output_dir={os.path.join(output_root, run.name)}"])
+  config = common.config_from_flags(module.Config, flag_values)
+  config.validate()
+  return module, config
+
+
+def finished(config) -> bool:
+  """Whether `config.output_dir` holds a finished run of these settings.
+
+  Raises:
+    ValueError: it holds a run of other settings (never overwritten).
+  """
+  path = os.path.join(config.output_dir, "results.json")
+  if not os.path.exists(path):
+    return False
+  with open(path, encoding="utf-8") as f:
+    stored = json.load(f)["config"]
+  # Settings added after a run was made keep their defaults' behaviour.
+  defaults = {f.name: f.default for f in dataclasses.fields(config)
+              if f.default is not dataclasses.MISSING}
+  differ = sorted(
+      name for name, value in dataclasses.asdict(config).items()
+      if name not in ("output_dir", "verbose")
+      and stored.get(name, defaults.get(name)) != value)
+  if differ:
+    raise ValueError(f"{config.output_dir} holds a run with other settings "
+                     f"({', '.join(differ)}); move it away or delete it.")
+  return True
+
+
+def train_all(runs: Sequence[Run], output_root: str,
+              extra: Callable[[str], Sequence[str]] = lambda binary: ()
+              ) -> Dict[str, str]:
+  """Trains every unfinished run in turn; returns the failed ones' errors."""
+  failures = {}
+  for run in runs:
+    try:
+      module, config = make_config(run, output_root, extra(run.binary))
+      if finished(config):
+        logging.info("%s: finished, skipped.", run.name)
+        continue
+      logging.info("%s: training.", run.name)
+      keras.backend.clear_session()
+      module.run(config)
+    except Exception as error:  # pylint: disable=broad-except
+      # One missing dataset should not stop the other experiments.
+      logging.error("%s failed:\n%s", run.name, traceback.format_exc())
+      failures[run.name] = f"{type(error).__name__}: {error}"
+  return failures
+
+
+def _results(output_root: str, name: str) -> Optional[dict]:
+  path = os.path.join(output_root, name, "results.json")
+  if not os.path.exists(path):
+    return None
+  with open(path, encoding="utf-8") as f:
+    return json.load(f)
+
+
+def _best(output_root: str, family: str) -> Optional[str]:
+  """The run of a family (a folder of runs) with the best validation
+  perfect-path accuracy: the setting is chosen on validation, not test."""
+  scores = {}
+  for name in sorted(os.listdir(os.path.join(output_root, family))
+                     if os.path.isdir(os.path.join(output_root, family))
+                     else []):
+    results = _results(output_root, os.path.join(family, name))
+    if results:
+      scores[name] = results["metrics"]["val"]["perfect_path_accuracy"]
+  if not scores:
+    return None
+  return os.path.join(family, max(scores, key=scores.get))
+
+
+def _percent(value: float) -> str:
+  return f"{100 * value:.1f}%"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+  lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+  return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
+
+
+def _warcraft_row(label: str, results: dict) -> List[str]:
+  test, val = results["metrics"]["test"], results["metrics"]["val"]
+  minutes, seconds = divmod(round(results["wall_time_s"]), 60)
+  return [label, _percent(test["perfect_path_accuracy"]),
+          _percent(val["perfect_path_accuracy"]), f"{test['cost_ratio']:.4f}",
+          _percent(test["hamming_accuracy"]), f"{minutes} min {seconds:02d} s"]
+
+
+WARCRAFT_HEADER = ("run", "test perfect paths", "val perfect paths",
+                   "test cost ratio", "test Hamming accuracy", "wall time")
+
+
+def _setting(results: dict) -> str:
+  c = results["config"]
+  if c["loss"] == "perturbed_squared":
+    return (f"perturbed_squared ({c.get('perturbation', 'additive')}, "
+            f"M = {c['num_samples']}, ε = {c['sigma']:g}, Adam "
+            f"{c['learning_rate']:g})")
+  if c["loss"] == "blackbox":
+    return f"blackbox (λ = {c['blackbox_lambda']:g})"
+  return c["loss"]
+
+
+def _order(results: dict) -> tuple:
+  """Runs of a study in the order of their settings."""
+  c = results["config"]
+  return (-c["learning_rate"], c.get("perturbation", "additive"),
+          c["num_samples"], c["sigma"], c["blackbox_lambda"])
+
+
+def warcraft_docs(output_root: str, docs_dir: str) -> Dict[str, str]:
+  """Figures of the four losses and of the studies; their tables."""
+  four = ["shortest_path/fenchel_young", "shortest_path/cost_mse",
+          _best(output_root, "shortest_path/perturbed_squared_study"),
+          _best(output_root, "shortest_path/blackbox_lambda")]
+  if any(name is None or _results(output_root, name) is None
+         for name in four):
+    return {}
+  results = {name: _results(output_root, name) for name in four}
+  config = results[four[0]]["config"]
+  setting = (f"{config['model']}, {config['grid_size']}×{config['grid_size']}"
+             f" maps, {config['num_train']:,} train, {config['epochs']} "
+             "epochs")
+  labels = [_setting(r) for r in results.values()]
+  plot.plot_learning_curves(
+      [os.path.join(output_root, n) for n in four],
+      os.path.join(docs_dir, "shortest_path_curves.png"),
+      f"Warcraft shortest paths, the four losses ({setting}); each "
+      "baseline's best setting on validation",
+      ["val_perfect_path_accuracy", "val_hamming_accuracy", "val_cost_ratio"],
+      labels)
+  plot.plot_run_paths(os.path.join(output_root, four[0]),
+                      os.path.join(docs_dir, "shortest_path_maps.png"),
+                      title="Fenchel–Young loss: true (green) and predicted "
+                      "(red) paths on test maps")
+  tables = {"warcraft": _table(WARCRAFT_HEADER, [
+      _warcraft_row(label, r) for label, r in zip(labels, results.values())])}
+  for family, title, figure in (
+      ("perturbed_squared_study", "perturbed_squared: M, ε and the "
+       "perturbation", "perturbed_squared_study.png"),
+      ("blackbox_lambda", "blackbox: the interpolation strength λ", "")):
+    folder = os.path.join(output_root, "shortest_path", family)
+    runs = sorted((d for d in plot.sweep_runs(folder)
+                   if _results(folder, os.path.basename(d))),
+                  key=lambda d: _order(_results(folder, os.path.basename(d))))
+    rows = [_warcraft_row(_setting(_results(folder, os.path.basename(d))),
+                          _results(folder, os.path.basename(d)))
+            for d in runs]
+    tables[family] = _table(WARCRAFT_HEADER, rows)
+    if figure:
+      plot.plot_learning_curves(
+          runs, os.path.join(docs_dir, figure),
+          f"Warcraft shortest paths, {title} ({setting})",
+          ["val_perfect_path_accuracy", "val_mean_cost", "loss"],
+          [_setting(_results(folder, os.path.basename(d))) for d in runs])
+  resnet = _results(output_root, "shortest_path/resnet18")
+  if resnet:
+    tables["resnet18"] = _table(WARCRAFT_HEADER, [_warcraft_row(
+        f"resnet18, fenchel_young, {resnet['config']['epochs']} epochs",
+        resnet)])
+  return tables
+
+
+def ranking_docs(output_root: str, docs_dir: str) -> Dict[str, str]:
+  """The robustness figure and table of the ranking sweep."""
+  path = os.path.join(output_root, "ranking", "results.json")
+  if not os.path.exists(path):
+    return {}
+  with open(path, encoding="utf-8") as f:
+    results = json.load(f)
+  c = results["config"]
+  plot.plot_ranking_sweep(
+      path, os.path.join(docs_dir, "ranking_sweep.png"),
+      f"Learning to rank {c['num_items']} items (d = {c['dim']}, "
+      f"{c['num_instances']:,} instances, linear model, M = "
+      f"{c['num_samples']}, ε = {c['sigma']:g}, {c['epochs']} epochs)")
+  rows = []
+  for loss, runs in plot.ranking_sweep(results).items():
+    for level, splits in sorted(runs.items()):
+      rows.append([loss, f"{level:g}"] + [
+          f"{splits[split][m]:.3f}" for split in ("test_clean", "test")
+          for m in plot.RANKING_METRICS])
+  header = ["loss", "noise"] + [
+      f"{m.split('_')[0]} ({what})" for what in ("noise-free", "noisy")
+      for m in plot.RANKING_METRICS]
+  return {"ranking": _table(header, rows)}
+
+
+def classification_docs(output_root: str, docs_dir: str) -> Dict[str, str]:
+  """The M/ε study's curves and final test accuracies, if it ran."""
+  path = os.path.join(output_root, "classification_sweep", "results.json")
+  if not os.path.exists(path):
+    return {}
+  with open(path, encoding="utf-8") as f:
+    results = json.load(f)
+  folder = os.path.dirname(path)
+  plot.plot_learning_curves(
+      plot.sweep_runs(folder),
+      os.path.join(docs_dir, "classification_sweep.png"),
+      "CIFAR-10, vanilla CNN: perturbed argmax (M, ε) against cross-entropy",
+      ["val_categorical_accuracy", "categorical_accuracy"])
+  rows = [[name, f"{m['test']['categorical_accuracy']:.3f}",
+           f"{m['train']['categorical_accuracy']:.3f}"]
+          for name, m in sorted(results["metrics"].items())]
+  return {"classification": _table(("run", "test accuracy",
+                                    "train accuracy"), rows)}
+
+
+def update_readme(readme: str, tables: Dict[str, str]) -> None:
+  """Replaces each `<!-- reproduce:NAME -->` section of the README."""
+  with open(readme, encoding="utf-8") as f:
+    text = f.read()
+  for name, table in tables.items():
+    text = re.sub(
+        rf"(<!-- reproduce:{name} -->\n).*?(<!-- /reproduce:{name} -->)",
+        lambda m, table=table: m.group(1) + table + m.group(2), text,
+        flags=re.S)
+  with open(readme, "w", encoding="utf-8") as f:
+    f.write(text)
+
+
+def make_docs(output_root: str, docs_dir: str, readme: str = "") -> Dict:
+  """Redraws every figure and table of the runs present; returns the
+  tables by name."""
+  os.makedirs(docs_dir, exist_ok=True)
+  tables = {**warcraft_docs(output_root, docs_dir),
+            **ranking_docs(output_root, docs_dir),
+            **classification_docs(output_root, docs_dir)}
+  with open(os.path.join(docs_dir, "results.md"), "w", encoding="utf-8") as f:
+    f.write("# Results of `python -m experiments.reproduce`\n\n" + "\n".join(
+        f"## {name}\n\n{table}" for name, table in tables.items()))
+  if readme:
+    update_readme(readme, tables)
+  return tables
+
+
+def main(argv):
+  del argv
+  f = flags.FLAGS
+  runs = all_runs(f.quick, f.warcraft_data_dir, f.cifar_data_dir)
+  if f.only:
+    unknown = set(f.only) - {r.name.split("/")[0] for r in runs}
+    if unknown:
+      raise app.UsageError(f"--only: no experiment {sorted(unknown)}.")
+    runs = [r for r in runs if r.name.split("/")[0] in f.only]
+  if not f.quick and not f.smoke and not f.warcraft_data_dir and (
+      not f.only or "shortest_path" in f.only):
+    raise app.UsageError("The paper's Warcraft setting needs the real data: "
+                         "--warcraft_data_dir (or --quick for the CPU "
+                         "versions on synthetic maps).")
+  failures = train_all(runs, f.output_root, functools.partial(
+      smoke_flags, f.output_root) if f.smoke else lambda binary: ())
+  make_docs(f.output_root, f.docs_dir, f.readme)
+  if failures:
+    for name, error in failures.items():
+      print(f"FAILED {name}: {error}")
+    raise SystemExit(1)
+
+
+if __name__ == "__main__":
+  flags.DEFINE_bool("quick", False, "The CPU versions (synthetic Warcraft "
+                    "maps, the small CNN, a short CIFAR-10 sweep) instead "
+                    "of the paper's settings.")
+  flags.DEFINE_bool("smoke", False, "Tiny sizes, one epoch: checks the "
+                    "pipeline in minutes (numbers meaningless).")
+  flags.DEFINE_list("only", [], "Only these experiments (shortest_path, "
+                    "ranking, classification_sweep).")
+  flags.DEFINE_string("output_root", "runs/reproduce", "Where the runs go.")
+  flags.DEFINE_string("docs_dir", "docs", "Where the figures and "
+                      "results.md go.")
+  flags.DEFINE_string("readme", "README.md", "The README whose reproduce "
+                      "sections to update (empty: none).")
+  flags.DEFINE_string("warcraft_data_dir", "", "The Warcraft 12×12 .npy "
+                      "folder (the paper's setting).")
+  flags.DEFINE_string("cifar_data_dir", "", "The tensorflow-datasets folder "
+                      "holding cifar10.")
+  app.run(main)

@@ -1,0 +1,78 @@
+"""The reproduction entry point: every run, resumption, figures and tables."""
+
+import functools
+import os
+
+import pytest
+import tensorflow_datasets as tfds
+
+from experiments import reproduce
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+  """The smallest reproduction: every run of --quick at tiny sizes."""
+  root = str(tmp_path_factory.mktemp("reproduce"))
+  output = os.path.join(root, "runs")
+  extra = functools.partial(reproduce.smoke_flags, output)
+  runs = reproduce.all_runs(quick=True)
+  with tfds.testing.mock_data(num_examples=24):
+    failures = reproduce.train_all(runs, output, extra)
+  return root, output, runs, extra, failures
+
+
+@pytest.mark.slow
+def test_every_run_trains_and_a_rerun_trains_nothing(smoke, monkeypatch):
+  _, output, runs, extra, failures = smoke
+  assert failures == {}
+  for run in runs:
+    assert os.path.exists(os.path.join(output, run.name, "results.json"))
+  binaries = {run.binary for run in runs}
+  for binary in binaries:
+    monkeypatch.setattr(f"experiments.{binary}.run",
+                        lambda config: pytest.fail("trained again"))
+  assert reproduce.train_all(runs, output, extra) == {}
+
+
+@pytest.mark.slow
+def test_other_settings_are_never_overwritten(smoke):
+  _, output, runs, extra, _ = smoke
+  changed = [reproduce.Run(runs[0].name, runs[0].binary,
+                           runs[0].flags + ("--seed=1",))]
+  failures = reproduce.train_all(changed, output, extra)
+  assert "holds a run with other settings (seed)" in failures[runs[0].name]
+
+
+@pytest.mark.slow
+def test_docs_figures_tables_and_readme(smoke):
+  root, output, _, _, _ = smoke
+  readme = os.path.join(root, "README.md")
+  with open(readme, "w", encoding="utf-8") as f:
+    f.write("intro\n<!-- reproduce:ranking -->\nstale\n"
+            "<!-- /reproduce:ranking -->\nend\n")
+  docs = os.path.join(root, "docs")
+  tables = reproduce.make_docs(output, docs, readme)
+  assert set(tables) == {"warcraft", "perturbed_squared_study",
+                         "blackbox_lambda", "resnet18", "ranking",
+                         "classification"}
+  for figure in ("shortest_path_curves.png", "shortest_path_maps.png",
+                 "perturbed_squared_study.png", "ranking_sweep.png",
+                 "classification_sweep.png"):
+    assert os.path.getsize(os.path.join(docs, figure)) > 10_000, figure
+  # Ten perturbed_squared settings, three λ, three losses × two levels.
+  assert tables["perturbed_squared_study"].count("\n") == 2 + 10
+  assert tables["blackbox_lambda"].count("\n") == 2 + 3
+  assert tables["ranking"].count("\n") == 2 + 6
+  with open(readme, encoding="utf-8") as f:
+    text = f.read()
+  assert "stale" not in text
+  assert text.startswith("intro\n") and text.endswith("end\n")
+  assert "| fenchel_young | 0 |" in text
+  with open(os.path.join(docs, "results.md"), encoding="utf-8") as f:
+    assert "## warcraft" in f.read()
+
+
+def test_bad_flags_in_a_run_name_the_flag(tmp_path):
+  run = reproduce.Run("x", "ranking", ("--noise_levels=-1",))
+  with pytest.raises(ValueError, match="--noise_levels must be non-negative"):
+    reproduce.make_config(run, str(tmp_path))
