@@ -200,8 +200,10 @@ class Trainer:
     return os.path.join(root, *parts)
 
   def callbacks(self, run: str = "") -> list:
-    """Backup (resumption), checkpoint, CSV history and TensorBoard."""
+    """Backup (resumption), checkpoint, CSV history and TensorBoard; a NaN
+    loss ends training (the history shows where it diverged)."""
     return [
+        keras.callbacks.TerminateOnNaN(),
         keras.callbacks.BackupAndRestore(self._path(run, "backup")),
         keras.callbacks.ModelCheckpoint(self._path(run, "checkpoint.keras")),
         keras.callbacks.CSVLogger(self._path(run, "history.csv"), append=True),

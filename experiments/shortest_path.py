@@ -181,20 +181,30 @@ def path_metrics(costs: np.ndarray, paths: np.ndarray, weights: np.ndarray,
     A perfect path costs (under the true weights) what the optimal one does.
     `mean_cost` and `floored_fraction` (predicted costs at or below the
     floor) diagnose the cost scale: a perturbation of size ε only matters
-    relative to it, and costs under the floor get no gradient.
+    relative to it, and costs under the floor get no gradient. Maps whose
+    costs are not finite (a diverged model; `nonfinite_fraction`) count as
+    wrong; the cost ratio and scale are over the others.
   """
-  predicted = np.concatenate([
-      solvers.shortest_path(tf.constant(costs[i:i + 1000]),
-                            min_cost=min_cost).numpy()
-      for i in range(0, len(costs), 1000)])
+  # A diverged model's NaN costs predict no path: wrong, never a guess.
+  finite = np.all(np.isfinite(costs), axis=(1, 2))
+  predicted = np.zeros_like(paths, dtype=np.float32)
+  for i in range(0, len(costs), 1000):
+    rows = np.flatnonzero(finite[i:i + 1000]) + i
+    if len(rows):
+      predicted[rows] = solvers.shortest_path(
+          tf.constant(costs[rows]), min_cost=min_cost).numpy()
   cost = np.sum(predicted * weights, axis=(1, 2))
   optimal = np.sum(paths * weights, axis=(1, 2))
   return {"perfect_path_accuracy": float(np.mean(
               np.abs(cost - optimal) <= tolerance * optimal)),
-          "cost_ratio": float(np.mean(cost / optimal)),
+          "cost_ratio": float(np.mean(cost[finite] / optimal[finite])
+                              if finite.any() else np.nan),
           "hamming_accuracy": float(np.mean(predicted == paths)),
-          "mean_cost": float(np.mean(costs)),
-          "floored_fraction": float(np.mean(costs <= min_cost))}
+          "mean_cost": float(np.mean(costs[finite]) if finite.any()
+                             else np.nan),
+          "floored_fraction": float(np.mean(costs[finite] <= min_cost)
+                                    if finite.any() else np.nan),
+          "nonfinite_fraction": float(1 - np.mean(finite))}
 
 
 class PathEvaluation(keras.callbacks.Callback):

@@ -163,7 +163,8 @@ def shortest_path(costs: tf.Tensor, connectivity: int = 8,
 
   Raises:
     ValueError: on a wrong rank or connectivity.
-    tf.errors.InvalidArgumentError: on negative costs when `min_cost` is None.
+    tf.errors.InvalidArgumentError: on NaN or infinite costs, and on negative
+      costs when `min_cost` is None (in eager mode and `tf.function`).
 
   Example:
     >>> costs = tf.constant([[[1.0, 9.0], [1.0, 1.0]]])
@@ -177,7 +178,10 @@ def shortest_path(costs: tf.Tensor, connectivity: int = 8,
     raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}.")
   offsets = _OFFSETS[connectivity]
   dtype = tf.float64 if costs.dtype == tf.float64 else tf.float32
-  c = tf.cast(costs, dtype)
+  # Checked before the floor, which would silently turn NaN into a path.
+  c = tf.debugging.check_numerics(
+      tf.cast(costs, dtype), "shortest_path needs finite costs, got NaN or "
+      "Inf (check the model's outputs or the learning rate)")
   if min_cost is not None:
     c = tf.maximum(c, tf.cast(min_cost, dtype))
   else:

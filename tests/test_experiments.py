@@ -77,6 +77,18 @@ def test_each_loss_keeps_its_own_cost_activation(tmp_path):
   metrics = shortest_path.path_metrics(
       -np.ones((1, 2, 2), np.float32), paths, np.ones((1, 2, 2), np.float32))
   assert metrics["perfect_path_accuracy"] == 1.0
+  assert metrics["floored_fraction"] == 1.0
+
+
+def test_path_metrics_count_diverged_maps_as_wrong():
+  paths = np.zeros((2, 2, 2), np.float32)
+  paths[:, 0, 0] = paths[:, 1, 1] = 1.0
+  costs = np.ones((2, 2, 2), np.float32)
+  costs[1, 0, 1] = np.nan
+  metrics = shortest_path.path_metrics(costs, paths, np.ones_like(costs))
+  assert metrics["perfect_path_accuracy"] == 0.5
+  assert metrics["nonfinite_fraction"] == 0.5
+  assert metrics["cost_ratio"] == 1.0 and metrics["mean_cost"] == 1.0
 
 
 @pytest.mark.parametrize("executor", ["threads", "processes"])

@@ -103,6 +103,13 @@ def test_shortest_path_errors_and_min_cost():
     solvers.shortest_path(costs)
   floored = solvers.shortest_path(costs, connectivity=4, min_cost=1.0)
   np.testing.assert_array_equal(floored, [[[1, 1], [0, 1]]])
+  # A floor would turn NaN into a path: non-finite costs are refused first.
+  for bad in (np.nan, np.inf):
+    for min_cost in (None, 0.0):
+      with pytest.raises(tf.errors.InvalidArgumentError,
+                         match="needs finite costs"):
+        solvers.shortest_path(tf.constant([[[1.0, bad], [1.0, 1.0]]]),
+                              min_cost=min_cost)
   with pytest.raises(ValueError, match="connectivity must be 4 or 8"):
     solvers.shortest_path(tf.ones([1, 2, 2]), connectivity=6)
   with pytest.raises(ValueError, match=r"\[batch, height, width\]"):
