@@ -273,9 +273,13 @@ def run_binary(module, *args):
      "--sweep_losses='hinge' is not one of"),
     ("experiments.shortest_path", ["--perturbation=multiplicative"],
      "--perturbation=multiplicative is for --loss=perturbed_squared"),
+    ("experiments.reproduce", [], "needs the real data: --warcraft_data_dir"),
+    ("experiments.reproduce", ["--quick", "--only=ranking,sorting"],
+     "--only: no experiment ['sorting']"),
 ])
 def test_bad_flags_fail_fast(tmp_path, module, args, message):
-  result = run_binary(module, f"--output_dir={tmp_path}", *args)
+  output = "output_root" if module == "experiments.reproduce" else "output_dir"
+  result = run_binary(module, f"--{output}={tmp_path}", *args)
   assert result.returncode != 0
   assert message in result.stderr + result.stdout
   assert "Epoch 1" not in result.stdout
