@@ -33,6 +33,7 @@ import keras
 
 from experiments import common
 from experiments import plot
+from experiments import scale_study
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WARCRAFT_QUICK = ("configs/shortest_path_quick.cfg",)
@@ -51,7 +52,7 @@ PERTURBED_SQUARED = tuple(
         ("additive", 10, 0.03, PAPER_LEARNING_RATE),
         ("additive", 10, 0.3, PAPER_LEARNING_RATE),
         ("multiplicative", 10, 0.3, PAPER_LEARNING_RATE)))
-BLACKBOX_LAMBDAS = (10, 20, 40)
+BLACKBOX_LAMBDAS = (5, 10, 20, 40)
 # Tiny sizes for `--smoke` (the tests): every run's code path, in seconds.
 SMOKE_FLAGS = {
     "shortest_path": ("--num_train=14", "--num_val=7", "--num_test=7",
@@ -288,6 +289,13 @@ def warcraft_docs(output_root: str, docs_dir: str) -> Dict[str, str]:
           f"Warcraft shortest paths, {title} ({setting})",
           ["val_perfect_path_accuracy", "val_mean_cost", "loss"],
           [_setting(_results(folder, os.path.basename(d))) for d in runs])
+  scale = scale_study.loss_against_scale(os.path.join(output_root, four[0]))
+  tables["perturbed_squared_scale"] = _table(
+      ["network (mean cost)"] + [f"costs × {k}" for k in scale["trained"]
+                                 if k != "mean_cost"],
+      [[f"{name} ({values.pop('mean_cost'):.2f})"]
+       + [f"{v:.4f}" for v in values.values()]
+       for name, values in scale.items()])
   resnet = _results(output_root, "shortest_path/resnet18")
   if resnet:
     tables["resnet18"] = _table(WARCRAFT_HEADER, [_warcraft_row(

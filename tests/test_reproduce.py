@@ -53,15 +53,15 @@ def test_docs_figures_tables_and_readme(smoke):
   docs = os.path.join(root, "docs")
   tables = reproduce.make_docs(output, docs, readme)
   assert set(tables) == {"warcraft", "perturbed_squared_study",
-                         "blackbox_lambda", "resnet18", "ranking",
-                         "classification"}
+                         "perturbed_squared_scale", "blackbox_lambda",
+                         "resnet18", "ranking", "classification"}
   for figure in ("shortest_path_curves.png", "shortest_path_maps.png",
                  "perturbed_squared_study.png", "ranking_sweep.png",
                  "classification_sweep.png"):
     assert os.path.getsize(os.path.join(docs, figure)) > 10_000, figure
-  # Ten perturbed_squared settings, three λ, three losses × two levels.
+  # Ten perturbed_squared settings, four λ, three losses × two levels.
   assert tables["perturbed_squared_study"].count("\n") == 2 + 10
-  assert tables["blackbox_lambda"].count("\n") == 2 + 3
+  assert tables["blackbox_lambda"].count("\n") == 2 + 4
   assert tables["ranking"].count("\n") == 2 + 6
   with open(readme, encoding="utf-8") as f:
     text = f.read()
