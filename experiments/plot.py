@@ -181,14 +181,11 @@ def plot_paths(maps: np.ndarray, true_paths: np.ndarray,
 def plot_run_paths(run_dir: str, output: str, num_maps: int = 4,
                    title: str = "") -> str:
   """Predicted paths of a shortest-path run's checkpoint on its test maps."""
-  import keras  # pylint: disable=import-outside-toplevel
   # Importing the binary also registers the losses the checkpoint needs.
   from experiments import shortest_path  # pylint: disable=import-outside-toplevel
   from perturbations_tf import solvers  # pylint: disable=import-outside-toplevel
-  with open(os.path.join(run_dir, "results.json"), encoding="utf-8") as f:
-    config = shortest_path.Config(**json.load(f)["config"])
+  config, model = shortest_path.load_run(run_dir)
   test = shortest_path.load_data(config)["test"]
-  model = keras.models.load_model(os.path.join(run_dir, "checkpoint.keras"))
   costs = model.predict(test["maps"][:num_maps], verbose=0)
   predicted = solvers.shortest_path(costs, min_cost=config.min_cost).numpy()
   return plot_paths(test["maps"][:num_maps], test["shortest_paths"][:num_maps],

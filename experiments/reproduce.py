@@ -34,6 +34,7 @@ import keras
 from experiments import common
 from experiments import plot
 from experiments import scale_study
+from experiments import shortest_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WARCRAFT_QUICK = ("configs/shortest_path_quick.cfg",)
@@ -182,8 +183,9 @@ def train_all(runs: Sequence[Run], output_root: str,
   return failures
 
 
-def _results(output_root: str, name: str) -> Optional[dict]:
-  path = os.path.join(output_root, name, "results.json")
+def _results(*run_dir: str) -> Optional[dict]:
+  """A run's results.json (the path's parts joined), None if unfinished."""
+  path = os.path.join(*run_dir, "results.json")
   if not os.path.exists(path):
     return None
   with open(path, encoding="utf-8") as f:
@@ -214,16 +216,32 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
   return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
 
 
-def _warcraft_row(label: str, results: dict) -> List[str]:
+def train_metrics(run_dir: str) -> Dict[str, float]:
+  """The final checkpoint's path metrics on its training maps, cached in
+  the run folder (train_metrics.json): with the test ones, the gap."""
+  path = os.path.join(run_dir, "train_metrics.json")
+  if not os.path.exists(path):
+    common.write_json_atomically(
+        path, shortest_path.evaluate_run(run_dir, "train"))
+  with open(path, encoding="utf-8") as f:
+    return json.load(f)
+
+
+def _warcraft_row(label: str, run_dir: str) -> List[str]:
+  results = _results(run_dir)
   test, val = results["metrics"]["test"], results["metrics"]["val"]
+  train = train_metrics(run_dir)
   minutes, seconds = divmod(round(results["wall_time_s"]), 60)
   return [label, _percent(test["perfect_path_accuracy"]),
-          _percent(val["perfect_path_accuracy"]), f"{test['cost_ratio']:.4f}",
-          _percent(test["hamming_accuracy"]), f"{minutes} min {seconds:02d} s"]
+          _percent(val["perfect_path_accuracy"]),
+          _percent(train["perfect_path_accuracy"]),
+          f"{test['cost_ratio']:.4f}", _percent(test["hamming_accuracy"]),
+          f"{train['mean_cost']:.3g}", f"{minutes} min {seconds:02d} s"]
 
 
 WARCRAFT_HEADER = ("run", "test perfect paths", "val perfect paths",
-                   "test cost ratio", "test Hamming accuracy", "wall time")
+                   "train perfect paths", "test cost ratio",
+                   "test Hamming accuracy", "mean cost (train)", "wall time")
 
 
 def _setting(results: dict) -> str:
@@ -231,7 +249,7 @@ def _setting(results: dict) -> str:
   if c["loss"] == "perturbed_squared":
     return (f"perturbed_squared ({c.get('perturbation', 'additive')}, "
             f"M = {c['num_samples']}, ε = {c['sigma']:g}, Adam "
-            f"{c['learning_rate']:g})")
+            f"{c['learning_rate']:.0e}".replace("e-0", "e-") + ")")
   if c["loss"] == "blackbox":
     return f"blackbox (λ = {c['blackbox_lambda']:g})"
   return c["loss"]
@@ -270,25 +288,23 @@ def warcraft_docs(output_root: str, docs_dir: str) -> Dict[str, str]:
                       title="Fenchel–Young loss: true (green) and predicted "
                       "(red) paths on test maps")
   tables = {"warcraft": _table(WARCRAFT_HEADER, [
-      _warcraft_row(label, r) for label, r in zip(labels, results.values())])}
+      _warcraft_row(label, os.path.join(output_root, name))
+      for label, name in zip(labels, four)])}
   for family, title, figure in (
       ("perturbed_squared_study", "perturbed_squared: M, ε and the "
        "perturbation", "perturbed_squared_study.png"),
       ("blackbox_lambda", "blackbox: the interpolation strength λ", "")):
     folder = os.path.join(output_root, "shortest_path", family)
-    runs = sorted((d for d in plot.sweep_runs(folder)
-                   if _results(folder, os.path.basename(d))),
-                  key=lambda d: _order(_results(folder, os.path.basename(d))))
-    rows = [_warcraft_row(_setting(_results(folder, os.path.basename(d))),
-                          _results(folder, os.path.basename(d)))
-            for d in runs]
+    runs = sorted((d for d in plot.sweep_runs(folder) if _results(d)),
+                  key=lambda d: _order(_results(d)))
+    rows = [_warcraft_row(_setting(_results(d)), d) for d in runs]
     tables[family] = _table(WARCRAFT_HEADER, rows)
     if figure:
       plot.plot_learning_curves(
           runs, os.path.join(docs_dir, figure),
           f"Warcraft shortest paths, {title} ({setting})",
           ["val_perfect_path_accuracy", "val_mean_cost", "loss"],
-          [_setting(_results(folder, os.path.basename(d))) for d in runs])
+          [_setting(_results(d)) for d in runs])
   scale = scale_study.loss_against_scale(os.path.join(output_root, four[0]))
   tables["perturbed_squared_scale"] = _table(
       ["network (mean cost)"] + [f"costs × {k}" for k in scale["trained"]
@@ -300,7 +316,7 @@ def warcraft_docs(output_root: str, docs_dir: str) -> Dict[str, str]:
   if resnet:
     tables["resnet18"] = _table(WARCRAFT_HEADER, [_warcraft_row(
         f"resnet18, fenchel_young, {resnet['config']['epochs']} epochs",
-        resnet)])
+        os.path.join(output_root, "shortest_path/resnet18"))])
   return tables
 
 

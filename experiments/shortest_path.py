@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Dict, List
+import json
+import os
+from typing import Dict, List, Tuple
 
 import keras
 import numpy as np
@@ -232,6 +234,24 @@ def load_data(config: Config) -> Dict[str, Dict[str, np.ndarray]]:
       (config.num_train, config.num_val, config.num_test), config.seed)
   return {split: warcraft_data.load_split(folder, split, config.grid_size)
           for split in warcraft_data.SPLITS}
+
+
+def load_run(run_dir: str) -> Tuple[Config, keras.Model]:
+  """The settings and final checkpoint of a finished run folder."""
+  with open(os.path.join(run_dir, "results.json"), encoding="utf-8") as f:
+    config = Config(**json.load(f)["config"])
+  return config, keras.models.load_model(
+      os.path.join(run_dir, "checkpoint.keras"))
+
+
+def evaluate_run(run_dir: str, split: str) -> Dict[str, float]:
+  """`path_metrics` of a finished run's checkpoint on one of its splits
+  (e.g. 'train', for the generalisation gap)."""
+  config, model = load_run(run_dir)
+  data = load_data(config)[split]
+  costs = model.predict(data["maps"], verbose=0, batch_size=256)
+  return path_metrics(costs, data["shortest_paths"], data["vertex_weights"],
+                      config.path_tolerance, config.min_cost)
 
 
 def run(config: Config, callbacks=()) -> dict:
