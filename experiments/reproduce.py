@@ -52,7 +52,8 @@ PERTURBED_SQUARED = tuple(
         ("additive", 30, 0.1, PAPER_LEARNING_RATE),
         ("additive", 10, 0.03, PAPER_LEARNING_RATE),
         ("additive", 10, 0.3, PAPER_LEARNING_RATE),
-        ("multiplicative", 10, 0.3, PAPER_LEARNING_RATE)))
+        ("multiplicative", 10, 0.3, PAPER_LEARNING_RATE),
+        ("multiplicative", 30, 0.3, PAPER_LEARNING_RATE)))
 BLACKBOX_LAMBDAS = (5, 10, 20, 40)
 # Tiny sizes for `--smoke` (the tests): every run's code path, in seconds.
 SMOKE_FLAGS = {

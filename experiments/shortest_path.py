@@ -18,6 +18,7 @@ import json
 import os
 from typing import Dict, List, Tuple
 
+from absl import logging
 import keras
 import numpy as np
 import tensorflow as tf
@@ -210,7 +211,10 @@ def path_metrics(costs: np.ndarray, paths: np.ndarray, weights: np.ndarray,
 
 
 class PathEvaluation(keras.callbacks.Callback):
-  """Adds the validation path metrics to each epoch's logs."""
+  """Adds the validation path metrics to each epoch's logs, and stops
+  training once the network's costs are not finite: its weights diverged,
+  which the loss may not show (under XLA the solver's checks are compiled
+  out and it returns some path for NaN costs)."""
 
   def __init__(self, data: Dict[str, np.ndarray], tolerance: float,
                min_cost: float):
@@ -226,6 +230,11 @@ class PathEvaluation(keras.callbacks.Callback):
                            self.min_cost)
     if logs is not None:
       logs.update({f"val_{k}": v for k, v in metrics.items()})
+    if metrics["nonfinite_fraction"] > 0:
+      logging.warning("Epoch %d: %.0f%% of the validation maps get NaN or "
+                      "infinite costs: training diverged, stopping.",
+                      epoch + 1, 100 * metrics["nonfinite_fraction"])
+      self.model.stop_training = True
 
 
 def load_data(config: Config) -> Dict[str, Dict[str, np.ndarray]]:

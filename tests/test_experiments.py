@@ -80,6 +80,23 @@ def test_each_loss_keeps_its_own_cost_activation(tmp_path):
   assert metrics["floored_fraction"] == 1.0
 
 
+def test_path_evaluation_stops_a_diverged_training():
+  paths = np.zeros((3, 2, 2), np.float32)
+  paths[:, 0, 0] = paths[:, 1, 1] = 1.0
+  inputs = keras.Input((2, 2))
+  model = keras.Model(inputs, keras.layers.Dense(
+      2, kernel_initializer=keras.initializers.Constant(np.nan))(inputs))
+  callback = shortest_path.PathEvaluation(
+      {"maps": np.ones((3, 2, 2), np.float32), "shortest_paths": paths,
+       "vertex_weights": np.ones_like(paths)}, tolerance=1e-4, min_cost=0.0)
+  callback.set_model(model)
+  logs = {}
+  callback.on_epoch_end(0, logs)
+  assert model.stop_training
+  assert logs["val_nonfinite_fraction"] == 1.0
+  assert logs["val_perfect_path_accuracy"] == 0.0
+
+
 def test_path_metrics_count_diverged_maps_as_wrong():
   paths = np.zeros((2, 2, 2), np.float32)
   paths[:, 0, 0] = paths[:, 1, 1] = 1.0

@@ -59,8 +59,8 @@ def test_docs_figures_tables_and_readme(smoke):
                  "perturbed_squared_study.png", "ranking_sweep.png",
                  "classification_sweep.png"):
     assert os.path.getsize(os.path.join(docs, figure)) > 10_000, figure
-  # Ten perturbed_squared settings, four λ, three losses × two levels.
-  assert tables["perturbed_squared_study"].count("\n") == 2 + 10
+  # Eleven perturbed_squared settings, four λ, three losses × two levels.
+  assert tables["perturbed_squared_study"].count("\n") == 2 + 11
   assert tables["blackbox_lambda"].count("\n") == 2 + 4
   assert tables["ranking"].count("\n") == 2 + 6
   with open(readme, encoding="utf-8") as f:
