@@ -2,6 +2,11 @@
 
 from setuptools import find_packages, setup
 
+# What the experiment binaries need beyond the library: CIFAR-10 through
+# tensorflow-datasets, whose download path imports importlib_resources
+# without declaring it, and matplotlib for the figures.
+EXPERIMENTS = ["tensorflow-datasets", "importlib_resources", "matplotlib"]
+
 setup(
     name="perturbations-tf",
     version="0.1.0",
@@ -23,8 +28,8 @@ setup(
         "tensorboard",
     ],
     extras_require={
-        "test": ["pytest", "tensorflow-datasets", "matplotlib", "scipy",
-                 "dask[distributed]"],
+        "experiments": EXPERIMENTS,
+        "test": ["pytest", "scipy", "dask[distributed]", *EXPERIMENTS],
         "plot": ["matplotlib"],
         "examples": ["scipy"],
         "distributed": ["dask[distributed]"],

@@ -49,13 +49,17 @@ def read_history(run_dir: str) -> Dict[str, List[float]]:
 
 def plot_learning_curves(run_dirs: Sequence[str], output: str,
                          title: str = "", metrics: Sequence[str] = (),
-                         labels: Sequence[str] = ()) -> str:
+                         labels: Sequence[str] = (),
+                         styles: Sequence[str] = ()) -> str:
   """One panel per metric (all, or those in `metrics`), one line per run
-  (named by `labels`, default the folder names), the setting in `title`;
-  returns the PNG path. Mean costs are drawn on a log scale."""
+  (named by `labels`, default the folder names; matplotlib line `styles`,
+  default solid), the setting in `title`; returns the PNG path. Mean costs
+  are drawn on a log scale."""
   plt = _pyplot()
   labels = list(labels) or [os.path.basename(os.path.normpath(d))
                             for d in run_dirs]
+  styles = list(styles) or ["-"] * len(run_dirs)
+  colours = plt.get_cmap("tab10" if len(run_dirs) <= 10 else "tab20").colors
   histories = {d: read_history(d) for d in run_dirs}
   names = sorted({k for h in histories.values() for k in h} - {"epoch"})
   if metrics:
@@ -73,9 +77,10 @@ def plot_learning_curves(run_dirs: Sequence[str], output: str,
   fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, height),
                            squeeze=False)
   for ax, name in zip(axes.flat, names):
-    for label, history in zip(labels, histories.values()):
+    for i, (label, history) in enumerate(zip(labels, histories.values())):
       if name in history:
-        ax.plot(np.asarray(history["epoch"]) + 1, history[name], label=label)
+        ax.plot(np.asarray(history["epoch"]) + 1, history[name], styles[i],
+                color=colours[i % len(colours)], label=label)
     ax.set_title(name.replace("val_", "validation ").replace("_", " "))
     ax.set_xlabel("epoch")
     ax.set_ylabel(name.removeprefix("val_").replace("_", " "))

@@ -293,7 +293,8 @@ def warcraft_docs(output_root: str, docs_dir: str) -> Dict[str, str]:
       for label, name in zip(labels, four)])}
   for family, title, figure in (
       ("perturbed_squared_study", "perturbed_squared: M, ε and the "
-       "perturbation", "perturbed_squared_study.png"),
+       "perturbation (dashed: Adam 2e-3, solid: 5e-4)",
+       "perturbed_squared_study.png"),
       ("blackbox_lambda", "blackbox: the interpolation strength λ", "")):
     folder = os.path.join(output_root, "shortest_path", family)
     runs = sorted((d for d in plot.sweep_runs(folder) if _results(d)),
@@ -305,7 +306,10 @@ def warcraft_docs(output_root: str, docs_dir: str) -> Dict[str, str]:
           runs, os.path.join(docs_dir, figure),
           f"Warcraft shortest paths, {title} ({setting})",
           ["val_perfect_path_accuracy", "val_mean_cost", "loss"],
-          [_setting(_results(d)) for d in runs])
+          [_setting(_results(d)) for d in runs],
+          # Dashed: the main job's learning rate; solid: the paper's.
+          ["--" if _results(d)["config"]["learning_rate"] > PAPER_LEARNING_RATE
+           else "-" for d in runs])
   scale = scale_study.loss_against_scale(os.path.join(output_root, four[0]))
   tables["perturbed_squared_scale"] = _table(
       ["network (mean cost)"] + [f"costs × {k}" for k in scale["trained"]
