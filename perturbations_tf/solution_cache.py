@@ -11,7 +11,7 @@ pooled solution of best objective is one matrix product away. This is the
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import keras
 import numpy as np
