@@ -228,8 +228,7 @@ def train_metrics(run_dir: str) -> Dict[str, float]:
     return json.load(f)
 
 
-def _warcraft_row(label: str, run_dir: str) -> List[str]:
-  results = _results(run_dir)
+def _warcraft_row(label: str, run_dir: str, results: dict) -> List[str]:
   test, val = results["metrics"]["test"], results["metrics"]["val"]
   train = train_metrics(run_dir)
   minutes, seconds = divmod(round(results["wall_time_s"]), 60)
@@ -268,10 +267,9 @@ def warcraft_docs(output_root: str, docs_dir: str) -> Dict[str, str]:
   four = ["shortest_path/fenchel_young", "shortest_path/cost_mse",
           _best(output_root, "shortest_path/perturbed_squared_study"),
           _best(output_root, "shortest_path/blackbox_lambda")]
-  if any(name is None or _results(output_root, name) is None
-         for name in four):
+  results = {name: _results(output_root, name) for name in four if name}
+  if None in four or None in results.values():
     return {}
-  results = {name: _results(output_root, name) for name in four}
   config = results[four[0]]["config"]
   setting = (f"{config['model']}, {config['grid_size']}×{config['grid_size']}"
              f" maps, {config['num_train']:,} train, {config['epochs']} "
@@ -289,7 +287,7 @@ def warcraft_docs(output_root: str, docs_dir: str) -> Dict[str, str]:
                       title="Fenchel–Young loss: true (green) and predicted "
                       "(red) paths on test maps")
   tables = {"warcraft": _table(WARCRAFT_HEADER, [
-      _warcraft_row(label, os.path.join(output_root, name))
+      _warcraft_row(label, os.path.join(output_root, name), results[name])
       for label, name in zip(labels, four)])}
   for family, title, figure in (
       ("perturbed_squared_study", "perturbed_squared: M, ε and the "
@@ -297,18 +295,19 @@ def warcraft_docs(output_root: str, docs_dir: str) -> Dict[str, str]:
        "perturbed_squared_study.png"),
       ("blackbox_lambda", "blackbox: the interpolation strength λ", "")):
     folder = os.path.join(output_root, "shortest_path", family)
-    runs = sorted((d for d in plot.sweep_runs(folder) if _results(d)),
-                  key=lambda d: _order(_results(d)))
-    rows = [_warcraft_row(_setting(_results(d)), d) for d in runs]
+    found = {d: _results(d) for d in plot.sweep_runs(folder)}
+    runs = sorted((d for d, r in found.items() if r),
+                  key=lambda d: _order(found[d]))
+    rows = [_warcraft_row(_setting(found[d]), d, found[d]) for d in runs]
     tables[family] = _table(WARCRAFT_HEADER, rows)
     if figure:
       plot.plot_learning_curves(
           runs, os.path.join(docs_dir, figure),
           f"Warcraft shortest paths, {title} ({setting})",
           ["val_perfect_path_accuracy", "val_mean_cost", "loss"],
-          [_setting(_results(d)) for d in runs],
+          [_setting(found[d]) for d in runs],
           # Dashed: the main job's learning rate; solid: the paper's.
-          ["--" if _results(d)["config"]["learning_rate"] > PAPER_LEARNING_RATE
+          ["--" if found[d]["config"]["learning_rate"] > PAPER_LEARNING_RATE
            else "-" for d in runs])
   scale = scale_study.loss_against_scale(os.path.join(output_root, four[0]))
   tables["perturbed_squared_scale"] = _table(
@@ -321,7 +320,7 @@ def warcraft_docs(output_root: str, docs_dir: str) -> Dict[str, str]:
   if resnet:
     tables["resnet18"] = _table(WARCRAFT_HEADER, [_warcraft_row(
         f"resnet18, fenchel_young, {resnet['config']['epochs']} epochs",
-        os.path.join(output_root, "shortest_path/resnet18"))])
+        os.path.join(output_root, "shortest_path/resnet18"), resnet)])
   return tables
 
 

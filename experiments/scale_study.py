@@ -15,7 +15,6 @@ longer depends on the map (no signal) and softplus has no gradient.
 from __future__ import annotations
 
 import json
-import os
 from typing import Dict, Sequence
 
 from absl import app
@@ -41,15 +40,13 @@ def loss_against_scale(trained_run: str, num_samples: int = 30,
   Returns:
     `{'untrained' | 'trained': {scale: loss, 'mean_cost': ...}}`.
   """
-  with open(os.path.join(trained_run, "results.json"), encoding="utf-8") as f:
-    config = shortest_path.Config(**json.load(f)["config"])
+  config, trained = shortest_path.load_run(trained_run)
   val = shortest_path.load_data(config)["val"]
   keras.utils.set_random_seed(config.seed)
   networks = {
       "untrained": models.WARCRAFT_MODELS[config.model](
           config.grid_size, shortest_path.cost_activation(config)),
-      "trained": keras.models.load_model(
-          os.path.join(trained_run, "checkpoint.keras"))}
+      "trained": trained}
   paths = tf.constant(val["shortest_paths"])
   results = {}
   for name, network in networks.items():
