@@ -326,14 +326,12 @@ def warcraft_docs(output_root: str, docs_dir: str) -> Dict[str, str]:
 
 def ranking_docs(output_root: str, docs_dir: str) -> Dict[str, str]:
   """The robustness figure and table of the ranking sweep."""
-  path = os.path.join(output_root, "ranking", "results.json")
-  if not os.path.exists(path):
+  results = _results(output_root, "ranking")
+  if not results:
     return {}
-  with open(path, encoding="utf-8") as f:
-    results = json.load(f)
   c = results["config"]
   plot.plot_ranking_sweep(
-      path, os.path.join(docs_dir, "ranking_sweep.png"),
+      os.path.join(output_root, "ranking", "results.json"), os.path.join(docs_dir, "ranking_sweep.png"),
       f"Learning to rank {c['num_items']} items (d = {c['dim']}, "
       f"{c['num_instances']:,} instances, linear model, M = "
       f"{c['num_samples']}, ε = {c['sigma']:g}, {c['epochs']} epochs)")
@@ -351,12 +349,10 @@ def ranking_docs(output_root: str, docs_dir: str) -> Dict[str, str]:
 
 def classification_docs(output_root: str, docs_dir: str) -> Dict[str, str]:
   """The M/ε study's curves and final test accuracies, if it ran."""
-  path = os.path.join(output_root, "classification_sweep", "results.json")
-  if not os.path.exists(path):
+  folder = os.path.join(output_root, "classification_sweep")
+  results = _results(folder)
+  if not results:
     return {}
-  with open(path, encoding="utf-8") as f:
-    results = json.load(f)
-  folder = os.path.dirname(path)
   plot.plot_learning_curves(
       plot.sweep_runs(folder),
       os.path.join(docs_dir, "classification_sweep.png"),
