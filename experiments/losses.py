@@ -5,7 +5,7 @@
   user who keeps an ordinary loss.
 - `BlackboxLoss`: the Hamming loss of the solver's output, differentiated by
   the interpolation of Vlastelica et al. (2020), "Differentiation of Blackbox
-  Combinatorial Solvers", with their hyper-parameter λ.
+  Combinatorial Solvers" (the library's `ptf.blackbox`), with their λ.
 """
 
 from __future__ import annotations
@@ -53,23 +53,6 @@ class PerturbedSquaredLoss(keras.losses.Loss):
             "solver": registry.solver_name(self.solver)}
 
 
-def blackbox(solver, lam: float):
-  """The solver with the interpolation gradient of Vlastelica et al.
-
-  Backward: `-(y*(θ) - y*(θ + λg)) / λ` for the upstream gradient g.
-  """
-  @tf.custom_gradient
-  def solve(theta):
-    y = tf.cast(solver(theta), theta.dtype)
-
-    def grad(upstream):
-      shifted = tf.cast(solver(theta + lam * upstream), theta.dtype)
-      return -(y - shifted) / lam
-
-    return y, grad
-  return solve
-
-
 @_register
 class BlackboxLoss(keras.losses.Loss):
   """Hamming distance `Σ y(1 - y*) + (1 - y)y*` of the blackbox solver output.
@@ -94,7 +77,7 @@ class BlackboxLoss(keras.losses.Loss):
     self.lam = lam
 
   def call(self, y_true, y_pred):
-    y = blackbox(self.solver, self.lam)(y_pred)
+    y = ptf.blackbox(self.solver, self.lam)(y_pred)
     y_true = tf.cast(y_true, y.dtype)
     hamming = y * (1.0 - y_true) + (1.0 - y) * y_true
     return tf.reduce_sum(hamming, axis=tf.range(1, tf.rank(hamming)))

@@ -1,5 +1,5 @@
 """Keras metrics for structured outputs: exact match, Hamming, projection,
-Spearman.
+Spearman, and the regret of predict-then-optimize.
 
 Each metric can first map the model's output through a solver (`solver=`),
 so a model that outputs scores or costs is scored on the structure they
@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from perturbations_tf import registry
 from perturbations_tf import solvers
+from perturbations_tf import targets
 
 _register = keras.saving.register_keras_serializable(package="perturbations_tf")
 
@@ -160,3 +161,80 @@ class SpearmanCorrelation(_StructureMean):
     config = super().get_config()
     config.pop("solver")
     return config
+
+
+@_register
+class Regret(keras.metrics.Metric):
+  """Mean regret of the decisions taken on predicted costs.
+
+  For true costs `c`, predicted `ĉ` and a minimiser `w*`: the regret of one
+  example is `cᵀw*(ĉ) − z*(c) ≥ 0`, `z*(c) = cᵀw*(c)` (a maximisation
+  mirrors it: `z*(c) − cᵀw*(ĉ)`).
+
+  Args:
+    solver: the batched solver (a minimiser when `maximize=False`): a
+      callable, a solver name or a serialisable solver object.
+    maximize: the sense of the problem.
+    name, dtype: as for Keras metrics.
+
+  `update_state(y_true, y_pred)`: `y_true` the true costs (or
+  `stack_targets(c, w*(c))`, which skips their solve), `y_pred` the
+  predicted costs.
+
+  Example:
+    >>> m = Regret('grid_arc_shortest_path')
+    >>> m.update_state(c, c_hat)
+  """
+
+  def __init__(self, solver, maximize: bool = False, name: str = "regret",
+               dtype=None):
+    super().__init__(name=name, dtype=dtype)
+    self.solver = registry.get_solver(solver)
+    self.maximize = bool(maximize)
+    self.total_regret = self.add_variable(shape=(), initializer="zeros",
+                                          name="total_regret")
+    self.total_optimal = self.add_variable(shape=(), initializer="zeros",
+                                           name="total_optimal")
+    self.count = self.add_variable(shape=(), initializer="zeros",
+                                   name="count")
+
+  def update_state(self, y_true, y_pred, sample_weight=None):
+    y_pred = tf.convert_to_tensor(y_pred)
+    costs, solutions = targets.split_targets(y_true, y_pred, self.solver)
+    decisions = tf.cast(self.solver(y_pred), costs.dtype)
+    optimal = targets.inner(costs, solutions)
+    regret = targets.sense(self.maximize) * (
+        targets.inner(costs, decisions) - optimal)
+    weight = (tf.ones_like(regret) if sample_weight is None else
+              tf.reshape(tf.cast(sample_weight, regret.dtype), [-1]))
+    for variable, value in ((self.total_regret, regret * weight),
+                            (self.total_optimal, tf.abs(optimal) * weight),
+                            (self.count, weight)):
+      variable.assign_add(tf.cast(tf.reduce_sum(value), variable.dtype))
+
+  def result(self):
+    return tf.math.divide_no_nan(self.total_regret, self.count)
+
+  def get_config(self) -> dict:
+    return {**super().get_config(), "solver": registry.solver_name(
+        self.solver), "maximize": self.maximize}
+
+
+@_register
+class NormalizedRegret(Regret):
+  """Normalised regret, `Σ regret / Σ |z*(c)|` over all examples seen.
+
+  PyEPO's headline metric: the regret of the whole set relative to its
+  optimal objective. Arguments as `Regret`.
+
+  Example:
+    >>> model.compile('adam', loss=SPOPlusLoss(solver),
+    ...               metrics=[NormalizedRegret(solver)])
+  """
+
+  def __init__(self, solver, maximize: bool = False,
+               name: str = "normalized_regret", dtype=None):
+    super().__init__(solver, maximize, name, dtype)
+
+  def result(self):
+    return tf.math.divide_no_nan(self.total_regret, self.total_optimal)

@@ -15,7 +15,8 @@ import keras
 from perturbations_tf import solvers
 
 BUILTIN = {f.__name__: f for f in (solvers.argmax, solvers.top_k, solvers.ranks,
-                                   solvers.sort, solvers.shortest_path)}
+                                   solvers.sort, solvers.shortest_path,
+                                   solvers.grid_arc_shortest_path)}
 
 SolverLike = Union[str, dict, Callable]
 
@@ -25,7 +26,7 @@ def get_solver(solver: SolverLike) -> Callable:
 
   Args:
     solver: a callable; a built-in name (`'argmax'`, `'top_k'`, `'ranks'`,
-      `'sort'`, `'shortest_path'`); a registered Keras name; or
+      `'sort'`, `'shortest_path'`, `'grid_arc_shortest_path'`); a registered Keras name; or
       `{'name': ..., 'kwargs': {...}}`; or a serialised solver object (a
       `SolutionCache` or a `NumpySolver`).
 

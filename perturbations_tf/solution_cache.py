@@ -11,7 +11,7 @@ pooled solution of best objective is one matrix product away. This is the
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import keras
 import numpy as np
@@ -142,12 +142,27 @@ class SolutionCache(keras.layers.Layer):
 
   def _best_in_pool(self, flat: tf.Tensor) -> tf.Tensor:
     """The pooled solution of best `<y, θ>` for each row of `flat`."""
-    objective = tf.matmul(flat, self.pool, transpose_b=True)  # [N, capacity]
+    objective, filled = self.objectives(flat)
     if not self.maximize:
       objective = -objective
-    filled = tf.range(self.capacity, dtype=tf.int64) < self.pool_size
     objective = tf.where(filled, objective, -np.inf)
     return tf.gather(self.pool, tf.argmax(objective, axis=1))
+
+  def objectives(self, theta) -> Tuple[tf.Tensor, tf.Tensor]:
+    """`<y, θ>` of every pooled solution y for every row of θ.
+
+    Args:
+      theta: `[N, *shape]` (or already flattened, `[N, prod(shape)]`).
+
+    Returns:
+      `(objective, filled)`: `[N, capacity]` objectives in the pool's dtype
+      (one matrix product), and the `[capacity]` mask of the slots that hold
+      a solution (the others are meaningless).
+    """
+    flat = tf.reshape(tf.cast(theta, self.pool.dtype),
+                      [tf.shape(theta)[0], -1])
+    objective = tf.matmul(flat, self.pool, transpose_b=True)
+    return objective, tf.range(self.capacity, dtype=tf.int64) < self.pool_size
 
   def _add_to_pool(self, solutions: tf.Tensor):
     """Adds the solutions not yet in the pool (nor repeated among them)."""

@@ -235,3 +235,136 @@ def shortest_path(costs: tf.Tensor, connectivity: int = 8,
       lambda p, m: tf.reduce_any(p != 0), trace, (position, mask),
       maximum_iterations=h * w)
   return tf.cast(tf.reshape(mask, shape), costs.dtype)
+
+
+def grid_arcs(grid) -> list:
+  """The arcs `(u, v)` of PyEPO's grid DAG, in its order; nodes row by row.
+
+  Each row's east arcs, then (except for the last row) its south arcs down
+  to the next row: `(m - 1)·n + m·(n - 1)` arcs for an `m × n` grid of nodes.
+
+  Example:
+    >>> grid_arcs((2, 2))  # [(0, 1), (0, 2), (1, 3), (2, 3)]
+  """
+  m, n = _check_grid(grid)
+  arcs = []
+  for i in range(m):
+    arcs += [(i * n + j, i * n + j + 1) for j in range(n - 1)]
+    if i < m - 1:
+      arcs += [(i * n + j, (i + 1) * n + j) for j in range(n)]
+  return arcs
+
+
+def _check_grid(grid) -> tuple:
+  if (not isinstance(grid, (tuple, list)) or len(grid) != 2 or any(
+      isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in grid)
+      or tuple(grid) == (1, 1)):
+    raise ValueError("grid must be (rows, columns) of nodes, two positive "
+                     f"integers and more than one node, got {grid!r}.")
+  return int(grid[0]), int(grid[1])
+
+
+def _shift(x: tf.Tensor, axis: int, fill=False) -> tf.Tensor:
+  """`[B, m, n]` x moved one node south (axis 1) or east (axis 2), `fill` in."""
+  pad = [[0, 0], [0, 0], [0, 0]]
+  pad[axis][0] = 1
+  padded = tf.pad(x, pad, constant_values=fill)
+  return padded[:, :-1] if axis == 1 else padded[:, :, :-1]
+
+
+def _unshift(x: tf.Tensor, axis: int) -> tf.Tensor:
+  """`[B, m, n]` booleans moved one node north (axis 1) or west (axis 2)."""
+  pad = [[0, 0], [0, 0], [0, 0]]
+  pad[axis][1] = 1
+  padded = tf.pad(x, pad)
+  return padded[:, 1:] if axis == 1 else padded[:, :, 1:]
+
+
+@_register
+def grid_arc_shortest_path(costs: tf.Tensor, grid=(5, 5)) -> tf.Tensor:
+  """Shortest north-west to south-east path on PyEPO's grid DAG, arc costs.
+
+  The grid has `m × n` nodes; arcs go east and south only, so the graph is
+  acyclic and any costs, negative ones included, have a shortest path. The
+  arcs are in PyEPO's order (`pyepo.model.*.shortestPathModel`; see
+  `grid_arcs`): row by row, a row's east arcs, then its south arcs. It
+  minimises `<w, c>` over the 0/1 arc vectors `w` of such paths.
+
+  Distances are exact dynamic programming on the DAG, `m + n - 2` sweeps of
+  whole-grid min-plus updates (node `(i, j)` is final after `i + j` sweeps,
+  with the very additions that the trace-back compares), for the whole batch
+  at once; the path is then marked backwards from the sink in as many sweeps,
+  each node taking the predecessor of least `distance + arc cost` (the west
+  one on exact ties), so the result is deterministic and optimal. The sweeps
+  are unrolled: no `while_loop`, so no loop trips under XLA.
+
+  Args:
+    costs: arc costs, `[B, (m - 1)·n + m·(n - 1)]`.
+    grid: `(m, n)`, the numbers of node rows and columns (PyEPO's `grid`).
+
+  Returns:
+    The 0/1 arc vectors of the shortest paths, `costs`' shape and dtype.
+
+  Raises:
+    ValueError: on a bad grid or a number of arcs that does not match it.
+    tf.errors.InvalidArgumentError: on NaN or infinite costs (in eager mode
+      and `tf.function`; XLA compiles the check out).
+
+  Example:
+    >>> costs = tf.constant([[1.0, 5.0, 2.0, 1.0]])  # grid (2, 2)
+    >>> grid_arc_shortest_path(costs, grid=(2, 2))  # [[1., 0., 1., 0.]]
+  """
+  m, n = _check_grid(grid)
+  costs = tf.convert_to_tensor(costs)
+  num_arcs = (m - 1) * n + m * (n - 1)
+  if costs.shape.rank != 2 or costs.shape[-1] != num_arcs:
+    raise ValueError(
+        f"costs must have shape [batch, {num_arcs}] for grid {tuple(grid)} "
+        f"((m - 1)·n + m·(n - 1) arcs), got {costs.shape}.")
+  dtype = tf.float64 if costs.dtype == tf.float64 else tf.float32
+  c = tf.debugging.check_numerics(
+      tf.cast(costs, dtype), "grid_arc_shortest_path needs finite costs, got "
+      "NaN or Inf (check the model's outputs or the learning rate)")
+  b = tf.shape(c)[0]
+  # East arc (i, j) -> (i, j + 1) and south arc (i, j) -> (i + 1, j), each
+  # stored at its head node: [B, m, n], +inf where a node has no such arc.
+  head = (m - 1) * (2 * n - 1)
+  rows = tf.reshape(c[:, :head], [b, m - 1, 2 * n - 1])
+  east = tf.concat([rows[..., :n - 1], c[:, tf.newaxis, head:]], axis=1)
+  south = rows[..., n - 1:]
+  inf = tf.constant(float("inf"), dtype)
+  into_east = tf.pad(east, [[0, 0], [0, 0], [1, 0]], constant_values=inf)
+  into_south = tf.pad(south, [[0, 0], [1, 0], [0, 0]], constant_values=inf)
+
+  source = tf.pad(tf.ones([1, 1, 1], tf.bool), [[0, 0], [0, m - 1], [0, n - 1]])
+  dist = tf.where(source, tf.zeros([b, m, n], dtype), inf)
+  for _ in range(m + n - 2):
+    from_west = _shift(dist, 2, inf) + into_east
+    from_north = _shift(dist, 1, inf) + into_south
+    dist = tf.minimum(dist, tf.minimum(from_west, from_north))
+  from_west = _shift(dist, 2, inf) + into_east
+  from_north = _shift(dist, 1, inf) + into_south
+  west_pred = from_west <= from_north  # Else the north one.
+
+  sink = tf.pad(tf.ones([1, 1, 1], tf.bool), [[0, 0], [m - 1, 0], [n - 1, 0]])
+  on_path = tf.tile(sink, [b, 1, 1])
+  for _ in range(m + n - 2):  # A node is on the path if its successor on
+    # the path picked it: the east neighbour from the west, or the south one.
+    east_picks = _unshift(on_path & west_pred, 2)
+    south_picks = _unshift(on_path & ~west_pred, 1)
+    on_path = on_path | east_picks | south_picks
+  # The source picks no arc: its candidates are both +inf, and the slices
+  # below drop its row and column.
+  used_east = on_path & west_pred
+  used_south = on_path & ~west_pred
+  arcs_east = tf.cast(used_east[..., 1:], costs.dtype)  # At the head nodes.
+  arcs_south = tf.cast(used_south[:, 1:], costs.dtype)
+  blocks = tf.concat([arcs_east[:, :m - 1], arcs_south], axis=2)
+  return tf.concat([tf.reshape(blocks, [b, head]), arcs_east[:, m - 1]],
+                   axis=1)
+
+
+
+# At the end: linear_program imports numpy_solver, whose registry imports
+# this module's solvers. It imports scipy only when a program is built.
+from perturbations_tf.linear_program import LinearProgram  # noqa: E402,F401

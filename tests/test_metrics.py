@@ -1,11 +1,15 @@
 """Tests of the metrics against hand-computed values."""
 
+import functools
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import perturbations_tf as ptf
 from perturbations_tf import metrics
 from perturbations_tf import solvers
+from tests import grid_paths
 
 
 def test_exact_match_accuracy():
@@ -58,3 +62,33 @@ def test_projection_accuracy():
   np.testing.assert_allclose(one_hot.result(), 0.5)  # The accuracy.
   restored = metrics.ProjectionAccuracy.from_config(metric.get_config())
   assert restored.solver is solvers.ranks
+
+
+@pytest.mark.parametrize("maximize", [False, True])
+def test_regret_and_normalized_regret_are_their_definitions(maximize, rng):
+  grid = (3, 3)
+  shortest = functools.partial(solvers.grid_arc_shortest_path, grid=grid)
+  solver = (lambda x: shortest(-x)) if maximize else shortest
+  c = rng.uniform(0.1, 2.0, (40, 12))
+  c_hat = c + rng.normal(scale=0.5, size=c.shape)
+  w_hat, _ = grid_paths.brute_force(c_hat, grid, maximize)
+  _, z = grid_paths.brute_force(c, grid, maximize)
+  regret = (np.sum(c * w_hat, 1) - z) * (-1 if maximize else 1)
+  weights = rng.uniform(0, 2, 40)
+  assert (regret >= -1e-12).all() and (regret > 0).any()
+  for metric, want in (
+      (metrics.Regret(solver, maximize), np.mean(regret)),
+      (metrics.NormalizedRegret(solver, maximize),
+       np.sum(regret) / np.sum(np.abs(z)))):
+    metric.update_state(c[:25], c_hat[:25])  # Two batches accumulate.
+    metric.update_state(ptf.stack_targets(c[25:], solver(c[25:])),
+                        c_hat[25:])
+    np.testing.assert_allclose(metric.result(), want, rtol=1e-5)
+    metric.reset_state()
+    metric.update_state(c, c_hat, sample_weight=weights)
+    weighted = (np.sum(regret * weights) / np.sum(weights)
+                if type(metric) is metrics.Regret else
+                np.sum(regret * weights) / np.sum(np.abs(z) * weights))
+    np.testing.assert_allclose(metric.result(), weighted, rtol=1e-5)
+  config = metrics.NormalizedRegret("grid_arc_shortest_path").get_config()
+  assert metrics.NormalizedRegret.from_config(config).get_config() == config

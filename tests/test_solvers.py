@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from perturbations_tf import solvers
 from experiments import dijkstra
+from tests import grid_paths
 
 MODES = {
     "eager": lambda f: f,
@@ -114,3 +115,68 @@ def test_shortest_path_errors_and_min_cost():
     solvers.shortest_path(tf.ones([1, 2, 2]), connectivity=6)
   with pytest.raises(ValueError, match=r"\[batch, height, width\]"):
     solvers.shortest_path(tf.ones([2, 2]))
+
+
+GRIDS = [(5, 5), (2, 3), (1, 4), (4, 1), (3, 7), (6, 2)]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("grid", GRIDS)
+def test_grid_arc_shortest_path_matches_scipy_dijkstra(mode, grid, rng):
+  num_arcs = len(solvers.grid_arcs(grid))
+  costs = rng.uniform(0.01, 2.0, (30, num_arcs))
+  paths = MODES[mode](lambda c: solvers.grid_arc_shortest_path(c, grid))(
+      tf.constant(costs)).numpy()
+  for cost, path in zip(costs, paths):
+    np.testing.assert_array_equal(path, grid_paths.scipy_dijkstra(cost, grid))
+
+
+@pytest.mark.parametrize("grid", [(3, 3), (4, 3), (2, 5)])
+def test_grid_arc_shortest_path_is_optimal_with_negative_costs(grid, rng):
+  # The graph is acyclic: negative costs are fine (Dijkstra is not).
+  num_arcs = len(solvers.grid_arcs(grid))
+  costs = rng.normal(size=(200, num_arcs)).astype(np.float32)
+  paths = solvers.grid_arc_shortest_path(costs, grid).numpy()
+  best, objective = grid_paths.brute_force(costs, grid)
+  np.testing.assert_array_equal(paths, best)
+  np.testing.assert_allclose(np.sum(paths * costs, 1), objective, rtol=1e-6,
+                             atol=1e-6)
+
+
+def test_grid_arc_shortest_path_ties_and_zero_costs_are_deterministic():
+  grid = (3, 4)
+  paths = grid_paths.all_paths(grid)
+  for costs in (np.zeros((2, 17)), np.ones((2, 17)),
+                np.tile([0.0, 1.0], (2, 9))[:, :17]):
+    got = solvers.grid_arc_shortest_path(costs, grid).numpy()
+    assert (paths == got[0]).all(1).any()  # A path, and an optimal one.
+    assert np.isclose(got[0] @ costs[0], (paths @ costs[0]).min())
+    np.testing.assert_array_equal(got[0], got[1])
+
+
+@pytest.mark.parametrize("dtype", [tf.float16, tf.bfloat16, tf.float64])
+def test_grid_arc_shortest_path_dtypes(dtype, rng):
+  costs = rng.uniform(0.5, 2.0, (8, 40))
+  got = solvers.grid_arc_shortest_path(tf.cast(costs, dtype), (5, 5))
+  assert got.dtype == dtype
+  want = solvers.grid_arc_shortest_path(
+      tf.cast(tf.cast(costs, dtype), tf.float64), (5, 5))
+  np.testing.assert_array_equal(tf.cast(got, tf.float64), want)
+
+
+def test_grid_arc_shortest_path_errors():
+  with pytest.raises(ValueError, match=r"shape \[batch, 40\] for grid"):
+    solvers.grid_arc_shortest_path(tf.zeros([2, 39]), (5, 5))
+  with pytest.raises(ValueError, match="grid must be"):
+    solvers.grid_arc_shortest_path(tf.zeros([2, 1]), (1, 1))
+  with pytest.raises(ValueError, match="grid must be"):
+    solvers.grid_arc_shortest_path(tf.zeros([2, 4]), (2, "2"))
+  with pytest.raises(tf.errors.InvalidArgumentError, match="finite costs"):
+    solvers.grid_arc_shortest_path(tf.fill([1, 4], np.nan), (2, 2))
+
+
+def test_grid_arcs_follow_pyepo_order():
+  # Row by row: a row's east arcs, then its south arcs down to the next row.
+  assert solvers.grid_arcs((2, 3)) == [(0, 1), (1, 2), (0, 3), (1, 4), (2, 5),
+                                       (3, 4), (4, 5)]
+  assert len(solvers.grid_arcs((5, 5))) == 40

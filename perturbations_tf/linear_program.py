@@ -1,0 +1,258 @@
+"""Linear and mixed-integer linear programs as batched solvers, through
+scipy's HiGHS (`scipy.optimize.linprog` / `scipy.optimize.milp`).
+
+    min (or max)  cᵀx   s.t.  A_ub x ≤ b_ub,  A_eq x = b_eq,  lb ≤ x ≤ ub,
+                              x_i integer where integrality_i = 1.
+
+The constraints are fixed; each row of the input is one cost vector `c`.
+The solves run through `numpy_solver` (threads or worker processes), so
+`perturbed`, `FenchelYoungLoss`, `SPOPlusLoss` and the regret metrics take a
+`LinearProgram` as they take any solver. scipy is imported on first use
+only: `pip install "perturbations-tf[lp]"`.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import functools
+from typing import Optional, Union
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from perturbations_tf import numpy_solver as numpy_solver_lib
+
+
+class InfeasibleProgramError(ValueError):
+  """The program's constraints admit no point, whatever the costs."""
+
+
+class UnsolvedProgramError(RuntimeError):
+  """An instance is unbounded, or HiGHS stopped without an optimum."""
+
+
+def _scipy_optimize():
+  try:
+    from scipy import optimize  # pylint: disable=import-outside-toplevel
+  except ImportError as error:
+    raise ImportError(
+        "LinearProgram solves through scipy's HiGHS: pip install "
+        "'perturbations-tf[lp]' (or scipy).") from error
+  return optimize
+
+
+@dataclasses.dataclass(frozen=True)
+class _Program:
+  """The constraints as numpy arrays: picklable, for worker processes."""
+  a_ub: Optional[np.ndarray]
+  b_ub: Optional[np.ndarray]
+  a_eq: Optional[np.ndarray]
+  b_eq: Optional[np.ndarray]
+  lower: np.ndarray
+  upper: np.ndarray
+  integrality: Optional[np.ndarray]  # None: a pure LP, solved by linprog.
+  maximize: bool
+  time_limit: Optional[float]
+
+
+# The status codes of linprog and milp.
+_STATUS = {1: "stopped at its iteration or time limit", 2: "infeasible",
+           3: "unbounded", 4: "stopped by numerical difficulties"}
+
+
+def solve_program(costs: np.ndarray, program: _Program) -> np.ndarray:
+  """Solves one instance with HiGHS: the optimal x, `[n]` (on a worker).
+
+  Raises:
+    InfeasibleProgramError: on infeasible constraints.
+    UnsolvedProgramError: on an unbounded instance, or HiGHS stopping
+      without an optimum (time limit, numerical trouble).
+  """
+  optimize = _scipy_optimize()
+  c = np.asarray(costs, np.float64)
+  if not np.all(np.isfinite(c)):
+    raise ValueError("LinearProgram needs finite costs, got NaN or Inf.")
+  c = -c if program.maximize else c
+  options = ({} if program.time_limit is None
+             else {"time_limit": program.time_limit})
+  if program.integrality is None:
+    bounds = [(None if np.isinf(lo) else lo, None if np.isinf(hi) else hi)
+              for lo, hi in zip(program.lower, program.upper)]
+    result = optimize.linprog(
+        c, A_ub=program.a_ub, b_ub=program.b_ub, A_eq=program.a_eq,
+        b_eq=program.b_eq, bounds=bounds, method="highs", options=options)
+  else:
+    constraints = [optimize.LinearConstraint(a, lo, hi) for a, lo, hi in (
+        (program.a_ub, -np.inf, program.b_ub),
+        (program.a_eq, program.b_eq, program.b_eq)) if a is not None]
+    result = optimize.milp(
+        c, integrality=program.integrality, constraints=constraints,
+        bounds=optimize.Bounds(program.lower, program.upper), options=options)
+  if result.status == 2:
+    raise InfeasibleProgramError(
+        "The linear program is infeasible: no x satisfies its constraints.")
+  if result.status != 0 or result.x is None:
+    raise UnsolvedProgramError(
+        f"HiGHS found no optimum: the instance is "
+        f"{_STATUS.get(result.status, 'unsolved')} ({result.message}).")
+  return result.x
+
+
+def _matrix(name: str, value, num_rows_name: str, b) -> tuple:
+  """Validated `(A, b)` as float64 arrays, or `(None, None)`."""
+  if value is None and b is None:
+    return None, None
+  if value is None or b is None:
+    raise ValueError(f"{name} and {num_rows_name} go together: pass both or "
+                     "neither.")
+  a = np.atleast_2d(np.asarray(value, np.float64))
+  b = np.atleast_1d(np.asarray(b, np.float64))
+  if a.ndim != 2 or b.shape != (a.shape[0],):
+    raise ValueError(f"{name} must be [rows, n] and {num_rows_name} [rows], "
+                     f"got {a.shape} and {b.shape}.")
+  if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+    raise ValueError(f"{name} and {num_rows_name} must be finite.")
+  return a, b
+
+
+def _bounds(bounds, n: int) -> tuple:
+  """`(lower, upper)` arrays of n entries, ±inf where unbounded."""
+  pairs = np.asarray(bounds, dtype=object)
+  if pairs.shape == (2,):
+    pairs = np.tile(pairs, (n, 1))
+  if pairs.shape != (n, 2):
+    raise ValueError(f"bounds must be one (lower, upper) pair or n = {n} "
+                     f"of them, got {bounds!r}.")
+  lower = np.array([-np.inf if v is None else v for v in pairs[:, 0]], float)
+  upper = np.array([np.inf if v is None else v for v in pairs[:, 1]], float)
+  if np.any(lower > upper):
+    raise ValueError(f"bounds must have lower <= upper, got {bounds!r}.")
+  return lower, upper
+
+
+@keras.saving.register_keras_serializable(package="perturbations_tf")
+class LinearProgram:
+  """A linear program (or MILP) over fixed constraints, as a batched solver.
+
+  Calling it on costs `[B, n]` returns the optimal `x` of each row,
+  `[B, n]` in the costs' dtype, solved by HiGHS through `numpy_solver`. It
+  is a host call: use `jit_compile=False`. Its settings serialise (`get_
+  config`), so losses and metrics that hold it save with a model.
+
+  Args:
+    A_ub, b_ub: inequality constraints `A_ub x ≤ b_ub` (`[r, n]`, `[r]`).
+    A_eq, b_eq: equality constraints `A_eq x = b_eq`.
+    bounds: one `(lower, upper)` pair for every variable, or n pairs;
+      `None` for no bound (default `(0, None)`: `x ≥ 0`, as `linprog`).
+    integrality: None or zeros for an LP (`linprog`); else per variable 1
+      (integer) or 0 (continuous), solved as a MILP (`milp`).
+    maximize: maximise `cᵀx` instead of minimising it.
+    executor: `'threads'` (default), `'processes'` (faster for many small
+      programs; solves in spawned workers) or a `concurrent.futures.Executor`
+      — as `numpy_solver`.
+    num_workers: as `numpy_solver` (default: the CPU count).
+    time_limit: seconds per instance before HiGHS gives up (and the call
+      raises), or None.
+
+  Raises:
+    ValueError: on malformed constraints or bounds.
+    InfeasibleProgramError: at construction, when no x satisfies the
+      constraints (checked once with zero costs).
+    ImportError: without scipy.
+
+  When called, an unbounded instance (or one HiGHS cannot finish) raises
+  `UnsolvedProgramError` with a note naming the example of the batch (in
+  graphs, TensorFlow re-raises it as a `tf.errors.OpError` whose message
+  carries both).
+
+  Example:
+    >>> # A fractional knapsack: max cᵀx, weights·x ≤ 10, 0 ≤ x ≤ 1.
+    >>> lp = LinearProgram(A_ub=[[3., 4., 5.]], b_ub=[10.], bounds=(0, 1),
+    ...                    maximize=True)
+    >>> lp(tf.constant([[1., 1., 1.]]))  # [[1., 1., 0.6]]
+  """
+
+  supports_jit = False  # A host call.
+  maps_rows = True  # `perturbed(batched=False)` must not map it again.
+
+  def __init__(self, A_ub=None, b_ub=None, A_eq=None, b_eq=None,
+               bounds=(0, None), integrality=None, maximize: bool = False,
+               *, executor: Union[str, concurrent.futures.Executor] = "threads",
+               num_workers: Optional[int] = None,
+               time_limit: Optional[float] = None):
+    a_ub, b_ub = _matrix("A_ub", A_ub, "b_ub", b_ub)
+    a_eq, b_eq = _matrix("A_eq", A_eq, "b_eq", b_eq)
+    widths = {a.shape[1] for a in (a_ub, a_eq) if a is not None}
+    if integrality is not None:
+      integrality = np.asarray(integrality, np.int64).reshape(-1)
+      widths.add(len(integrality))
+      if not np.isin(integrality, (0, 1)).all():
+        raise ValueError("integrality must hold 0 (continuous) or 1 "
+                         f"(integer) per variable, got {integrality}.")
+    bounds_array = np.asarray(bounds, dtype=object)
+    if bounds_array.ndim == 2:
+      widths.add(bounds_array.shape[0])
+    if len(widths) != 1:
+      raise ValueError(
+          "The number of variables n must follow from the constraints, "
+          "integrality or per-variable bounds, and agree among them; got "
+          f"{sorted(widths) or 'none'}.")
+    (n,) = widths
+    if time_limit is not None and not time_limit > 0:
+      raise ValueError(f"time_limit must be positive seconds or None, got "
+                       f"{time_limit!r}.")
+    lower, upper = _bounds(bounds, n)
+    self.num_variables = n
+    self.maximize = bool(maximize)
+    self._program = _Program(
+        a_ub, b_ub, a_eq, b_eq, lower, upper,
+        None if integrality is None or not integrality.any() else integrality,
+        self.maximize, time_limit)
+    self._config = dict(
+        A_ub=_listed(a_ub), b_ub=_listed(b_ub), A_eq=_listed(a_eq),
+        b_eq=_listed(b_eq), bounds=[[_finite_or_none(lo), _finite_or_none(hi)]
+                                    for lo, hi in zip(lower, upper)],
+        integrality=_listed(integrality), maximize=self.maximize,
+        num_workers=num_workers, time_limit=time_limit,
+        executor=executor if isinstance(executor, str) else "threads")
+    try:
+      solve_program(np.zeros(n), self._program)
+    except UnsolvedProgramError:
+      pass  # Feasible; zero costs stopped early only on a time limit.
+    self._solver = numpy_solver_lib.numpy_solver(
+        functools.partial(solve_program, program=self._program),
+        output_shape=(n,), output_dtype=None, executor=executor,
+        num_workers=num_workers)
+    self.__name__ = "LinearProgram"
+
+  def __call__(self, costs) -> tf.Tensor:
+    costs = tf.convert_to_tensor(costs)
+    if costs.shape.rank != 2 or costs.shape[-1] != self.num_variables:
+      raise ValueError(f"LinearProgram takes costs of shape [batch, "
+                       f"{self.num_variables}], got {costs.shape}.")
+    return self._solver(costs)
+
+  def solve(self, costs: np.ndarray) -> np.ndarray:
+    """The optimal x of each row of a numpy `[B, n]` array, without TF."""
+    return self._solver.solve(np.asarray(costs))
+
+  def close(self):
+    """Shuts down the worker pool (also done at exit)."""
+    self._solver.close()
+
+  def get_config(self) -> dict:
+    return dict(self._config)
+
+  @classmethod
+  def from_config(cls, config: dict) -> "LinearProgram":
+    return cls(**config)
+
+
+def _listed(array):
+  return None if array is None else np.asarray(array).tolist()
+
+
+def _finite_or_none(value: float):
+  return None if np.isinf(value) else float(value)

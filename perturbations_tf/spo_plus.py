@@ -1,0 +1,111 @@
+"""The SPO+ loss of Elmachtoub & Grigas, "Smart "Predict, then Optimize""
+(Management Science, 2022).
+
+For a minimisation `w*(c) = argmin_{w ∈ W} cᵀw`, `z*(c) = cᵀw*(c)`, and
+predicted costs `ĉ`:
+
+    ℓ_SPO+(ĉ, c) = max_{w ∈ W} (c − 2ĉ)ᵀw + 2ĉᵀw*(c) − z*(c)
+                 = (2ĉ − c)ᵀ(w*(c) − ŵ),   ŵ = w*(2ĉ − c),
+
+a convex upper bound of the regret `cᵀw*(ĉ) − z*(c)` with subgradient
+`2(w*(c) − ŵ)`. A maximisation mirrors every sign: the value is
+`(c − 2ĉ)ᵀ(w*(c) − ŵ)` with `ŵ` the maximiser of `(2ĉ − c)ᵀw`, and the
+subgradient `−2(w*(c) − ŵ)`. One solve per example (two when `w*(c)` is
+not given).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import keras
+import tensorflow as tf
+
+from perturbations_tf.perturbed import check_rank, compute_dtype
+from perturbations_tf import registry
+from perturbations_tf import targets
+
+
+def spo_plus_loss(y_true, y_pred, solver: Callable,
+                  maximize: bool = False) -> tf.Tensor:
+  """Per-example SPO+ loss of predicted costs.
+
+  Args:
+    y_true: the true costs `c`, `y_pred`'s shape, or
+      `stack_targets(c, w*(c))` to skip solving them.
+    y_pred: the predicted costs `ĉ`, `[B, ...]`.
+    solver: the batched solver of the problem, `[B, ...]` → `[B, ...]` (a
+      minimiser when `maximize=False`, a maximiser otherwise).
+    maximize: the sense of the problem.
+
+  Returns:
+    The losses, `[B]`, in `y_pred`'s dtype; non-negative, and at least the
+    regret of `ĉ`. Its gradient in `y_pred` is the SPO+ subgradient (none
+    flows to `y_true`).
+
+  Raises:
+    ValueError: on `y_true` of the wrong shape.
+
+  Example:
+    >>> c = tf.constant([[1.0, 5.0, 2.0, 1.0]])
+    >>> solver = functools.partial(ptf.solvers.grid_arc_shortest_path,
+    ...                            grid=(2, 2))
+    >>> spo_plus_loss(c, c, solver)  # 0: the true costs have no regret.
+  """
+  solver = registry.get_solver(solver)
+  y_pred = tf.convert_to_tensor(y_pred)
+  check_rank(y_pred, batched=True, name="y_pred")
+  dtype = compute_dtype(y_pred.dtype)
+  costs, solutions = targets.split_targets(y_true, y_pred, solver)
+  costs, solutions = tf.cast(costs, dtype), tf.cast(solutions, dtype)
+  sign = targets.sense(maximize)
+
+  @tf.custom_gradient
+  def spo_plus(c_hat):
+    shifted = 2.0 * tf.cast(c_hat, dtype) - costs
+    w_hat = tf.cast(solver(tf.cast(shifted, c_hat.dtype)), dtype)
+    gap = solutions - w_hat
+    value = sign * targets.inner(shifted, gap)
+
+    def grad(upstream):
+      g = tf.reshape(tf.cast(upstream, dtype), [-1] + [1] * (gap.shape.rank - 1))
+      return tf.cast(2.0 * sign * g * gap, c_hat.dtype)
+
+    return tf.cast(value, c_hat.dtype), grad
+
+  return spo_plus(y_pred)
+
+
+@keras.saving.register_keras_serializable(package="perturbations_tf")
+class SPOPlusLoss(keras.losses.Loss):
+  """The SPO+ loss as a Keras loss, `call(y_true, y_pred)`.
+
+  Args:
+    solver: the batched solver (a minimiser when `maximize=False`): a
+      callable, a built-in name (`'grid_arc_shortest_path'` …), a
+      `LinearProgram`, or any serialisable solver, as for `Perturbed`.
+    maximize: the sense of the problem.
+    reduction, name, dtype: as for Keras losses.
+
+  `y_true` is the true costs, or `stack_targets(c, w*(c))` to skip their
+  solve; `y_pred` the predicted costs. See `spo_plus_loss`.
+
+  Example:
+    >>> loss = SPOPlusLoss({'name': 'grid_arc_shortest_path',
+    ...                     'kwargs': {'grid': (5, 5)}})
+    >>> model.compile('adam', loss=loss)
+  """
+
+  def __init__(self, solver, maximize: bool = False,
+               reduction: str = "sum_over_batch_size", name: str = "spo_plus",
+               dtype=None):
+    super().__init__(name=name, reduction=reduction, dtype=dtype)
+    self.solver = registry.get_solver(solver)
+    self.maximize = bool(maximize)
+
+  def call(self, y_true, y_pred):
+    return spo_plus_loss(y_true, y_pred, self.solver, self.maximize)
+
+  def get_config(self) -> dict:
+    return {**super().get_config(), "solver": registry.solver_name(
+        self.solver), "maximize": self.maximize}
