@@ -85,3 +85,56 @@ class BlackboxLoss(keras.losses.Loss):
   def get_config(self):
     return {**super().get_config(), "lam": self.lam,
             "solver": registry.solver_name(self.solver)}
+
+
+@_register
+class DecisionLoss(keras.losses.Loss):
+  """A task loss on the decisions of a differentiable decision layer.
+
+  PyEPO's recipes for the methods that return decisions rather than a loss
+  (its "pattern B"): the layer maps the predicted costs to decisions `ŵ`
+  (exact, or a mean of perturbed ones), and the loss compares them with the
+  true optimum:
+
+  - `target='objective'`: `|cᵀŵ − z*(c)|` (DBB and NID: the regret, for
+    exact decisions);
+  - `target='solution'`: `mean |ŵ − w*|` (`norm='l1'`, I-MLE) or
+    `mean (ŵ − w*)²` (`'l2'`, the perturbed optimizer DPO).
+
+  `y_true` is `ptf.stack_targets(c, w*(c))`; `y_pred` the predicted costs.
+
+  Args:
+    layer: a serialisable decision layer (`ptf.Blackbox`,
+      `ptf.NegativeIdentity`, `ptf.IMLE`, `ptf.Perturbed`).
+    target: `'objective'` or `'solution'`.
+    norm: `'l1'` or `'l2'` (the solution loss).
+
+  Example:
+    >>> DecisionLoss(ptf.Blackbox('grid_arc_shortest_path', lam=10.0))
+  """
+
+  def __init__(self, layer, target="objective", norm="l1",
+               name="decision_loss", **kwargs):
+    super().__init__(name=name, **kwargs)
+    if target not in ("objective", "solution") or norm not in ("l1", "l2"):
+      raise ValueError(f"target must be 'objective' or 'solution' and norm "
+                       f"'l1' or 'l2', got {target!r} and {norm!r}.")
+    self.layer = (keras.layers.deserialize(layer) if isinstance(layer, dict)
+                  else layer)
+    self.target = target
+    self.norm = norm
+
+  def call(self, y_true, y_pred):
+    costs, solutions = y_true[:, 0], y_true[:, 1]
+    decisions = self.layer(y_pred)
+    if self.target == "objective":
+      error = tf.reduce_sum(costs * decisions, -1) - tf.reduce_sum(
+          costs * solutions, -1)
+      return tf.abs(error)
+    error = decisions - solutions
+    error = tf.abs(error) if self.norm == "l1" else tf.square(error)
+    return tf.reduce_mean(error, axis=-1)
+
+  def get_config(self):
+    return {**super().get_config(), "target": self.target, "norm": self.norm,
+            "layer": keras.layers.serialize(self.layer)}

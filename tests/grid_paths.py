@@ -1,5 +1,5 @@
-"""Exhaustive references on PyEPO's grid DAG: every path, the best by brute
-force, and scipy's Dijkstra (what a user would otherwise call)."""
+"""Exhaustive references on PyEPO's grid DAG: every path, and the best one by
+brute force (scipy's Dijkstra is `experiments.pyepo_data.scipy_shortest_path`)."""
 
 import itertools
 
@@ -29,20 +29,3 @@ def brute_force(costs, grid, maximize=False):
   objectives = np.asarray(costs, np.float64) @ paths.T
   best = objectives.argmax(1) if maximize else objectives.argmin(1)
   return paths[best], objectives[np.arange(len(best)), best]
-
-
-def scipy_dijkstra(costs, grid):
-  """One instance through `scipy.sparse.csgraph.dijkstra`: its arc vector."""
-  from scipy.sparse import csgraph, csr_matrix  # pylint: disable=import-outside-toplevel
-  arcs = solvers.grid_arcs(grid)
-  size = grid[0] * grid[1]
-  tails, heads = zip(*arcs)
-  graph = csr_matrix((costs, (tails, heads)), shape=(size, size))
-  _, predecessors = csgraph.dijkstra(graph, indices=0,
-                                     return_predecessors=True)
-  index = {arc: k for k, arc in enumerate(arcs)}
-  w, node = np.zeros(len(arcs)), size - 1
-  while node != 0:
-    w[index[predecessors[node], node]] = 1
-    node = predecessors[node]
-  return w

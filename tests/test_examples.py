@@ -2,6 +2,7 @@
 
 from examples import assignment
 from examples import knapsack
+from examples import production_planning
 
 
 def test_assignment_learns_to_match():
@@ -19,3 +20,10 @@ def test_knapsack_learns_item_values():
   assert results["loss"][-1] < 0.5 * results["loss"][0]
   assert results["test_relative_value"] > results["trivial_relative_value"]
   assert results["test_relative_value"] > 0.9
+
+
+def test_production_planning_spo_plus_beats_two_stage():
+  results = production_planning.main(num_train=200, num_test=100, epochs=8)
+  assert results["spo_plus_loss"][-1] < 0.5 * results["spo_plus_loss"][0]
+  assert (results["spo_plus_test_normalized_regret"] <
+          0.7 * results["two_stage_test_normalized_regret"])

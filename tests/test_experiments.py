@@ -16,6 +16,7 @@ import perturbations_tf as ptf
 from experiments import classification
 from experiments import models
 from experiments import plot
+from experiments import predict_then_optimize
 from experiments import ranking
 from experiments import shortest_path
 from experiments import warcraft_data
@@ -348,7 +349,8 @@ def test_flagfiles_parse_and_validate(name):
   from absl import flags  # pylint: disable=import-outside-toplevel
   from experiments import common  # pylint: disable=import-outside-toplevel
   binaries = {"classification": classification, "ranking": ranking,
-              "shortest_path": shortest_path}
+              "shortest_path": shortest_path,
+              "predict_then_optimize": predict_then_optimize}
   module = next(m for prefix, m in binaries.items() if name.startswith(prefix))
   flag_values = flags.FlagValues()
   common.define_flags(module.Config, flag_values)

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from perturbations_tf import solvers
 from experiments import dijkstra
+from experiments import pyepo_data
 from tests import grid_paths
 
 MODES = {
@@ -128,7 +129,8 @@ def test_grid_arc_shortest_path_matches_scipy_dijkstra(mode, grid, rng):
   paths = MODES[mode](lambda c: solvers.grid_arc_shortest_path(c, grid))(
       tf.constant(costs)).numpy()
   for cost, path in zip(costs, paths):
-    np.testing.assert_array_equal(path, grid_paths.scipy_dijkstra(cost, grid))
+    np.testing.assert_array_equal(
+        path, pyepo_data.scipy_shortest_path(cost, grid))
 
 
 @pytest.mark.parametrize("grid", [(3, 3), (4, 3), (2, 5)])

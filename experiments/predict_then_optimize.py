@@ -1,0 +1,359 @@
+r"""Predict-then-optimize on PyEPO's benchmark, as an absl binary.
+
+A linear model maps features `x` to the costs `ĉ` of a linear program —
+PyEPO's shortest path on a 5×5 grid (TF-native solver) or its
+multi-dimensional 0/1 knapsack (HiGHS through `ptf.LinearProgram`) — and is
+trained end to end by one of the methods PyEPO and InferOpt compare, each
+with its published recipe; the score is the normalised regret of the
+decisions taken on the predicted costs, `Σ (cᵀw*(ĉ) − z*(c)) / Σ |z*(c)|`
+(mirrored for the knapsack, a maximisation), on held-out instances.
+
+Methods (`--methods`): `two_stage` (least squares on the costs), `spo_plus`
+(SPO+), `dbb` (blackbox interpolation, λ, regret loss), `nid` (negative
+identity, regret loss), `dpo` (perturbed optimizer, squared error to w*),
+`pfyl` (perturbed Fenchel–Young), `imle` (I-MLE, Sum-of-Gamma noise, L1 to
+w*), `nce` and `cmap` (contrastive, over a solution pool seeded with the
+training solutions, a fraction `--solve_ratio` of the rows solved).
+
+Data: PyEPO's generators (`experiments.pyepo_data`) over the grid
+`--num_train × --degrees × --noise_widths`, `--num_seeds` seeds each (data
+and initialisation), or a user's `--data_file`. Each run trains in its own
+sub-folder (resumable; a rerun skips finished runs); `results.json` holds
+every run's metrics and, per method and cell, the mean ± std over seeds.
+
+  python -m experiments.predict_then_optimize          # quick CPU form
+  python -m experiments.predict_then_optimize --flagfile=configs/predict_then_optimize.cfg
+  python -m experiments.predict_then_optimize --data_file=mine.npz \
+      --methods=two_stage,spo_plus,pfyl
+  python -m experiments.plot --pto_results=runs/predict_then_optimize/results.json
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import time
+from typing import Dict, List, NamedTuple, Optional, Tuple
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import perturbations_tf as ptf
+from perturbations_tf import registry
+from perturbations_tf import solvers
+from experiments import common
+from experiments import losses
+from experiments import pyepo_data
+
+METHODS = ("two_stage", "spo_plus", "dbb", "nid", "dpo", "pfyl", "imle",
+           "nce", "cmap")
+PROBLEMS = ("shortest_path", "knapsack")
+DATA_ARRAYS = ("x_train", "c_train", "x_test", "c_test")
+# Methods whose training step cannot be XLA-compiled: TensorFlow's Gamma
+# sampler (I-MLE's Sum-of-Gamma noise) and the solution cache (a dynamic
+# number of exact solves) have no XLA kernels.
+NOT_JIT = ("imle", "nce", "cmap")
+
+
+@dataclasses.dataclass
+class Config(common.TrainConfig):
+  """Settings of the benchmark (defaults: the quick CPU study)."""
+  problem: str = common.field("shortest_path", "The linear program.",
+                              choices=PROBLEMS)
+  data_file: str = common.field(
+      "", "A .npz with x_train, c_train, x_test, c_test (shortest path: "
+      "costs in PyEPO's arc order; knapsack: also weights [dim, items] and "
+      "capacity); replaces the generated data (and --num_train, --degrees, "
+      "--noise_widths).")
+  methods: List[str] = common.field(list(METHODS), "Methods to train.",
+                                    choices=METHODS, item_type=str)
+  num_train: List[int] = common.field([1000], "Training sizes.",
+                                      item_type=int)
+  num_test: int = common.field(1000, "Test instances.")
+  degrees: List[int] = common.field([1, 2, 4, 6], "Polynomial degrees of "
+                                    "the feature-to-cost map.", item_type=int)
+  noise_widths: List[float] = common.field([0.5], "Half-widths of the "
+                                           "multiplicative cost noise.")
+  num_seeds: int = common.field(3, "Seeds per cell: --seed, --seed + 1, ... "
+                                "(data and initialisation).")
+  num_features: int = common.field(5, "p, the feature dimension.")
+  grid_size: int = common.field(5, "Shortest path: k×k grid of nodes.")
+  num_items: int = common.field(32, "Knapsack: items.")
+  knapsack_dim: int = common.field(2, "Knapsack: resources (dimensions).")
+  capacity: float = common.field(20.0, "Knapsack: capacity per resource.")
+  num_samples: int = common.field(10, "M of dpo, pfyl and imle.")
+  sigma: float = common.field(1.0, "σ of dpo, pfyl and imle.")
+  dbb_lambda: float = common.field(10.0, "λ of dbb.")
+  imle_lambda: float = common.field(10.0, "λ of imle.")
+  solve_ratio: float = common.field(0.05, "Fraction of rows nce and cmap "
+                                    "solve exactly (the rest: the pool).")
+  num_workers: int = common.field(0, "Knapsack: HiGHS worker processes (0: "
+                                  "one per CPU core).")
+  epochs: int = common.field(20, "Training epochs.")
+  batch_size: int = common.field(32, "Mini-batch size.")
+  learning_rate: float = common.field(1e-2, "Adam learning rate.")
+
+  def validate(self):
+    super().validate()
+    self.require(at_least_one=("num_test", "num_seeds", "num_features",
+                               "grid_size", "num_items", "knapsack_dim",
+                               "num_samples"),
+                 positive=("sigma", "dbb_lambda", "imle_lambda", "capacity"))
+    if not self.methods:
+      raise ValueError("--methods must name at least one method.")
+    if not 0 < self.solve_ratio <= 1:
+      raise ValueError(f"--solve_ratio must be in (0, 1], got "
+                       f"{self.solve_ratio}.")
+    if self.data_file:
+      load_data_file(self)  # Fails here, before any training.
+      return
+    if not self.num_train or min(self.num_train) < 1:
+      raise ValueError(f"--num_train must be positive sizes, got "
+                       f"{self.num_train}.")
+    if not self.degrees or min(self.degrees) < 1:
+      raise ValueError(f"--degrees must be positive integers, got "
+                       f"{self.degrees}.")
+    if not self.noise_widths or not all(0 <= e < 1 for e in
+                                        self.noise_widths):
+      raise ValueError(f"--noise_widths must be in [0, 1), got "
+                       f"{self.noise_widths}.")
+
+  def cells(self) -> List[Tuple[Optional[int], Optional[int],
+                                Optional[float], int]]:
+    """(training size, degree, noise width, seed) of every data set."""
+    seeds = range(self.seed, self.seed + self.num_seeds)
+    if self.data_file:
+      return [(None, None, None, s) for s in seeds]
+    return [(n, d, e, s) for n in self.num_train for d in self.degrees
+            for e in self.noise_widths for s in seeds]
+
+
+def cell_name(n, deg, noise) -> str:
+  """The name of a data cell (without its seed), e.g. `n1000_deg6_noise0.5`."""
+  return "data_file" if n is None else f"n{n}_deg{deg}_noise{noise:g}"
+
+
+class Problem(NamedTuple):
+  """One data set and its solver."""
+  x_train: np.ndarray
+  c_train: np.ndarray
+  x_test: np.ndarray
+  c_test: np.ndarray
+  weights: Optional[np.ndarray]  # Knapsack only.
+  capacity: Optional[np.ndarray]
+
+
+def load_data_file(config: Config) -> Problem:
+  """Reads and checks `--data_file`, naming what is wrong."""
+  path = config.data_file
+  if not os.path.exists(path):
+    raise ValueError(f"--data_file={path} does not exist.")
+  with np.load(path) as data:
+    arrays = dict(data)
+  extra = ("weights", "capacity") if config.problem == "knapsack" else ()
+  missing = [k for k in DATA_ARRAYS + extra if k not in arrays]
+  if missing:
+    raise ValueError(f"--data_file={path} lacks the arrays {missing} (it "
+                     f"has {sorted(arrays)}).")
+  for name in DATA_ARRAYS:
+    if arrays[name].ndim != 2 or not np.all(np.isfinite(arrays[name])):
+      raise ValueError(f"--data_file: {name} must be a finite 2-D array, got "
+                       f"shape {arrays[name].shape}"
+                       f"{'' if np.all(np.isfinite(arrays[name])) else ' with NaN or Inf'}.")
+  for split in ("train", "test"):
+    if len(arrays[f"x_{split}"]) != len(arrays[f"c_{split}"]):
+      raise ValueError(f"--data_file: x_{split} and c_{split} have "
+                       f"{len(arrays[f'x_{split}'])} and "
+                       f"{len(arrays[f'c_{split}'])} rows.")
+  p, d = arrays["x_train"].shape[1], arrays["c_train"].shape[1]
+  if arrays["x_test"].shape[1] != p or arrays["c_test"].shape[1] != d:
+    raise ValueError("--data_file: train and test arrays have different "
+                     "widths.")
+  weights = capacity = None
+  if config.problem == "shortest_path":
+    arcs = len(solvers.grid_arcs((config.grid_size, config.grid_size)))
+    if d != arcs:
+      raise ValueError(f"--data_file has {d} costs per instance, but a "
+                       f"{config.grid_size}×{config.grid_size} grid has "
+                       f"{arcs} arcs: set --grid_size.")
+  else:
+    weights = np.atleast_2d(arrays["weights"]).astype(np.float64)
+    capacity = np.broadcast_to(arrays["capacity"], weights.shape[:1])
+    if weights.shape[1] != d:
+      raise ValueError(f"--data_file: weights {weights.shape} must be "
+                       f"[dim, {d}] for {d} items.")
+  return Problem(*(arrays[k].astype(np.float32) for k in DATA_ARRAYS),
+                 weights, capacity)
+
+
+def generate(config: Config, n: int, deg: int, noise: float,
+             seed: int) -> Problem:
+  """PyEPO's data: the first `--num_test` instances test, the rest train."""
+  total = n + config.num_test
+  if config.problem == "shortest_path":
+    x, c = pyepo_data.shortest_path(
+        total, config.num_features, (config.grid_size, config.grid_size),
+        deg, noise, seed)
+    weights = capacity = None
+  else:
+    weights, x, c = pyepo_data.knapsack(
+        total, config.num_features, config.num_items, config.knapsack_dim,
+        deg, noise, seed)
+    capacity = np.full(config.knapsack_dim, config.capacity)
+  x = x.astype(np.float32)
+  t = config.num_test
+  return Problem(x[t:], c[t:], x[:t], c[:t], weights, capacity)
+
+
+def problem_solver(config: Config, problem: Problem):
+  """The batched solver of the problem and whether it maximises."""
+  if config.problem == "shortest_path":
+    return {"name": "grid_arc_shortest_path",
+            "kwargs": {"grid": [config.grid_size, config.grid_size]}}, False
+  return ptf.LinearProgram(
+      A_ub=problem.weights, b_ub=problem.capacity, bounds=(0, 1),
+      integrality=np.ones(problem.weights.shape[1]), maximize=True,
+      executor="processes", num_workers=config.num_workers or None), True
+
+
+def solve(solver, costs: np.ndarray, batch: int = 1000) -> np.ndarray:
+  """The optimal decisions of every row, in batches."""
+  solver = registry.get_solver(solver)
+  return np.concatenate([np.asarray(solver(tf.constant(costs[i:i + batch])))
+                         for i in range(0, len(costs), batch)]).astype(
+                             np.float32)
+
+
+def make_loss(config: Config, method: str, solver, maximize: bool,
+              w_train: np.ndarray, seed: int):
+  """The method's loss and the targets it takes: 'costs', 'solutions' or
+  'both' (`ptf.stack_targets(c, w*)`)."""
+  m, sigma = config.num_samples, config.sigma
+  if method == "two_stage":
+    return keras.losses.MeanSquaredError(), "costs"
+  if method == "spo_plus":
+    return ptf.SPOPlusLoss(solver, maximize), "both"
+  if method == "dbb":
+    return losses.DecisionLoss(ptf.Blackbox(solver, config.dbb_lambda,
+                                            maximize)), "both"
+  if method == "nid":
+    return losses.DecisionLoss(ptf.NegativeIdentity(solver, maximize)), "both"
+  if method == "dpo":  # Normal noise is symmetric: θ ± σZ alike.
+    return losses.DecisionLoss(ptf.Perturbed(solver, m, sigma, seed=seed),
+                               "solution", "l2"), "both"
+  if method == "pfyl":
+    return ptf.FenchelYoungLoss(solver, m, sigma, maximize=maximize,
+                                seed=seed), "solutions"
+  if method == "imle":
+    return losses.DecisionLoss(ptf.IMLE(
+        solver, m, sigma, config.imle_lambda, maximize=maximize, seed=seed),
+                               "solution", "l1"), "both"
+  cache = ptf.SolutionCache(solver, shape=w_train.shape[1:],
+                            solve_fraction=config.solve_ratio,
+                            capacity=max(10_000, 2 * len(w_train)),
+                            maximize=maximize, initial_solutions=w_train,
+                            seed=seed)
+  return (ptf.NCELoss(cache) if method == "nce" else ptf.CMAPLoss(cache),
+          "solutions")
+
+
+class EpochTimer(keras.callbacks.Callback):
+  """Wall time of each training epoch."""
+
+  def __init__(self):
+    super().__init__()
+    self.seconds = []
+
+  def on_epoch_begin(self, epoch, logs=None):
+    self._start = time.perf_counter()
+
+  def on_epoch_end(self, epoch, logs=None):
+    self.seconds.append(time.perf_counter() - self._start)
+
+
+def normalized_regret(solver, maximize, costs, solutions, predicted) -> float:
+  metric = ptf.metrics.NormalizedRegret(solver, maximize)
+  metric.update_state(ptf.stack_targets(costs, solutions), predicted)
+  return float(metric.result())
+
+
+def train_one(config: Config, trainer: common.Trainer, method: str,
+              data: Tuple[Problem, np.ndarray, np.ndarray], seed: int,
+              run: str) -> Dict[str, float]:
+  """Trains the linear model with one method; its regrets and times."""
+  problem, w_train, w_test = data
+  solver, maximize = problem_solver(config, problem)
+  keras.utils.set_random_seed(seed)
+  loss, target = make_loss(config, method, solver, maximize, w_train, seed)
+  y = {"costs": problem.c_train, "solutions": w_train,
+       "both": np.stack([problem.c_train, w_train], 1)}[target]
+  jit = (config.jit_compile and config.problem == "shortest_path"
+         and method not in NOT_JIT)
+  model = keras.Sequential([keras.Input((problem.x_train.shape[1],)),
+                            keras.layers.Dense(problem.c_train.shape[1])])
+  model.compile(keras.optimizers.Adam(config.learning_rate), loss=loss,
+                jit_compile=jit)
+  timer = EpochTimer()
+  trainer.fit(model, common.dataset(problem.x_train, y, config.batch_size,
+                                    shuffle=True, seed=seed),
+              callbacks=[timer], run=run)
+  metrics = {"seconds_per_epoch": float(np.median(timer.seconds or [0.0]))}
+  for split, x, c, w in (("train", problem.x_train, problem.c_train, w_train),
+                         ("test", problem.x_test, problem.c_test, w_test)):
+    predicted = model(x, training=False)
+    metrics[f"{split}_normalized_regret"] = normalized_regret(
+        solver, maximize, c, w, predicted)
+  if isinstance(solver, ptf.LinearProgram):
+    solver.close()
+  return metrics
+
+
+def summarise(config: Config, metrics: Dict[str, Dict[str, float]]) -> Dict:
+  """Per method and data cell: the mean, std and values over seeds."""
+  summary = {}
+  for method in config.methods:
+    cells = {}
+    for n, deg, noise, seed in config.cells():
+      run = f"{method}/{cell_name(n, deg, noise)}_seed{seed}"
+      cells.setdefault(cell_name(n, deg, noise), []).append(
+          metrics[run]["test_normalized_regret"])
+    summary[method] = {
+        name: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1))
+               if len(v) > 1 else 0.0, "values": v}
+        for name, v in cells.items()}
+  return summary
+
+
+def run(config: Config) -> dict:
+  """Trains every method on every data cell; writes results.json."""
+  trainer = common.Trainer(config, "predict_then_optimize")
+
+  @functools.lru_cache(maxsize=1)
+  def data(n, deg, noise, seed):
+    problem = (load_data_file(config) if config.data_file else
+               generate(config, n, deg, noise, seed))
+    solver, _ = problem_solver(config, problem)
+    solutions = (solve(solver, problem.c_train), solve(solver, problem.c_test))
+    if isinstance(solver, ptf.LinearProgram):
+      solver.close()
+    return (problem, *solutions)
+
+  runs = {}
+  for n, deg, noise, seed in config.cells():  # Data cell by data cell.
+    for method in config.methods:
+      runs[f"{method}/{cell_name(n, deg, noise)}_seed{seed}"] = (
+          lambda run, m=method, cell=(n, deg, noise, seed): train_one(
+              config, trainer, m, data(*cell), cell[3], run))
+  metrics = common.run_sweep(trainer, runs)
+  summary = summarise(config, metrics)
+  for method, cells in summary.items():
+    print(f"{method:10s} " + "  ".join(
+        f"{name}: {s['mean']:.4f} ± {s['std']:.4f}" for name, s in
+        cells.items()), flush=True)
+  return trainer.write_results({"runs": metrics, "summary": summary})
+
+
+if __name__ == "__main__":
+  common.run_app(Config, run)

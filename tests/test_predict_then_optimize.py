@@ -1,0 +1,140 @@
+"""The predict-then-optimize binary on tiny settings, its data against
+PyEPO's own generators, and its checks of flags and data files."""
+
+import importlib
+import importlib.metadata
+import os
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from experiments import predict_then_optimize as pto
+from experiments import pyepo_data
+from tests.test_experiments import run_binary
+
+
+def regrets(runs):
+  """The runs' metrics without their wall times."""
+  return {name: {k: v for k, v in metrics.items() if k != "seconds_per_epoch"}
+          for name, metrics in runs.items()}
+
+
+def tiny(tmp_path, **overrides):
+  settings = dict(output_dir=str(tmp_path / "run"), num_train=[60],
+                  num_test=40, degrees=[4], num_seeds=1, epochs=2,
+                  batch_size=20, verbose=0, num_samples=3)
+  settings.update(overrides)
+  return pto.Config(**settings)
+
+
+def test_every_method_trains_and_beats_nothing_on_both_problems(tmp_path):
+  results = pto.run(tiny(tmp_path))
+  runs = results["metrics"]["runs"]
+  assert set(results["metrics"]["summary"]) == set(pto.METHODS)
+  for method in pto.METHODS:
+    metrics = runs[f"{method}/n60_deg4_noise0.5_seed0"]
+    assert 0 <= metrics["test_normalized_regret"] < 1, method
+    assert metrics["seconds_per_epoch"] > 0
+  knapsack = pto.run(tiny(tmp_path / "knapsack", problem="knapsack",
+                          methods=["two_stage", "spo_plus", "pfyl"],
+                          num_items=6, knapsack_dim=2, capacity=8.0,
+                          num_workers=1))
+  for cell in knapsack["metrics"]["summary"].values():
+    assert 0 <= cell["n60_deg4_noise0.5"]["mean"] < 1
+
+
+def test_rerun_skips_finished_runs_and_seeds_repeat(tmp_path):
+  config = tiny(tmp_path, methods=["spo_plus", "two_stage"], num_seeds=2)
+  first = pto.run(config)
+  again = pto.run(config)  # Every run finished: read back, none trained.
+  assert again["metrics"]["runs"] == first["metrics"]["runs"]
+  fresh = pto.run(tiny(tmp_path / "fresh", methods=["spo_plus", "two_stage"],
+                       num_seeds=2))
+  assert regrets(fresh["metrics"]["runs"]) == regrets(first["metrics"]["runs"])
+  summary = first["metrics"]["summary"]["spo_plus"]["n60_deg4_noise0.5"]
+  assert len(summary["values"]) == 2
+  assert np.isclose(summary["mean"], np.mean(summary["values"]))
+
+
+def test_a_data_file_gives_the_numbers_of_the_same_generated_data(tmp_path):
+  config = tiny(tmp_path, methods=["two_stage", "pfyl"])
+  generated = pto.run(config)["metrics"]["runs"]
+  problem = pto.generate(config, 60, 4, 0.5, 0)
+  path = tmp_path / "mine.npz"
+  np.savez(path, **{k: getattr(problem, k) for k in pto.DATA_ARRAYS})
+  from_file = pto.run(tiny(tmp_path / "file", methods=["two_stage", "pfyl"],
+                           data_file=str(path)))["metrics"]["runs"]
+  generated, from_file = regrets(generated), regrets(from_file)
+  for method in ("two_stage", "pfyl"):
+    assert (from_file[f"{method}/data_file_seed0"] ==
+            generated[f"{method}/n60_deg4_noise0.5_seed0"])
+
+
+def write(path, **arrays):
+  rng = np.random.default_rng(0)
+  base = dict(x_train=rng.normal(size=(20, 5)), c_train=rng.random((20, 40)),
+              x_test=rng.normal(size=(10, 5)), c_test=rng.random((10, 40)))
+  base.update(arrays)
+  np.savez(path, **{k: v for k, v in base.items() if v is not None})
+  return f"--data_file={path}"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--methods=spo_plus,ridge"], "--methods='ridge' is not one of"),
+    (["--degrees=0"], "--degrees must be positive"),
+    (["--noise_widths=1.5"], "--noise_widths must be in [0, 1)"),
+    (["--solve_ratio=0"], "--solve_ratio must be in (0, 1]"),
+    (["--data_file=/nonexistent.npz"], "does not exist"),
+    ("missing", "lacks the arrays ['c_test']"),
+    ("nan", "c_train must be a finite 2-D array"),
+    ("width", "a 5×5 grid has 40 arcs: set --grid_size"),
+    ("rows", "x_train and c_train have 20 and 19 rows"),
+])
+def test_bad_flags_and_data_files_fail_before_training(tmp_path, args,
+                                                       message):
+  path = tmp_path / "bad.npz"
+  if args == "missing":
+    args = [write(path, c_test=None)]
+  elif args == "nan":
+    args = [write(path, c_train=np.full((20, 40), np.nan))]
+  elif args == "width":
+    args = [write(path, c_train=np.ones((20, 39)), c_test=np.ones((10, 39)))]
+  elif args == "rows":
+    args = [write(path, c_train=np.ones((19, 40)))]
+  result = run_binary("experiments.predict_then_optimize",
+                      f"--output_dir={tmp_path / 'out'}", *args)
+  assert result.returncode != 0
+  assert message in result.stderr + result.stdout
+  assert not os.path.exists(tmp_path / "out" / "two_stage")
+
+
+def pyepo_generators(monkeypatch):
+  """PyEPO's data modules, loaded without the package's __init__ (which
+  needs torch): `pip install --no-deps pyepo` is enough."""
+  try:
+    root = importlib.metadata.distribution("pyepo").locate_file("pyepo")
+  except importlib.metadata.PackageNotFoundError:
+    pytest.skip("PyEPO is not installed (CI installs it: pip install "
+                "--no-deps pyepo)")
+  for name, path in (("pyepo", root), ("pyepo.data", root / "data")):
+    package = types.ModuleType(name)
+    package.__path__ = [str(path)]
+    monkeypatch.setitem(sys.modules, name, package)
+  return (importlib.import_module("pyepo.data.shortestpath"),
+          importlib.import_module("pyepo.data.knapsack"))
+
+
+@pytest.mark.parametrize("deg,noise,seed", [(1, 0.0, 135), (6, 0.5, 7),
+                                            (4, 0.25, 0)])
+def test_generators_equal_pyepo_own(monkeypatch, deg, noise, seed):
+  shortest, knapsack = pyepo_generators(monkeypatch)
+  x, c = shortest.genData(50, 5, (5, 5), deg, noise, seed)
+  ours = pyepo_data.shortest_path(50, 5, (5, 5), deg, noise, seed)
+  np.testing.assert_array_equal(ours[0], x)
+  np.testing.assert_array_equal(ours[1], c)
+  theirs = knapsack.genData(50, 5, 32, 2, deg, noise, seed)
+  for a, b in zip(pyepo_data.knapsack(50, 5, 32, 2, deg, noise, seed),
+                  theirs):
+    np.testing.assert_array_equal(a, b)
