@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import tensorflow as tf
 
 import perturbations_tf as ptf
 from perturbations_tf import solvers

@@ -6,6 +6,9 @@ r"""Figures of experiment runs: learning curves, and Warcraft paths.
   python -m experiments.plot --paths_from=runs/shortest_path --output=paths.png
   python -m experiments.plot --ranking_results=runs/ranking/results.json \
       --output=ranking.png
+  python -m experiments.plot \
+      --pto_results=runs/predict_then_optimize/shortest_path/results.json \
+      --output=pto.png
 
 Needs matplotlib (`pip install -e ".[plot]"`).
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import textwrap
 from typing import Dict, List, Sequence
 
 from absl import app
@@ -197,14 +201,68 @@ def plot_run_paths(run_dir: str, output: str, num_maps: int = 4,
                     predicted, output, title)
 
 
+def pto_cells(summary: dict) -> Dict[tuple, Dict[str, Dict[int, dict]]]:
+  """`{(size, noise): {method: {degree: stats}}}` from the summary of a
+  predict-then-optimize results.json (cells named `n<size>_deg<d>_noise<e>`)."""
+  panels: Dict[tuple, Dict[str, Dict[int, dict]]] = {}
+  for method, cells in summary.items():
+    for name, stats in cells.items():
+      size, deg, noise = name[1:].replace("_deg", " ").replace(
+          "_noise", " ").split()
+      panels.setdefault((int(size), float(noise)), {}).setdefault(
+          method, {})[int(deg)] = stats
+  return dict(sorted(panels.items()))
+
+
+def plot_pto(results_path: str, output: str, title: str = "") -> str:
+  """PyEPO's figure: test normalised regret against the polynomial degree,
+  one panel per training size and noise width, one colour per method (in
+  the run's order; mean over seeds, error bars ± one standard deviation)."""
+  plt = _pyplot()
+  with open(results_path, encoding="utf-8") as f:
+    results = json.load(f)
+  panels = pto_cells(results["metrics"]["summary"])
+  order = results["config"]["methods"]
+  fig, axes = plt.subplots(1, len(panels), squeeze=False,
+                           figsize=(max(9.0, 5.5 * len(panels)), 5.2))
+  colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+  for ax, ((size, noise), methods) in zip(axes.flat, panels.items()):
+    degrees = sorted({d for runs in methods.values() for d in runs})
+    width = 0.8 / len(methods)
+    for k, method in enumerate(m for m in order if m in methods):
+      runs = methods[method]
+      x = np.arange(len(degrees)) - 0.4 + width * (k + 0.5)
+      ax.errorbar(x, [runs[d]["mean"] for d in degrees],
+                  yerr=[runs[d]["std"] for d in degrees], fmt="o",
+                  color=colours[k % len(colours)], capsize=3, label=method,
+                  markersize=4)
+    ax.set_xticks(range(len(degrees)), [str(d) for d in degrees])
+    ax.set_xlabel("polynomial degree of the feature-to-cost map")
+    ax.set_ylabel("test normalised regret")
+    ax.set_title(f"{size:,} training instances, noise half-width {noise:g}",
+                 fontsize=10)
+    ax.grid(alpha=0.3, axis="y")
+  handles, names = axes.flat[0].get_legend_handles_labels()
+  fig.legend(handles, names, loc="lower center", ncol=min(len(names), 5),
+             fontsize=9)
+  if title:
+    fig.suptitle(textwrap.fill(title, 100), fontsize=10)
+  fig.tight_layout(rect=(0, 0.1, 1, 1))
+  fig.savefig(output, dpi=120)
+  plt.close(fig)
+  return output
+
+
 def main(argv):
   del argv
   f = flags.FLAGS
-  if sum(map(bool, (f.runs, f.sweep_dir, f.paths_from,
-                    f.ranking_results))) != 1:
-    raise app.UsageError("Give one of --runs, --sweep_dir, --paths_from or "
-                         "--ranking_results.")
-  if f.ranking_results:
+  if sum(map(bool, (f.runs, f.sweep_dir, f.paths_from, f.ranking_results,
+                    f.pto_results))) != 1:
+    raise app.UsageError("Give one of --runs, --sweep_dir, --paths_from, "
+                         "--ranking_results or --pto_results.")
+  if f.pto_results:
+    print(plot_pto(f.pto_results, f.output, f.title))
+  elif f.ranking_results:
     print(plot_ranking_sweep(f.ranking_results, f.output, f.title))
   elif f.runs or f.sweep_dir:
     print(plot_learning_curves(f.runs or sweep_runs(f.sweep_dir), f.output,
@@ -224,6 +282,9 @@ if __name__ == "__main__":
   flags.DEFINE_string("ranking_results", "", "A ranking sweep's results.json "
                       "(several noise levels): draw test metrics against "
                       "the noise level, per loss.")
+  flags.DEFINE_string("pto_results", "", "A predict-then-optimize "
+                      "results.json: normalised regret against the degree, "
+                      "per method, one panel per size and noise.")
   flags.DEFINE_integer("num_maps", 4, "Maps to draw with --paths_from.")
   flags.DEFINE_string("output", "figure.png", "The PNG to write.")
   flags.DEFINE_string("title", "", "The figure's title: the setting.")

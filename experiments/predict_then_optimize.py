@@ -31,7 +31,6 @@ every run's metrics and, per method and cell, the mean ± std over seeds.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import time
 from typing import Dict, List, NamedTuple, Optional, Tuple
@@ -89,8 +88,12 @@ class Config(common.TrainConfig):
   imle_lambda: float = common.field(10.0, "λ of imle.")
   solve_ratio: float = common.field(0.05, "Fraction of rows nce and cmap "
                                     "solve exactly (the rest: the pool).")
-  num_workers: int = common.field(0, "Knapsack: HiGHS worker processes (0: "
-                                  "one per CPU core).")
+  lp_executor: str = common.field(
+      "processes", "Knapsack: where HiGHS solves ('processes': spawned "
+      "workers, faster for many small programs).",
+      choices=("threads", "processes"))
+  num_workers: int = common.field(0, "Knapsack: HiGHS workers (0: one per "
+                                  "CPU core).")
   epochs: int = common.field(20, "Training epochs.")
   batch_size: int = common.field(32, "Mini-batch size.")
   learning_rate: float = common.field(1e-2, "Adam learning rate.")
@@ -215,7 +218,32 @@ def problem_solver(config: Config, problem: Problem):
   return ptf.LinearProgram(
       A_ub=problem.weights, b_ub=problem.capacity, bounds=(0, 1),
       integrality=np.ones(problem.weights.shape[1]), maximize=True,
-      executor="processes", num_workers=config.num_workers or None), True
+      executor=config.lp_executor,
+      num_workers=config.num_workers or None), True
+
+
+class Cell(NamedTuple):
+  """A data set with its solver and the optimal decisions, shared by the
+  methods trained on it."""
+  problem: Problem
+  solver: object
+  maximize: bool
+  w_train: np.ndarray
+  w_test: np.ndarray
+
+
+def make_cell(config: Config, n, deg, noise, seed) -> Cell:
+  problem = (load_data_file(config) if config.data_file else
+             generate(config, n, deg, noise, seed))
+  solver, maximize = problem_solver(config, problem)
+  return Cell(problem, solver, maximize, solve(solver, problem.c_train),
+              solve(solver, problem.c_test))
+
+
+def close(cell: Optional[Cell]):
+  """Ends the worker pool of a knapsack's LinearProgram."""
+  if cell is not None and isinstance(cell.solver, ptf.LinearProgram):
+    cell.solver.close()
 
 
 def solve(solver, costs: np.ndarray, batch: int = 1000) -> np.ndarray:
@@ -280,11 +308,9 @@ def normalized_regret(solver, maximize, costs, solutions, predicted) -> float:
 
 
 def train_one(config: Config, trainer: common.Trainer, method: str,
-              data: Tuple[Problem, np.ndarray, np.ndarray], seed: int,
-              run: str) -> Dict[str, float]:
+              cell: Cell, seed: int, run: str) -> Dict[str, float]:
   """Trains the linear model with one method; its regrets and times."""
-  problem, w_train, w_test = data
-  solver, maximize = problem_solver(config, problem)
+  problem, solver, maximize, w_train, w_test = cell
   keras.utils.set_random_seed(seed)
   loss, target = make_loss(config, method, solver, maximize, w_train, seed)
   y = {"costs": problem.c_train, "solutions": w_train,
@@ -305,8 +331,6 @@ def train_one(config: Config, trainer: common.Trainer, method: str,
     predicted = model(x, training=False)
     metrics[f"{split}_normalized_regret"] = normalized_regret(
         solver, maximize, c, w, predicted)
-  if isinstance(solver, ptf.LinearProgram):
-    solver.close()
   return metrics
 
 
@@ -330,23 +354,26 @@ def run(config: Config) -> dict:
   """Trains every method on every data cell; writes results.json."""
   trainer = common.Trainer(config, "predict_then_optimize")
 
-  @functools.lru_cache(maxsize=1)
-  def data(n, deg, noise, seed):
-    problem = (load_data_file(config) if config.data_file else
-               generate(config, n, deg, noise, seed))
-    solver, _ = problem_solver(config, problem)
-    solutions = (solve(solver, problem.c_train), solve(solver, problem.c_test))
-    if isinstance(solver, ptf.LinearProgram):
-      solver.close()
-    return (problem, *solutions)
+  current = {}
+
+  def cell(n, deg, noise, seed) -> Cell:
+    """The data cell's set-up, made once for all its methods."""
+    if current.get("key") != (n, deg, noise, seed):
+      close(current.get("cell"))
+      current.update(key=(n, deg, noise, seed),
+                     cell=make_cell(config, n, deg, noise, seed))
+    return current["cell"]
 
   runs = {}
   for n, deg, noise, seed in config.cells():  # Data cell by data cell.
     for method in config.methods:
       runs[f"{method}/{cell_name(n, deg, noise)}_seed{seed}"] = (
-          lambda run, m=method, cell=(n, deg, noise, seed): train_one(
-              config, trainer, m, data(*cell), cell[3], run))
-  metrics = common.run_sweep(trainer, runs)
+          lambda run, m=method, key=(n, deg, noise, seed): train_one(
+              config, trainer, m, cell(*key), key[3], run))
+  try:
+    metrics = common.run_sweep(trainer, runs)
+  finally:
+    close(current.get("cell"))
   summary = summarise(config, metrics)
   for method, cells in summary.items():
     print(f"{method:10s} " + "  ".join(

@@ -65,6 +65,11 @@ SMOKE_FLAGS = {
     "classification": ("--epochs=1", "--batch_size=8", "--num_samples=4",
                        "--max_train_examples=16", "--max_test_examples=8",
                        "--sweep_num_samples=1,2", "--sweep_sigmas=1"),
+    "predict_then_optimize": ("--num_train=30", "--num_test=20",
+                              "--degrees=1,6", "--num_seeds=2", "--epochs=1",
+                              "--batch_size=10", "--num_samples=2",
+                              "--num_items=6", "--capacity=8",
+                              "--lp_executor=threads", "--num_workers=1"),
 }
 
 
@@ -123,7 +128,20 @@ def all_runs(quick: bool, warcraft_data_dir: str = "",
     cifar += (f"--data_dir={cifar_data_dir}",)
   return [*warcraft_runs(quick, warcraft_data_dir),
           Run("ranking", "ranking", _flagfiles("configs/ranking.cfg")),
-          Run("classification_sweep", "classification", cifar)]
+          Run("classification_sweep", "classification", cifar),
+          *pto_runs(quick)]
+
+
+def pto_runs(quick: bool) -> List[Run]:
+  """PyEPO's benchmark: shortest path (quick: one size and noise width;
+  else PyEPO's grid) and the knapsack through HiGHS."""
+  shortest = ("configs/predict_then_optimize_quick.cfg" if quick else
+              "configs/predict_then_optimize.cfg")
+  return [Run(f"predict_then_optimize/{problem}", "predict_then_optimize",
+              _flagfiles(flagfile))
+          for problem, flagfile in (
+              ("shortest_path", shortest),
+              ("knapsack", "configs/predict_then_optimize_knapsack.cfg"))]
 
 
 def make_config(run: Run, output_root: str, extra: Sequence[str] = ()):
@@ -365,6 +383,35 @@ def classification_docs(output_root: str, docs_dir: str) -> Dict[str, str]:
                                     "train accuracy"), rows)}
 
 
+def pto_docs(output_root: str, docs_dir: str) -> Dict[str, str]:
+  """PyEPO's figure and a table (mean ± std over seeds) per problem."""
+  tables = {}
+  for problem in ("shortest_path", "knapsack"):
+    folder = os.path.join(output_root, "predict_then_optimize", problem)
+    results = _results(folder)
+    if not results:
+      continue
+    c = results["config"]
+    plot.plot_pto(
+        os.path.join(folder, "results.json"),
+        os.path.join(docs_dir, f"predict_then_optimize_{problem}.png"),
+        f"PyEPO's {problem.replace('_', ' ')}: test normalised regret of a "
+        f"linear model trained {c['epochs']} epochs (Adam "
+        f"{c['learning_rate']:g}, batch {c['batch_size']}) by each method; "
+        f"mean ± std over {c['num_seeds']} seeds")
+    summary = results["metrics"]["summary"]
+    cells = list(next(iter(summary.values())))
+    rows = [[method] + [f"{summary[method][cell]['mean']:.4f} ± "
+                        f"{summary[method][cell]['std']:.4f}"
+                        for cell in cells]
+            for method in c["methods"]]
+    header = ["method"] + [
+        cell.replace("_", ", ").replace("n", "n = ", 1).replace(
+            "deg", "deg ").replace("noise", "noise ") for cell in cells]
+    tables[f"pto_{problem}"] = _table(header, rows)
+  return tables
+
+
 def update_readme(readme: str, tables: Dict[str, str]) -> None:
   """Replaces each `<!-- reproduce:NAME -->` section of the README."""
   with open(readme, encoding="utf-8") as f:
@@ -378,16 +425,30 @@ def update_readme(readme: str, tables: Dict[str, str]) -> None:
     f.write(text)
 
 
+def _sections(path: str) -> Dict[str, str]:
+  """The tables of an existing results.md, by section name."""
+  if not os.path.exists(path):
+    return {}
+  with open(path, encoding="utf-8") as f:
+    text = f.read()
+  return {name: table.rstrip("\n") + "\n" for name, table in re.findall(
+      r"^## (\S+)\n\n(.*?)(?=^## |\Z)", text, flags=re.S | re.M)}
+
+
 def make_docs(output_root: str, docs_dir: str, readme: str = "") -> Dict:
   """Redraws every figure and table of the runs present; returns the
   tables by name."""
   os.makedirs(docs_dir, exist_ok=True)
   tables = {**warcraft_docs(output_root, docs_dir),
             **ranking_docs(output_root, docs_dir),
-            **classification_docs(output_root, docs_dir)}
-  with open(os.path.join(docs_dir, "results.md"), "w", encoding="utf-8") as f:
+            **classification_docs(output_root, docs_dir),
+            **pto_docs(output_root, docs_dir)}
+  path = os.path.join(docs_dir, "results.md")
+  # Sections of runs not present here (another machine's) are kept.
+  sections = {**_sections(path), **tables}
+  with open(path, "w", encoding="utf-8") as f:
     f.write("# Results of `python -m experiments.reproduce`\n\n" + "\n".join(
-        f"## {name}\n\n{table}" for name, table in tables.items()))
+        f"## {name}\n\n{table}" for name, table in sections.items()))
   if readme:
     update_readme(readme, tables)
   return tables
@@ -423,7 +484,7 @@ if __name__ == "__main__":
   flags.DEFINE_bool("smoke", False, "Tiny sizes, one epoch: checks the "
                     "pipeline in minutes (numbers meaningless).")
   flags.DEFINE_list("only", [], "Only these experiments (shortest_path, "
-                    "ranking, classification_sweep).")
+                    "ranking, classification_sweep, predict_then_optimize).")
   flags.DEFINE_string("output_root", "runs/reproduce", "Where the runs go.")
   flags.DEFINE_string("docs_dir", "docs", "Where the figures and "
                       "results.md go.")

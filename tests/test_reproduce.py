@@ -54,15 +54,22 @@ def test_docs_figures_tables_and_readme(smoke):
   tables = reproduce.make_docs(output, docs, readme)
   assert set(tables) == {"warcraft", "perturbed_squared_study",
                          "perturbed_squared_scale", "blackbox_lambda",
-                         "resnet18", "ranking", "classification"}
+                         "resnet18", "ranking", "classification",
+                         "pto_shortest_path", "pto_knapsack"}
   for figure in ("shortest_path_curves.png", "shortest_path_maps.png",
                  "perturbed_squared_study.png", "ranking_sweep.png",
-                 "classification_sweep.png"):
+                 "classification_sweep.png",
+                 "predict_then_optimize_shortest_path.png",
+                 "predict_then_optimize_knapsack.png"):
     assert os.path.getsize(os.path.join(docs, figure)) > 10_000, figure
   # Eleven perturbed_squared settings, four λ, three losses × two levels.
   assert tables["perturbed_squared_study"].count("\n") == 2 + 11
   assert tables["blackbox_lambda"].count("\n") == 2 + 4
   assert tables["ranking"].count("\n") == 2 + 6
+  # Nine methods (four for the knapsack), each with its two degrees.
+  assert tables["pto_shortest_path"].count("\n") == 2 + 9
+  assert tables["pto_knapsack"].count("\n") == 2 + 4
+  assert "| spo_plus | " in tables["pto_knapsack"]
   with open(readme, encoding="utf-8") as f:
     text = f.read()
   assert "stale" not in text

@@ -1,0 +1,218 @@
+r"""Ours against PyEPO itself: the same data, initial weights, optimiser,
+epochs and batches, on PyEPO's shortest path (run by hand, not in CI).
+
+  python -m venv /tmp/pyepo && /tmp/pyepo/bin/pip install torch pyepo ortools
+  python -m benchmarks.pyepo_side_by_side --pyepo_python=/tmp/pyepo/bin/python
+
+The data are PyEPO's (its generator's numbers: `experiments.pyepo_data`),
+degree 6, noise half-width 0.5, 1,000 training and 1,000 test instances;
+the model a linear map 5 → 40 whose initial weights, per seed, both sides
+load; Adam (ε = 1e-8 on both) at 1e-2; 20 epochs of the same batches in
+the same order. PyEPO trains through its documented loops with its OR-Tools
+GLOP shortest-path model in one process (`benchmarks/pyepo_reference.py`,
+run by `--pyepo_python`); ours through the TF-native grid solver in a
+`tf.function` (XLA where the method allows). Methods with noise (DPO, PFYL,
+I-MLE) or a pool (NCE, CMAP) draw their own random numbers on each side. Both sides' test predictions are scored by the same
+`NormalizedRegret`. Writes `pyepo_side_by_side.{json,md}` to --output_dir.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+import keras
+import numpy as np
+import tensorflow as tf
+
+import perturbations_tf as ptf
+from benchmarks import run as run_lib
+from experiments import pyepo_data
+
+GRID = (5, 5)
+SOLVER = {"name": "grid_arc_shortest_path", "kwargs": {"grid": list(GRID)}}
+METHODS = ("spo_plus", "dbb", "nid", "dpo", "pfyl", "imle", "nce", "cmap")
+# No XLA kernel: TensorFlow's Gamma sampler (I-MLE's noise), the solution
+# cache (a dynamic number of exact solves).
+NOT_JIT = ("imle", "nce", "cmap")
+
+
+def make_data(seeds, epochs: int, batch_size: int, num_train: int = 1000,
+              num_test: int = 1000) -> dict:
+  """PyEPO's data (seed 135), and per seed the initial weights and the
+  batch order of every epoch."""
+  x, c = pyepo_data.shortest_path(num_train + num_test, 5, GRID, deg=6,
+                                  noise_width=0.5, seed=135)
+  x = x.astype(np.float32)
+  w = ptf.solvers.grid_arc_shortest_path(c, GRID).numpy()
+  data = {"x_train": x[:num_train], "c_train": c[:num_train],
+          "w_train": w[:num_train], "x_test": x[num_train:],
+          "c_test": c[num_train:], "w_test": w[num_train:],
+          "grid": np.array(GRID),
+          "batches_per_epoch": np.array(-(-num_train // batch_size))}
+  for seed in seeds:
+    keras.utils.set_random_seed(seed)
+    dense = keras.layers.Dense(c.shape[1])
+    dense.build((None, x.shape[1]))
+    data[f"kernel_{seed}"] = dense.kernel.numpy()
+    data[f"bias_{seed}"] = dense.bias.numpy()
+    rng = np.random.default_rng(seed)
+    data[f"order_{seed}"] = np.stack([rng.permutation(num_train)
+                                      for _ in range(epochs)])
+  return data
+
+
+def make_loss(method: str, data: dict, num_samples: int, sigma: float,
+              lam: float, seed: int):
+  """Our version of PyEPO's documented loss of the method: a function of
+  (costs, solutions, predicted costs) averaged over the batch (λ serves DBB
+  and I-MLE, as the flags of `experiments.predict_then_optimize`)."""
+  def regret(decide):
+    return lambda c, w, c_hat: tf.reduce_mean(tf.abs(
+        tf.reduce_sum(c * decide(c_hat), 1) - tf.reduce_sum(c * w, 1)))
+
+  if method == "spo_plus":
+    loss = ptf.SPOPlusLoss(SOLVER)
+    return lambda c, w, c_hat: loss(ptf.stack_targets(c, w), c_hat)
+  if method == "dbb":
+    return regret(ptf.blackbox(SOLVER, lam))
+  if method == "nid":
+    return regret(ptf.negative_identity(SOLVER))
+  if method == "dpo":
+    layer = ptf.Perturbed(SOLVER, num_samples, sigma, seed=seed)
+    return lambda c, w, c_hat: tf.reduce_mean(tf.square(layer(c_hat) - w))
+  if method == "imle":
+    layer = ptf.IMLE(SOLVER, num_samples, sigma, lam, seed=seed)
+    return lambda c, w, c_hat: tf.reduce_mean(tf.abs(layer(c_hat) - w))
+  if method in ("nce", "cmap"):
+    cache = ptf.SolutionCache(SOLVER, shape=(data["c_train"].shape[1],),
+                              solve_fraction=0.05, maximize=False,
+                              initial_solutions=data["w_train"], seed=seed)
+    loss = (ptf.NCELoss if method == "nce" else ptf.CMAPLoss)(cache)
+    return lambda c, w, c_hat: loss(w, c_hat)
+  loss = ptf.FenchelYoungLoss(SOLVER, num_samples, sigma, maximize=False,
+                              seed=seed)
+  return lambda c, w, c_hat: loss(w, c_hat)
+
+
+def train_ours(method: str, data: dict, seed: int, num_samples: int = 10,
+               sigma: float = 1.0, lam: float = 10.0,
+               learning_rate: float = 1e-2) -> dict:
+  """Trains ours through the given batches; test predictions, s/epoch."""
+  model = keras.Sequential([keras.Input((data["x_train"].shape[1],)),
+                            keras.layers.Dense(data["c_train"].shape[1])])
+  model.layers[-1].kernel.assign(data[f"kernel_{seed}"])
+  model.layers[-1].bias.assign(data[f"bias_{seed}"])
+  optimizer = keras.optimizers.Adam(learning_rate, epsilon=1e-8)
+  loss_fn = make_loss(method, data, num_samples, sigma, lam, seed)
+
+  @tf.function(jit_compile=method not in NOT_JIT)
+  def step(x, c, w):
+    with tf.GradientTape() as tape:
+      loss = loss_fn(c, w, model(x))
+    grads = tape.gradient(loss, model.trainable_variables)
+    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    return loss
+
+  x, c, w = (tf.constant(data[k]) for k in ("x_train", "c_train", "w_train"))
+  epochs = []
+  for order in data[f"order_{seed}"]:
+    start = time.perf_counter()
+    for batch in np.array_split(order, int(data["batches_per_epoch"])):
+      index = tf.constant(batch)
+      step(tf.gather(x, index), tf.gather(c, index), tf.gather(w, index))
+    epochs.append(time.perf_counter() - start)
+  return {"predicted": model(data["x_test"]).numpy(),
+          "seconds_per_epoch": float(np.median(epochs[1:] or epochs))}
+
+
+def test_regret(data: dict, predicted) -> float:
+  metric = ptf.metrics.NormalizedRegret(SOLVER)
+  metric.update_state(ptf.stack_targets(data["c_test"], data["w_test"]),
+                      tf.constant(predicted, tf.float32))
+  return float(metric.result())
+
+
+def run_pyepo(python: str, data: dict, settings: dict) -> dict:
+  """PyEPO's side, in its own interpreter (torch, no TensorFlow)."""
+  with tempfile.TemporaryDirectory() as tmp:
+    path = os.path.join(tmp, "data.npz")
+    np.savez(path, settings=json.dumps(settings), **data)
+    out = os.path.join(tmp, "pyepo.json")
+    script = os.path.join(os.path.dirname(__file__), "pyepo_reference.py")
+    subprocess.run([python, script, path, out], check=True)
+    with open(out, encoding="utf-8") as f:
+      return json.load(f)
+
+
+def main(argv):
+  del argv
+  f = flags.FLAGS
+  seeds = list(range(f.num_seeds))
+  settings = dict(methods=list(f.methods), seeds=seeds,
+                  num_samples=f.num_samples, sigma=f.sigma, lam=f.lam,
+                  learning_rate=f.learning_rate, solve_ratio=0.05)
+  data = make_data(seeds, f.epochs, f.batch_size)
+  theirs = run_pyepo(f.pyepo_python, data, settings)
+  rows, runs = [], {}
+  for method in f.methods:
+    regrets = {"ours": [], "PyEPO": []}
+    seconds = {"ours": [], "PyEPO": []}
+    for seed in seeds:
+      ours = train_ours(method, data, seed, f.num_samples, f.sigma, f.lam,
+                        f.learning_rate)
+      pyepo = theirs[f"{method}/seed{seed}"]
+      for side, result in (("ours", ours), ("PyEPO", pyepo)):
+        regrets[side].append(test_regret(data, result["predicted"]))
+        seconds[side].append(result["seconds_per_epoch"])
+      runs[f"{method}/seed{seed}"] = {
+          side: {"test_normalized_regret": regrets[side][-1],
+                 "seconds_per_epoch": seconds[side][-1]}
+          for side in regrets}
+    rows.append({
+        "method": method,
+        "PyEPO regret": f"{np.mean(regrets['PyEPO']):.4f} ± "
+                        f"{np.std(regrets['PyEPO'], ddof=1):.4f}",
+        "ours regret": f"{np.mean(regrets['ours']):.4f} ± "
+                       f"{np.std(regrets['ours'], ddof=1):.4f}",
+        "PyEPO s/epoch": float(np.median(seconds["PyEPO"])),
+        "ours s/epoch": float(np.median(seconds["ours"])),
+        "PyEPO time / ours": float(np.median(seconds["PyEPO"]) /
+                                   np.median(seconds["ours"]))})
+  title = (f"PyEPO {theirs['versions']['pyepo']} (torch "
+           f"{theirs['versions']['torch']}, OR-Tools GLOP, 1 process) "
+           f"against ours (TensorFlow {tf.__version__}, XLA): shortest path "
+           f"5x5, degree 6, noise 0.5, 1,000/1,000 instances, "
+           f"{f.epochs} epochs, {f.num_seeds} seeds (mean ± std)")
+  os.makedirs(f.output_dir, exist_ok=True)
+  with open(os.path.join(f.output_dir, "pyepo_side_by_side.json"), "w",
+            encoding="utf-8") as out:
+    json.dump({"settings": settings, "machine": run_lib.machine(),
+               "runs": runs, "table": rows}, out, indent=2)
+  markdown = run_lib.to_markdown(title, rows)
+  with open(os.path.join(f.output_dir, "pyepo_side_by_side.md"), "w",
+            encoding="utf-8") as out:
+    out.write(f"Machine: {run_lib.machine()}.\n\n{markdown}")
+  print(markdown)
+
+
+if __name__ == "__main__":
+  flags.DEFINE_string("pyepo_python", None, "The python of an environment "
+                      "with torch, pyepo and ortools.")
+  flags.DEFINE_list("methods", list(METHODS), "Methods to compare.")
+  flags.DEFINE_integer("num_seeds", 3, "Seeds (initial weights, batches).")
+  flags.DEFINE_integer("epochs", 20, "Training epochs.")
+  flags.DEFINE_integer("batch_size", 32, "Mini-batch size.")
+  flags.DEFINE_integer("num_samples", 10, "M of DPO, PFYL and I-MLE.")
+  flags.DEFINE_float("sigma", 1.0, "σ of DPO, PFYL and I-MLE.")
+  flags.DEFINE_float("lam", 10.0, "λ of DBB and I-MLE.")
+  flags.DEFINE_float("learning_rate", 1e-2, "Adam's learning rate.")
+  flags.DEFINE_string("output_dir", "benchmarks/results", "Where the table "
+                      "goes.")
+  flags.mark_flag_as_required("pyepo_python")
+  app.run(main)
