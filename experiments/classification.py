@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import socket
 from typing import Dict, List
 
 import keras
@@ -81,25 +82,48 @@ def augment(image, label):
   return tf.image.random_crop(image, (32, 32, 3)), label
 
 
+# Where tensorflow-datasets downloads CIFAR-10 from.
+CIFAR10_HOST = ("www.cs.toronto.edu", 443)
+
+
+def reachable(address, timeout: float = 3.0) -> bool:
+  """Whether a TCP connection to `(host, port)` opens within `timeout` s."""
+  try:
+    with socket.create_connection(address, timeout=timeout):
+      return True
+  except OSError:
+    return False
+
+
 def prepare_data(config: Config) -> None:
   """Makes sure CIFAR-10 is in `--data_dir`, downloading it if it is not.
 
+  With the data present it never touches the network. Without them, it
+  first checks in seconds that the download host answers, instead of
+  letting tensorflow-datasets retry for minutes.
+
   Raises:
-    FileNotFoundError: before any training, when it is neither there nor
-      downloadable (no network), saying how to bring a local copy.
+    common.MissingDataError: before any training, when the data are neither
+      there nor downloadable (no network), saying how to bring a local copy.
   """
   builder = tfds.builder("cifar10", data_dir=config.data_dir or None)
   if builder.is_prepared():
     return
+
+  def missing(why: str) -> common.MissingDataError:
+    return common.MissingDataError(
+        f"CIFAR-10 is not in {builder.data_dir} and could not be downloaded "
+        f"({why}). On a machine with internet, run python -c \"import "
+        "tensorflow_datasets as tfds; tfds.builder('cifar10', "
+        "data_dir='DIR').download_and_prepare()\", copy DIR here and pass "
+        "--data_dir=DIR.")
+
+  if not reachable(CIFAR10_HOST):
+    raise missing(f"{CIFAR10_HOST[0]} cannot be reached")
   try:
     builder.download_and_prepare()
   except Exception as error:  # pylint: disable=broad-except
-    raise FileNotFoundError(
-        f"CIFAR-10 is not in {builder.data_dir} and could not be downloaded "
-        f"({type(error).__name__}: {error}). On a machine with internet, run "
-        "python -c \"import tensorflow_datasets as tfds; tfds.builder("
-        "'cifar10', data_dir='DIR').download_and_prepare()\", copy DIR here "
-        "and pass --data_dir=DIR.") from error
+    raise missing(f"{type(error).__name__}: {error}") from error
 
 
 def load(config: Config, split: str, limit: int, training: bool):

@@ -108,11 +108,17 @@ def config_from_flags(config_cls, flag_values=flags.FLAGS):
   return config_cls(**values)
 
 
+class MissingDataError(FileNotFoundError):
+  """A data set is neither on disk nor downloadable: the message says how
+  to bring it. Binaries end on it with the message alone, no traceback."""
+
+
 def run_app(config_cls, run: Callable) -> None:
   """The absl entry point of a binary: flags from `config_cls`, then `run`.
 
   Bad flags end the program with a usage error naming them, before any
-  data is read or training starts.
+  data is read or training starts; missing data (`MissingDataError`) with
+  its message alone and exit status 1.
   """
   define_flags(config_cls)
 
@@ -123,7 +129,10 @@ def run_app(config_cls, run: Callable) -> None:
       config.validate()
     except ValueError as error:
       raise app.UsageError(str(error)) from error
-    run(config)
+    try:
+      run(config)
+    except MissingDataError as error:
+      raise SystemExit(f"Error: {error}") from None
 
   app.run(main)
 

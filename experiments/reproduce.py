@@ -195,8 +195,11 @@ def train_all(runs: Sequence[Run], output_root: str,
       logging.info("%s: training.", run.name)
       keras.backend.clear_session()
       module.run(config)
+    except common.MissingDataError as error:  # Says all: no traceback.
+      logging.error("%s not run: %s", run.name, error)
+      failures[run.name] = f"not run: {error}"
     except Exception as error:  # pylint: disable=broad-except
-      # One missing dataset should not stop the other experiments.
+      # One failing run should not stop the other experiments.
       logging.error("%s failed:\n%s", run.name, traceback.format_exc())
       failures[run.name] = f"{type(error).__name__}: {error}"
   return failures

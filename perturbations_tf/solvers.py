@@ -8,6 +8,7 @@ layers and losses built on them save and load by name.
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import keras
@@ -119,22 +120,116 @@ def _max_neighbour(x: tf.Tensor, connectivity: int) -> tf.Tensor:
                        axis=0)[..., tf.newaxis]
 
 
-def _hop_counts(candidate: tf.Tensor, source: tf.Tensor, offsets) -> tf.Tensor:
+# Relaxations per convergence check. On a GPU every while_loop trip is a
+# kernel launch and a device-to-host check of its condition, so the loops
+# below make few trips: several relaxations each (a relaxation past
+# convergence changes nothing), and a trace-back by pointer jumping.
+RELAXATIONS_PER_TRIP = 8
+
+
+def _until_stable(relax, x, max_relaxations):
+  """Applies `relax` until `x` stops changing, `RELAXATIONS_PER_TRIP` times
+  per trip; returns `(x, trips)`."""
+  def block(x, _, trips):
+    new = x
+    for _ in range(RELAXATIONS_PER_TRIP):
+      new = relax(new)
+    return new, tf.reduce_any(new != x), trips + 1
+
+  x, _, trips = tf.while_loop(
+      lambda x, changed, trips: changed, block, (x, tf.constant(True), 0),
+      maximum_iterations=max_relaxations // RELAXATIONS_PER_TRIP + 2)
+  return x, trips
+
+
+def _hop_counts(candidate: tf.Tensor, source: tf.Tensor, offsets):
   """Fewest moves from the source along predecessor links (`candidate[k]`:
-  neighbour k is a predecessor), used to break distance plateaus."""
+  neighbour k is a predecessor), used to break distance plateaus; and the
+  loop trips taken."""
   big = tf.int32.max
 
-  def relax(hops, _):
+  def relax(hops):
     n_hops = tf.where(candidate, _neighbours(hops, offsets, big), big)
     best = tf.reduce_min(n_hops, axis=0)
-    new = tf.where(source, 0, tf.where(best == big, big, best + 1))
-    return new, tf.reduce_any(new != hops)
+    return tf.where(source, 0, tf.where(best == big, big, best + 1))
 
-  hops = tf.where(source, 0, big)
-  size = tf.size(source[0])
-  hops, _ = tf.while_loop(lambda h, changed: changed, relax,
-                          (hops, tf.constant(True)), maximum_iterations=size)
-  return hops
+  return _until_stable(relax, tf.where(source, 0, big), tf.size(source[0]))
+
+
+def _ancestors(parent: tf.Tensor, start: tf.Tensor, size) -> tf.Tensor:
+  """Marks `start` and all its ancestors along `parent` (`[B, N]` indices
+  into the same row; a root is its own parent), by pointer jumping: after
+  k doublings every ancestor within 2^k generations is marked, so
+  `ceil(log2 N)` steps mark the whole chain (unrolled when N is static)."""
+  b = tf.shape(parent)[0]
+  rows = tf.range(b)[:, tf.newaxis] * size
+
+  def jump(marked, parent):
+    # Each marked node marks its 2^k-th ancestor, in one scatter.
+    reached = tf.math.unsorted_segment_max(
+        tf.reshape(tf.cast(marked, tf.int32), [-1]),
+        tf.reshape(parent + rows, [-1]), b * size)
+    marked = marked | (tf.reshape(reached, [b, size]) > 0)
+    return marked, tf.gather(parent, parent, batch_dims=1)
+
+  steps = (math.ceil(math.log2(size)) if isinstance(size, int) and size > 1
+           else None)
+  if steps is not None:
+    for _ in range(steps):
+      start, parent = jump(start, parent)
+    return start, steps
+  steps = tf.cast(tf.math.ceil(tf.math.log(tf.cast(size, tf.float32)) /
+                               math.log(2.0)), tf.int32)
+  start, _ = tf.while_loop(lambda m, p: True, jump, (start, parent),
+                           maximum_iterations=steps)
+  return start, steps
+
+
+def _shortest_path_and_trips(costs: tf.Tensor, connectivity: int):
+  """`shortest_path` on checked, floored float costs; and its sequential
+  loop trips (a proxy for its latency on a GPU)."""
+  offsets = _OFFSETS[connectivity]
+  shape = tf.shape(costs)
+  b, h, w = shape[0], shape[1], shape[2]
+  static = costs.shape[1:].is_fully_defined()
+  size = costs.shape[1] * costs.shape[2] if static else h * w
+  source = tf.pad(tf.ones([b, 1, 1], tf.bool), [[0, 0], [0, h - 1], [0, w - 1]])
+  neg_c = -costs[..., tf.newaxis]
+
+  def relax(neg_dist):  # neg_dist = -dist, [B, H, W, 1].
+    return tf.maximum(neg_dist, neg_c + _max_neighbour(neg_dist,
+                                                       connectivity))
+
+  neg_dist, trips = _until_stable(
+      relax, tf.where(source, -costs, -float("inf"))[..., tf.newaxis], h * w)
+  dist = -neg_dist[..., 0]
+
+  # Predecessors of a cell: its neighbours of least distance. Distances fall
+  # strictly along them unless costs are 0 (or vanish in rounding); only then
+  # are hop counts needed to keep the path from cycling on a plateau.
+  n_dist = _neighbours(dist, offsets, float("inf"))
+  is_pred = n_dist == tf.reduce_min(n_dist, axis=0)
+  plateau = tf.reduce_any(~source & (tf.reduce_min(n_dist, axis=0) >= dist))
+  hops, hop_trips = tf.cond(
+      plateau, lambda: _hop_counts(is_pred, source, offsets),
+      lambda: (tf.zeros_like(dist, tf.int32), 0))
+  n_hops = tf.where(is_pred, _neighbours(hops, offsets, tf.int32.max),
+                    tf.int32.max)
+  which = tf.argmin(  # The first predecessor of fewest hops.
+      tf.cast(n_hops != tf.reduce_min(n_hops, axis=0), tf.int32), axis=0,
+      output_type=tf.int32)
+
+  # The path: the bottom-right cell and its ancestors along the chosen
+  # predecessors (the top-left cell is its own).
+  moves = tf.constant(offsets, tf.int32)  # [K, 2]
+  step = tf.gather(moves, which)  # [B, H, W, 2]
+  cells = tf.range(h * w)
+  parent = tf.where(tf.reshape(source, [b, -1]), 0, cells + tf.reshape(
+      step[..., 0] * w + step[..., 1], [b, -1]))
+  sink = tf.tile(tf.equal(cells, h * w - 1)[tf.newaxis], [b, 1])
+  on_path, jumps = _ancestors(parent, sink, size)
+  return (tf.reshape(tf.cast(on_path, costs.dtype), shape),
+          trips + hop_trips + jumps)
 
 
 @_register
@@ -145,10 +240,13 @@ def shortest_path(costs: tf.Tensor, connectivity: int = 8,
   The path's cost is the sum of the costs of its cells, both ends included;
   moves go to the 8 (or 4) neighbouring cells. Distances are computed for the
   whole batch at once by min-plus (Bellman–Ford) relaxations on the grid until
-  they stop changing, then the path is traced back from the bottom-right cell
-  by following, at each cell, the neighbour of least (distance, hop count) —
-  the first in a fixed order on exact ties — so the result is deterministic
-  and loop-free even with zero costs.
+  they stop changing, then each cell takes as predecessor the neighbour of
+  least (distance, hop count) — the first in a fixed order on exact ties —
+  and the path is the bottom-right cell's chain of predecessors, marked by
+  pointer jumping; so the result is deterministic and loop-free even with
+  zero costs. The loops make few sequential trips (`RELAXATIONS_PER_TRIP`
+  relaxations per convergence check, `log2(H·W)` jumps): what sets the
+  solver's latency on a GPU.
 
   Args:
     costs: non-negative vertex costs, `[B, H, W]`.
@@ -176,7 +274,6 @@ def shortest_path(costs: tf.Tensor, connectivity: int = 8,
         f"costs must have shape [batch, height, width], got {costs.shape}.")
   if connectivity not in _OFFSETS:
     raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}.")
-  offsets = _OFFSETS[connectivity]
   dtype = tf.float64 if costs.dtype == tf.float64 else tf.float32
   # Checked before the floor, which would silently turn NaN into a path.
   c = tf.debugging.check_numerics(
@@ -189,52 +286,8 @@ def shortest_path(costs: tf.Tensor, connectivity: int = 8,
         c, message="shortest_path needs non-negative costs (negative cycles "
         "make it undefined). Keep costs positive with a softplus output, use "
         "perturbation='multiplicative', or set an explicit min_cost floor")
-  shape = tf.shape(c)
-  b, h, w = shape[0], shape[1], shape[2]
-  source = tf.pad(tf.ones([b, 1, 1], tf.bool), [[0, 0], [0, h - 1], [0, w - 1]])
-
-  neg_c = -c[..., tf.newaxis]
-
-  def relax(neg_dist, _):  # neg_dist = -dist, [B, H, W, 1].
-    new = tf.maximum(neg_dist, neg_c + _max_neighbour(neg_dist, connectivity))
-    return new, tf.reduce_any(new > neg_dist)
-
-  neg_dist, _ = tf.while_loop(
-      lambda d, changed: changed, relax,
-      (tf.where(source, -c, -float("inf"))[..., tf.newaxis],
-       tf.constant(True)), maximum_iterations=h * w)
-  dist = -neg_dist[..., 0]
-
-  # Predecessors of a cell: its neighbours of least distance. Distances fall
-  # strictly along them unless costs are 0 (or vanish in rounding); only then
-  # are hop counts needed to keep the trace-back from cycling on a plateau.
-  n_dist = _neighbours(dist, offsets, float("inf"))
-  is_pred = n_dist == tf.reduce_min(n_dist, axis=0)
-  plateau = tf.reduce_any(~source & (tf.reduce_min(n_dist, axis=0) >= dist))
-  hops = tf.cond(plateau, lambda: _hop_counts(is_pred, source, offsets),
-                 lambda: tf.zeros_like(dist, tf.int32))
-  n_hops = tf.where(is_pred, _neighbours(hops, offsets, tf.int32.max),
-                    tf.int32.max)
-  which = tf.argmin(  # The first predecessor of fewest hops.
-      tf.cast(n_hops != tf.reduce_min(n_hops, axis=0), tf.int32), axis=0,
-      output_type=tf.int32)
-
-  # Trace back from the bottom-right cell along the chosen predecessors.
-  moves = tf.constant(offsets, tf.int32)  # [K, 2]
-  step = tf.gather(moves, which)  # [B, H, W, 2]
-  flat_step = tf.reshape(step[..., 0] * w + step[..., 1], [b, -1])
-  position = tf.fill([b], h * w - 1)
-  mask = tf.one_hot(position, h * w, dtype=dtype)
-
-  def trace(position, mask):
-    move = tf.gather(flat_step, position, batch_dims=1)
-    position = tf.where(position == 0, position, position + move)
-    return position, tf.maximum(mask, tf.one_hot(position, h * w, dtype=dtype))
-
-  _, mask = tf.while_loop(
-      lambda p, m: tf.reduce_any(p != 0), trace, (position, mask),
-      maximum_iterations=h * w)
-  return tf.cast(tf.reshape(mask, shape), costs.dtype)
+  mask, _ = _shortest_path_and_trips(c, connectivity)
+  return tf.cast(mask, costs.dtype)
 
 
 def grid_arcs(grid) -> list:

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import keras
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 import perturbations_tf as ptf
+from tests import mock_cifar
 from experiments import classification
 from experiments import models
 from experiments import plot
@@ -215,11 +217,11 @@ def test_classification_runs_on_mock_cifar(tmp_path):
   config = classification.Config(output_dir=str(tmp_path), num_samples=8,
                                  epochs=1, batch_size=8, verbose=0,
                                  max_train_examples=16, max_test_examples=8)
-  with tfds.testing.mock_data(num_examples=24):
+  with mock_cifar.mock_cifar(num_examples=24):
     metrics = classification.run(config)["metrics"]
   assert 0 <= metrics["test"]["categorical_accuracy"] <= 1
   config.loss = "cross_entropy"
-  with tfds.testing.mock_data(num_examples=24):
+  with mock_cifar.mock_cifar(num_examples=24):
     assert np.isfinite(classification.run(config)["metrics"]["test"]["loss"])
 
 
@@ -228,7 +230,7 @@ def test_classification_sweep_of_m_and_sigma_on_mock_cifar(tmp_path):
       output_dir=str(tmp_path / "sweep"), epochs=2, batch_size=8, verbose=0,
       max_train_examples=16, max_test_examples=8,
       sweep_num_samples=[1.0, 4.0], sweep_sigmas=[0.5])
-  with tfds.testing.mock_data(num_examples=24):
+  with mock_cifar.mock_cifar(num_examples=24):
     metrics = classification.run(config)["metrics"]
   assert sorted(metrics) == ["M1_sigma0.5", "M4_sigma0.5", "cross_entropy"]
   for run in metrics.values():
@@ -240,7 +242,7 @@ def test_classification_sweep_of_m_and_sigma_on_mock_cifar(tmp_path):
   with open(output, "rb") as f:
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"
   # A rerun skips the finished runs: the same metrics, no new epochs.
-  with tfds.testing.mock_data(num_examples=24):
+  with mock_cifar.mock_cifar(num_examples=24):
     assert classification.run(config)["metrics"] == metrics
   assert [history_epochs(r) for r in runs] == [[0, 1]] * 3
   with pytest.raises(ValueError, match="--sweep_sigmas"):
@@ -254,6 +256,8 @@ def test_classification_says_when_cifar_is_missing(tmp_path, monkeypatch):
   def offline(self, *args, **kwargs):
     raise ConnectionError("no network")
 
+  # The host answers but the download fails.
+  monkeypatch.setattr(classification, "reachable", lambda address: True)
   monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare",
                       offline)
   config = classification.Config(output_dir=str(tmp_path / "run"),
@@ -265,6 +269,34 @@ def test_classification_says_when_cifar_is_missing(tmp_path, monkeypatch):
                      r"--data_dir=DIR"):
     classification.run(config)
   assert not os.path.exists(os.path.join(config.output_dir, "history.csv"))
+
+
+# Runs a binary with every outgoing connection refused, as on a machine
+# without network, whatever the machine running the tests has.
+OFFLINE = ("import runpy, socket, sys\n"
+           "def refuse(*args, **kwargs):\n"
+           "  raise OSError('network is unreachable')\n"
+           "socket.create_connection = refuse\n"
+           "sys.argv = sys.argv[1:]\n"
+           "runpy.run_module(sys.argv[0], run_name='__main__')\n")
+
+
+def test_offline_classification_stops_at_once_with_the_message_alone(
+    tmp_path):
+  start = time.monotonic()
+  result = subprocess.run(
+      [sys.executable, "-c", OFFLINE, "experiments.classification",
+       "--flagfile=configs/classification_quick.cfg",
+       f"--data_dir={tmp_path / 'tfds'}", f"--output_dir={tmp_path / 'run'}"],
+      cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+  elapsed = time.monotonic() - start
+  assert result.returncode == 1
+  assert "Traceback" not in result.stderr
+  assert ("could not be downloaded (www.cs.toronto.edu cannot be reached)"
+          in result.stderr)
+  assert "--data_dir=DIR" in result.stderr
+  assert not os.path.exists(tmp_path / "run" / "history.csv")
+  print(f"offline CIFAR-10 binary stopped after {elapsed:.1f} s")
 
 
 def run_binary(module, *args):

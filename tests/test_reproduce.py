@@ -4,9 +4,10 @@ import functools
 import os
 
 import pytest
-import tensorflow_datasets as tfds
 
+from experiments import classification
 from experiments import reproduce
+from tests import mock_cifar
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +17,7 @@ def smoke(tmp_path_factory):
   output = os.path.join(root, "runs")
   extra = functools.partial(reproduce.smoke_flags, output)
   runs = reproduce.all_runs(quick=True)
-  with tfds.testing.mock_data(num_examples=24):
+  with mock_cifar.mock_cifar(num_examples=24):
     failures = reproduce.train_all(runs, output, extra)
   return root, output, runs, extra, failures
 
@@ -83,3 +84,15 @@ def test_bad_flags_in_a_run_name_the_flag(tmp_path):
   run = reproduce.Run("x", "ranking", ("--noise_levels=-1",))
   with pytest.raises(ValueError, match="--noise_levels must be non-negative"):
     reproduce.make_config(run, str(tmp_path))
+
+
+def test_offline_cifar_runs_are_reported_not_run_at_once(tmp_path, caplog,
+                                                         monkeypatch):
+  monkeypatch.setattr(classification, "reachable", lambda address: False)
+  runs = [reproduce.Run("classification_sweep", "classification",
+                        (*reproduce.SMOKE_FLAGS["classification"],
+                         f"--data_dir={tmp_path / 'tfds'}"))]
+  failures = reproduce.train_all(runs, str(tmp_path / "runs"))
+  assert failures["classification_sweep"].startswith(
+      "not run: CIFAR-10 is not in")
+  assert "Traceback" not in caplog.text
