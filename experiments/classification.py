@@ -15,6 +15,7 @@ import socket
 from typing import Dict, List
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
@@ -75,11 +76,14 @@ class Config(common.TrainConfig):
     return runs
 
 
-def augment(image, label):
-  """Random horizontal flip and 4-pixel random crop (train only)."""
-  image = tf.image.random_flip_left_right(image)
+def augment(image, label, seed):
+  """Random horizontal flip and 4-pixel random crop (train only), drawn from
+  a stateless `[2]` seed (one per example and epoch)."""
+  flip_seed, crop_seed = tf.unstack(
+      tf.random.experimental.stateless_split(seed, 2))
+  image = tf.image.stateless_random_flip_left_right(image, flip_seed)
   image = tf.image.resize_with_crop_or_pad(image, 40, 40)
-  return tf.image.random_crop(image, (32, 32, 3)), label
+  return tf.image.stateless_random_crop(image, (32, 32, 3), crop_seed), label
 
 
 # Where tensorflow-datasets downloads CIFAR-10 from.
@@ -126,17 +130,17 @@ def prepare_data(config: Config) -> None:
     raise missing(f"{type(error).__name__}: {error}") from error
 
 
-def load(config: Config, split: str, limit: int, training: bool):
+def load_arrays(config: Config, split: str, limit: int):
+  """A split as in-memory arrays (at most `limit` examples, 0: all): float
+  images, one-hot labels."""
   ds = tfds.load("cifar10", split=split, as_supervised=True,
                  data_dir=config.data_dir or None, download=False)
   if limit:
     ds = ds.take(limit)
-  ds = ds.map(lambda x, y: (tf.cast(x, tf.float32),
-                            tf.one_hot(y, NUM_CLASSES)))
-  if training:
-    ds = ds.shuffle(10_000, seed=config.seed).map(
-        augment, num_parallel_calls=tf.data.AUTOTUNE)
-  return ds.batch(config.batch_size).prefetch(tf.data.AUTOTUNE)
+  batches = list(tfds.as_numpy(ds.batch(10_000)))
+  images = np.concatenate([b[0] for b in batches]).astype("float32")
+  labels = np.concatenate([b[1] for b in batches])
+  return images, np.eye(NUM_CLASSES, dtype="float32")[labels]
 
 
 def make_loss(config: Config) -> keras.losses.Loss:
@@ -149,8 +153,12 @@ def make_loss(config: Config) -> keras.losses.Loss:
 def train_and_evaluate(config: Config, trainer: common.Trainer,
                        run: str = "", callbacks=()) -> Dict[str, dict]:
   """Trains one model (in sub-folder `run`); its train and test metrics."""
-  train = load(config, "train", config.max_train_examples, training=True)
-  test = load(config, "test", config.max_test_examples, training=False)
+  train_arrays = load_arrays(config, "train", config.max_train_examples)
+  train = trainer.training_dataset(*train_arrays, config.batch_size,
+                                   seed=config.seed, augment=augment)
+  test = common.dataset(*load_arrays(config, "test",
+                                     config.max_test_examples),
+                        config.batch_size)
   with trainer.strategy.scope():
     model = models.cifar_cnn(NUM_CLASSES)
     model.compile(keras.optimizers.Adam(config.learning_rate),
@@ -159,9 +167,8 @@ def train_and_evaluate(config: Config, trainer: common.Trainer,
   trainer.fit(model, train, validation=test, callbacks=callbacks, run=run)
   return {name: common.as_float_dict(model.evaluate(
               ds, verbose=0, return_dict=True))
-          for name, ds in (("train", load(config, "train",
-                                          config.max_train_examples,
-                                          training=False)),
+          for name, ds in (("train", common.dataset(*train_arrays,
+                                                    config.batch_size)),
                            ("test", test))}
 
 

@@ -177,6 +177,58 @@ def write_json_atomically(path: str, payload: Dict[str, Any]) -> None:
   os.replace(tmp, path)
 
 
+def seed_generators(*roots) -> list:
+  """Every `keras.random.SeedGenerator` held by the given layers, losses
+  and metrics, or by what they hold (a loss's solver layer, a cache), in a
+  fixed order."""
+  found, seen = [], set()
+
+  def visit(obj):
+    if id(obj) in seen:
+      return
+    seen.add(id(obj))
+    if isinstance(obj, keras.random.SeedGenerator):
+      found.append(obj)
+    elif isinstance(obj, (list, tuple)):
+      for item in obj:
+        visit(item)
+    elif isinstance(obj, dict):
+      for item in obj.values():
+        visit(item)
+    elif isinstance(obj, (keras.layers.Layer, keras.losses.Loss,
+                          keras.metrics.Metric)):
+      for item in vars(obj).values():
+        visit(item)
+
+  for root in roots:
+    visit(root)
+  return found
+
+
+class EpochSeeds(keras.callbacks.Callback):
+  """Makes each epoch's randomness a function of (seed, epoch) alone.
+
+  When an epoch starts it sets the epoch variable that keys the training
+  data's order (`Trainer.training_dataset`), and restarts the counter of
+  every seed generator at `epoch · 2^32` (keeping its seed), so the noise
+  seeds of a step are a function of (seed, epoch, step). A run resumed at
+  an epoch (`BackupAndRestore`) then trains as the uninterrupted run did,
+  though losses and their seed generators are not in the checkpoint.
+  """
+
+  def __init__(self, epoch: tf.Variable, generators: Sequence):
+    super().__init__()
+    self.epoch = epoch
+    self.generators = [(g, g.state.numpy()[0]) for g in generators]
+
+  def on_epoch_begin(self, epoch, logs=None):
+    self.epoch.assign(epoch)
+    for generator, seed in self.generators:
+      dtype = generator.state.dtype
+      counter = epoch << 32 if np.dtype(dtype).itemsize >= 8 else epoch << 20
+      generator.state.assign(np.array([seed, counter], dtype))
+
+
 class Trainer:
   """Fits a compiled model with checkpoints, resumption and TensorBoard.
 
@@ -197,6 +249,9 @@ class Trainer:
     self.strategy = make_strategy(config.strategy)
     self.worker = worker_id(self.strategy)
     self.start = time.time()
+    # The epoch being trained: with the seed, it keys the data order and
+    # every noise seed, so a resumed run repeats the uninterrupted one.
+    self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
 
   @property
   def is_chief(self) -> bool:
@@ -232,12 +287,51 @@ class Trainer:
     os.makedirs(self._path(run), exist_ok=True)
     if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
       _work_around_keras_multi_worker(model)
+    epoch_seeds = EpochSeeds(self.epoch, seed_generators(model, model.loss))
     with self.strategy.scope():
       history = model.fit(train, epochs=self.config.epochs,
                           validation_data=validation, shuffle=False,
-                          callbacks=list(callbacks) + self.callbacks(run),
+                          callbacks=[epoch_seeds, *callbacks,
+                                     *self.callbacks(run)],
                           verbose=self.config.verbose)
     return history.history
+
+  def training_dataset(self, features, targets, batch_size: int, seed: int,
+                       augment: Optional[Callable] = None
+                       ) -> tf.data.Dataset:
+    """In-memory training data in an order that is a function of (seed,
+    epoch) alone: each epoch's permutation is drawn from a stateless seed
+    when the epoch starts (`fit` sets `self.epoch`), so a run resumed at an
+    epoch sees the batches the uninterrupted run saw.
+
+    Args:
+      augment: `augment(x, y, seed)` with a stateless `[2]` seed, a
+        function of (seed, epoch, position in the epoch).
+    """
+    features = tf.convert_to_tensor(features)
+    targets = tf.convert_to_tensor(targets)
+    n = int(features.shape[0])
+    epoch = self.epoch
+
+    def permutation(_):
+      keys = tf.random.stateless_uniform(
+          [n], tf.stack([tf.constant(seed, tf.int64), epoch.read_value()]),
+          alg="philox")
+      return tf.data.Dataset.from_tensor_slices(
+          tf.stack([tf.argsort(keys), tf.range(n)], 1))
+
+    ds = tf.data.Dataset.from_tensors(0).flat_map(permutation)
+
+    def take(pair):
+      x, y = tf.gather(features, pair[0]), tf.gather(targets, pair[0])
+      if augment is None:
+        return x, y
+      item = tf.cast(epoch, tf.int32) * n + pair[1]
+      return augment(x, y, tf.stack([tf.constant(seed, tf.int32), item]))
+
+    return ds.map(take, num_parallel_calls=tf.data.AUTOTUNE,
+                  deterministic=True).batch(batch_size).prefetch(
+                      tf.data.AUTOTUNE)
 
   def write_results(self, metrics: Dict[str, Dict[str, float]]) -> Dict:
     """Writes results.json (flags, metrics per split, wall time) on the chief."""
@@ -308,15 +402,10 @@ def _work_around_keras_multi_worker(model: keras.Model) -> None:
   trainer.reduce_per_replica = reduce_per_replica
 
 
-def dataset(features, targets, batch_size: int, *, shuffle: bool = False,
-            seed: int = 0, augment: Optional[Callable] = None
-            ) -> tf.data.Dataset:
-  """A batched tf.data pipeline over in-memory arrays."""
+def dataset(features, targets, batch_size: int) -> tf.data.Dataset:
+  """A batched tf.data pipeline over in-memory arrays, in their order (for
+  evaluation; training data: `Trainer.training_dataset`)."""
   ds = tf.data.Dataset.from_tensor_slices((features, targets))
-  if shuffle:
-    ds = ds.shuffle(len(features), seed=seed, reshuffle_each_iteration=True)
-  if augment is not None:
-    ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
   return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 

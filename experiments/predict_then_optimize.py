@@ -308,7 +308,8 @@ def normalized_regret(solver, maximize, costs, solutions, predicted) -> float:
 
 
 def train_one(config: Config, trainer: common.Trainer, method: str,
-              cell: Cell, seed: int, run: str) -> Dict[str, float]:
+              cell: Cell, seed: int, run: str,
+              callbacks=()) -> Dict[str, float]:
   """Trains the linear model with one method; its regrets and times."""
   problem, solver, maximize, w_train, w_test = cell
   keras.utils.set_random_seed(seed)
@@ -322,9 +323,9 @@ def train_one(config: Config, trainer: common.Trainer, method: str,
   model.compile(keras.optimizers.Adam(config.learning_rate), loss=loss,
                 jit_compile=jit)
   timer = EpochTimer()
-  trainer.fit(model, common.dataset(problem.x_train, y, config.batch_size,
-                                    shuffle=True, seed=seed),
-              callbacks=[timer], run=run)
+  trainer.fit(model, trainer.training_dataset(problem.x_train, y,
+                                             config.batch_size, seed=seed),
+              callbacks=[timer, *callbacks], run=run)
   metrics = {"seconds_per_epoch": float(np.median(timer.seconds or [0.0]))}
   for split, x, c, w in (("train", problem.x_train, problem.c_train, w_train),
                          ("test", problem.x_test, problem.c_test, w_test)):
@@ -350,7 +351,7 @@ def summarise(config: Config, metrics: Dict[str, Dict[str, float]]) -> Dict:
   return summary
 
 
-def run(config: Config) -> dict:
+def run(config: Config, callbacks=()) -> dict:
   """Trains every method on every data cell; writes results.json."""
   trainer = common.Trainer(config, "predict_then_optimize")
 
@@ -369,7 +370,7 @@ def run(config: Config) -> dict:
     for method in config.methods:
       runs[f"{method}/{cell_name(n, deg, noise)}_seed{seed}"] = (
           lambda run, m=method, key=(n, deg, noise, seed): train_one(
-              config, trainer, m, cell(*key), key[3], run))
+              config, trainer, m, cell(*key), key[3], run, callbacks))
   try:
     metrics = common.run_sweep(trainer, runs)
   finally:

@@ -119,8 +119,8 @@ def train_one(config: Config, trainer: common.Trainer, loss: str,
     model.compile(keras.optimizers.Adam(config.learning_rate),
                   loss=make_loss(config), metrics=ranking_metrics(),
                   jit_compile=config.jit_compile)
-  train = common.dataset(*splits["train"], config.batch_size, shuffle=True,
-                         seed=config.seed)
+  train = trainer.training_dataset(*splits["train"], config.batch_size,
+                                   seed=config.seed)
   trainer.fit(model, train, callbacks=callbacks, run=run)
   return {split: common.as_float_dict(model.evaluate(
               common.dataset(*data, 256), verbose=0, return_dict=True))

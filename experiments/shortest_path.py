@@ -268,8 +268,9 @@ def run(config: Config, callbacks=()) -> dict:
   trainer = common.Trainer(config, "shortest_path")
   data = load_data(config)
   target = "vertex_weights" if config.loss == "cost_mse" else "shortest_paths"
-  train = common.dataset(data["train"]["maps"], data["train"][target],
-                         config.batch_size, shuffle=True, seed=config.seed)
+  train = trainer.training_dataset(data["train"]["maps"],
+                                   data["train"][target], config.batch_size,
+                                   seed=config.seed)
   with trainer.strategy.scope():
     model = models.WARCRAFT_MODELS[config.model](config.grid_size,
                                                  cost_activation(config))

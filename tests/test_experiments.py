@@ -390,3 +390,71 @@ def test_flagfiles_parse_and_validate(name):
   config = common.config_from_flags(module.Config, flag_values)
   config.validate()
   assert config.output_dir.startswith("runs/")
+
+
+# A run killed by SIGKILL in the middle of its second epoch (no clean-up, as
+# a pre-empted job), then the same run again: it must end with the numbers of
+# the uninterrupted run, bit for bit.
+KILLED_RUN = """
+import json, os, signal, sys
+import keras
+from tests import mock_cifar
+from experiments import {binary} as binary
+
+class Kill(keras.callbacks.Callback):
+  def on_epoch_begin(self, epoch, logs=None):
+    self.epoch = epoch
+  def on_train_batch_end(self, batch, logs=None):
+    if self.epoch == 1 and batch == 1 and sys.argv[1] == 'kill':
+      os.kill(os.getpid(), signal.SIGKILL)
+
+config = binary.Config(**json.loads(sys.argv[2]))
+with mock_cifar.mock_cifar(num_examples=24):
+  binary.run(config, callbacks=[Kill()])
+"""
+
+KILL_SETTINGS = {
+    "shortest_path": dict(synthetic_dir="{tmp}/data", num_train=40,
+                          num_val=10, num_test=10, grid_size=4, epochs=3,
+                          batch_size=10, learning_rate=1e-2,
+                          lr_decay_epochs=[2]),
+    "ranking": dict(num_instances=60, num_items=6, dim=3, epochs=3,
+                    batch_size=8, num_samples=4),
+    "classification": dict(data_dir="{tmp}/tfds", epochs=3, batch_size=8,
+                           num_samples=4, max_train_examples=24,
+                           max_test_examples=8),
+    "predict_then_optimize": dict(methods=["pfyl"], num_train=[48],
+                                  num_test=16, degrees=[4], num_seeds=1,
+                                  epochs=3, batch_size=8, num_samples=3),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("binary", sorted(KILL_SETTINGS))
+def test_a_killed_and_resumed_run_ends_with_the_uninterrupted_numbers(
+    tmp_path, binary):
+  def run(mode, folder):
+    settings = {k: v.format(tmp=tmp_path) if isinstance(v, str) else v
+                for k, v in KILL_SETTINGS[binary].items()}
+    settings.update(output_dir=str(tmp_path / folder), verbose=0)
+    return subprocess.run(
+        [sys.executable, "-c", KILLED_RUN.format(binary=binary), mode,
+         json.dumps(settings)], cwd=ROOT, capture_output=True, text=True,
+        timeout=600, check=False)
+
+  whole = run("whole", "whole")
+  assert whole.returncode == 0, whole.stderr[-3000:]
+  killed = run("kill", "killed")
+  assert killed.returncode == -9, killed.stderr[-3000:]
+  assert not os.path.exists(tmp_path / "killed" / "results.json")
+  resumed = run("whole", "killed")
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  results = {}
+  for folder in ("whole", "killed"):
+    with open(tmp_path / folder / "results.json", encoding="utf-8") as f:
+      metrics = json.load(f)["metrics"]
+    if binary == "predict_then_optimize":  # Wall times differ.
+      for run_metrics in metrics["runs"].values():
+        run_metrics.pop("seconds_per_epoch")
+    results[folder] = metrics
+  assert results["killed"] == results["whole"]
