@@ -320,7 +320,8 @@ class Trainer:
       return tf.data.Dataset.from_tensor_slices(
           tf.stack([tf.argsort(keys), tf.range(n)], 1))
 
-    ds = tf.data.Dataset.from_tensors(0).flat_map(permutation)
+    ds = tf.data.Dataset.from_tensors(0).flat_map(permutation).apply(
+        tf.data.experimental.assert_cardinality(n))  # Keras counts steps.
 
     def take(pair):
       x, y = tf.gather(features, pair[0]), tf.gather(targets, pair[0])

@@ -107,7 +107,7 @@ class _PoolLoss(keras.losses.Loss):
           "solver, shape, maximize=..., initial_solutions=train_solutions).")
 
   def call(self, y_true, y_pred):
-    self.cache(tf.stop_gradient(y_pred))  # Grows the pool.
+    self.cache.update(tf.stop_gradient(y_pred))  # Grows the pool.
     return type(self).FUNCTION(y_true, y_pred, self.cache)
 
   def get_config(self) -> dict:

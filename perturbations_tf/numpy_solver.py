@@ -16,6 +16,8 @@ import concurrent.futures
 import multiprocessing
 import os
 import pickle
+import threading
+import time
 import weakref
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, List, Optional, Sequence, Union
@@ -44,6 +46,24 @@ def _shut_down_pools():
 def _in_xla_context() -> bool:
   graph = tf.compat.v1.get_default_graph()
   return control_flow_util.GraphOrParentsInXlaContext(graph)
+
+
+def _exit_with_parent(parent: int):
+  """Runs in each worker process: ends it once its parent is gone (killed,
+  crashed), instead of leaving an orphan that solves on."""
+  def watch():
+    while os.getppid() == parent:
+      time.sleep(1.0)
+    os._exit(1)  # pylint: disable=protected-access
+  threading.Thread(target=watch, daemon=True).start()
+
+
+def _process_pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
+  """Spawned, not forked (forking a process that runs TF can hang), and
+  tied to this process's life."""
+  return concurrent.futures.ProcessPoolExecutor(
+      workers, mp_context=multiprocessing.get_context("spawn"),
+      initializer=_exit_with_parent, initargs=(os.getpid(),))
 
 
 def _solve_rows(fn: Callable, start: int, rows: np.ndarray) -> List:
@@ -178,9 +198,8 @@ class NumpySolver:
     if self._pool is None:
       if self.executor == "threads":
         self._pool = concurrent.futures.ThreadPoolExecutor(self._workers)
-      else:  # Spawned, not forked: forking a process that runs TF can hang.
-        self._pool = concurrent.futures.ProcessPoolExecutor(
-            self._workers, mp_context=multiprocessing.get_context("spawn"))
+      else:
+        self._pool = _process_pool(self._workers)
       _OWNED_POOLS.add(self._pool)
     return self._pool
 
@@ -215,8 +234,7 @@ class NumpySolver:
     """Finds the example that kills a worker by solving the unfinished rows
     one at a time in a fresh single-worker pool, and says which it is."""
     culprit = None
-    with concurrent.futures.ProcessPoolExecutor(
-        1, mp_context=multiprocessing.get_context("spawn")) as probe:
+    with _process_pool(1) as probe:
       for index in range(start, len(x)):
         try:
           probe.submit(task, self.fn, index, x[index:index + 1]).result()

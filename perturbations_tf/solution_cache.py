@@ -113,13 +113,41 @@ class SolutionCache(keras.layers.Layer):
     super().build(input_shape)
 
   def call(self, inputs):
+    x = self._check_inputs(inputs)
+    n = tf.shape(x)[0]
+    flat = tf.reshape(tf.cast(x, self.pool.dtype), [n, -1])
+    exact_index, cached_index, exact = self._solve_some(x)
+    cached = self._best_in_pool(tf.gather(flat, cached_index))
+    solutions = tf.scatter_nd(
+        tf.concat([exact_index, cached_index], 0)[:, tf.newaxis],
+        tf.concat([exact, cached], 0), tf.shape(flat))
+    self._add_to_pool(exact)
+    return tf.cast(tf.reshape(solutions, tf.shape(x)), x.dtype)
+
+  def update(self, inputs) -> None:
+    """Solves the fraction of the rows of `inputs` that `call` would and
+    adds the new solutions to the pool, without answering the other rows:
+    what a loss over the pool needs (`NCELoss`, `CMAPLoss`).
+
+    Args:
+      inputs: `[N, *shape]`.
+    """
+    _, _, exact = self._solve_some(self._check_inputs(inputs))
+    self._add_to_pool(exact)
+
+  def _check_inputs(self, inputs) -> tf.Tensor:
     x = tf.convert_to_tensor(inputs)
     if x.shape[1:] != self.shape:
       raise ValueError(f"SolutionCache was built for inputs of shape "
                        f"[N, {', '.join(map(str, self.shape))}], got "
                        f"{x.shape}.")
+    return x
+
+  def _solve_some(self, x: tf.Tensor):
+    """Solves `ceil(solve_fraction · N)` random rows (all while the pool is
+    empty) and counts them: `(exact_index, other_index, solutions)`, the
+    solutions flattened in the pool's dtype."""
     n = tf.shape(x)[0]
-    flat = tf.reshape(tf.cast(x, self.pool.dtype), [n, -1])
     num_exact = tf.where(
         self.pool_size > 0,
         tf.cast(tf.math.ceil(self.solve_fraction * tf.cast(n, tf.float32)),
@@ -127,18 +155,13 @@ class SolutionCache(keras.layers.Layer):
     order = tf.argsort(tf.random.stateless_uniform(
         [n], tf.cast(self.seed_generator.next(), tf.int32),
         alg=noise_lib.RNG_ALG))
-    exact_index, cached_index = order[:num_exact], order[num_exact:]
+    exact_index, other_index = order[:num_exact], order[num_exact:]
     exact = tf.reshape(
         tf.cast(self.solver(tf.gather(x, exact_index)), self.pool.dtype),
         [num_exact, -1])
-    cached = self._best_in_pool(tf.gather(flat, cached_index))
-    solutions = tf.scatter_nd(
-        tf.concat([exact_index, cached_index], 0)[:, tf.newaxis],
-        tf.concat([exact, cached], 0), tf.shape(flat))
-    self._add_to_pool(exact)
     self.exact_rows.assign_add(tf.cast(num_exact, tf.int64))
     self.total_rows.assign_add(tf.cast(n, tf.int64))
-    return tf.cast(tf.reshape(solutions, tf.shape(x)), x.dtype)
+    return exact_index, other_index, exact
 
   def _best_in_pool(self, flat: tf.Tensor) -> tf.Tensor:
     """The pooled solution of best `<y, θ>` for each row of `flat`."""

@@ -2,8 +2,10 @@
 
 import functools
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import keras
 import numpy as np
@@ -290,3 +292,43 @@ def test_default_import_path_needs_no_extras():
       " if m.split('.')[0] in ('dask', 'distributed', 'scipy')))\n")
   assert result.returncode == 0, result.stderr
   assert result.stdout.strip().endswith("[]")
+
+
+def running(pid: int) -> bool:
+  """Whether a process runs (a zombie, waiting to be reaped, does not)."""
+  try:
+    with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+      return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+  except FileNotFoundError:
+    return False
+
+
+def test_worker_processes_end_when_their_parent_is_killed(tmp_path):
+  # A pre-empted job (SIGKILL) must not leave workers solving on as orphans.
+  code = (
+      "import os, signal, multiprocessing\n"
+      "import numpy as np, perturbations_tf as ptf\n"
+      "from experiments import dijkstra\n"
+      "if __name__ == '__main__':\n"
+      "  solver = ptf.numpy_solver(dijkstra.path_mask, executor='processes',"
+      " num_workers=2)\n"
+      "  solver(np.ones((4, 3, 3), np.float32))\n"
+      "  print(' '.join(str(p.pid) for p in multiprocessing.active_children()),"
+      " flush=True)\n"
+      "  os.kill(os.getpid(), signal.SIGKILL)\n")
+  # Output to a file, not a pipe: orphans would hold a pipe open.
+  with open(tmp_path / "out", "w", encoding="utf-8") as out:
+    result = subprocess.run(
+        [sys.executable, "-c", code], stdout=out, stderr=subprocess.STDOUT,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        timeout=300, check=False)
+  output = (tmp_path / "out").read_text(encoding="utf-8")
+  assert result.returncode == -signal.SIGKILL, output
+  workers = [int(pid) for pid in output.split()[-2:]]
+  deadline = time.monotonic() + 30
+  while any(map(running, workers)) and time.monotonic() < deadline:
+    time.sleep(0.2)
+  alive = [pid for pid in workers if running(pid)]
+  for pid in alive:  # Do not leave them to the next tests.
+    os.kill(pid, signal.SIGKILL)
+  assert not alive, f"orphaned workers still running: {alive}"
