@@ -287,7 +287,8 @@ class Trainer:
     os.makedirs(self._path(run), exist_ok=True)
     if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
       _work_around_keras_multi_worker(model)
-    epoch_seeds = EpochSeeds(self.epoch, seed_generators(model, model.loss))
+    epoch_seeds = EpochSeeds(self.epoch, seed_generators(
+        model, getattr(model, "loss", None)))
     with self.strategy.scope():
       history = model.fit(train, epochs=self.config.epochs,
                           validation_data=validation, shuffle=False,

@@ -67,9 +67,9 @@ def test_docs_figures_tables_and_readme(smoke):
   assert tables["perturbed_squared_study"].count("\n") == 2 + 11
   assert tables["blackbox_lambda"].count("\n") == 2 + 4
   assert tables["ranking"].count("\n") == 2 + 6
-  # Nine methods (three for the knapsack), each with its two degrees.
+  # Nine methods (two for the knapsack), each with its two degrees.
   assert tables["pto_shortest_path"].count("\n") == 2 + 9
-  assert tables["pto_knapsack"].count("\n") == 2 + 3
+  assert tables["pto_knapsack"].count("\n") == 2 + 2
   assert "| spo_plus | " in tables["pto_knapsack"]
   with open(readme, encoding="utf-8") as f:
     text = f.read()
