@@ -51,35 +51,37 @@ def run(quick: bool = False) -> dict:
 
 
 def loop_trips(quick: bool = False) -> dict:
-  """`solvers.shortest_path` against its previous implementation (one
-  relaxation per convergence check, a trace-back one cell per trip): the
-  sequential loop trips of a solve (each a kernel launch and a host check
-  on a GPU) and the CPU time, interleaved in one run."""
+  """`solvers.shortest_path`'s two loop schedules against its previous
+  implementation: the sequential loop trips of a solve (each a kernel
+  launch and a host check on a GPU) and the CPU time, interleaved in one
+  run. 'throughput' is the CPU default, 'latency' the GPU one."""
   rng = np.random.default_rng(0)
   rows = []
   for k in (12, 30):
     costs = rng.uniform(0.1, 10.0, size=(640, k, k)).astype(np.float32)
-    now = lambda c: solvers._shortest_path_and_trips(c, 8)  # pylint: disable=protected-access
-    before = previous_shortest_path.shortest_path_and_trips
-    row = {"grid": f"{k}x{k}", "instances": len(costs)}
     for mode in ("function", "xla"):
-      runs = {name: timing.compile_mode(fn, mode)
-              for name, fn in (("previous", before), ("now", now))}
-      (mask_before, trips_before), (mask_now, trips_now) = (
-          runs["previous"](costs), runs["now"](costs))
-      if not np.array_equal(mask_before, mask_now):
-        raise AssertionError(f"The paths differ on {k}x{k} ({mode}).")
+      runs = {"previous": timing.compile_mode(
+          previous_shortest_path.shortest_path_and_trips, mode)}
+      for schedule in solvers.SCHEDULES:
+        runs[schedule] = timing.compile_mode(
+            lambda c, s=schedule: solvers._shortest_path_and_trips(  # pylint: disable=protected-access
+                c, 8, s), mode)
+      outputs = {name: run(costs) for name, run in runs.items()}
+      for name, (mask, _) in outputs.items():
+        if not np.array_equal(mask, outputs["previous"][0]):
+          raise AssertionError(f"{name} paths differ ({k}x{k}, {mode}).")
       seconds = timing.interleaved_medians(runs, costs,
                                            repeats=3 if quick else 15)
-      row.update({"trips previous": int(trips_before),
-                  "trips now": int(trips_now),
-                  f"{mode} previous (ms)": 1e3 * seconds["previous"],
-                  f"{mode} now (ms)": 1e3 * seconds["now"],
-                  f"{mode} now / previous": seconds["now"] /
-                  seconds["previous"]})
-    rows.append(row)
-  return {"shortest_path: sequential loop trips and CPU time, against the "
-          "previous implementation (B = 640, 8-connected)": rows}
+      row = {"grid": f"{k}x{k}", "mode": mode}
+      for name in runs:
+        row[f"trips {name}"] = int(outputs[name][1])
+      row["previous (ms)"] = 1e3 * seconds["previous"]
+      for name in solvers.SCHEDULES:
+        row[f"{name} / previous"] = seconds[name] / seconds["previous"]
+      rows.append(row)
+  return {"shortest_path: sequential loop trips per solve and CPU time of "
+          "its schedules, against the previous implementation (B = 640, "
+          "8-connected)": rows}
 
 
 def grid_arcs(quick: bool = False) -> dict:

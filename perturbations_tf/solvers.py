@@ -120,29 +120,44 @@ def _max_neighbour(x: tf.Tensor, connectivity: int) -> tf.Tensor:
                        axis=0)[..., tf.newaxis]
 
 
-# Relaxations per convergence check. On a GPU every while_loop trip is a
-# kernel launch and a device-to-host check of its condition, so the loops
-# below make few trips: several relaxations each (a relaxation past
-# convergence changes nothing), and a trace-back by pointer jumping.
-RELAXATIONS_PER_TRIP = 8
+# Loop schedules. On a GPU every while_loop trip is a kernel launch and a
+# device-to-host check of its condition, and the solver is latency-bound:
+# 'latency' makes few trips (several relaxations per convergence check, the
+# path marked by pointer jumping). On a CPU trips are cheap and the work
+# counts: 'throughput' checks after every relaxation and traces the path one
+# cell per trip. Both return the same paths, bit for bit.
+SCHEDULES = {"latency": 8, "throughput": 1}  # Relaxations per trip.
 
 
-def _until_stable(relax, x, max_relaxations):
-  """Applies `relax` until `x` stops changing, `RELAXATIONS_PER_TRIP` times
-  per trip; returns `(x, trips)`."""
+def default_schedule() -> str:
+  """'latency' where a GPU is visible, else 'throughput'."""
+  return "latency" if tf.config.list_logical_devices("GPU") else "throughput"
+
+
+def _until_stable(relax, x, max_relaxations, per_trip: int, first: int = 0):
+  """Applies `relax` until `x` stops changing; returns `(x, trips)`.
+
+  `first` relaxations known to be needed (the path's fewest moves) are
+  applied unchecked in the first trip; then `per_trip` per trip, until a
+  trip's last relaxation changes nothing (a fixed point: at most
+  `per_trip - 1` relaxations are wasted)."""
   def block(x, _, trips):
-    new = x
-    for _ in range(RELAXATIONS_PER_TRIP):
-      new = relax(new)
+    for _ in range(per_trip - 1):
+      x = relax(x)
+    new = relax(x)
     return new, tf.reduce_any(new != x), trips + 1
 
+  for _ in range(first):
+    x = relax(x)
   x, _, trips = tf.while_loop(
-      lambda x, changed, trips: changed, block, (x, tf.constant(True), 0),
-      maximum_iterations=max_relaxations // RELAXATIONS_PER_TRIP + 2)
+      lambda x, changed, trips: changed, block,
+      (x, tf.constant(True), 1 if first else 0),
+      maximum_iterations=max_relaxations // per_trip + 2)
   return x, trips
 
 
-def _hop_counts(candidate: tf.Tensor, source: tf.Tensor, offsets):
+def _hop_counts(candidate: tf.Tensor, source: tf.Tensor, offsets,
+                per_trip: int):
   """Fewest moves from the source along predecessor links (`candidate[k]`:
   neighbour k is a predecessor), used to break distance plateaus; and the
   loop trips taken."""
@@ -153,7 +168,8 @@ def _hop_counts(candidate: tf.Tensor, source: tf.Tensor, offsets):
     best = tf.reduce_min(n_hops, axis=0)
     return tf.where(source, 0, tf.where(best == big, big, best + 1))
 
-  return _until_stable(relax, tf.where(source, 0, big), tf.size(source[0]))
+  return _until_stable(relax, tf.where(source, 0, big), tf.size(source[0]),
+                       per_trip)
 
 
 def _ancestors(parent: tf.Tensor, start: tf.Tensor, size) -> tf.Tensor:
@@ -185,9 +201,29 @@ def _ancestors(parent: tf.Tensor, start: tf.Tensor, size) -> tf.Tensor:
   return start, steps
 
 
-def _shortest_path_and_trips(costs: tf.Tensor, connectivity: int):
+def _chain(parent: tf.Tensor, size) -> tf.Tensor:
+  """Marks the last node and its ancestors along `parent`, one generation
+  per trip (node 0 is the root); returns `(marked, trips)`."""
+  b = tf.shape(parent)[0]
+  position = tf.fill([b], size - 1)
+  marked = tf.one_hot(position, size, on_value=True, off_value=False)
+
+  def step(position, marked, trips):
+    position = tf.gather(parent, position, batch_dims=1)
+    return (position, marked | tf.one_hot(position, size, on_value=True,
+                                          off_value=False), trips + 1)
+
+  _, marked, trips = tf.while_loop(
+      lambda p, m, t: tf.reduce_any(p != 0), step, (position, marked, 0),
+      maximum_iterations=size)
+  return marked, trips
+
+
+def _shortest_path_and_trips(costs: tf.Tensor, connectivity: int,
+                             schedule: str):
   """`shortest_path` on checked, floored float costs; and its sequential
   loop trips (a proxy for its latency on a GPU)."""
+  per_trip = SCHEDULES[schedule]
   offsets = _OFFSETS[connectivity]
   shape = tf.shape(costs)
   b, h, w = shape[0], shape[1], shape[2]
@@ -200,8 +236,14 @@ def _shortest_path_and_trips(costs: tf.Tensor, connectivity: int):
     return tf.maximum(neg_dist, neg_c + _max_neighbour(neg_dist,
                                                        connectivity))
 
+  # A path needs at least max(H, W) - 1 moves (8-connected; 4-connected:
+  # H + W - 2), so as many relaxations are certainly needed: one trip.
+  fewest_moves = (max(costs.shape[1], costs.shape[2]) - 1 if static and
+                  connectivity == 8 else costs.shape[1] + costs.shape[2] - 2
+                  if static else 0)
   neg_dist, trips = _until_stable(
-      relax, tf.where(source, -costs, -float("inf"))[..., tf.newaxis], h * w)
+      relax, tf.where(source, -costs, -float("inf"))[..., tf.newaxis], h * w,
+      per_trip, first=fewest_moves if schedule == "latency" else 0)
   dist = -neg_dist[..., 0]
 
   # Predecessors of a cell: its neighbours of least distance. Distances fall
@@ -211,7 +253,7 @@ def _shortest_path_and_trips(costs: tf.Tensor, connectivity: int):
   is_pred = n_dist == tf.reduce_min(n_dist, axis=0)
   plateau = tf.reduce_any(~source & (tf.reduce_min(n_dist, axis=0) >= dist))
   hops, hop_trips = tf.cond(
-      plateau, lambda: _hop_counts(is_pred, source, offsets),
+      plateau, lambda: _hop_counts(is_pred, source, offsets, per_trip),
       lambda: (tf.zeros_like(dist, tf.int32), 0))
   n_hops = tf.where(is_pred, _neighbours(hops, offsets, tf.int32.max),
                     tf.int32.max)
@@ -226,8 +268,11 @@ def _shortest_path_and_trips(costs: tf.Tensor, connectivity: int):
   cells = tf.range(h * w)
   parent = tf.where(tf.reshape(source, [b, -1]), 0, cells + tf.reshape(
       step[..., 0] * w + step[..., 1], [b, -1]))
-  sink = tf.tile(tf.equal(cells, h * w - 1)[tf.newaxis], [b, 1])
-  on_path, jumps = _ancestors(parent, sink, size)
+  if schedule == "latency":
+    sink = tf.tile(tf.equal(cells, h * w - 1)[tf.newaxis], [b, 1])
+    on_path, jumps = _ancestors(parent, sink, size)
+  else:
+    on_path, jumps = _chain(parent, h * w)
   return (tf.reshape(tf.cast(on_path, costs.dtype), shape),
           trips + hop_trips + jumps)
 
@@ -242,11 +287,11 @@ def shortest_path(costs: tf.Tensor, connectivity: int = 8,
   whole batch at once by min-plus (Bellman–Ford) relaxations on the grid until
   they stop changing, then each cell takes as predecessor the neighbour of
   least (distance, hop count) — the first in a fixed order on exact ties —
-  and the path is the bottom-right cell's chain of predecessors, marked by
-  pointer jumping; so the result is deterministic and loop-free even with
-  zero costs. The loops make few sequential trips (`RELAXATIONS_PER_TRIP`
-  relaxations per convergence check, `log2(H·W)` jumps): what sets the
-  solver's latency on a GPU.
+  and the path is the bottom-right cell's chain of predecessors; so the
+  result is deterministic and loop-free even with zero costs. Where a GPU is visible the loops make few sequential trips
+  (8 relaxations per convergence check, `log2(H·W)` jumps: its latency is
+  the trips), elsewhere little work (see `SCHEDULES`); the paths are the
+  same.
 
   Args:
     costs: non-negative vertex costs, `[B, H, W]`.
@@ -286,7 +331,7 @@ def shortest_path(costs: tf.Tensor, connectivity: int = 8,
         c, message="shortest_path needs non-negative costs (negative cycles "
         "make it undefined). Keep costs positive with a softplus output, use "
         "perturbation='multiplicative', or set an explicit min_cost floor")
-  mask, _ = _shortest_path_and_trips(c, connectivity)
+  mask, _ = _shortest_path_and_trips(c, connectivity, default_schedule())
   return tf.cast(mask, costs.dtype)
 
 

@@ -182,3 +182,30 @@ def test_grid_arcs_follow_pyepo_order():
   assert solvers.grid_arcs((2, 3)) == [(0, 1), (1, 2), (0, 3), (1, 4), (2, 5),
                                        (3, 4), (4, 5)]
   assert len(solvers.grid_arcs((5, 5))) == 40
+
+
+@pytest.mark.parametrize("mode", ["function", "xla"])
+def test_shortest_path_schedules_return_the_same_paths(mode, rng):
+  # The GPU schedule (few trips) and the CPU one (little work), on
+  # continuous costs, integer costs with ties, and zero-cost plateaus.
+  cases = [(rng.uniform(0.05, 10.0, (30, 12, 12)), 8),
+           (rng.integers(0, 3, (30, 7, 9)).astype(np.float64), 8),
+           (rng.integers(0, 2, (30, 5, 8)).astype(np.float64), 4),
+           (np.zeros((2, 6, 6)), 8), (rng.uniform(0, 1, (4, 1, 6)), 4)]
+  for costs, connectivity in cases:
+    run = {s: MODES[mode](lambda c, s=s: solvers._shortest_path_and_trips(  # pylint: disable=protected-access
+        c, connectivity, s))(tf.constant(costs))
+           for s in solvers.SCHEDULES}
+    np.testing.assert_array_equal(run["latency"][0], run["throughput"][0])
+    np.testing.assert_array_equal(
+        run["throughput"][0], solvers.shortest_path(costs, connectivity))
+    assert int(run["latency"][1]) <= int(run["throughput"][1])
+
+
+def test_shortest_path_latency_schedule_makes_few_trips(rng):
+  costs = tf.constant(rng.uniform(0.1, 10.0, (64, 30, 30)), tf.float32)
+  _, throughput = solvers._shortest_path_and_trips(costs, 8, "throughput")  # pylint: disable=protected-access
+  _, latency = solvers._shortest_path_and_trips(costs, 8, "latency")  # pylint: disable=protected-access
+  # log2(900) = 10 jumps and a few relaxation trips, against one trip per
+  # relaxation and per cell of the path.
+  assert int(latency) <= 20 < 60 < int(throughput)
