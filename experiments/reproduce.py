@@ -66,7 +66,7 @@ SMOKE_FLAGS = {
                        "--max_train_examples=16", "--max_test_examples=8",
                        "--sweep_num_samples=1,2", "--sweep_sigmas=1"),
     "predict_then_optimize": ("--num_train=30", "--num_test=20",
-                              "--degrees=1,6", "--num_seeds=2", "--epochs=1",
+                              "--degrees=1,6", "--num_seeds=1", "--epochs=1",
                               "--batch_size=10", "--num_samples=2",
                               "--num_items=6", "--capacity=8",
                               "--lp_executor=threads", "--num_workers=1"),
