@@ -88,8 +88,7 @@ def imle(solver: Callable,
     def solve_all(center):
       inputs = tf.cast(center, dtype)[tf.newaxis] + shift
       flat = tf.reshape(inputs, tf.concat([[-1], tf.shape(theta)[1:]], 0))
-      return solve(solver, tf.cast(flat, theta.dtype),
-                                 num_samples, dtype)
+      return solve(solver, tf.cast(flat, theta.dtype), num_samples, dtype)
 
     @tf.custom_gradient
     def imle_op(theta):

@@ -172,11 +172,12 @@ def _hop_counts(candidate: tf.Tensor, source: tf.Tensor, offsets,
                        per_trip)
 
 
-def _ancestors(parent: tf.Tensor, start: tf.Tensor, size) -> tf.Tensor:
+def _ancestors(parent: tf.Tensor, start: tf.Tensor, size):
   """Marks `start` and all its ancestors along `parent` (`[B, N]` indices
   into the same row; a root is its own parent), by pointer jumping: after
   k doublings every ancestor within 2^k generations is marked, so
-  `ceil(log2 N)` steps mark the whole chain (unrolled when N is static)."""
+  `ceil(log2 N)` steps mark the whole chain (unrolled when N is static).
+  Returns `(marked, steps)`."""
   b = tf.shape(parent)[0]
   rows = tf.range(b)[:, tf.newaxis] * size
 
@@ -201,7 +202,7 @@ def _ancestors(parent: tf.Tensor, start: tf.Tensor, size) -> tf.Tensor:
   return start, steps
 
 
-def _chain(parent: tf.Tensor, size) -> tf.Tensor:
+def _chain(parent: tf.Tensor, size):
   """Marks the last node and its ancestors along `parent`, one generation
   per trip (node 0 is the root); returns `(marked, trips)`."""
   b = tf.shape(parent)[0]
@@ -237,13 +238,16 @@ def _shortest_path_and_trips(costs: tf.Tensor, connectivity: int,
                                                        connectivity))
 
   # A path needs at least max(H, W) - 1 moves (8-connected; 4-connected:
-  # H + W - 2), so as many relaxations are certainly needed: one trip.
-  fewest_moves = (max(costs.shape[1], costs.shape[2]) - 1 if static and
-                  connectivity == 8 else costs.shape[1] + costs.shape[2] - 2
-                  if static else 0)
+  # H + W - 2), so as many relaxations are certainly needed: the latency
+  # schedule makes them in one trip.
+  fewest_moves = 0
+  if schedule == "latency" and static:
+    rows, cols = costs.shape[1], costs.shape[2]
+    fewest_moves = (max(rows, cols) - 1 if connectivity == 8
+                    else rows + cols - 2)
   neg_dist, trips = _until_stable(
       relax, tf.where(source, -costs, -float("inf"))[..., tf.newaxis], h * w,
-      per_trip, first=fewest_moves if schedule == "latency" else 0)
+      per_trip, first=fewest_moves)
   dist = -neg_dist[..., 0]
 
   # Predecessors of a cell: its neighbours of least distance. Distances fall

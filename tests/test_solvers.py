@@ -209,3 +209,14 @@ def test_shortest_path_latency_schedule_makes_few_trips(rng):
   # log2(900) = 10 jumps and a few relaxation trips, against one trip per
   # relaxation and per cell of the path.
   assert int(latency) <= 20 < 60 < int(throughput)
+
+
+def test_shortest_path_latency_schedule_with_unknown_grid_size(rng):
+  # Unknown H and W: the jumps run in a while_loop instead of unrolled.
+  costs = rng.uniform(0.1, 10.0, (8, 7, 5)).astype(np.float32)
+  solve = tf.function(
+      lambda c: solvers._shortest_path_and_trips(c, 8, "latency"),  # pylint: disable=protected-access
+      input_signature=[tf.TensorSpec([None, None, None], tf.float32)])
+  mask, trips = solve(costs)
+  np.testing.assert_array_equal(mask, solvers.shortest_path(costs))
+  assert int(trips) < 20
