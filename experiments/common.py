@@ -420,3 +420,12 @@ def print_metrics(metrics: Dict[str, Dict[str, float]]) -> None:
 
 def as_float_dict(values: Dict[str, Any]) -> Dict[str, float]:
   return {k: float(np.asarray(v)) for k, v in values.items()}
+
+
+def mean_std(values: Sequence[float]) -> Dict[str, Any]:
+  """The mean, sample standard deviation (0 for one value) and the values
+  of a metric over seeds."""
+  values = [float(v) for v in values]
+  return {"mean": float(np.mean(values)),
+          "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+          "values": values}

@@ -116,47 +116,133 @@ def sweep_runs(sweep_dir: str) -> List[str]:
 
 RANKING_METRICS = ("perfect_ranking_accuracy", "partial_ranking_accuracy",
                    "projection_accuracy", "spearman")
+# Panels of the ranking figures: (split, metric, axis label, log scale).
+RANKING_PANELS = (
+    ("model", "one_minus_cosine", "1 − cos(w, w0)", True),
+    ("model", "norm", "‖w‖", True),
+    *(("test_clean", m, f"test {m.replace('_', ' ')} (noise-free)", False)
+      for m in RANKING_METRICS))
+
+
+def ranking_setting(name: str) -> Dict[str, float]:
+  """The parts of a ranking setting's name `<loss>/noise_<σ>[/sigma_<ε>]
+  [/M_<M>]`: `{'loss': ..., 'noise': σ, 'sigma': ε, 'M': M}` (those given)."""
+  loss, *parts = name.split("/")
+  setting: Dict = {"loss": loss}
+  for part in parts:
+    key, _, value = part.partition("_")
+    setting[key] = float(value)
+  if "noise" not in setting:
+    raise ValueError(f"{name!r} is not a ranking setting <loss>/noise_<σ>.")
+  return setting
 
 
 def ranking_sweep(results: dict) -> Dict[str, Dict[float, dict]]:
-  """`{loss: {noise level: metrics per split}}` from a ranking sweep's
-  results.json contents (runs named `<loss>/noise_<level>`)."""
+  """`{loss: {noise level: summary per split}}` from a ranking sweep's
+  results.json contents (settings `<loss>/noise_<level>`, no ε or M sweep;
+  each metric's mean, std and values over seeds)."""
   sweep: Dict[str, Dict[float, dict]] = {}
-  for name, splits in results["metrics"].items():
-    loss, sep, level = name.partition("/noise_")
-    if not sep:
-      raise ValueError(f"{name!r} is not a sweep run <loss>/noise_<level>: "
-                       "run experiments.ranking with several --noise_levels.")
-    sweep.setdefault(loss, {})[float(level)] = splits
+  for name, splits in results["metrics"]["summary"].items():
+    setting = ranking_setting(name)
+    if set(setting) != {"loss", "noise"}:
+      raise ValueError(f"{name!r} sweeps ε or M: draw it with "
+                       "plot_ranking_scale.")
+    sweep.setdefault(setting["loss"], {})[setting["noise"]] = splits
   return sweep
 
 
+def _errorbar(ax, x, stats: List[dict], **kwargs):
+  ax.errorbar(x, [s["mean"] for s in stats], yerr=[s["std"] for s in stats],
+              capsize=3, markersize=4, **kwargs)
+
+
 def plot_ranking_sweep(results_path: str, output: str, title: str = "") -> str:
-  """The paper's robustness figure: test metrics against the label noise
-  level, one colour per loss, scored against the noise-free ranking (solid)
-  and against the noisy labels (dashed)."""
+  """The robustness figure: against the label noise level, per loss (mean
+  over seeds, error bars ± one standard deviation), how well w recovers w0
+  (1 − cos, the norm beside the Fenchel–Young theory ε/σ) and the test
+  accuracies against the noise-free ranking."""
   plt = _pyplot()
   with open(results_path, encoding="utf-8") as f:
-    sweep = ranking_sweep(json.load(f))
-  fig, axes = plt.subplots(2, 2, figsize=(10, 7.6))
-  for ax, metric in zip(axes.flat, RANKING_METRICS):
-    for colour, (loss, runs) in zip(plt.rcParams["axes.prop_cycle"]
-                                    .by_key()["color"], sweep.items()):
+    results = json.load(f)
+  sweep = ranking_sweep(results)
+  fig, axes = plt.subplots(2, 3, figsize=(14, 8))
+  colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+  for ax, (split, metric, label, log) in zip(axes.flat, RANKING_PANELS):
+    for colour, (loss, runs) in zip(colours, sweep.items()):
       levels = sorted(runs)
-      for split, style, what in (("test_clean", "-o", "noise-free ranking"),
-                                 ("test", "--x", "noisy labels")):
-        ax.plot(levels, [runs[level][split][metric] for level in levels],
-                style, color=colour, label=f"{loss}, vs {what}")
-    ax.set_title(metric.replace("_", " "))
-    ax.set_xlabel("label noise level")
-    ax.set_ylabel(f"test {metric.replace('_', ' ')}")
+      _errorbar(ax, levels, [runs[v][split][metric] for v in levels],
+                fmt="-o", color=colour, label=loss)
+    if metric == "norm":
+      sigma = results["config"]["sigma"]
+      levels = [v for v in sorted(next(iter(sweep.values()))) if v > 0]
+      theory, = ax.plot(levels, [sigma / v for v in levels], ":x",
+                        color="black", label="Fenchel–Young theory ε/σ")
+      ax.legend(handles=[theory], fontsize=8)
+    ax.set_xlabel("label noise level σ")
+    ax.set_ylabel(label)
+    if log:
+      ax.set_yscale("log")
     ax.grid(alpha=0.3)
   handles, names = axes.flat[0].get_legend_handles_labels()
-  fig.legend(handles, names, loc="lower center", ncol=len(sweep),
-             fontsize=8)
+  fig.legend(handles, names, loc="lower center", ncol=len(sweep), fontsize=9)
   if title:
-    fig.suptitle(title)
-  fig.tight_layout(rect=(0, 0.09, 1, 1))
+    fig.suptitle(textwrap.fill(title, 110), fontsize=10)
+  fig.tight_layout(rect=(0, 0.05, 1, 1))
+  fig.savefig(output, dpi=120)
+  plt.close(fig)
+  return output
+
+
+def plot_ranking_scale(epsilon_results: str, samples_results: str,
+                       output: str, title: str = "") -> str:
+  """The Fenchel–Young loss's ε and M: 1 − cos(w, w0), the learned norm
+  over the theory's ε/σ, and the test partial accuracy (noise-free) against
+  ε/σ (one line per noise level σ; top) and against M (bottom)."""
+  plt = _pyplot()
+  summaries = []
+  for path in (epsilon_results, samples_results):
+    with open(path, encoding="utf-8") as f:
+      summaries.append(json.load(f)["metrics"]["summary"])
+  fig, axes = plt.subplots(2, 3, figsize=(14, 8))
+  colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+  panels = (("one_minus_cosine", "1 − cos(w, w0)", True),
+            ("norm_ratio", "‖w‖ / (ε/σ)  (theory: 1)", False),
+            ("partial_ranking_accuracy",
+             "test partial ranking accuracy (noise-free)", False))
+  for row, (summary, key, xlabel) in enumerate(zip(
+      summaries, ("sigma", "M"), ("ε / σ", "M, perturbed samples"))):
+    lines: Dict[float, Dict[float, dict]] = {}
+    for name, splits in summary.items():
+      setting = ranking_setting(name)
+      x = setting[key] / (setting["noise"] if key == "sigma" else 1.0)
+      lines.setdefault(setting["noise"], {})[x] = splits
+    for ax, (metric, label, log) in zip(axes[row], panels):
+      for colour, (noise, points) in zip(colours, sorted(lines.items())):
+        xs = sorted(points)
+        if metric == "norm_ratio":
+          stats = [{"mean": points[x]["model"]["norm"]["mean"]
+                    / points[x]["model"]["norm_theory"]["mean"],
+                    "std": points[x]["model"]["norm"]["std"]
+                    / points[x]["model"]["norm_theory"]["mean"]} for x in xs]
+        else:
+          split = "model" if metric == "one_minus_cosine" else "test_clean"
+          stats = [points[x][split][metric] for x in xs]
+        _errorbar(ax, xs, stats, fmt="-o", color=colour,
+                  label=f"label noise σ = {noise:g}")
+      if metric == "norm_ratio":
+        ax.axhline(1.0, color="black", linestyle=":", label="theory")
+      ax.set_xscale("log", base=2 if key == "sigma" else 10)
+      ticks = sorted({x for points in lines.values() for x in points})
+      ax.set_xticks(ticks, [f"{x:g}" for x in ticks])
+      ax.set_xlabel(xlabel)
+      ax.set_ylabel(label)
+      if log:
+        ax.set_yscale("log")
+      ax.grid(alpha=0.3)
+      ax.legend(fontsize=8)
+  if title:
+    fig.suptitle(textwrap.fill(title, 110), fontsize=10)
+  fig.tight_layout()
   fig.savefig(output, dpi=120)
   plt.close(fig)
   return output

@@ -344,10 +344,7 @@ def summarise(config: Config, metrics: Dict[str, Dict[str, float]]) -> Dict:
       run = f"{method}/{cell_name(n, deg, noise)}_seed{seed}"
       cells.setdefault(cell_name(n, deg, noise), []).append(
           metrics[run]["test_normalized_regret"])
-    summary[method] = {
-        name: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1))
-               if len(v) > 1 else 0.0, "values": v}
-        for name, v in cells.items()}
+    summary[method] = {name: common.mean_std(v) for name, v in cells.items()}
   return summary
 
 

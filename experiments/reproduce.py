@@ -55,13 +55,20 @@ PERTURBED_SQUARED = tuple(
         ("multiplicative", 10, 0.3, PAPER_LEARNING_RATE),
         ("multiplicative", 30, 0.3, PAPER_LEARNING_RATE)))
 BLACKBOX_LAMBDAS = (5, 10, 20, 40)
+BLACKBOX_10K_LAMBDA = 5  # The λ study's choice on validation.
+# The ranking studies: label noise (every loss), then the Fenchel–Young
+# loss's ε and M (the flagfiles after configs/ranking.cfg).
+RANKING_STUDIES = {"ranking/noise": (),
+                   "ranking/epsilon": ("configs/ranking_epsilon.cfg",),
+                   "ranking/samples": ("configs/ranking_samples.cfg",)}
 # Tiny sizes for `--smoke` (the tests): every run's code path, in seconds.
 SMOKE_FLAGS = {
     "shortest_path": ("--num_train=14", "--num_val=7", "--num_test=7",
                       "--grid_size=4", "--epochs=1", "--batch_size=7",
                       "--nojit_compile"),
     "ranking": ("--num_instances=30", "--num_items=6", "--dim=3",
-                "--epochs=1", "--num_samples=4", "--noise_levels=0,1"),
+                "--epochs=1", "--num_samples=4", "--noise_levels=1",
+                "--num_seeds=2", "--select_learning_rates=0.01,0.1"),
     "classification": ("--epochs=1", "--batch_size=8", "--num_samples=4",
                        "--max_train_examples=16", "--max_test_examples=8",
                        "--sweep_num_samples=1,2", "--sweep_sigmas=1"),
@@ -115,6 +122,14 @@ def warcraft_runs(quick: bool, data_dir: str) -> List[Run]:
   if quick:
     runs.append(Run("shortest_path/resnet18", "shortest_path", _flagfiles(
         "configs/shortest_path_resnet18_quick.cfg")))
+    # Fenchel–Young and blackbox (its best λ on validation) on 10,000 maps.
+    runs += [Run(f"shortest_path/maps10k/{loss}", "shortest_path",
+                 (*base, *_flagfiles(*flagfiles,
+                                     "configs/shortest_path_10k.cfg"), *extra))
+             for loss, flagfiles, extra in (
+                 ("fenchel_young", (), ()),
+                 ("blackbox", ("configs/shortest_path_blackbox.cfg",),
+                  (f"--blackbox_lambda={BLACKBOX_10K_LAMBDA}",)))]
   return runs
 
 
@@ -127,7 +142,8 @@ def all_runs(quick: bool, warcraft_data_dir: str = "",
   if cifar_data_dir:
     cifar += (f"--data_dir={cifar_data_dir}",)
   return [*warcraft_runs(quick, warcraft_data_dir),
-          Run("ranking", "ranking", _flagfiles("configs/ranking.cfg")),
+          *(Run(name, "ranking", _flagfiles("configs/ranking.cfg", *extra))
+            for name, extra in RANKING_STUDIES.items()),
           Run("classification_sweep", "classification", cifar),
           *pto_runs(quick)]
 
@@ -345,27 +361,95 @@ def warcraft_docs(output_root: str, docs_dir: str) -> Dict[str, str]:
   return tables
 
 
-def ranking_docs(output_root: str, docs_dir: str) -> Dict[str, str]:
-  """The robustness figure and table of the ranking sweep."""
-  results = _results(output_root, "ranking")
-  if not results:
-    return {}
-  c = results["config"]
-  plot.plot_ranking_sweep(
-      os.path.join(output_root, "ranking", "results.json"), os.path.join(docs_dir, "ranking_sweep.png"),
-      f"Learning to rank {c['num_items']} items (d = {c['dim']}, "
-      f"{c['num_instances']:,} instances, linear model, M = "
-      f"{c['num_samples']}, ε = {c['sigma']:g}, {c['epochs']} epochs)")
+def _pm(stats: dict, spec: str = ".3f") -> str:
+  """A metric's mean ± std over seeds."""
+  return f"{stats['mean']:{spec}} ± {stats['std']:{spec}}"
+
+
+# (split, metric, header, format, with its std) of the ranking tables.
+RANKING_COLUMNS = (
+    ("model", "learning_rate", "learning rate", "g", False),
+    ("model", "one_minus_cosine", "1 − cos(w, w0)", ".1e", True),
+    ("model", "norm", "‖w‖", ".3f", True),
+    ("model", "norm_theory", "FY theory ε/σ", ".3f", False),
+    ("model", "relative_gradient_norm", "gradient norm, end / start", ".1e",
+     True),
+    ("test_clean", "partial_ranking_accuracy", "partial (noise-free)", ".3f",
+     True),
+    ("test_clean", "perfect_ranking_accuracy", "perfect (noise-free)", ".3f",
+     True),
+    ("test_clean", "projection_accuracy", "projection (noise-free)", ".4f",
+     True),
+    ("test_clean", "spearman", "Spearman (noise-free)", ".4f", True),
+    ("test", "partial_ranking_accuracy", "partial (noisy labels)", ".3f",
+     True),
+    ("model", "seconds_per_epoch", "seconds per epoch", ".1f", False))
+RANKING_KEYS = {"loss": "loss", "noise": "noise σ", "sigma": "ε", "M": "M"}
+
+
+def _ranking_table(results: dict, keys: Sequence[str]) -> str:
+  """One row per setting: its name's parts `keys`, then RANKING_COLUMNS."""
   rows = []
-  for loss, runs in plot.ranking_sweep(results).items():
-    for level, splits in sorted(runs.items()):
-      rows.append([loss, f"{level:g}"] + [
-          f"{splits[split][m]:.3f}" for split in ("test_clean", "test")
-          for m in plot.RANKING_METRICS])
-  header = ["loss", "noise"] + [
-      f"{m.split('_')[0]} ({what})" for what in ("noise-free", "noisy")
-      for m in plot.RANKING_METRICS]
-  return {"ranking": _table(header, rows)}
+  for name, splits in results["metrics"]["summary"].items():
+    setting = plot.ranking_setting(name)
+    rows.append([f"{setting[k]:g}" if k != "loss" else setting[k]
+                 for k in keys] + [
+        "–" if metric not in splits[split] else
+        _pm(splits[split][metric], spec) if with_std else
+        f"{splits[split][metric]['mean']:{spec}}"
+        for split, metric, _, spec, with_std in RANKING_COLUMNS])
+  return _table([RANKING_KEYS[k] for k in keys]
+                + [column[2] for column in RANKING_COLUMNS], rows)
+
+
+def ranking_docs(output_root: str, docs_dir: str) -> Dict[str, str]:
+  """The ranking studies' figures and tables: every loss against the label
+  noise level; the Fenchel–Young loss's ε and M."""
+  tables = {}
+  noise = _results(output_root, "ranking/noise")
+  if noise:
+    c = noise["config"]
+    plot.plot_ranking_sweep(
+        os.path.join(output_root, "ranking/noise", "results.json"),
+        os.path.join(docs_dir, "ranking_sweep.png"),
+        f"Learning to rank {c['num_items']} items (d = {c['dim']}, "
+        f"{c['num_instances']:,} instances, {c['test_fraction']:.0%} held "
+        f"out), linear model, M = {c['num_samples']}, ε = {c['sigma']:g}; "
+        f"Adam ({c['lr_schedule']} schedule, {c['epochs']} epochs, initial "
+        f"rate selected per loss on validation); mean ± std over "
+        f"{c['num_seeds']} seeds")
+    tables["ranking"] = _ranking_table(noise, ("loss", "noise"))
+  epsilon = _results(output_root, "ranking/epsilon")
+  samples = _results(output_root, "ranking/samples")
+  if epsilon and samples:
+    c = epsilon["config"]
+    plot.plot_ranking_scale(
+        os.path.join(output_root, "ranking/epsilon", "results.json"),
+        os.path.join(output_root, "ranking/samples", "results.json"),
+        os.path.join(docs_dir, "ranking_epsilon.png"),
+        f"Learning to rank, Fenchel–Young loss: ε against the label noise σ "
+        f"(top, M = {c['num_samples']}) and the number of samples M (bottom, "
+        f"ε = {samples['config']['sigma']:g}); {c['num_instances']:,} "
+        f"instances, linear model, Adam {c['learning_rate']:g} "
+        f"({c['lr_schedule']}, {c['epochs']} epochs); mean ± std over "
+        f"{c['num_seeds']} seeds")
+    tables["ranking_epsilon"] = _ranking_table(epsilon, ("noise", "sigma"))
+    tables["ranking_samples"] = _ranking_table(samples, ("noise", "M"))
+  return tables
+
+
+def warcraft_10k_docs(output_root: str) -> Dict[str, str]:
+  """The Fenchel–Young and blackbox runs on 10,000 maps, if present."""
+  rows = []
+  for loss in ("fenchel_young", "blackbox"):
+    name = f"shortest_path/maps10k/{loss}"
+    results = _results(output_root, name)
+    if results:
+      c = results["config"]
+      rows.append(_warcraft_row(
+          f"{_setting(results)}, {c['num_train']:,} maps, {c['epochs']} "
+          "epochs", os.path.join(output_root, name), results))
+  return {"warcraft_10k": _table(WARCRAFT_HEADER, rows)} if rows else {}
 
 
 def classification_docs(output_root: str, docs_dir: str) -> Dict[str, str]:
@@ -443,6 +527,7 @@ def make_docs(output_root: str, docs_dir: str, readme: str = "") -> Dict:
   tables by name."""
   os.makedirs(docs_dir, exist_ok=True)
   tables = {**warcraft_docs(output_root, docs_dir),
+            **warcraft_10k_docs(output_root),
             **ranking_docs(output_root, docs_dir),
             **classification_docs(output_root, docs_dir),
             **pto_docs(output_root, docs_dir)}

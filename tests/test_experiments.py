@@ -182,14 +182,23 @@ def test_ranking_runs_end_to_end(tmp_path, loss):
                           num_items=8, dim=3, noise_levels=[0.0, 1.0],
                           loss=loss, num_samples=10, epochs=3, batch_size=16,
                           learning_rate=0.05, verbose=0)
-  metrics = ranking.run(config)["metrics"]
+  results = ranking.run(config)["metrics"]
+  metrics = results["runs"]
   runs = {f"{loss}/noise_{level}": level for level in (0, 1)}
-  assert set(metrics) == set(runs)
+  assert set(metrics) == set(runs) == set(results["summary"])
   for run in runs:
-    assert set(metrics[run]) == {"train", "test", "test_clean"}
+    assert set(metrics[run]) == {"train", "test", "test_clean", "model"}
     assert history_epochs(tmp_path / run) == [0, 1, 2]
+    assert metrics[run]["model"]["learning_rate"] == 0.05
+    assert 0 < metrics[run]["model"]["relative_gradient_norm"]
   clean, noisy = metrics[f"{loss}/noise_0"], metrics[f"{loss}/noise_1"]
   assert clean["test"]["spearman"] > 0.5
+  assert clean["model"]["one_minus_cosine"] < 0.5
+  # The Fenchel–Young theory's norm ε/σ, where σ > 0; the squared loss's
+  # distance to its exact minimiser.
+  assert ("norm_theory" in noisy["model"]) == (loss == "fenchel_young")
+  assert "norm_theory" not in clean["model"]
+  assert ("least_squares_gap" in noisy["model"]) == (loss == "squared")
   # Without noise the two test scorings coincide; with it, the noise-free
   # ranking is what the model can recover, the noisy labels are not.
   for name, value in clean["test"].items():
@@ -199,14 +208,67 @@ def test_ranking_runs_end_to_end(tmp_path, loss):
   assert 0 < noisy["test_clean"]["projection_accuracy"] <= 1
 
 
+def test_ranking_sweeps_name_every_run():
+  config = ranking.Config(sweep_losses=["fenchel_young", "squared"],
+                          noise_levels=[0.0, 2.0], sweep_sigma_ratios=[0.5, 2],
+                          sweep_num_samples=[10, 1000], num_seeds=2, seed=5)
+  runs = config.runs()
+  # ε = ratio · max(σ, 0.25); the squared loss has no ε or M.
+  assert runs["fenchel_young/noise_0/sigma_0.125/M_10/seed_5"] == (
+      ranking.RunSpec("fenchel_young", 0.0, 0.125, 10, 5))
+  assert runs["fenchel_young/noise_2/sigma_4/M_1000/seed_6"] == (
+      ranking.RunSpec("fenchel_young", 2.0, 4.0, 1000, 6))
+  assert runs["squared/noise_2/seed_6"] == ranking.RunSpec(
+      "squared", 2.0, 1.0, 100, 6)
+  assert len(runs) == 2 * 2 * 2 * 2 + 2 * 2  # FY: levels·ε·M·seeds.
+  assert ranking.setting("fenchel_young/noise_2/sigma_4/M_10/seed_6") == (
+      "fenchel_young/noise_2/sigma_4/M_10")
+
+
+@pytest.mark.slow
+def test_ranking_recovers_w0_with_the_fenchel_young_theorys_norm(tmp_path):
+  """Labels are ranks of <w0, x> + σZ: the Fenchel–Young loss of scale ε is
+  well specified, its minimiser is w0·ε/σ. Learning rates are selected on
+  validation (1e-4 barely moves), and the squared loss ends at its exact
+  least-squares minimiser (optimisation error below statistical error)."""
+  config = ranking.Config(
+      output_dir=str(tmp_path), num_instances=1500, num_items=10, dim=3,
+      noise_levels=[1.0], sweep_losses=["fenchel_young", "squared"],
+      num_samples=20, sigma=0.5, num_seeds=2, epochs=12, batch_size=32,
+      select_learning_rates=[1e-4, 0.1, 1.0], verbose=0)
+  results = ranking.run(config)["metrics"]
+  for loss in config.losses:
+    validation = results["selection"][loss]
+    assert set(validation) == {"0.0001", "0.1", "1"}
+    chosen = results["learning_rates"][loss]
+    assert validation[f"{chosen:g}"] == min(validation.values())
+    assert chosen != 1e-4
+  runs, summary = results["runs"], results["summary"]
+  fy = summary["fenchel_young/noise_1"]["model"]
+  assert fy["norm"]["values"] == [runs[f"fenchel_young/noise_1/seed_{s}"][
+      "model"]["norm"] for s in (0, 1)]
+  assert fy["norm_theory"]["mean"] == 0.5
+  # 1,200 training instances of 10 items: the norm within 10% of ε/σ.
+  assert abs(fy["norm"]["mean"] - 0.5) < 0.05
+  assert fy["one_minus_cosine"]["mean"] < 2e-3
+  assert fy["relative_gradient_norm"]["mean"] < 0.1
+  squared = summary["squared/noise_1"]["model"]
+  assert squared["one_minus_cosine"]["mean"] < 2e-3
+  assert squared["least_squares_gap"]["mean"] < (
+      0.5 * squared["one_minus_cosine"]["mean"])
+  # The ranks' scale: the regression of ranks 0…9 on <w, x> is far from 1.
+  assert squared["norm"]["mean"] > 1.5
+
+
 def test_ranking_sweep_over_losses_resumes(tmp_path):
   config = ranking.Config(output_dir=str(tmp_path), num_instances=40,
                           num_items=6, dim=3, noise_levels=[0.0, 0.5],
                           sweep_losses=["squared", "fenchel_young"],
                           num_samples=5, epochs=1, batch_size=16, verbose=0)
   first = ranking.run(config)["metrics"]
-  assert set(first) == {f"{loss}/noise_{level:g}" for level in (0, 0.5)
-                        for loss in ("squared", "fenchel_young")}
+  assert set(first["runs"]) == {f"{loss}/noise_{level:g}"
+                                for level in (0, 0.5)
+                                for loss in ("squared", "fenchel_young")}
   # A finished run is read back, not trained again (same numbers, no
   # second epoch in its history).
   assert ranking.run(config)["metrics"] == first
@@ -321,6 +383,10 @@ def run_binary(module, *args):
      "TF_CONFIG environment variable"),
     ("experiments.ranking", ["--sweep_losses=squared,hinge"],
      "--sweep_losses='hinge' is not one of"),
+    ("experiments.ranking", ["--sweep_sigma_ratios=0,1"],
+     "--sweep_sigma_ratios and --select_learning_rates must be > 0"),
+    ("experiments.ranking", ["--sweep_num_samples=0"],
+     "--sweep_num_samples must be >= 1"),
     ("experiments.shortest_path", ["--perturbation=multiplicative"],
      "--perturbation=multiplicative is for --loss=perturbed_squared"),
     ("experiments.reproduce", [], "needs the real data: --warcraft_data_dir"),

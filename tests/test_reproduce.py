@@ -55,18 +55,25 @@ def test_docs_figures_tables_and_readme(smoke):
   tables = reproduce.make_docs(output, docs, readme)
   assert set(tables) == {"warcraft", "perturbed_squared_study",
                          "perturbed_squared_scale", "blackbox_lambda",
-                         "resnet18", "ranking", "classification",
-                         "pto_shortest_path", "pto_knapsack"}
+                         "resnet18", "warcraft_10k", "ranking",
+                         "ranking_epsilon", "ranking_samples",
+                         "classification", "pto_shortest_path",
+                         "pto_knapsack"}
   for figure in ("shortest_path_curves.png", "shortest_path_maps.png",
                  "perturbed_squared_study.png", "ranking_sweep.png",
+                 "ranking_epsilon.png",
                  "classification_sweep.png",
                  "predict_then_optimize_shortest_path.png",
                  "predict_then_optimize_knapsack.png"):
     assert os.path.getsize(os.path.join(docs, figure)) > 10_000, figure
-  # Eleven perturbed_squared settings, four λ, three losses × two levels.
+  # Eleven perturbed_squared settings, four λ, Fenchel–Young and blackbox on
+  # the larger data; three losses at one noise level, four ε, three M.
   assert tables["perturbed_squared_study"].count("\n") == 2 + 11
   assert tables["blackbox_lambda"].count("\n") == 2 + 4
-  assert tables["ranking"].count("\n") == 2 + 6
+  assert tables["warcraft_10k"].count("\n") == 2 + 2
+  assert tables["ranking"].count("\n") == 2 + 3
+  assert tables["ranking_epsilon"].count("\n") == 2 + 4
+  assert tables["ranking_samples"].count("\n") == 2 + 3
   # Nine methods (two for the knapsack), each with its two degrees.
   assert tables["pto_shortest_path"].count("\n") == 2 + 9
   assert tables["pto_knapsack"].count("\n") == 2 + 2
@@ -75,7 +82,7 @@ def test_docs_figures_tables_and_readme(smoke):
     text = f.read()
   assert "stale" not in text
   assert text.startswith("intro\n") and text.endswith("end\n")
-  assert "| fenchel_young | 0 |" in text
+  assert "| fenchel_young | 1 | " in text
   with open(os.path.join(docs, "results.md"), encoding="utf-8") as f:
     assert "## warcraft" in f.read()
 
