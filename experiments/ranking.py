@@ -103,17 +103,14 @@ class Config(common.TrainConfig):
       if not 0 < getattr(self, name) < 1:
         raise ValueError(
             f"--{name} must be in (0, 1), got {getattr(self, name)}.")
-    for name in ("noise_levels", "sweep_sigma_ratios",
-                 "select_learning_rates"):
-      if any(not value >= 0 for value in getattr(self, name)):
-        raise ValueError(f"--{name} must be non-negative numbers, got "
+    if not self.noise_levels or any(
+        not level >= 0 for level in self.noise_levels):
+      raise ValueError("--noise_levels must be non-negative numbers, got "
+                       f"{self.noise_levels}.")
+    for name in ("sweep_sigma_ratios", "select_learning_rates"):
+      if any(not value > 0 for value in getattr(self, name)):
+        raise ValueError(f"--{name} must be positive numbers, got "
                          f"{getattr(self, name)}.")
-    if not self.noise_levels:
-      raise ValueError("--noise_levels needs at least one level.")
-    if any(r == 0 for r in self.sweep_sigma_ratios) or any(
-        lr == 0 for lr in self.select_learning_rates):
-      raise ValueError("--sweep_sigma_ratios and --select_learning_rates "
-                       "must be > 0.")
     if any(m < 1 for m in self.sweep_num_samples):
       raise ValueError(f"--sweep_num_samples must be >= 1, got "
                        f"{self.sweep_num_samples}.")

@@ -384,7 +384,7 @@ def run_binary(module, *args):
     ("experiments.ranking", ["--sweep_losses=squared,hinge"],
      "--sweep_losses='hinge' is not one of"),
     ("experiments.ranking", ["--sweep_sigma_ratios=0,1"],
-     "--sweep_sigma_ratios and --select_learning_rates must be > 0"),
+     "--sweep_sigma_ratios must be positive numbers"),
     ("experiments.ranking", ["--sweep_num_samples=0"],
      "--sweep_num_samples must be >= 1"),
     ("experiments.shortest_path", ["--perturbation=multiplicative"],
