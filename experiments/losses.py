@@ -3,6 +3,8 @@
 - `PerturbedSquaredLoss`: squared error of the perturbed solution
   `y_ε(θ)` (through its Monte Carlo Jacobian): what a perturbed layer gives a
   user who keeps an ordinary loss.
+- `CentredSquaredLoss`: the squared loss on targets centred per example (a
+  regression on ranks by a score without bias).
 - `BlackboxLoss`: the Hamming loss of the solver's output, differentiated by
   the interpolation of Vlastelica et al. (2020), "Differentiation of Blackbox
   Combinatorial Solvers" (the library's `ptf.blackbox`), with their λ.
@@ -51,6 +53,27 @@ class PerturbedSquaredLoss(keras.losses.Loss):
   def get_config(self):
     return {**super().get_config(), **self._options,
             "solver": registry.solver_name(self.solver)}
+
+
+@_register
+class CentredSquaredLoss(keras.losses.Loss):
+  """`mean((θ - (y - ȳ))²)`: the squared loss on targets centred per example.
+
+  For ranks `0…n-1`, `ȳ = (n-1)/2`: a linear score without bias can then
+  fit them without paying for their mean (the uncentred squared loss's
+  error is mostly that mean, which also drives the noise of its direction).
+
+  Example:
+    >>> CentredSquaredLoss()(ranks, scores)
+  """
+
+  def __init__(self, name="centred_squared", **kwargs):
+    super().__init__(name=name, **kwargs)
+
+  def call(self, y_true, y_pred):
+    y_true = tf.cast(y_true, y_pred.dtype)
+    target = y_true - tf.reduce_mean(y_true, axis=-1, keepdims=True)
+    return tf.reduce_mean(tf.square(y_pred - target), axis=-1)
 
 
 @_register

@@ -137,12 +137,25 @@ def ranking_setting(name: str) -> Dict[str, float]:
   return setting
 
 
+def ranking_settings(results: dict) -> List[tuple]:
+  """`(setting name, summary per split)` of a ranking results.json's
+  contents, in the run's order: its losses as given, then σ, ε and M."""
+  losses = results["config"]["sweep_losses"] or [results["config"]["loss"]]
+
+  def order(item):
+    setting = ranking_setting(item[0])
+    return (losses.index(setting["loss"]), setting["noise"],
+            setting.get("sigma", 0.0), setting.get("M", 0.0))
+
+  return sorted(results["metrics"]["summary"].items(), key=order)
+
+
 def ranking_sweep(results: dict) -> Dict[str, Dict[float, dict]]:
   """`{loss: {noise level: summary per split}}` from a ranking sweep's
   results.json contents (settings `<loss>/noise_<level>`, no ε or M sweep;
   each metric's mean, std and values over seeds)."""
   sweep: Dict[str, Dict[float, dict]] = {}
-  for name, splits in results["metrics"]["summary"].items():
+  for name, splits in ranking_settings(results):
     setting = ranking_setting(name)
     if set(setting) != {"loss", "noise"}:
       raise ValueError(f"{name!r} sweeps ε or M: draw it with "

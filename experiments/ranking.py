@@ -39,7 +39,7 @@ from experiments import common
 from experiments import losses
 from experiments import models
 
-LOSSES = ("fenchel_young", "perturbed_squared", "squared")
+LOSSES = ("fenchel_young", "perturbed_squared", "squared", "centred_squared")
 PERTURBED_LOSSES = ("fenchel_young", "perturbed_squared")
 SCHEDULES = ("constant", "cosine")
 # ε of `--sweep_sigma_ratios` is a ratio of max(σ, this): a scale at σ = 0.
@@ -174,6 +174,8 @@ def make_loss(spec: RunSpec) -> keras.losses.Loss:
     return ptf.FenchelYoungLoss("ranks", spec.num_samples, spec.sigma)
   if spec.loss == "perturbed_squared":
     return losses.PerturbedSquaredLoss("ranks", spec.num_samples, spec.sigma)
+  if spec.loss == "centred_squared":
+    return losses.CentredSquaredLoss()
   return keras.losses.MeanSquaredError()
 
 
@@ -278,9 +280,11 @@ def train_one(config: Config, trainer: common.Trainer, spec: RunSpec,
       "relative_gradient_norm": float(np.linalg.norm(final)
                                       / np.linalg.norm(initial)),
       "seconds_per_epoch": seconds / config.epochs}
-  if spec.loss == "squared":
+  if spec.loss in ("squared", "centred_squared"):
+    targets = y_train - (y_train.mean(-1, keepdims=True)
+                         if spec.loss == "centred_squared" else 0.0)
     metrics["model"]["least_squares_gap"] = least_squares_gap(
-        w, x_train, y_train)
+        w, x_train, targets)
   return metrics
 
 

@@ -390,7 +390,7 @@ RANKING_KEYS = {"loss": "loss", "noise": "noise σ", "sigma": "ε", "M": "M"}
 def _ranking_table(results: dict, keys: Sequence[str]) -> str:
   """One row per setting: its name's parts `keys`, then RANKING_COLUMNS."""
   rows = []
-  for name, splits in results["metrics"]["summary"].items():
+  for name, splits in plot.ranking_settings(results):
     setting = plot.ranking_setting(name)
     rows.append([f"{setting[k]:g}" if k != "loss" else setting[k]
                  for k in keys] + [
