@@ -379,8 +379,8 @@ if __name__ == "__main__":
   flags.DEFINE_string("paths_from", "", "A shortest-path run folder whose "
                       "test predictions to draw.")
   flags.DEFINE_string("ranking_results", "", "A ranking sweep's results.json "
-                      "(several noise levels): draw test metrics against "
-                      "the noise level, per loss.")
+                      "(several noise levels): draw 1 − cos(w, w0), ‖w‖ and "
+                      "the test metrics against the noise level, per loss.")
   flags.DEFINE_string("pto_results", "", "A predict-then-optimize "
                       "results.json: normalised regret against the degree, "
                       "per method, one panel per size and noise.")
