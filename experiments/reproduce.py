@@ -488,9 +488,7 @@ def pto_docs(output_root: str, docs_dir: str) -> Dict[str, str]:
         f"mean ± std over {c['num_seeds']} seeds")
     summary = results["metrics"]["summary"]
     cells = list(next(iter(summary.values())))
-    rows = [[method] + [f"{summary[method][cell]['mean']:.4f} ± "
-                        f"{summary[method][cell]['std']:.4f}"
-                        for cell in cells]
+    rows = [[method] + [_pm(summary[method][cell], ".4f") for cell in cells]
             for method in c["methods"]]
     header = ["method"] + [
         cell.replace("_", ", ").replace("n", "n = ", 1).replace(
