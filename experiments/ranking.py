@@ -212,14 +212,19 @@ def learning_rate_schedule(config: Config, learning_rate: float,
       learning_rate, decay_steps=config.epochs * steps_per_epoch)
 
 
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+  """The cosine of the angle between two vectors (0 if one is 0)."""
+  norms = np.linalg.norm(a) * np.linalg.norm(b)
+  return float(a @ b / norms) if norms > 0 else 0.0
+
+
 def weight_metrics(w: np.ndarray, w0: np.ndarray, spec: RunSpec
                    ) -> Dict[str, float]:
   """How well w recovers w0: its cosine with w0 and its norm (for the
   Fenchel–Young loss, beside the theory's ε/σ)."""
-  norm = float(np.linalg.norm(w))
-  cosine = float(w @ w0 / norm) if norm > 0 else 0.0
-  metrics = {"cosine": cosine, "one_minus_cosine": 1.0 - cosine,
-             "norm": norm}
+  cos = cosine(w, w0)
+  metrics = {"cosine": cos, "one_minus_cosine": 1.0 - cos,
+             "norm": float(np.linalg.norm(w))}
   if spec.loss == "fenchel_young" and spec.noise_level > 0:
     metrics["norm_theory"] = spec.sigma / spec.noise_level
   return metrics
@@ -230,7 +235,7 @@ def least_squares_gap(w: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
   `(x, y)` (no bias, as the model): how far training is from it."""
   w_ls = np.linalg.lstsq(x.reshape(-1, x.shape[-1]).astype(np.float64),
                          y.reshape(-1).astype(np.float64), rcond=None)[0]
-  return float(1.0 - w @ w_ls / (np.linalg.norm(w) * np.linalg.norm(w_ls)))
+  return 1.0 - cosine(w, w_ls)
 
 
 def train_one(config: Config, trainer: common.Trainer, spec: RunSpec,
@@ -261,7 +266,9 @@ def train_one(config: Config, trainer: common.Trainer, spec: RunSpec,
     model.compile(keras.optimizers.Adam(learning_rate_schedule(
         config, learning_rate, steps)), loss=loss, metrics=ranking_metrics(),
                   jit_compile=config.jit_compile)
-  initial = full_batch_gradient(model, loss, x_train, y_train)
+  # Selection runs are scored on validation only: no convergence check.
+  initial = None if select else full_batch_gradient(model, loss, x_train,
+                                                    y_train)
   train = trainer.training_dataset(x_train, y_train, config.batch_size,
                                    seed=spec.seed)
   start = time.time()
