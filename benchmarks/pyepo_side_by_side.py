@@ -33,13 +33,11 @@ import tensorflow as tf
 import perturbations_tf as ptf
 from benchmarks import run as run_lib
 from experiments import pyepo_data
+from experiments.predict_then_optimize import NOT_JIT
 
 GRID = (5, 5)
 SOLVER = {"name": "grid_arc_shortest_path", "kwargs": {"grid": list(GRID)}}
 METHODS = ("spo_plus", "dbb", "nid", "dpo", "pfyl", "imle", "nce", "cmap")
-# No XLA kernel: TensorFlow's Gamma sampler (I-MLE's noise), the solution
-# cache (a dynamic number of exact solves).
-NOT_JIT = ("imle", "nce", "cmap")
 
 
 def make_data(seeds, epochs: int, batch_size: int, num_train: int = 1000,

@@ -51,9 +51,8 @@ METHODS = ("two_stage", "spo_plus", "dbb", "nid", "dpo", "pfyl", "imle",
 PROBLEMS = ("shortest_path", "knapsack")
 DATA_ARRAYS = ("x_train", "c_train", "x_test", "c_test")
 # Methods whose training step cannot be XLA-compiled: TensorFlow's Gamma
-# sampler (I-MLE's Sum-of-Gamma noise) and the solution cache (a dynamic
-# number of exact solves) have no XLA kernels.
-NOT_JIT = ("imle", "nce", "cmap")
+# sampler (I-MLE's Sum-of-Gamma noise) has no XLA kernel.
+NOT_JIT = ("imle",)
 
 
 @dataclasses.dataclass

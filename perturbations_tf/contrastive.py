@@ -122,8 +122,8 @@ class NCELoss(_PoolLoss):
   `call(y_true, y_pred)`: `y_true` the optimal solutions `w*(c)`, `y_pred`
   the predicted costs. Each call first passes `y_pred` through the cache,
   growing its pool. The pool is not part of the config (only the cache's
-  settings): a loaded loss starts from an empty pool. Train with
-  `jit_compile=False` (the cache solves a dynamic number of rows).
+  settings): a loaded loss starts from an empty pool. It compiles under
+  XLA when the cache's solver does (`cache.supports_jit`).
 
   Args:
     cache: a `SolutionCache` (solver, sense, pool).
@@ -132,7 +132,7 @@ class NCELoss(_PoolLoss):
   Example:
     >>> cache = SolutionCache(solver, shape=(40,), solve_fraction=0.05,
     ...                       maximize=False, initial_solutions=w_train)
-    >>> model.compile('adam', loss=NCELoss(cache), jit_compile=False)
+    >>> model.compile('adam', loss=NCELoss(cache), jit_compile=True)
   """
 
   FUNCTION = staticmethod(nce_loss)
@@ -147,7 +147,7 @@ class CMAPLoss(_PoolLoss):
   """Contrastive MAP over a solution pool, a Keras loss; as `NCELoss`.
 
   Example:
-    >>> model.compile('adam', loss=CMAPLoss(cache), jit_compile=False)
+    >>> model.compile('adam', loss=CMAPLoss(cache), jit_compile=True)
   """
 
   FUNCTION = staticmethod(cmap_loss)

@@ -96,7 +96,7 @@ class SolutionCache(keras.layers.Layer):
     self.maximize = maximize
     self.seed = seed
     self.seed_generator = keras.random.SeedGenerator(seed)
-    self.supports_jit = False  # The number of solved rows is dynamic.
+    self.supports_jit = getattr(self.solver, "supports_jit", True)
     self.build((None,) + self.shape)
     if initial_solutions is not None:
       self._add_to_pool(self._check_solutions(initial_solutions))
@@ -114,14 +114,12 @@ class SolutionCache(keras.layers.Layer):
 
   def call(self, inputs):
     x = self._check_inputs(inputs)
-    n = tf.shape(x)[0]
-    flat = tf.reshape(tf.cast(x, self.pool.dtype), [n, -1])
-    exact_index, cached_index, exact = self._solve_some(x)
-    cached = self._best_in_pool(tf.gather(flat, cached_index))
-    solutions = tf.scatter_nd(
-        tf.concat([exact_index, cached_index], 0)[:, tf.newaxis],
-        tf.concat([exact, cached], 0), tf.shape(flat))
-    self._add_to_pool(exact)
+    flat = tf.reshape(tf.cast(x, self.pool.dtype), [tf.shape(x)[0], -1])
+    order, by_rank, solved = self._solve_some(x)
+    rank = tf.argsort(order)  # The inverse permutation: row → rank.
+    solutions = tf.where(tf.gather(solved, rank)[:, tf.newaxis],
+                         tf.gather(by_rank, rank), self._best_in_pool(flat))
+    self._add_to_pool(by_rank, solved)
     return tf.cast(tf.reshape(solutions, tf.shape(x)), x.dtype)
 
   def update(self, inputs) -> None:
@@ -132,8 +130,8 @@ class SolutionCache(keras.layers.Layer):
     Args:
       inputs: `[N, *shape]`.
     """
-    _, _, exact = self._solve_some(self._check_inputs(inputs))
-    self._add_to_pool(exact)
+    _, by_rank, solved = self._solve_some(self._check_inputs(inputs))
+    self._add_to_pool(by_rank, solved)
 
   def _check_inputs(self, inputs) -> tf.Tensor:
     x = tf.convert_to_tensor(inputs)
@@ -145,23 +143,39 @@ class SolutionCache(keras.layers.Layer):
 
   def _solve_some(self, x: tf.Tensor):
     """Solves `ceil(solve_fraction · N)` random rows (all while the pool is
-    empty) and counts them: `(exact_index, other_index, solutions)`, the
-    solutions flattened in the pool's dtype."""
+    empty) and counts them.
+
+    Shapes stay static (XLA): the rows are taken in a random order, and the
+    first `k` of that order are solved, `k` fixed by `N` alone.
+
+    Returns:
+      `(order, by_rank, solved)`: the random order of the rows `[N]`, the
+      solutions in that order, flattened in the pool's dtype `[N, size]`
+      (zeros past the solved ones), and the mask of the solved ranks `[N]`.
+    """
     n = tf.shape(x)[0]
-    num_exact = tf.where(
-        self.pool_size > 0,
-        tf.cast(tf.math.ceil(self.solve_fraction * tf.cast(n, tf.float32)),
-                tf.int32), n)
+    if x.shape[0] is None:
+      k = tf.minimum(tf.cast(tf.math.ceil(
+          self.solve_fraction * tf.cast(n, tf.float32)), tf.int32), n)
+    else:
+      k = min(math.ceil(self.solve_fraction * x.shape[0]), x.shape[0])
     order = tf.argsort(tf.random.stateless_uniform(
         [n], tf.cast(self.seed_generator.next(), tf.int32),
         alg=noise_lib.RNG_ALG))
-    exact_index, other_index = order[:num_exact], order[num_exact:]
-    exact = tf.reshape(
-        tf.cast(self.solver(tf.gather(x, exact_index)), self.pool.dtype),
-        [num_exact, -1])
+
+    def solve(rows):
+      return tf.reshape(tf.cast(self.solver(tf.gather(x, rows)),
+                                self.pool.dtype), [-1, math.prod(self.shape)])
+
+    def some():
+      return tf.pad(solve(order[:k]), [[0, n - k], [0, 0]])
+
+    pooled = self.pool_size > 0
+    by_rank = tf.cond(pooled, some, lambda: solve(order))
+    num_exact = tf.where(pooled, k, n)
     self.exact_rows.assign_add(tf.cast(num_exact, tf.int64))
     self.total_rows.assign_add(tf.cast(n, tf.int64))
-    return exact_index, other_index, exact
+    return order, by_rank, tf.range(n) < num_exact
 
   def _best_in_pool(self, flat: tf.Tensor) -> tf.Tensor:
     """The pooled solution of best `<y, θ>` for each row of `flat`."""
@@ -187,28 +201,43 @@ class SolutionCache(keras.layers.Layer):
     objective = tf.matmul(flat, self.pool, transpose_b=True)
     return objective, tf.range(self.capacity, dtype=tf.int64) < self.pool_size
 
-  def _add_to_pool(self, solutions: tf.Tensor):
-    """Adds the solutions not yet in the pool (nor repeated among them)."""
+  def _add_to_pool(self, solutions: tf.Tensor, valid=None):
+    """Adds the `valid` rows of `solutions` not yet in the pool (nor
+    repeated among them), with static shapes (XLA)."""
     def squared_distances(a, b):  # Exact for 0/1 and integer structures.
       return (tf.reduce_sum(a * a, 1)[:, tf.newaxis] - 2 * tf.matmul(
           a, b, transpose_b=True) + tf.reduce_sum(b * b, 1)[tf.newaxis])
 
+    k = tf.shape(solutions)[0]
+    if valid is None:
+      valid = tf.ones([k], tf.bool)
     tolerance = 1e-6 * (1.0 + tf.reduce_max(
         tf.reduce_sum(solutions * solutions, 1)))
     filled = tf.range(self.capacity, dtype=tf.int64) < self.pool_size
     in_pool = tf.reduce_any(
         (squared_distances(solutions, self.pool) <= tolerance) & filled, 1)
-    k = tf.shape(solutions)[0]
-    earlier = tf.range(k)[:, tf.newaxis] > tf.range(k)[tf.newaxis]
+    earlier = (tf.range(k)[:, tf.newaxis] > tf.range(k)[tf.newaxis]) & (
+        valid[tf.newaxis])
     repeated = tf.reduce_any(
         (squared_distances(solutions, solutions) <= tolerance) & earlier, 1)
-    new = tf.boolean_mask(solutions, ~in_pool & ~repeated)[-self.capacity:]
-    count = tf.shape(new, out_type=tf.int64)[0]
-    slots = (self.next_slot + tf.range(count)) % self.capacity
-    self.pool.assign(tf.tensor_scatter_nd_update(
-        self.pool, slots[:, tf.newaxis], new))
-    self.next_slot.assign((self.next_slot + count) % self.capacity)
-    self.pool_size.assign(tf.minimum(self.pool_size + count, self.capacity))
+    new = valid & ~in_pool & ~repeated
+    # The i-th new solution goes to slot next_slot + i of the ring; past
+    # `capacity` new ones, only the last `capacity` are kept.
+    index = tf.cumsum(tf.cast(new, tf.int64)) - 1
+    count = tf.reduce_sum(tf.cast(new, tf.int64))
+    dropped = tf.maximum(count - self.capacity, 0)
+    write = new & (index >= dropped)
+    slot = (self.next_slot + index - dropped) % self.capacity
+    target = tf.where(write, slot, self.capacity)  # `capacity`: not written.
+    source = tf.math.unsorted_segment_max(
+        tf.range(k), target, self.capacity + 1)[:self.capacity]
+    written = source >= 0  # Empty segments hold the dtype's lowest value.
+    self.pool.assign(tf.where(
+        written[:, tf.newaxis],
+        tf.gather(solutions, tf.maximum(source, 0)), self.pool))
+    stored = count - dropped
+    self.next_slot.assign((self.next_slot + stored) % self.capacity)
+    self.pool_size.assign(tf.minimum(self.pool_size + stored, self.capacity))
 
   def _check_solutions(self, solutions) -> tf.Tensor:
     solutions = tf.convert_to_tensor(solutions, self.pool.dtype)

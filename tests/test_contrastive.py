@@ -57,7 +57,8 @@ def test_cmap_is_zero_when_the_true_solution_is_best_in_the_pool(rng):
   assert (ptf.nce_loss(w, c, cache).numpy() < 0).all()
 
 
-def test_training_lowers_the_regret_and_errors(rng):
+@pytest.mark.parametrize("jit", [False, True])
+def test_training_lowers_the_regret_and_errors(jit, rng):
   keras.utils.set_random_seed(0)
   x = rng.normal(size=(256, 5)).astype(np.float32)
   c = (0.3 * x @ rng.normal(size=(5, 12)) + 1.0).astype(np.float32)
@@ -67,7 +68,7 @@ def test_training_lowers_the_regret_and_errors(rng):
                               maximize=False, initial_solutions=w, seed=0)
     model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(12)])
     model.compile(keras.optimizers.Adam(0.05), loss=loss_class(cache),
-                  jit_compile=False)
+                  jit_compile=jit)
     regret = ptf.metrics.NormalizedRegret(SHORTEST)
     regret.update_state(c, model.predict(x, verbose=0))
     before = float(regret.result())

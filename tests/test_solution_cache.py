@@ -73,6 +73,50 @@ def test_pool_is_a_ring_buffer_without_duplicates():
   assert int(cache.pool_size.numpy()) == 3
 
 
+def test_one_call_with_more_new_solutions_than_room_keeps_the_last():
+  cache = ptf.SolutionCache(solvers.argmax, (5,), 1.0, capacity=2, seed=0)
+  cache(tf.constant(np.eye(5, dtype=np.float32)))
+  assert int(cache.pool_size.numpy()) == 2
+  assert int(cache.next_slot.numpy()) == 0  # Filled the ring exactly.
+  pool = pool_of(cache)
+  assert np.all(pool.sum(1) == 1) and len(np.unique(pool, axis=0)) == 2
+
+
+def test_compiles_under_xla_with_the_same_behaviour(rng):
+  # XLA draws other random rows than the CPU kernels (TensorFlow's
+  # stateless streams differ), so the compiled cache is checked against the
+  # definition: each answer is the exact optimum or the best pooled
+  # solution, at most ceil(0.25 · 24) = 6 rows of a call are solved, and
+  # the ring (capacity 4, fewer than the distinct optima of one call)
+  # holds distinct optima.
+  cache = ptf.SolutionCache(solvers.shortest_path, (4, 4), 0.25,
+                            capacity=4, maximize=False, seed=3)
+  assert cache.supports_jit
+  step = tf.function(cache, jit_compile=True)
+  costs = rng.uniform(0.5, 3.0, size=(4, 24, 4, 4)).astype(np.float32)
+  exact = solvers.shortest_path(costs.reshape(-1, 4, 4)).numpy()
+  exact = exact.reshape(4, 24, 16)
+  first = step(tf.constant(costs[0])).numpy().reshape(24, 16)
+  np.testing.assert_array_equal(first, exact[0])  # Empty pool: all solved.
+  distinct = {tuple(p) for p in exact[0]}
+  assert len(distinct) > 4  # So the ring wrapped within the first call.
+  assert {tuple(p) for p in pool_of(cache)} <= distinct
+  assert int(cache.pool_size.numpy()) == 4
+  assert int(cache.next_slot.numpy()) == 0  # The last 4 new: one lap.
+  for c, optimum in zip(costs[1:], exact[1:]):
+    pool = pool_of(cache)
+    best = pool[np.argmin(c.reshape(24, 16) @ pool.T, axis=1)]
+    answers = step(tf.constant(c)).numpy().reshape(24, 16)
+    from_pool = np.all(answers == best, 1)
+    assert np.all(from_pool | np.all(answers == optimum, 1))
+    assert np.sum(~from_pool) <= 6
+  assert int(cache.exact_rows.numpy()) == 24 + 3 * 6
+  pool = pool_of(cache)
+  assert len(np.unique(pool, axis=0)) == len(pool) == 4
+  seen = {tuple(p) for p in exact.reshape(-1, 16)}
+  assert all(tuple(p) in seen for p in pool)
+
+
 def test_fraction_of_exact_rows_in_perturbed_and_fenchel_young(rng):
   theta = rng.normal(size=(8, 6)).astype(np.float32)
   labels = solvers.argmax(theta)
