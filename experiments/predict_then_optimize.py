@@ -2,7 +2,8 @@ r"""Predict-then-optimize on PyEPO's benchmark, as an absl binary.
 
 A linear model maps features `x` to the costs `ĉ` of a linear program —
 PyEPO's shortest path on a 5×5 grid (TF-native solver) or its
-multi-dimensional 0/1 knapsack (HiGHS through `ptf.LinearProgram`) — and is
+multi-dimensional 0/1 knapsack (`ptf.Knapsack`, exact over the enumerated
+maximal packings, or HiGHS through `ptf.LinearProgram`) — and is
 trained end to end by one of the methods PyEPO and InferOpt compare, each
 with its published recipe; the score is the normalised regret of the
 decisions taken on the predicted costs, `Σ (cᵀw*(ĉ) − z*(c)) / Σ |z*(c)|`
@@ -87,12 +88,17 @@ class Config(common.TrainConfig):
   imle_lambda: float = common.field(10.0, "λ of imle.")
   solve_ratio: float = common.field(0.05, "Fraction of rows nce and cmap "
                                     "solve exactly (the rest: the pool).")
+  knapsack_solver: str = common.field(
+      "packings", "Knapsack: 'packings' (ptf.Knapsack: the maximal packings "
+      "enumerated once, a batch solved by one matrix product, XLA) or "
+      "'highs' (a MILP per instance through ptf.LinearProgram, for "
+      "knapsacks with too many packings).", choices=("packings", "highs"))
   lp_executor: str = common.field(
-      "processes", "Knapsack: where HiGHS solves ('processes': spawned "
-      "workers, faster for many small programs).",
+      "processes", "Knapsack with HiGHS: where it solves ('processes': "
+      "spawned workers, faster for many small programs).",
       choices=("threads", "processes"))
-  num_workers: int = common.field(0, "Knapsack: HiGHS workers (0: one per "
-                                  "CPU core).")
+  num_workers: int = common.field(0, "Knapsack with HiGHS: workers (0: one "
+                                  "per CPU core).")
   epochs: int = common.field(20, "Training epochs.")
   batch_size: int = common.field(32, "Mini-batch size.")
   learning_rate: float = common.field(1e-2, "Adam learning rate.")
@@ -214,6 +220,8 @@ def problem_solver(config: Config, problem: Problem):
   if config.problem == "shortest_path":
     return {"name": "grid_arc_shortest_path",
             "kwargs": {"grid": [config.grid_size, config.grid_size]}}, False
+  if config.knapsack_solver == "packings":
+    return ptf.Knapsack(problem.weights, problem.capacity), True
   return ptf.LinearProgram(
       A_ub=problem.weights, b_ub=problem.capacity, bounds=(0, 1),
       integrality=np.ones(problem.weights.shape[1]), maximize=True,
@@ -315,8 +323,8 @@ def train_one(config: Config, trainer: common.Trainer, method: str,
   loss, target = make_loss(config, method, solver, maximize, w_train, seed)
   y = {"costs": problem.c_train, "solutions": w_train,
        "both": np.stack([problem.c_train, w_train], 1)}[target]
-  jit = (config.jit_compile and config.problem == "shortest_path"
-         and method not in NOT_JIT)
+  jit = (config.jit_compile and method not in NOT_JIT and getattr(
+      registry.get_solver(solver), "supports_jit", True))
   model = keras.Sequential([keras.Input((problem.x_train.shape[1],)),
                             keras.layers.Dense(problem.c_train.shape[1])])
   model.compile(keras.optimizers.Adam(config.learning_rate), loss=loss,

@@ -20,6 +20,7 @@ from perturbations_tf.fenchel_young import FenchelYoungLoss
 from perturbations_tf.fenchel_young import fenchel_young_loss
 from perturbations_tf.imle import IMLE
 from perturbations_tf.imle import imle
+from perturbations_tf.knapsack import Knapsack
 from perturbations_tf.layers import Perturbed
 from perturbations_tf.layers import PerturbedArgmax
 from perturbations_tf.layers import PerturbedRanks
@@ -44,11 +45,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Blackbox", "CMAPLoss", "FenchelYoungLoss", "Gumbel", "IMLE",
-    "InfeasibleProgramError", "LinearProgram", "NCELoss", "NegativeIdentity",
-    "Normal", "NumpySolver", "Perturbed", "PerturbedArgmax", "PerturbedRanks",
-    "PerturbedShortestPath", "PerturbedSort", "PerturbedTopK", "SPOPlusLoss",
-    "SolutionCache", "UnsolvedProgramError", "WorkerCrashError", "blackbox",
-    "cmap_loss", "fenchel_young_loss", "imle", "metrics", "nce_loss",
+    "InfeasibleProgramError", "Knapsack", "LinearProgram", "NCELoss",
+    "NegativeIdentity", "Normal", "NumpySolver", "Perturbed",
+    "PerturbedArgmax", "PerturbedRanks", "PerturbedShortestPath",
+    "PerturbedSort", "PerturbedTopK", "SPOPlusLoss", "SolutionCache",
+    "UnsolvedProgramError", "WorkerCrashError", "blackbox", "cmap_loss",
+    "fenchel_young_loss", "imle", "metrics", "nce_loss",
     "negative_identity", "noise", "numpy_solver", "perturbed", "solvers",
     "spo_plus_loss", "stack_targets",
 ]

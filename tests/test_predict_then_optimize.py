@@ -37,12 +37,22 @@ def test_every_method_trains_and_beats_nothing_on_both_problems(tmp_path):
     metrics = runs[f"{method}/n60_deg4_noise0.5_seed0"]
     assert 0 <= metrics["test_normalized_regret"] < 1, method
     assert metrics["seconds_per_epoch"] > 0
-  knapsack = pto.run(tiny(tmp_path / "knapsack", problem="knapsack",
-                          methods=["two_stage", "spo_plus", "pfyl"],
-                          num_items=6, knapsack_dim=2, capacity=8.0,
-                          num_workers=1))
-  for cell in knapsack["metrics"]["summary"].values():
+  # The knapsack: every method through the enumerated packings; least
+  # squares and SPO+ again through HiGHS, to the same decisions.
+  knapsack = {
+      solver: pto.run(tiny(
+          tmp_path / solver, problem="knapsack", knapsack_solver=solver,
+          methods=list(pto.METHODS) if solver == "packings" else
+          ["two_stage", "spo_plus"], num_items=8, knapsack_dim=2,
+          capacity=8.0, num_workers=1))["metrics"]
+      for solver in ("packings", "highs")}
+  for cell in knapsack["packings"]["summary"].values():
     assert 0 <= cell["n60_deg4_noise0.5"]["mean"] < 1
+  for method in ("two_stage", "spo_plus"):
+    run = f"{method}/n60_deg4_noise0.5_seed0"
+    assert knapsack["highs"]["runs"][run]["test_normalized_regret"] == (
+        pytest.approx(knapsack["packings"]["runs"][run][
+            "test_normalized_regret"], abs=1e-4))
 
 
 def test_rerun_skips_finished_runs_and_seeds_repeat(tmp_path):

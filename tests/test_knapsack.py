@@ -1,0 +1,121 @@
+"""Knapsack equals HiGHS's MILP optimum on PyEPO's knapsack (values of any
+sign), enumerates exactly the maximal packings, compiles under XLA,
+serialises, trains with the losses, and names bad input."""
+
+import itertools
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy import optimize
+
+import perturbations_tf as ptf
+from experiments import pyepo_data
+from perturbations_tf.knapsack import maximal_packings
+
+MODES = {"eager": lambda f: f, "function": tf.function,
+         "xla": lambda f: tf.function(f, jit_compile=True)}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_equals_the_milp_optimum_on_pyepos_knapsack(mode, rng):
+  # PyEPO's weights (two dimensions, 32 items, decimals), capacity 20;
+  # values as a model, SPO+ (2ĉ − c), the blackbox and noise make them:
+  # positive, mixed in sign, with ties (integers).
+  weights, _, c = pyepo_data.knapsack(40, deg=4, noise_width=0.5, seed=3)
+  capacity = np.full(2, 20.0)
+  values = np.concatenate([c, rng.normal(size=(40, 32)),
+                           np.round(rng.normal(2.0, 2.0, (40, 32)))])
+  knapsack = ptf.Knapsack(weights, capacity)
+  packed = MODES[mode](knapsack)(tf.constant(values, tf.float32)).numpy()
+  assert set(np.unique(packed)) <= {0.0, 1.0}
+  for v, x in zip(values, packed):
+    assert np.all(weights @ x <= capacity + 1e-9)
+    best = optimize.milp(
+        -v, integrality=np.ones(32), bounds=optimize.Bounds(0, 1),
+        constraints=optimize.LinearConstraint(weights, -np.inf, capacity))
+    assert v @ x == pytest.approx(-best.fun, rel=1e-6, abs=1e-6)
+
+
+def test_enumerates_exactly_the_maximal_packings(rng):
+  # Against all 2^12 subsets, over three dimensions with a free item and
+  # one that fits nowhere.
+  weights = np.round(rng.uniform(0.5, 3.0, (3, 12)), 2)
+  weights[:, 0] = 0.0
+  weights[1, 5] = 99.0
+  capacity = np.array([5.0, 6.0, 4.5])
+  subsets = np.array(list(itertools.product([False, True], repeat=12)))
+  feasible = np.all(subsets.astype(float) @ weights.T <= capacity + 1e-9, 1)
+  maximal = [
+      s for s in subsets[feasible]
+      if not any(np.all((s | np.eye(12, dtype=bool)[j]).astype(float) @
+                        weights.T <= capacity + 1e-9)
+                 for j in range(12) if not s[j])]
+  got = maximal_packings(weights, capacity)
+  assert {tuple(s) for s in got} == {tuple(s) for s in maximal}
+  assert len(got) == len(maximal) > 1
+  assert got[:, 0].all() and not got[:, 5].any()  # Free, and too heavy.
+
+
+def test_one_dimension_scalar_capacity_and_the_docstring():
+  np.testing.assert_array_equal(
+      maximal_packings([3.0, 4.0, 5.0], 8.0), [[1, 1, 0], [1, 0, 1]])
+  # Decimals that fill the capacity exactly (0.1 + 0.2 > 0.3 in floats).
+  np.testing.assert_array_equal(
+      maximal_packings([[0.1, 0.2, 0.25]], [0.3]), [[1, 1, 0], [0, 0, 1]])
+  knapsack = ptf.Knapsack(weights=[[3.0, 4.0, 5.0]], capacity=[8.0])
+  np.testing.assert_array_equal(
+      knapsack(tf.constant([[1.0, 1.0, 3.0], [2.0, -1.0, 0.5]])),
+      [[1, 0, 1], [1, 0, 1]])
+  # Nothing of positive value: the empty packing.
+  np.testing.assert_array_equal(knapsack(-tf.ones([1, 3], tf.float64)),
+                                [[0, 0, 0]])
+
+
+def test_serialises_and_trains_with_the_losses_under_xla(rng):
+  weights, x, c = pyepo_data.knapsack(256, num_items=10, deg=2, seed=0)
+  knapsack = ptf.Knapsack(weights, 8.0)
+  copy = keras.saving.deserialize_keras_object(
+      keras.saving.serialize_keras_object(knapsack))
+  assert copy.get_config() == knapsack.get_config()
+  np.testing.assert_array_equal(copy.packings, knapsack.packings)
+  x = x.astype(np.float32)
+  w = knapsack(c).numpy()
+  regret = ptf.metrics.NormalizedRegret(knapsack, maximize=True)
+  for loss, y in ((ptf.SPOPlusLoss(knapsack, maximize=True),
+                   ptf.stack_targets(c, w)),
+                  (ptf.FenchelYoungLoss(knapsack, num_samples=4, sigma=1.0,
+                                        seed=0), w)):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(10)])
+    model.compile(keras.optimizers.Adam(0.05), loss=loss, jit_compile=True)
+    regret.reset_state()
+    regret.update_state(ptf.stack_targets(c, w), model(x))
+    before = float(regret.result())
+    model.fit(x, y, epochs=8, batch_size=32, verbose=0)
+    regret.reset_state()
+    regret.update_state(ptf.stack_targets(c, w), model(x))
+    assert float(regret.result()) < 0.5 * before, loss.name
+  restored = keras.losses.deserialize(keras.losses.serialize(
+      ptf.SPOPlusLoss(knapsack, maximize=True)))
+  np.testing.assert_allclose(
+      restored.call(ptf.stack_targets(c[:4], w[:4]), c[:4] + 0.3),
+      ptf.spo_plus_loss(ptf.stack_targets(c[:4], w[:4]), c[:4] + 0.3,
+                        knapsack, True))
+
+
+def test_errors_name_the_problem():
+  with pytest.raises(ValueError, match="non-negative"):
+    ptf.Knapsack([[1.0, -1.0]], [2.0])
+  with pytest.raises(ValueError, match=r"capacity \[dim\]"):
+    ptf.Knapsack([[1.0, 1.0]], [2.0, 2.0])
+  with pytest.raises(ValueError, match="finite"):
+    ptf.Knapsack([[1.0, np.nan]], [2.0])
+  with pytest.raises(ValueError, match="max_packings=10 .*LinearProgram"):
+    ptf.Knapsack(np.ones((1, 8)), [4.0], max_packings=10)
+  knapsack = ptf.Knapsack([[1.0, 2.0, 3.0]], [3.0])
+  with pytest.raises(ValueError, match=r"shape \[batch, 3\]"):
+    knapsack(tf.ones([2, 4]))
+  with pytest.raises(tf.errors.InvalidArgumentError, match="finite values"):
+    knapsack(tf.constant([[1.0, np.nan, 0.0]]))
