@@ -315,17 +315,22 @@ def pto_cells(summary: dict) -> Dict[tuple, Dict[str, Dict[int, dict]]]:
 
 def plot_pto(results_path: str, output: str, title: str = "") -> str:
   """PyEPO's figure: test normalised regret against the polynomial degree,
-  one panel per training size and noise width, one colour per method (in
-  the run's order; mean over seeds, error bars ± one standard deviation)."""
+  one panel per training size (columns) and noise width (rows), one colour
+  per method (in the run's order; mean over seeds, error bars ± one
+  standard deviation)."""
   plt = _pyplot()
   with open(results_path, encoding="utf-8") as f:
     results = json.load(f)
   panels = pto_cells(results["metrics"]["summary"])
   order = results["config"]["methods"]
-  fig, axes = plt.subplots(1, len(panels), squeeze=False,
-                           figsize=(max(9.0, 5.5 * len(panels)), 5.2))
+  sizes = sorted({size for size, _ in panels})
+  noises = sorted({noise for _, noise in panels})
+  fig, axes = plt.subplots(
+      len(noises), len(sizes), squeeze=False, sharey="row",
+      figsize=(max(9.0, 5.0 * len(sizes)), 1.2 + 4.2 * len(noises)))
   colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-  for ax, ((size, noise), methods) in zip(axes.flat, panels.items()):
+  for (size, noise), methods in panels.items():
+    ax = axes[noises.index(noise), sizes.index(size)]
     degrees = sorted({d for runs in methods.values() for d in runs})
     width = 0.8 / len(methods)
     for k, method in enumerate(m for m in order if m in methods):
@@ -338,16 +343,18 @@ def plot_pto(results_path: str, output: str, title: str = "") -> str:
     ax.set_xticks(range(len(degrees)), [str(d) for d in degrees])
     ax.set_xlabel("polynomial degree of the feature-to-cost map")
     ax.set_ylabel("test normalised regret")
+    ax.yaxis.set_tick_params(labelleft=True)
     ax.set_title(f"{size:,} training instances, noise half-width {noise:g}",
                  fontsize=10)
     ax.grid(alpha=0.3, axis="y")
   handles, names = axes.flat[0].get_legend_handles_labels()
-  fig.legend(handles, names, loc="lower center", ncol=min(len(names), 5),
+  legend_height = 0.55 / fig.get_figheight()
+  fig.legend(handles, names, loc="lower center", ncol=min(len(names), 9),
              fontsize=9)
   if title:
-    fig.suptitle(textwrap.fill(title, 100), fontsize=10)
-  fig.tight_layout(rect=(0, 0.1, 1, 1))
-  fig.savefig(output, dpi=120)
+    fig.suptitle(textwrap.fill(title, 110), fontsize=10)
+  fig.tight_layout(rect=(0, legend_height, 1, 1))
+  fig.savefig(output, dpi=110)
   plt.close(fig)
   return output
 

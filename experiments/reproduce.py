@@ -75,8 +75,7 @@ SMOKE_FLAGS = {
     "predict_then_optimize": ("--num_train=30", "--num_test=20",
                               "--degrees=1,6", "--num_seeds=1", "--epochs=1",
                               "--batch_size=10", "--num_samples=2",
-                              "--num_items=6", "--capacity=8",
-                              "--lp_executor=threads", "--num_workers=1"),
+                              "--num_items=6", "--capacity=8"),
 }
 
 
@@ -149,14 +148,16 @@ def all_runs(quick: bool, warcraft_data_dir: str = "",
 
 
 def pto_runs(quick: bool) -> List[Run]:
-  """PyEPO's benchmark: shortest path (quick: one size and noise width;
-  else PyEPO's grid) and the knapsack through HiGHS."""
-  shortest = ("configs/predict_then_optimize_quick.cfg" if quick else
-              "configs/predict_then_optimize.cfg")
+  """PyEPO's benchmark: the shortest path (quick: one training size and
+  noise width; else PyEPO's grid of three sizes and two widths) and the
+  knapsack."""
+  shortest = (("shortest_path", "configs/predict_then_optimize_quick.cfg")
+              if quick else
+              ("shortest_path_grid", "configs/predict_then_optimize.cfg"))
   return [Run(f"predict_then_optimize/{problem}", "predict_then_optimize",
               _flagfiles(flagfile))
           for problem, flagfile in (
-              ("shortest_path", shortest),
+              shortest,
               ("knapsack", "configs/predict_then_optimize_knapsack.cfg"))]
 
 
@@ -471,29 +472,33 @@ def classification_docs(output_root: str, docs_dir: str) -> Dict[str, str]:
 
 
 def pto_docs(output_root: str, docs_dir: str) -> Dict[str, str]:
-  """PyEPO's figure and a table (mean ± std over seeds) per problem."""
+  """PyEPO's figure and tables (mean ± std over seeds) per study: a table
+  of methods against degrees for each training size and noise width."""
   tables = {}
-  for problem in ("shortest_path", "knapsack"):
-    folder = os.path.join(output_root, "predict_then_optimize", problem)
+  for study in ("shortest_path", "shortest_path_grid", "knapsack"):
+    folder = os.path.join(output_root, "predict_then_optimize", study)
     results = _results(folder)
     if not results:
       continue
     c = results["config"]
+    problem = c["problem"].replace("_", " ")
     plot.plot_pto(
         os.path.join(folder, "results.json"),
-        os.path.join(docs_dir, f"predict_then_optimize_{problem}.png"),
-        f"PyEPO's {problem.replace('_', ' ')}: test normalised regret of a "
-        f"linear model trained {c['epochs']} epochs (Adam "
-        f"{c['learning_rate']:g}, batch {c['batch_size']}) by each method; "
-        f"mean ± std over {c['num_seeds']} seeds")
-    summary = results["metrics"]["summary"]
-    cells = list(next(iter(summary.values())))
-    rows = [[method] + [_pm(summary[method][cell], ".4f") for cell in cells]
-            for method in c["methods"]]
-    header = ["method"] + [
-        cell.replace("_", ", ").replace("n", "n = ", 1).replace(
-            "deg", "deg ").replace("noise", "noise ") for cell in cells]
-    tables[f"pto_{problem}"] = _table(header, rows)
+        os.path.join(docs_dir, f"predict_then_optimize_{study}.png"),
+        f"PyEPO's {problem}: test normalised regret of a linear model "
+        f"trained {c['epochs']} epochs (Adam {c['learning_rate']:g}, batch "
+        f"{c['batch_size']}) by each method; mean ± std over "
+        f"{c['num_seeds']} seeds")
+    blocks = []
+    for (size, noise), methods in plot.pto_cells(
+        results["metrics"]["summary"]).items():
+      degrees = sorted({d for runs in methods.values() for d in runs})
+      rows = [[method] + [_pm(methods[method][d], ".4f") for d in degrees]
+              for method in c["methods"]]
+      blocks.append(f"*{size:,} training instances, noise half-width "
+                    f"{noise:g}*\n\n" + _table(
+                        ["method"] + [f"deg {d}" for d in degrees], rows))
+    tables[f"pto_{study}"] = "\n".join(blocks)
   return tables
 
 

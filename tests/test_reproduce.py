@@ -74,10 +74,13 @@ def test_docs_figures_tables_and_readme(smoke):
   assert tables["ranking"].count("\n") == 2 + 4
   assert tables["ranking_epsilon"].count("\n") == 2 + 4
   assert tables["ranking_samples"].count("\n") == 2 + 3
-  # Nine methods (two for the knapsack), each with its two degrees.
-  assert tables["pto_shortest_path"].count("\n") == 2 + 9
-  assert tables["pto_knapsack"].count("\n") == 2 + 2
-  assert "| spo_plus | " in tables["pto_knapsack"]
+  # Nine methods, each with its two degrees, under the cell's caption.
+  for study in ("pto_shortest_path", "pto_knapsack"):
+    assert tables[study].startswith(
+        "*30 training instances, noise half-width 0.5*\n\n| method | deg 1 "
+        "| deg 6 |\n")
+    assert tables[study].count("\n") == 2 + 2 + 9
+    assert "| spo_plus | " in tables[study]
   with open(readme, encoding="utf-8") as f:
     text = f.read()
   assert "stale" not in text
@@ -85,6 +88,26 @@ def test_docs_figures_tables_and_readme(smoke):
   assert "| fenchel_young | 1 | " in text
   with open(os.path.join(docs, "results.md"), encoding="utf-8") as f:
     assert "## warcraft" in f.read()
+
+
+def test_pyepos_grid_gets_a_panel_and_a_table_per_size_and_noise(tmp_path):
+  from experiments import predict_then_optimize as pto  # pylint: disable=import-outside-toplevel
+  output = tmp_path / "runs"
+  pto.run(pto.Config(
+      output_dir=str(output / "predict_then_optimize" / "shortest_path_grid"),
+      methods=["two_stage", "spo_plus"], num_train=[20, 30], num_test=10,
+      degrees=[1, 2], noise_widths=[0.0, 0.5], num_seeds=1, epochs=1,
+      batch_size=10, verbose=0))
+  docs = tmp_path / "docs"
+  docs.mkdir()
+  tables = reproduce.pto_docs(str(output), str(docs))
+  blocks = tables["pto_shortest_path_grid"].split("\n\n*")
+  assert [b.lstrip("*").split("*")[0] for b in blocks] == [
+      f"{n} training instances, noise half-width {e}"
+      for n in (20, 30) for e in (0, 0.5)]
+  assert all(b.count("| two_stage | ") == 1 for b in blocks)
+  figure = docs / "predict_then_optimize_shortest_path_grid.png"
+  assert os.path.getsize(figure) > 10_000
 
 
 def test_bad_flags_in_a_run_name_the_flag(tmp_path):
