@@ -32,19 +32,18 @@ from perturbations_tf import solution_cache
 from perturbations_tf import targets
 
 
-def _margins(y_true, y_pred, cache: solution_cache.SolutionCache):
-  """`s·(ĉᵀw* − ĉᵀw)` for every pooled w, `[B, capacity]`, and the mask."""
+def _own_objective(y_true, y_pred, cache: solution_cache.SolutionCache):
+  """`ĉᵀw*` per example `[B]` and ĉ flattened `[B, size]`, in the pool's
+  dtype."""
   y_pred = tf.convert_to_tensor(y_pred)
   check_rank(y_pred, batched=True, name="y_pred")
   y_true = tf.cast(tf.convert_to_tensor(y_true), y_pred.dtype)
   if y_true.shape.rank != y_pred.shape.rank:
     raise ValueError(f"y_true must hold the optimal solutions w*(c), of "
                      f"y_pred's shape {y_pred.shape}; got {y_true.shape}.")
-  objective, filled = cache.objectives(y_pred)
-  own = targets.inner(tf.cast(y_pred, objective.dtype),
-                      tf.cast(y_true, objective.dtype))
-  margins = targets.sense(cache.maximize) * (own[:, tf.newaxis] - objective)
-  return margins, filled
+  dtype = cache.pool.dtype
+  own = targets.inner(tf.cast(y_pred, dtype), tf.cast(y_true, dtype))
+  return own, tf.reshape(tf.cast(y_pred, dtype), [tf.shape(y_pred)[0], -1])
 
 
 def nce_loss(y_true, y_pred,
@@ -67,9 +66,11 @@ def nce_loss(y_true, y_pred,
     ...                       initial_solutions=w_train)
     >>> nce_loss(w, c_hat, cache)
   """
-  margins, filled = _margins(y_true, y_pred, cache)
-  weights = tf.cast(filled, margins.dtype)
-  value = tf.reduce_sum(margins * weights, 1) / tf.reduce_sum(weights)
+  own, flat = _own_objective(y_true, y_pred, cache)
+  # The mean of ĉᵀw over the pool is ĉᵀ(mean of the pool): one vector, not
+  # a product with every pooled solution.
+  mean = tf.linalg.matvec(flat, cache.pool_mean())
+  value = targets.sense(cache.maximize) * (own - mean)
   return tf.cast(value, tf.convert_to_tensor(y_pred).dtype)
 
 
@@ -86,7 +87,9 @@ def cmap_loss(y_true, y_pred,
   Example:
     >>> cmap_loss(w, c_hat, cache)
   """
-  margins, filled = _margins(y_true, y_pred, cache)
+  own, flat = _own_objective(y_true, y_pred, cache)
+  objective, filled = cache.objectives(flat)
+  margins = targets.sense(cache.maximize) * (own[:, tf.newaxis] - objective)
   value = tf.reduce_max(tf.where(filled, margins, -float("inf")), axis=1)
   return tf.cast(value, tf.convert_to_tensor(y_pred).dtype)
 

@@ -114,12 +114,14 @@ class SolutionCache(keras.layers.Layer):
 
   def call(self, inputs):
     x = self._check_inputs(inputs)
-    flat = tf.reshape(tf.cast(x, self.pool.dtype), [tf.shape(x)[0], -1])
-    order, by_rank, solved = self._solve_some(x)
+    n = tf.shape(x)[0]
+    flat = tf.reshape(tf.cast(x, self.pool.dtype), [n, -1])
+    order, by_rank, pooled, k = self._solve_some(x)
+    solved = tf.range(n) < tf.where(pooled, k, n)  # By rank.
     rank = tf.argsort(order)  # The inverse permutation: row → rank.
     solutions = tf.where(tf.gather(solved, rank)[:, tf.newaxis],
                          tf.gather(by_rank, rank), self._best_in_pool(flat))
-    self._add_to_pool(by_rank, solved)
+    self._add_solved(by_rank, pooled, k)
     return tf.cast(tf.reshape(solutions, tf.shape(x)), x.dtype)
 
   def update(self, inputs) -> None:
@@ -130,8 +132,8 @@ class SolutionCache(keras.layers.Layer):
     Args:
       inputs: `[N, *shape]`.
     """
-    _, by_rank, solved = self._solve_some(self._check_inputs(inputs))
-    self._add_to_pool(by_rank, solved)
+    _, by_rank, pooled, k = self._solve_some(self._check_inputs(inputs))
+    self._add_solved(by_rank, pooled, k)
 
   def _check_inputs(self, inputs) -> tf.Tensor:
     x = tf.convert_to_tensor(inputs)
@@ -142,16 +144,18 @@ class SolutionCache(keras.layers.Layer):
     return x
 
   def _solve_some(self, x: tf.Tensor):
-    """Solves `ceil(solve_fraction · N)` random rows (all while the pool is
-    empty) and counts them.
+    """Solves `k = ceil(solve_fraction · N)` random rows (all N while the
+    pool is empty) and counts them.
 
     Shapes stay static (XLA): the rows are taken in a random order, and the
-    first `k` of that order are solved, `k` fixed by `N` alone.
+    first `k` of that order are solved, `k` fixed by `N` alone (a Python
+    int when N is static).
 
     Returns:
-      `(order, by_rank, solved)`: the random order of the rows `[N]`, the
-      solutions in that order, flattened in the pool's dtype `[N, size]`
-      (zeros past the solved ones), and the mask of the solved ranks `[N]`.
+      `(order, by_rank, pooled, k)`: the random order of the rows `[N]`,
+      the solutions in that order, flattened in the pool's dtype
+      `[N, size]` (zeros past the solved ones), whether the pool held
+      solutions (else all N rows were solved), and k.
     """
     n = tf.shape(x)[0]
     if x.shape[0] is None:
@@ -172,10 +176,18 @@ class SolutionCache(keras.layers.Layer):
 
     pooled = self.pool_size > 0
     by_rank = tf.cond(pooled, some, lambda: solve(order))
-    num_exact = tf.where(pooled, k, n)
-    self.exact_rows.assign_add(tf.cast(num_exact, tf.int64))
+    self.exact_rows.assign_add(tf.cast(tf.where(pooled, k, n), tf.int64))
     self.total_rows.assign_add(tf.cast(n, tf.int64))
-    return order, by_rank, tf.range(n) < num_exact
+    return order, by_rank, pooled, k
+
+  def _add_solved(self, by_rank: tf.Tensor, pooled: tf.Tensor, k):
+    """Adds the solved rows to the pool: the first `k` ranks, or all of
+    them if the pool was empty (only those are compared with the pool)."""
+    def add(rows):
+      self._add_to_pool(rows)
+      return tf.constant(True)
+
+    tf.cond(pooled, lambda: add(by_rank[:k]), lambda: add(by_rank))
 
   def _best_in_pool(self, flat: tf.Tensor) -> tf.Tensor:
     """The pooled solution of best `<y, θ>` for each row of `flat`."""
@@ -201,26 +213,30 @@ class SolutionCache(keras.layers.Layer):
     objective = tf.matmul(flat, self.pool, transpose_b=True)
     return objective, tf.range(self.capacity, dtype=tf.int64) < self.pool_size
 
-  def _add_to_pool(self, solutions: tf.Tensor, valid=None):
-    """Adds the `valid` rows of `solutions` not yet in the pool (nor
-    repeated among them), with static shapes (XLA)."""
+  def pool_mean(self) -> tf.Tensor:
+    """The mean of the pooled solutions, flattened `[prod(shape)]` (zeros
+    while the pool is empty)."""
+    filled = tf.range(self.capacity, dtype=tf.int64) < self.pool_size
+    total = tf.reduce_sum(tf.where(filled[:, tf.newaxis], self.pool, 0.0), 0)
+    return total / tf.maximum(tf.cast(self.pool_size, self.pool.dtype), 1.0)
+
+  def _add_to_pool(self, solutions: tf.Tensor):
+    """Adds the rows of `solutions` not yet in the pool (nor repeated among
+    them), with static shapes (XLA)."""
     def squared_distances(a, b):  # Exact for 0/1 and integer structures.
       return (tf.reduce_sum(a * a, 1)[:, tf.newaxis] - 2 * tf.matmul(
           a, b, transpose_b=True) + tf.reduce_sum(b * b, 1)[tf.newaxis])
 
     k = tf.shape(solutions)[0]
-    if valid is None:
-      valid = tf.ones([k], tf.bool)
     tolerance = 1e-6 * (1.0 + tf.reduce_max(
         tf.reduce_sum(solutions * solutions, 1)))
     filled = tf.range(self.capacity, dtype=tf.int64) < self.pool_size
     in_pool = tf.reduce_any(
         (squared_distances(solutions, self.pool) <= tolerance) & filled, 1)
-    earlier = (tf.range(k)[:, tf.newaxis] > tf.range(k)[tf.newaxis]) & (
-        valid[tf.newaxis])
+    earlier = tf.range(k)[:, tf.newaxis] > tf.range(k)[tf.newaxis]
     repeated = tf.reduce_any(
         (squared_distances(solutions, solutions) <= tolerance) & earlier, 1)
-    new = valid & ~in_pool & ~repeated
+    new = ~in_pool & ~repeated
     # The i-th new solution goes to slot next_slot + i of the ring; past
     # `capacity` new ones, only the last `capacity` are kept.
     index = tf.cumsum(tf.cast(new, tf.int64)) - 1
