@@ -47,6 +47,7 @@ SECTIONS = {
     "gradient": gradient_quality.run,
     "equal_accuracy": equal_accuracy.run,
     "solvers": solvers_speed.run,
+    "knapsack": solvers_speed.knapsacks,
     "memory": memory.run,
     "throughput": throughput.run,
 }

@@ -48,8 +48,7 @@ def run(quick: bool = False) -> dict:
     rows.append(row)
 
   return {"Shortest paths: TF-native vs pure-Python Dijkstra (B = 640)": rows,
-          **loop_trips(quick), **grid_arcs(quick), **knapsacks(quick),
-          **executors(quick)}
+          **loop_trips(quick), **grid_arcs(quick), **executors(quick)}
 
 
 def loop_trips(quick: bool = False) -> dict:
