@@ -34,6 +34,7 @@ import perturbations_tf as ptf
 from benchmarks import run as run_lib
 from experiments import pyepo_data
 from experiments.predict_then_optimize import NOT_JIT
+from experiments.predict_then_optimize import pool_capacity
 
 GRID = (5, 5)
 SOLVER = {"name": "grid_arc_shortest_path", "kwargs": {"grid": list(GRID)}}
@@ -88,8 +89,13 @@ def make_loss(method: str, data: dict, num_samples: int, sigma: float,
     layer = ptf.IMLE(SOLVER, num_samples, sigma, lam, seed=seed)
     return lambda c, w, c_hat: tf.reduce_mean(tf.abs(layer(c_hat) - w))
   if method in ("nce", "cmap"):
+    num_train = len(data["w_train"])
+    largest_batch = -(-num_train // int(data["batches_per_epoch"]))
+    capacity = pool_capacity(num_train, largest_batch,
+                             len(data[f"order_{seed}"]), 0.05)
     cache = ptf.SolutionCache(SOLVER, shape=(data["c_train"].shape[1],),
-                              solve_fraction=0.05, maximize=False,
+                              solve_fraction=0.05, capacity=capacity,
+                              maximize=False,
                               initial_solutions=data["w_train"], seed=seed)
     loss = (ptf.NCELoss if method == "nce" else ptf.CMAPLoss)(cache)
     return lambda c, w, c_hat: loss(w, c_hat)
@@ -109,21 +115,22 @@ def train_ours(method: str, data: dict, seed: int, num_samples: int = 10,
   optimizer = keras.optimizers.Adam(learning_rate, epsilon=1e-8)
   loss_fn = make_loss(method, data, num_samples, sigma, lam, seed)
 
+  x, c, w = (tf.constant(data[k]) for k in ("x_train", "c_train", "w_train"))
+
   @tf.function(jit_compile=method not in NOT_JIT)
-  def step(x, c, w):
+  def step(index):  # The batch is gathered in the step: no eager ops.
     with tf.GradientTape() as tape:
-      loss = loss_fn(c, w, model(x))
+      loss = loss_fn(tf.gather(c, index), tf.gather(w, index),
+                     model(tf.gather(x, index)))
     grads = tape.gradient(loss, model.trainable_variables)
     optimizer.apply_gradients(zip(grads, model.trainable_variables))
     return loss
 
-  x, c, w = (tf.constant(data[k]) for k in ("x_train", "c_train", "w_train"))
   epochs = []
   for order in data[f"order_{seed}"]:
     start = time.perf_counter()
     for batch in np.array_split(order, int(data["batches_per_epoch"])):
-      index = tf.constant(batch)
-      step(tf.gather(x, index), tf.gather(c, index), tf.gather(w, index))
+      step(tf.constant(batch))
     epochs.append(time.perf_counter() - start)
   return {"predicted": model(data["x_test"]).numpy(),
           "seconds_per_epoch": float(np.median(epochs[1:] or epochs))}

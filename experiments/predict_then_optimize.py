@@ -32,6 +32,7 @@ every run's metrics and, per method and cell, the mean ± std over seeds.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import time
 from typing import Dict, List, NamedTuple, Optional, Tuple
@@ -261,6 +262,18 @@ def solve(solver, costs: np.ndarray, batch: int = 1000) -> np.ndarray:
                              np.float32)
 
 
+def pool_capacity(num_train: int, batch_size: int, epochs: int,
+                  solve_ratio: float) -> int:
+  """Room for every solution a run can meet: the training solutions and
+  every exact solve, so the pool never evicts (as PyEPO's, unbounded).
+
+  Its cost per step grows with it (CMAP scores every slot), so it is no
+  larger than that.
+  """
+  batches = math.ceil(num_train / batch_size)
+  return num_train + epochs * batches * math.ceil(solve_ratio * batch_size)
+
+
 def make_loss(config: Config, method: str, solver, maximize: bool,
               w_train: np.ndarray, seed: int):
   """The method's loss and the targets it takes: 'costs', 'solutions' or
@@ -285,11 +298,11 @@ def make_loss(config: Config, method: str, solver, maximize: bool,
     return losses.DecisionLoss(ptf.IMLE(
         solver, m, sigma, config.imle_lambda, maximize=maximize, seed=seed),
                                "solution", "l1"), "both"
-  cache = ptf.SolutionCache(solver, shape=w_train.shape[1:],
-                            solve_fraction=config.solve_ratio,
-                            capacity=max(10_000, 2 * len(w_train)),
-                            maximize=maximize, initial_solutions=w_train,
-                            seed=seed)
+  cache = ptf.SolutionCache(
+      solver, shape=w_train.shape[1:], solve_fraction=config.solve_ratio,
+      capacity=pool_capacity(len(w_train), config.batch_size, config.epochs,
+                             config.solve_ratio),
+      maximize=maximize, initial_solutions=w_train, seed=seed)
   return (ptf.NCELoss(cache) if method == "nce" else ptf.CMAPLoss(cache),
           "solutions")
 

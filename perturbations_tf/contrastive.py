@@ -82,15 +82,21 @@ def cmap_loss(y_true, y_pred,
 
   Returns:
     `[B]` losses, `ĉᵀw* − min_S ĉᵀw` (minimisation); non-negative when `w*`
-    is in the pool.
+    is in the pool. The pool must hold a solution (`CMAPLoss` grows it
+    before scoring); its gradient is `w* − argmin_S ĉᵀw`.
 
   Example:
     >>> cmap_loss(w, c_hat, cache)
   """
   own, flat = _own_objective(y_true, y_pred, cache)
-  objective, filled = cache.objectives(flat)
-  margins = targets.sense(cache.maximize) * (own[:, tf.newaxis] - objective)
-  value = tf.reduce_max(tf.where(filled, margins, -float("inf")), axis=1)
+  sense = targets.sense(cache.maximize)
+  # The best pooled solution is picked without a gradient, then scored
+  # again: the gradient is s·(w* − w_best), not a product with the pool.
+  objective, filled = cache.objectives(tf.stop_gradient(flat))
+  best = tf.argmax(tf.where(filled, -sense * objective, -float("inf")),
+                   axis=1)
+  best_objective = tf.reduce_sum(flat * tf.gather(cache.pool, best), 1)
+  value = sense * (own - best_objective)
   return tf.cast(value, tf.convert_to_tensor(y_pred).dtype)
 
 
