@@ -89,14 +89,11 @@ def cmap_loss(y_true, y_pred,
     >>> cmap_loss(w, c_hat, cache)
   """
   own, flat = _own_objective(y_true, y_pred, cache)
-  sense = targets.sense(cache.maximize)
   # The best pooled solution is picked without a gradient, then scored
   # again: the gradient is s·(w* − w_best), not a product with the pool.
-  objective, filled = cache.objectives(tf.stop_gradient(flat))
-  best = tf.argmax(tf.where(filled, -sense * objective, -float("inf")),
-                   axis=1)
-  best_objective = tf.reduce_sum(flat * tf.gather(cache.pool, best), 1)
-  value = sense * (own - best_objective)
+  best = cache.best_in_pool(tf.stop_gradient(flat))
+  value = targets.sense(cache.maximize) * (
+      own - tf.reduce_sum(flat * best, 1))
   return tf.cast(value, tf.convert_to_tensor(y_pred).dtype)
 
 

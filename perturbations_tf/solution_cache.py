@@ -120,7 +120,7 @@ class SolutionCache(keras.layers.Layer):
     solved = tf.range(n) < tf.where(pooled, k, n)  # By rank.
     rank = tf.argsort(order)  # The inverse permutation: row → rank.
     solutions = tf.where(tf.gather(solved, rank)[:, tf.newaxis],
-                         tf.gather(by_rank, rank), self._best_in_pool(flat))
+                         tf.gather(by_rank, rank), self.best_in_pool(flat))
     self._add_solved(by_rank, pooled, k)
     return tf.cast(tf.reshape(solutions, tf.shape(x)), x.dtype)
 
@@ -189,13 +189,22 @@ class SolutionCache(keras.layers.Layer):
 
     tf.cond(pooled, lambda: add(by_rank[:k]), lambda: add(by_rank))
 
-  def _best_in_pool(self, flat: tf.Tensor) -> tf.Tensor:
-    """The pooled solution of best `<y, θ>` for each row of `flat`."""
-    objective, filled = self.objectives(flat)
+  def best_in_pool(self, theta) -> tf.Tensor:
+    """The pooled solution of best `<y, θ>` for each row of θ, flattened
+    `[N, prod(shape)]` (the pool must hold a solution).
+
+    Args:
+      theta: `[N, *shape]` (or already flattened).
+    """
+    objective, filled = self.objectives(theta)
     if not self.maximize:
       objective = -objective
     objective = tf.where(filled, objective, -np.inf)
     return tf.gather(self.pool, tf.argmax(objective, axis=1))
+
+  def _filled(self) -> tf.Tensor:
+    """The `[capacity]` mask of the slots that hold a solution."""
+    return tf.range(self.capacity, dtype=tf.int64) < self.pool_size
 
   def objectives(self, theta) -> Tuple[tf.Tensor, tf.Tensor]:
     """`<y, θ>` of every pooled solution y for every row of θ.
@@ -211,13 +220,13 @@ class SolutionCache(keras.layers.Layer):
     flat = tf.reshape(tf.cast(theta, self.pool.dtype),
                       [tf.shape(theta)[0], -1])
     objective = tf.matmul(flat, self.pool, transpose_b=True)
-    return objective, tf.range(self.capacity, dtype=tf.int64) < self.pool_size
+    return objective, self._filled()
 
   def pool_mean(self) -> tf.Tensor:
     """The mean of the pooled solutions, flattened `[prod(shape)]` (zeros
     while the pool is empty)."""
-    filled = tf.range(self.capacity, dtype=tf.int64) < self.pool_size
-    total = tf.reduce_sum(tf.where(filled[:, tf.newaxis], self.pool, 0.0), 0)
+    total = tf.reduce_sum(
+        tf.where(self._filled()[:, tf.newaxis], self.pool, 0.0), 0)
     return total / tf.maximum(tf.cast(self.pool_size, self.pool.dtype), 1.0)
 
   def _add_to_pool(self, solutions: tf.Tensor):
@@ -230,9 +239,9 @@ class SolutionCache(keras.layers.Layer):
     k = tf.shape(solutions)[0]
     tolerance = 1e-6 * (1.0 + tf.reduce_max(
         tf.reduce_sum(solutions * solutions, 1)))
-    filled = tf.range(self.capacity, dtype=tf.int64) < self.pool_size
     in_pool = tf.reduce_any(
-        (squared_distances(solutions, self.pool) <= tolerance) & filled, 1)
+        (squared_distances(solutions, self.pool) <= tolerance)
+        & self._filled(), 1)
     earlier = tf.range(k)[:, tf.newaxis] > tf.range(k)[tf.newaxis]
     repeated = tf.reduce_any(
         (squared_distances(solutions, solutions) <= tolerance) & earlier, 1)
