@@ -1,0 +1,18 @@
+"""Doctest set-up: the names every docstring example may use, and the same
+printing on every supported NumPy."""
+
+import functools
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _doctest_names(doctest_namespace):
+  import keras  # pylint: disable=import-outside-toplevel
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+  import perturbations_tf as ptf  # pylint: disable=import-outside-toplevel
+  doctest_namespace.update(functools=functools, keras=keras, np=np, ptf=ptf,
+                           tf=tf)
+  np.set_printoptions(legacy="1.25")
