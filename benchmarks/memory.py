@@ -6,12 +6,16 @@ allocator statistics (`tf.config.experimental.get_memory_info('CPU:0')`):
 the peak of a forward+backward in a `tf.function` over the memory in use
 before it, and the memory still in use after an eager forward pass under a
 tape — what the op keeps alive for the backward pass while the rest of a
-model runs.
+model runs. TensorFlow keeps statistics of the CPU allocator only when it
+is its BFC allocator, which some builds and processors (AMD EPYC, seen) do
+not use by default: the subprocess asks for it
+(`TF_CPU_ALLOCATOR_USE_BFC=true`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -62,8 +66,10 @@ print(json.dumps(result))
 
 
 def _measure(m, b, d, what) -> dict:
+  environment = {**os.environ, "TF_CPU_ALLOCATOR_USE_BFC": "true"}
   out = subprocess.run([sys.executable, "-c", _SCRIPT, str(m), str(b), str(d),
-                        what], capture_output=True, text=True, check=True)
+                        what], capture_output=True, text=True, check=True,
+                       env=environment)
   return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import tensorflow as tf
 
 # pylint: disable=protected-access
-from perturbations_tf.solvers import _max_neighbour
-from perturbations_tf.solvers import _neighbours
-from perturbations_tf.solvers import _OFFSETS
+from perturbations_tf._src.grid_paths import _max_neighbour
+from perturbations_tf._src.grid_paths import _neighbours
+from perturbations_tf._src.grid_paths import _OFFSETS
 
 
 def _hop_counts(candidate, source, offsets):

@@ -4,7 +4,7 @@ epochs and batches, on PyEPO's shortest path (run by hand, not in CI).
   python -m venv /tmp/pyepo && /tmp/pyepo/bin/pip install torch pyepo ortools
   python -m benchmarks.pyepo_side_by_side --pyepo_python=/tmp/pyepo/bin/python
 
-The data are PyEPO's (its generator's numbers: `experiments.pyepo_data`),
+The data are PyEPO's (its generator's numbers: `ptf.data`),
 degree 6, noise half-width 0.5, 1,000 training and 1,000 test instances;
 the model a linear map 5 → 40 whose initial weights, per seed, both sides
 load; Adam (ε = 1e-8 on both) at 1e-2; 20 epochs of the same batches in
@@ -32,7 +32,6 @@ import tensorflow as tf
 
 import perturbations_tf as ptf
 from benchmarks import run as run_lib
-from experiments import pyepo_data
 from experiments.predict_then_optimize import NOT_JIT
 from experiments.predict_then_optimize import pool_capacity
 
@@ -45,7 +44,7 @@ def make_data(seeds, epochs: int, batch_size: int, num_train: int = 1000,
               num_test: int = 1000) -> dict:
   """PyEPO's data (seed 135), and per seed the initial weights and the
   batch order of every epoch."""
-  x, c = pyepo_data.shortest_path(num_train + num_test, 5, GRID, deg=6,
+  x, c = ptf.data.shortest_path(num_train + num_test, 5, GRID, deg=6,
                                   noise_width=0.5, seed=135)
   x = x.astype(np.float32)
   w = ptf.solvers.grid_arc_shortest_path(c, GRID).numpy()
@@ -95,12 +94,10 @@ def make_loss(method: str, data: dict, num_samples: int, sigma: float,
                              len(data[f"order_{seed}"]), 0.05)
     cache = ptf.SolutionCache(SOLVER, shape=(data["c_train"].shape[1],),
                               solve_fraction=0.05, capacity=capacity,
-                              maximize=False,
                               initial_solutions=data["w_train"], seed=seed)
     loss = (ptf.NCELoss if method == "nce" else ptf.CMAPLoss)(cache)
     return lambda c, w, c_hat: loss(w, c_hat)
-  loss = ptf.FenchelYoungLoss(SOLVER, num_samples, sigma, maximize=False,
-                              seed=seed)
+  loss = ptf.FenchelYoungLoss(SOLVER, num_samples, sigma, seed=seed)
   return lambda c, w, c_hat: loss(w, c_hat)
 
 

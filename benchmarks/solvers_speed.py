@@ -12,7 +12,7 @@ from perturbations_tf import solvers
 from benchmarks import previous_shortest_path
 from benchmarks import timing
 from experiments import dijkstra
-from experiments import pyepo_data
+from benchmarks import references
 
 
 def _python_rate(costs) -> float:
@@ -92,10 +92,10 @@ def grid_arcs(quick: bool = False) -> dict:
   rows = []
   for k in (5,) if quick else (5, 10, 20):
     grid = (k, k)
-    _, costs = pyepo_data.shortest_path(1000, 5, grid, deg=6,
+    _, costs = ptf.data.shortest_path(1000, 5, grid, deg=6,
                                         noise_width=0.5, seed=0)
     start = time.perf_counter()
-    reference = np.stack([pyepo_data.scipy_shortest_path(c, grid)
+    reference = np.stack([references.scipy_shortest_path(c, grid)
                           for c in costs])
     scipy_seconds = time.perf_counter() - start
     row = {"grid": f"{k}x{k} nodes", "instances": len(costs),
@@ -124,7 +124,7 @@ def knapsacks(quick: bool = False) -> dict:
   is checked equal to HiGHS's."""
   rows = []
   count = 200 if quick else 1000
-  weights, _, c = pyepo_data.knapsack(count, deg=6, noise_width=0.5, seed=0)
+  weights, _, c = ptf.data.knapsack(count, 5, 32, 2, deg=6, noise_width=0.5, seed=0)
   capacity = np.full(len(weights), 20.0)
   rng = np.random.default_rng(0)
   start = time.perf_counter()

@@ -48,7 +48,7 @@ def main(num_train: int = 400, num_test: int = 200, num_products: int = 8,
   # The targets: true profits with their optimal plans, solved once.
   targets = np.stack([profits, plan.solve(profits)], 1)
   results = {}
-  for name, loss in (("spo_plus", ptf.SPOPlusLoss(plan, maximize=True)),
+  for name, loss in (("spo_plus", ptf.SPOPlusLoss(plan)),
                      ("two_stage", keras.losses.MeanSquaredError())):
     keras.utils.set_random_seed(seed)
     model = keras.Sequential([keras.Input((dim,)),
@@ -56,7 +56,7 @@ def main(num_train: int = 400, num_test: int = 200, num_products: int = 8,
     model.compile(keras.optimizers.Adam(0.02), loss=loss, jit_compile=False)
     y = targets[train] if name == "spo_plus" else profits[train]
     history = model.fit(x[train], y, epochs=epochs, batch_size=32, verbose=0)
-    regret = ptf.metrics.NormalizedRegret(plan, maximize=True)
+    regret = ptf.metrics.NormalizedRegret(plan)
     regret.update_state(targets[test], model.predict(x[test], verbose=0))
     results[f"{name}_test_normalized_regret"] = float(regret.result())
     results[f"{name}_loss"] = history.history["loss"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 import tempfile
 import time
 from typing import Any, Callable, Dict, Optional, Sequence
@@ -21,6 +22,8 @@ from absl import logging
 import keras
 import numpy as np
 import tensorflow as tf
+
+from experiments import cli
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 
@@ -116,11 +119,15 @@ class MissingDataError(FileNotFoundError):
 def run_app(config_cls, run: Callable) -> None:
   """The absl entry point of a binary: flags from `config_cls`, then `run`.
 
-  Bad flags end the program with a usage error naming them, before any
-  data is read or training starts; missing data (`MissingDataError`) with
-  its message alone and exit status 1.
+  `--help` prints the binary's description and its own flags and exits 0
+  (`--helpfull` adds absl's and TensorFlow's). Bad flags end the program
+  with a usage error naming them, before any data is read or training
+  starts; missing data (`MissingDataError`) with its message alone and exit
+  status 1.
   """
   define_flags(config_cls)
+  for f in dataclasses.fields(config_cls):  # The binary's own flags.
+    flags.FLAGS.register_key_flag_for_module(sys.argv[0], flags.FLAGS[f.name])
 
   def main(argv):
     del argv
@@ -134,7 +141,7 @@ def run_app(config_cls, run: Callable) -> None:
     except MissingDataError as error:
       raise SystemExit(f"Error: {error}") from None
 
-  app.run(main)
+  cli.run_main(main)
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:

@@ -4,6 +4,8 @@ import heapq
 
 import numpy as np
 
+import perturbations_tf as ptf
+
 
 def neighbours(connectivity):
   return [(dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1)
@@ -37,9 +39,10 @@ def shortest_path(costs: np.ndarray, connectivity: int = 8):
   return mask, dist[h - 1, w - 1]
 
 
+@ptf.solvers.declare_sense(maximize=False)
 def path_mask(costs: np.ndarray, min_cost: float = 0.0) -> np.ndarray:
   """The 8-connected shortest-path mask of one grid, costs floored at
   `min_cost` as `solvers.shortest_path(min_cost=...)` does: a black-box
   solver for `ptf.numpy_solver` (module level, so worker processes can
-  receive it)."""
+  receive it), declared a minimiser."""
   return shortest_path(np.maximum(costs, min_cost), 8)[0]

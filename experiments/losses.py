@@ -16,7 +16,7 @@ import keras
 import tensorflow as tf
 
 import perturbations_tf as ptf
-from perturbations_tf import registry
+from perturbations_tf._src import registry
 
 _register = keras.saving.register_keras_serializable(package="experiments")
 

@@ -25,6 +25,8 @@ from absl import app
 from absl import flags
 import numpy as np
 
+from experiments import cli
+
 
 def _pyplot():
   try:
@@ -394,4 +396,4 @@ if __name__ == "__main__":
   flags.DEFINE_integer("num_maps", 4, "Maps to draw with --paths_from.")
   flags.DEFINE_string("output", "figure.png", "The PNG to write.")
   flags.DEFINE_string("title", "", "The figure's title: the setting.")
-  app.run(main)
+  cli.run_main(main)

@@ -16,7 +16,7 @@ identity, regret loss), `dpo` (perturbed optimizer, squared error to w*),
 w*), `nce` and `cmap` (contrastive, over a solution pool seeded with the
 training solutions, a fraction `--solve_ratio` of the rows solved).
 
-Data: PyEPO's generators (`experiments.pyepo_data`) over the grid
+Data: PyEPO's generators (`ptf.data`) over the grid
 `--num_train × --degrees × --noise_widths`, `--num_seeds` seeds each (data
 and initialisation), or a user's `--data_file`. Each run trains in its own
 sub-folder (resumable; a rerun skips finished runs); `results.json` holds
@@ -42,11 +42,10 @@ import numpy as np
 import tensorflow as tf
 
 import perturbations_tf as ptf
-from perturbations_tf import registry
+from perturbations_tf._src import registry
 from perturbations_tf import solvers
 from experiments import common
 from experiments import losses
-from experiments import pyepo_data
 
 METHODS = ("two_stage", "spo_plus", "dbb", "nid", "dpo", "pfyl", "imle",
            "nce", "cmap")
@@ -202,12 +201,12 @@ def generate(config: Config, n: int, deg: int, noise: float,
   """PyEPO's data: the first `--num_test` instances test, the rest train."""
   total = n + config.num_test
   if config.problem == "shortest_path":
-    x, c = pyepo_data.shortest_path(
+    x, c = ptf.data.shortest_path(
         total, config.num_features, (config.grid_size, config.grid_size),
         deg, noise, seed)
     weights = capacity = None
   else:
-    weights, x, c = pyepo_data.knapsack(
+    weights, x, c = ptf.data.knapsack(
         total, config.num_features, config.num_items, config.knapsack_dim,
         deg, noise, seed)
     capacity = np.full(config.knapsack_dim, config.capacity)
@@ -217,17 +216,16 @@ def generate(config: Config, n: int, deg: int, noise: float,
 
 
 def problem_solver(config: Config, problem: Problem):
-  """The batched solver of the problem and whether it maximises."""
+  """The batched solver of the problem (it declares its sense)."""
   if config.problem == "shortest_path":
     return {"name": "grid_arc_shortest_path",
-            "kwargs": {"grid": [config.grid_size, config.grid_size]}}, False
+            "kwargs": {"grid": [config.grid_size, config.grid_size]}}
   if config.knapsack_solver == "packings":
-    return ptf.Knapsack(problem.weights, problem.capacity), True
+    return ptf.Knapsack(problem.weights, problem.capacity)
   return ptf.LinearProgram(
       A_ub=problem.weights, b_ub=problem.capacity, bounds=(0, 1),
       integrality=np.ones(problem.weights.shape[1]), maximize=True,
-      executor=config.lp_executor,
-      num_workers=config.num_workers or None), True
+      executor=config.lp_executor, num_workers=config.num_workers or None)
 
 
 class Cell(NamedTuple):
@@ -235,7 +233,6 @@ class Cell(NamedTuple):
   methods trained on it."""
   problem: Problem
   solver: object
-  maximize: bool
   w_train: np.ndarray
   w_test: np.ndarray
 
@@ -243,23 +240,16 @@ class Cell(NamedTuple):
 def make_cell(config: Config, n, deg, noise, seed) -> Cell:
   problem = (load_data_file(config) if config.data_file else
              generate(config, n, deg, noise, seed))
-  solver, maximize = problem_solver(config, problem)
-  return Cell(problem, solver, maximize, solve(solver, problem.c_train),
-              solve(solver, problem.c_test))
+  solver = problem_solver(config, problem)
+  return Cell(problem, solver, ptf.data.optimal_solutions(problem.c_train,
+                                                          solver),
+              ptf.data.optimal_solutions(problem.c_test, solver))
 
 
 def close(cell: Optional[Cell]):
   """Ends the worker pool of a knapsack's LinearProgram."""
   if cell is not None and isinstance(cell.solver, ptf.LinearProgram):
     cell.solver.close()
-
-
-def solve(solver, costs: np.ndarray, batch: int = 1000) -> np.ndarray:
-  """The optimal decisions of every row, in batches."""
-  solver = registry.get_solver(solver)
-  return np.concatenate([np.asarray(solver(tf.constant(costs[i:i + batch])))
-                         for i in range(0, len(costs), batch)]).astype(
-                             np.float32)
 
 
 def pool_capacity(num_train: int, batch_size: int, epochs: int,
@@ -274,35 +264,33 @@ def pool_capacity(num_train: int, batch_size: int, epochs: int,
   return num_train + epochs * batches * math.ceil(solve_ratio * batch_size)
 
 
-def make_loss(config: Config, method: str, solver, maximize: bool,
-              w_train: np.ndarray, seed: int):
+def make_loss(config: Config, method: str, solver, w_train: np.ndarray,
+              seed: int):
   """The method's loss and the targets it takes: 'costs', 'solutions' or
   'both' (`ptf.stack_targets(c, w*)`)."""
   m, sigma = config.num_samples, config.sigma
   if method == "two_stage":
     return keras.losses.MeanSquaredError(), "costs"
   if method == "spo_plus":
-    return ptf.SPOPlusLoss(solver, maximize), "both"
+    return ptf.SPOPlusLoss(solver), "both"
   if method == "dbb":
-    return losses.DecisionLoss(ptf.Blackbox(solver, config.dbb_lambda,
-                                            maximize)), "both"
+    return losses.DecisionLoss(ptf.Blackbox(solver, config.dbb_lambda)), "both"
   if method == "nid":
-    return losses.DecisionLoss(ptf.NegativeIdentity(solver, maximize)), "both"
+    return losses.DecisionLoss(ptf.NegativeIdentity(solver)), "both"
   if method == "dpo":  # Normal noise is symmetric: θ ± σZ alike.
     return losses.DecisionLoss(ptf.Perturbed(solver, m, sigma, seed=seed),
                                "solution", "l2"), "both"
   if method == "pfyl":
-    return ptf.FenchelYoungLoss(solver, m, sigma, maximize=maximize,
-                                seed=seed), "solutions"
+    return ptf.FenchelYoungLoss(solver, m, sigma, seed=seed), "solutions"
   if method == "imle":
     return losses.DecisionLoss(ptf.IMLE(
-        solver, m, sigma, config.imle_lambda, maximize=maximize, seed=seed),
+        solver, m, sigma, config.imle_lambda, seed=seed),
                                "solution", "l1"), "both"
   cache = ptf.SolutionCache(
       solver, shape=w_train.shape[1:], solve_fraction=config.solve_ratio,
       capacity=pool_capacity(len(w_train), config.batch_size, config.epochs,
                              config.solve_ratio),
-      maximize=maximize, initial_solutions=w_train, seed=seed)
+      initial_solutions=w_train, seed=seed)
   return (ptf.NCELoss(cache) if method == "nce" else ptf.CMAPLoss(cache),
           "solutions")
 
@@ -321,8 +309,8 @@ class EpochTimer(keras.callbacks.Callback):
     self.seconds.append(time.perf_counter() - self._start)
 
 
-def normalized_regret(solver, maximize, costs, solutions, predicted) -> float:
-  metric = ptf.metrics.NormalizedRegret(solver, maximize)
+def normalized_regret(solver, costs, solutions, predicted) -> float:
+  metric = ptf.metrics.NormalizedRegret(solver)
   metric.update_state(ptf.stack_targets(costs, solutions), predicted)
   return float(metric.result())
 
@@ -331,9 +319,9 @@ def train_one(config: Config, trainer: common.Trainer, method: str,
               cell: Cell, seed: int, run: str,
               callbacks=()) -> Dict[str, float]:
   """Trains the linear model with one method; its regrets and times."""
-  problem, solver, maximize, w_train, w_test = cell
+  problem, solver, w_train, w_test = cell
   keras.utils.set_random_seed(seed)
-  loss, target = make_loss(config, method, solver, maximize, w_train, seed)
+  loss, target = make_loss(config, method, solver, w_train, seed)
   y = {"costs": problem.c_train, "solutions": w_train,
        "both": np.stack([problem.c_train, w_train], 1)}[target]
   jit = (config.jit_compile and method not in NOT_JIT and getattr(
@@ -351,7 +339,7 @@ def train_one(config: Config, trainer: common.Trainer, method: str,
                          ("test", problem.x_test, problem.c_test, w_test)):
     predicted = model(x, training=False)
     metrics[f"{split}_normalized_regret"] = normalized_regret(
-        solver, maximize, c, w, predicted)
+        solver, c, w, predicted)
   return metrics
 
 

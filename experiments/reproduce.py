@@ -31,6 +31,7 @@ from absl import flags
 from absl import logging
 import keras
 
+from experiments import cli
 from experiments import common
 from experiments import plot
 from experiments import scale_study
@@ -585,4 +586,4 @@ if __name__ == "__main__":
                       "folder (the paper's setting).")
   flags.DEFINE_string("cifar_data_dir", "", "The tensorflow-datasets folder "
                       "holding cifar10.")
-  app.run(main)
+  cli.run_main(main)

@@ -23,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from experiments import cli
 from experiments import losses
 from experiments import models
 from experiments import shortest_path
@@ -77,4 +78,4 @@ if __name__ == "__main__":
   flags.DEFINE_integer("num_samples", 30, "M of the perturbed squared loss.")
   flags.DEFINE_float("sigma", 0.1, "ε of the perturbed squared loss.")
   flags.DEFINE_string("output", "", "Also write the values as JSON here.")
-  app.run(main)
+  cli.run_main(main)

@@ -64,7 +64,8 @@ class Config(common.TrainConfig):
   perturbation: str = common.field(
       "additive", "How perturbed_squared perturbs the costs: θ + εZ, or "
       "θ ⊙ exp(εZ - ε²/2), which is scale-free like the solver (the "
-      "Fenchel–Young loss needs additive noise: DESIGN.md).",
+      "Fenchel–Young loss needs additive noise: with this one it is "
+      "positively homogeneous and drives the costs to 0).",
       choices=("additive", "multiplicative"))
   min_cost: float = common.field(0.0, "Floor of perturbed costs for the "
                                  "solver (additive noise can go negative).")
@@ -138,7 +139,7 @@ def training_solver(config: Config, train_paths=None):
     return base
   return ptf.SolutionCache(
       base, (config.grid_size, config.grid_size), config.solve_fraction,
-      config.cache_capacity, maximize=False, initial_solutions=train_paths,
+      config.cache_capacity, initial_solutions=train_paths,
       seed=config.seed)
 
 
@@ -146,20 +147,20 @@ def make_loss(config: Config, train_paths=None) -> keras.losses.Loss:
   """The training loss of `--loss`, over `training_solver`."""
   if config.loss == "cost_mse":
     return keras.losses.MeanSquaredError()
-  func = training_solver(config, train_paths)
+  solver = training_solver(config, train_paths)
   if config.loss == "fenchel_young":
-    # Additive noise: FY with the multiplicative one is degenerate (DESIGN.md).
-    return ptf.FenchelYoungLoss(func, config.num_samples, config.sigma,
-                                maximize=False)
+    # Additive noise: FY with the multiplicative one is degenerate (it is
+    # positively homogeneous: training drives the costs to 0).
+    return ptf.FenchelYoungLoss(solver, config.num_samples, config.sigma)
   if config.loss == "perturbed_squared":
-    return losses.PerturbedSquaredLoss(func, config.num_samples, config.sigma,
+    return losses.PerturbedSquaredLoss(solver, config.num_samples, config.sigma,
                                        perturbation=config.perturbation)
-  return losses.BlackboxLoss(func, config.blackbox_lambda)
+  return losses.BlackboxLoss(solver, config.blackbox_lambda)
 
 
 def solver_calls(loss: keras.losses.Loss) -> Dict[str, float]:
   """How many rows the training solver saw and solved exactly (a cache)."""
-  cache = getattr(loss, "func", getattr(loss, "solver", None))
+  cache = getattr(loss, "solver", None)
   if not isinstance(cache, ptf.SolutionCache):
     return {}
   return {"exact_rows": float(cache.exact_rows.numpy()),

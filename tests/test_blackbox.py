@@ -58,8 +58,9 @@ def test_dbb_is_the_gradient_of_the_interpolation(mode, maximize, rng):
 def test_negative_identity(mode, maximize, rng):
   theta = tf.constant(rng.uniform(0.1, 2.0, (4, 12)), tf.float32)
   g = tf.constant(rng.normal(size=(4, 12)), tf.float32)
-  op = ptf.negative_identity(SHORTEST, maximize=maximize)
-  np.testing.assert_array_equal(op(theta), SHORTEST(theta))
+  solver = (lambda x: SHORTEST(-x)) if maximize else SHORTEST
+  op = ptf.negative_identity(solver, maximize=maximize)
+  np.testing.assert_array_equal(op(theta), solver(theta))
   np.testing.assert_allclose(gradient(op, theta, g, mode),
                              g if maximize else -g)
 
@@ -67,9 +68,10 @@ def test_negative_identity(mode, maximize, rng):
 def test_layers_serialise_and_train_under_xla(rng):
   solver = {"name": "grid_arc_shortest_path", "kwargs": {"grid": [3, 3]}}
   for layer in (ptf.Blackbox(solver, lam=5.0, name="dbb"),
-                ptf.NegativeIdentity(solver, maximize=True)):
+                ptf.NegativeIdentity(solver)):
     copy = type(layer).from_config(layer.get_config())
     assert copy.get_config() == layer.get_config()
+    assert copy.maximize is False  # As the shortest path declares.
   x = rng.normal(size=(64, 4)).astype(np.float32)
   c = np.abs(x @ rng.normal(size=(4, 12))).astype(np.float32) + 0.1
   inputs = keras.Input((4,))
@@ -82,3 +84,6 @@ def test_layers_serialise_and_train_under_xla(rng):
   assert np.isfinite(history.history["loss"]).all()
   with pytest.raises(ValueError, match="lam must be a positive"):
     ptf.blackbox(SHORTEST, lam=0.0)
+  with pytest.raises(ValueError, match=r"(?s)maximize=True.*"
+                     "grid_arc_shortest_path declares maximize=False"):
+    ptf.NegativeIdentity(solver, maximize=True)

@@ -27,13 +27,16 @@ def test_positional_arguments_and_extra_kwargs_as_the_reference():
 
 
 def test_fenchel_young_loss_exposes_its_perturbed_solver():
-  loss = ptf.FenchelYoungLoss(one_based_ranks, num_samples=2000, sigma=0.1,
-                              batched=False)
-  theta = tf.constant([1.0, 20.0, 7.3, 7.35])
+  # The reference's keyword `func` still names the solver; θ keeps its batch
+  # axis even with batched=False (the solver then takes one example).
+  loss = ptf.FenchelYoungLoss(func=one_based_ranks, num_samples=2000,
+                              sigma=0.1, batched=False)
+  theta = tf.constant([[1.0, 20.0, 7.3, 7.35]])
   y_eps = loss.perturbed(theta, seed=0)
   np.testing.assert_allclose(
-      y_eps, ptf.perturbed(one_based_ranks, 2000, 0.1, batched=False,
-                           seed=0)(theta))
+      y_eps, ptf.perturbed(func=one_based_ranks, num_samples=2000, sigma=0.1,
+                           batched=False, seed=0)(theta))
+  y_eps = y_eps[0]
   # The two close scores share ranks 2 and 3; the others are certain.
   np.testing.assert_allclose(y_eps[:2], [1.0, 4.0])
   assert 2.0 < y_eps[2] < 3.0 and 2.0 < y_eps[3] < 3.0
@@ -41,7 +44,7 @@ def test_fenchel_young_loss_exposes_its_perturbed_solver():
   def gradient(y):
     with tf.GradientTape() as tape:
       tape.watch(theta)
-      value = loss(tf.constant(y, tf.float32), theta)
+      value = loss(tf.reshape(tf.cast(y, tf.float32), [1, -1]), theta)
     return tape.gradient(value, theta).numpy()
 
   # The gradient is y_ε(θ) - y: smallest at y_ε itself, then at the hard
@@ -69,7 +72,8 @@ def test_minimising_loss_perturbs_like_its_gradient():
 
 def test_stacked_copies_solver_fails_at_once_with_the_fix():
   # The reference calls an unbatched func once on the M perturbed copies
-  # stacked along axis 0; here func takes one example, and a func written
+  # stacked along axis 0 (and θ has no batch axis); here θ always has one,
+  # batched=False means the solver takes one example, and a func written
   # for the stack fails on its first trace, naming the difference.
   def argmax_of_stack(t):
     return tf.one_hot(tf.argmax(t, 1), 3)
@@ -77,11 +81,16 @@ def test_stacked_copies_solver_fails_at_once_with_the_fix():
   soft = ptf.perturbed(argmax_of_stack, sigma=0.5, num_samples=1_000_000,
                        batched=False)
   with pytest.raises(ValueError, match=r"(?s)one example.*batched=True"):
-    soft(tf.constant([-0.6, -0.5, 0.5]))
+    soft(tf.constant([[-0.6, -0.5, 0.5]]))
   # Written for one example, the same solver works.
   one = ptf.perturbed(lambda t: tf.one_hot(tf.argmax(t), 3), sigma=0.5,
                       num_samples=1000, batched=False, seed=0)
-  assert one(tf.constant([-0.6, -0.5, 0.5])).shape == (3,)
+  assert one(tf.constant([[-0.6, -0.5, 0.5]])).shape == (1, 3)
+  # An unbatched θ is an error that says how to add the axis.
+  with pytest.raises(ValueError, match="leading batch axis"):
+    one(tf.constant([-0.6, -0.5, 0.5]))
+  with pytest.raises(ValueError, match="Pass the solver once"):
+    ptf.perturbed(argmax_of_stack, func=argmax_of_stack)
 
 
 def test_loss_value_is_fenchel_young_not_a_squared_surrogate():

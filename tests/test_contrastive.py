@@ -78,8 +78,13 @@ def test_training_lowers_the_regret_and_errors(jit, rng):
     assert float(regret.result()) < 0.3 * before, loss_class
   config = ptf.NCELoss(cache).get_config()
   copy = ptf.NCELoss.from_config(config)
-  assert copy.cache.get_config() == cache.get_config()
+  assert copy.solver.get_config() == cache.get_config()
+  assert copy.maximize is False  # As the cache, as its shortest path.
   with pytest.raises(ValueError, match="needs a SolutionCache"):
     ptf.CMAPLoss(SHORTEST)
-  with pytest.raises(ValueError, match="optimal solutions"):
-    ptf.nce_loss(ptf.stack_targets(c, w), c, cache)
+  # The stacked targets of every loss: the solutions are read from them.
+  for loss_fn in (ptf.nce_loss, ptf.cmap_loss):
+    np.testing.assert_allclose(loss_fn(ptf.stack_targets(c, w), c, cache),
+                               loss_fn(w, c, cache))
+  with pytest.raises(tf.errors.InvalidArgumentError, match="0/1 masks"):
+    ptf.nce_loss(w + 0.5, c, cache)

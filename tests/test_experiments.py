@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -123,7 +124,7 @@ def test_shortest_path_with_the_python_solver_and_a_cache(tmp_path, executor):
   assert calls["exact_rows"] == 2 * 4 * 15
   model = keras.models.load_model(
       os.path.join(config.output_dir, "checkpoint.keras"))
-  loss = model.loss.func
+  loss = model.loss.solver
   assert isinstance(loss, ptf.SolutionCache)
   assert isinstance(loss.solver, ptf.NumpySolver)
 
@@ -530,3 +531,19 @@ def test_a_killed_and_resumed_run_ends_with_the_uninterrupted_numbers(
       metrics = json.load(f)["metrics"]
     results[folder] = without_wall_times(metrics)
   assert results["killed"] == results["whole"]
+
+
+@pytest.mark.parametrize("module,flag", [
+    ("experiments.shortest_path", "loss"),
+    ("experiments.ranking", "noise_levels"),
+    ("experiments.classification", "loss"),
+    ("experiments.predict_then_optimize", "methods"),
+    ("experiments.reproduce", "quick"),
+    ("experiments.plot", "runs"),
+    ("experiments.scale_study", "trained_run"),
+])
+def test_help_lists_the_binarys_own_flags_and_exits_0(module, flag):
+  result = run_binary(module, "--help")
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert re.search(rf"\n  --(\[no\])?{flag}:", result.stdout), result.stdout
+  assert "flags:" in result.stdout

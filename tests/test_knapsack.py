@@ -11,8 +11,7 @@ import tensorflow as tf
 from scipy import optimize
 
 import perturbations_tf as ptf
-from experiments import pyepo_data
-from perturbations_tf.knapsack import maximal_packings
+from perturbations_tf.solvers import maximal_packings
 
 MODES = {"eager": lambda f: f, "function": tf.function,
          "xla": lambda f: tf.function(f, jit_compile=True)}
@@ -23,7 +22,7 @@ def test_equals_the_milp_optimum_on_pyepos_knapsack(mode, rng):
   # PyEPO's weights (two dimensions, 32 items, decimals), capacity 20;
   # values as a model, SPO+ (2ĉ − c), the blackbox and noise make them:
   # positive, mixed in sign, with ties (integers).
-  weights, _, c = pyepo_data.knapsack(40, deg=4, noise_width=0.5, seed=3)
+  weights, _, c = ptf.data.knapsack(40, 5, 32, 2, deg=4, noise_width=0.5, seed=3)
   capacity = np.full(2, 20.0)
   values = np.concatenate([c, rng.normal(size=(40, 32)),
                            np.round(rng.normal(2.0, 2.0, (40, 32)))])
@@ -74,7 +73,7 @@ def test_one_dimension_scalar_capacity_and_the_docstring():
 
 
 def test_serialises_and_trains_with_the_losses_under_xla(rng):
-  weights, x, c = pyepo_data.knapsack(256, num_items=10, deg=2, seed=0)
+  weights, x, c = ptf.data.knapsack(256, 5, 10, 2, deg=2, seed=0)
   knapsack = ptf.Knapsack(weights, 8.0)
   copy = keras.saving.deserialize_keras_object(
       keras.saving.serialize_keras_object(knapsack))
@@ -82,11 +81,13 @@ def test_serialises_and_trains_with_the_losses_under_xla(rng):
   np.testing.assert_array_equal(copy.packings, knapsack.packings)
   x = x.astype(np.float32)
   w = knapsack(c).numpy()
-  regret = ptf.metrics.NormalizedRegret(knapsack, maximize=True)
-  for loss, y in ((ptf.SPOPlusLoss(knapsack, maximize=True),
-                   ptf.stack_targets(c, w)),
+  # No sense given anywhere: the knapsack declares that it maximises, and
+  # every loss and metric follows it.
+  regret = ptf.metrics.NormalizedRegret(knapsack)
+  for loss, y in ((ptf.SPOPlusLoss(knapsack), ptf.stack_targets(c, w)),
                   (ptf.FenchelYoungLoss(knapsack, num_samples=4, sigma=1.0,
-                                        seed=0), w)):
+                                        seed=0), ptf.stack_targets(c, w))):
+    assert loss.maximize
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(10)])
     model.compile(keras.optimizers.Adam(0.05), loss=loss, jit_compile=True)
@@ -98,7 +99,7 @@ def test_serialises_and_trains_with_the_losses_under_xla(rng):
     regret.update_state(ptf.stack_targets(c, w), model(x))
     assert float(regret.result()) < 0.5 * before, loss.name
   restored = keras.losses.deserialize(keras.losses.serialize(
-      ptf.SPOPlusLoss(knapsack, maximize=True)))
+      ptf.SPOPlusLoss(knapsack)))
   np.testing.assert_allclose(
       restored.call(ptf.stack_targets(c[:4], w[:4]), c[:4] + 0.3),
       ptf.spo_plus_loss(ptf.stack_targets(c[:4], w[:4]), c[:4] + 0.3,
@@ -117,5 +118,13 @@ def test_errors_name_the_problem():
   knapsack = ptf.Knapsack([[1.0, 2.0, 3.0]], [3.0])
   with pytest.raises(ValueError, match=r"shape \[batch, 3\]"):
     knapsack(tf.ones([2, 4]))
-  with pytest.raises(tf.errors.InvalidArgumentError, match="finite values"):
+  with pytest.raises(tf.errors.InvalidArgumentError, match="finite inputs"):
     knapsack(tf.constant([[1.0, np.nan, 0.0]]))
+  with pytest.raises(ValueError, match="Knapsack declares maximize=True"):
+    ptf.SPOPlusLoss(knapsack, maximize=False)
+  # Integer values give floating packings; labels it cannot produce raise.
+  assert knapsack(tf.constant([[1, 2, 3]])).dtype == tf.float32
+  loss = ptf.FenchelYoungLoss(knapsack, 4, 0.5, seed=0)
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match="feasible 0/1 packings"):
+    loss([[1.0, 1.0, 1.0]], [[1.0, 2.0, 3.0]])

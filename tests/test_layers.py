@@ -33,34 +33,51 @@ def test_perturbed_argmax_layer_is_softmax_with_gumbel_noise():
 @pytest.mark.parametrize("layer", LAYERS, ids=lambda l: l.name)
 def test_config_round_trip_seeds_and_gradients(layer):
   clone = layer.__class__.from_config(layer.get_config())
-  np.testing.assert_array_equal(clone(LOGITS), layer(LOGITS))
-  # Seeded: the clone draws the same sequence; each call draws new noise.
-  first, second = layer(LOGITS), layer(LOGITS)
+  np.testing.assert_array_equal(clone(LOGITS, training=True),
+                                layer(LOGITS, training=True))
+  # Seeded: the clone draws the same sequence; each training call draws new
+  # noise; inference is the same on every call.
+  first, second = layer(LOGITS, training=True), layer(LOGITS, training=True)
   assert not np.array_equal(first, second)
+  np.testing.assert_array_equal(layer(LOGITS), layer(LOGITS))
+  np.testing.assert_array_equal(clone(LOGITS), layer(LOGITS))
   theta = tf.constant(LOGITS)
   with tf.GradientTape() as tape:
     tape.watch(theta)
-    out = tf.reduce_sum(layer(theta) * tf.range(4.0))
+    out = tf.reduce_sum(layer(theta, training=True) * tf.range(4.0))
   assert np.any(tape.gradient(out, theta).numpy() != 0)
 
 
-def test_seeded_layers_reproduce_and_unseeded_differ():
+def test_seeded_layers_reproduce_and_unseeded_differ_in_training():
   a = ptf.PerturbedRanks(num_samples=8, sigma=0.5, seed=3)
   b = ptf.PerturbedRanks(num_samples=8, sigma=0.5, seed=3)
   for _ in range(3):
-    np.testing.assert_array_equal(a(LOGITS), b(LOGITS))
+    np.testing.assert_array_equal(a(LOGITS, training=True),
+                                  b(LOGITS, training=True))
   c = ptf.PerturbedRanks(num_samples=8, sigma=0.5)
   d = ptf.PerturbedRanks(num_samples=8, sigma=0.5)
-  assert not np.array_equal(c(LOGITS), d(LOGITS))
+  assert not np.array_equal(c(LOGITS, training=True),
+                            d(LOGITS, training=True))
 
 
-def test_exact_at_inference():
-  layer = ptf.PerturbedRanks(num_samples=8, sigma=0.5, seed=0,
-                             exact_at_inference=True)
-  np.testing.assert_array_equal(layer(LOGITS, training=False),
+def test_inference_is_deterministic_smoothed_or_exact():
+  layer = ptf.PerturbedRanks(num_samples=8, sigma=0.5, seed=0)
+  smoothed = layer(LOGITS, training=False)
+  for _ in range(3):
+    layer(LOGITS, training=True)  # Training moves the seed generator...
+    np.testing.assert_array_equal(layer(LOGITS), smoothed)  # ...not this.
+  # The same perturbed mean as in training, with noise fixed by the seed.
+  np.testing.assert_array_equal(
+      smoothed, ptf.perturbed(solvers.ranks, 8, 0.5, seed=0)(LOGITS))
+  assert not np.array_equal(smoothed, solvers.ranks(LOGITS))
+  exact = ptf.PerturbedRanks(num_samples=8, sigma=0.5, seed=0,
+                             inference="exact")
+  np.testing.assert_array_equal(exact(LOGITS, training=False),
                                 solvers.ranks(LOGITS))
-  assert not np.array_equal(layer(LOGITS, training=True),
+  assert not np.array_equal(exact(LOGITS, training=True),
                             solvers.ranks(LOGITS))
+  with pytest.raises(ValueError, match="inference must be one of"):
+    ptf.PerturbedRanks(inference="random")
 
 
 def test_shortest_path_layer_defaults_to_multiplicative_and_floors():
@@ -139,9 +156,12 @@ def test_model_with_layers_saves_loads_and_predicts_the_same(tmp_path):
   loaded = keras.models.load_model(path)
   assert isinstance(loaded.loss["scores"], ptf.FenchelYoungLoss)
   expected, restored = model.predict(x, verbose=0), loaded.predict(x, verbose=0)
-  np.testing.assert_allclose(restored["ranks"], expected["ranks"], rtol=1e-6)
-  np.testing.assert_allclose(restored["scores"], expected["scores"],
-                             rtol=1e-6)
+  # Inference is deterministic: the same predictions on every call and
+  # after loading, bit for bit.
+  np.testing.assert_array_equal(model.predict(x, verbose=0)["ranks"],
+                                expected["ranks"])
+  np.testing.assert_array_equal(restored["ranks"], expected["ranks"])
+  np.testing.assert_array_equal(restored["scores"], expected["scores"])
 
 
 @pytest.mark.parametrize("policy", ["float32", "mixed_float16",

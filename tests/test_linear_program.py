@@ -55,6 +55,19 @@ def test_equality_constraints_and_free_bounds(rng):
                              atol=1e-9)
 
 
+def test_integer_costs_give_the_fractional_optimum():
+  # A fractional knapsack on integer costs: the optimum [1, 1, 0.6] used to
+  # be truncated to the costs' integer dtype.
+  lp = ptf.LinearProgram(A_ub=[[3.0, 4.0, 5.0]], b_ub=[10.0], bounds=(0, 1),
+                         maximize=True)
+  for dtype in (tf.int32, tf.int64):
+    x = lp(tf.constant([[1, 1, 1]], dtype))
+    assert x.dtype == tf.float32
+    np.testing.assert_allclose(x, [[1.0, 1.0, 0.6]], atol=1e-9)
+  assert lp(tf.constant([[1.0, 1.0, 1.0]], tf.float64)).dtype == tf.float64
+  lp.close()
+
+
 def test_errors_name_the_problem_and_the_instance():
   with pytest.raises(ptf.InfeasibleProgramError, match="infeasible"):
     ptf.LinearProgram(A_ub=[[1.0, 1.0]], b_ub=[-1.0])

@@ -1,17 +1,12 @@
-"""The predict-then-optimize binary on tiny settings, its data against
-PyEPO's own generators, and its checks of flags and data files."""
+"""The predict-then-optimize binary on tiny settings, and its checks of flags
+and data files."""
 
-import importlib
-import importlib.metadata
 import os
-import sys
-import types
 
 import numpy as np
 import pytest
 
 from experiments import predict_then_optimize as pto
-from experiments import pyepo_data
 from tests.test_experiments import run_binary
 
 
@@ -118,33 +113,3 @@ def test_bad_flags_and_data_files_fail_before_training(tmp_path, args,
   assert result.returncode != 0
   assert message in result.stderr + result.stdout
   assert not os.path.exists(tmp_path / "out" / "two_stage")
-
-
-def pyepo_generators(monkeypatch):
-  """PyEPO's data modules, loaded without the package's __init__ (which
-  needs torch): `pip install --no-deps pyepo` is enough."""
-  try:
-    root = importlib.metadata.distribution("pyepo").locate_file("pyepo")
-  except importlib.metadata.PackageNotFoundError:
-    pytest.skip("PyEPO is not installed (CI installs it: pip install "
-                "--no-deps pyepo)")
-  for name, path in (("pyepo", root), ("pyepo.data", root / "data")):
-    package = types.ModuleType(name)
-    package.__path__ = [str(path)]
-    monkeypatch.setitem(sys.modules, name, package)
-  return (importlib.import_module("pyepo.data.shortestpath"),
-          importlib.import_module("pyepo.data.knapsack"))
-
-
-@pytest.mark.parametrize("deg,noise,seed", [(1, 0.0, 135), (6, 0.5, 7),
-                                            (4, 0.25, 0)])
-def test_generators_equal_pyepo_own(monkeypatch, deg, noise, seed):
-  shortest, knapsack = pyepo_generators(monkeypatch)
-  x, c = shortest.genData(50, 5, (5, 5), deg, noise, seed)
-  ours = pyepo_data.shortest_path(50, 5, (5, 5), deg, noise, seed)
-  np.testing.assert_array_equal(ours[0], x)
-  np.testing.assert_array_equal(ours[1], c)
-  theirs = knapsack.genData(50, 5, 32, 2, deg, noise, seed)
-  for a, b in zip(pyepo_data.knapsack(50, 5, 32, 2, deg, noise, seed),
-                  theirs):
-    np.testing.assert_array_equal(a, b)

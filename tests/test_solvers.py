@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import perturbations_tf as ptf
 from perturbations_tf import solvers
+from perturbations_tf._src import grid_paths as grid_paths_lib
 from experiments import dijkstra
-from experiments import pyepo_data
+from benchmarks import references
 from tests import grid_paths
 
 MODES = {
@@ -109,7 +111,7 @@ def test_shortest_path_errors_and_min_cost():
   for bad in (np.nan, np.inf):
     for min_cost in (None, 0.0):
       with pytest.raises(tf.errors.InvalidArgumentError,
-                         match="needs finite costs"):
+                         match="needs finite inputs"):
         solvers.shortest_path(tf.constant([[[1.0, bad], [1.0, 1.0]]]),
                               min_cost=min_cost)
   with pytest.raises(ValueError, match="connectivity must be 4 or 8"):
@@ -130,7 +132,7 @@ def test_grid_arc_shortest_path_matches_scipy_dijkstra(mode, grid, rng):
       tf.constant(costs)).numpy()
   for cost, path in zip(costs, paths):
     np.testing.assert_array_equal(
-        path, pyepo_data.scipy_shortest_path(cost, grid))
+        path, references.scipy_shortest_path(cost, grid))
 
 
 @pytest.mark.parametrize("grid", [(3, 3), (4, 3), (2, 5)])
@@ -173,7 +175,7 @@ def test_grid_arc_shortest_path_errors():
     solvers.grid_arc_shortest_path(tf.zeros([2, 1]), (1, 1))
   with pytest.raises(ValueError, match="grid must be"):
     solvers.grid_arc_shortest_path(tf.zeros([2, 4]), (2, "2"))
-  with pytest.raises(tf.errors.InvalidArgumentError, match="finite costs"):
+  with pytest.raises(tf.errors.InvalidArgumentError, match="finite inputs"):
     solvers.grid_arc_shortest_path(tf.fill([1, 4], np.nan), (2, 2))
 
 
@@ -193,9 +195,9 @@ def test_shortest_path_schedules_return_the_same_paths(mode, rng):
            (rng.integers(0, 2, (30, 5, 8)).astype(np.float64), 4),
            (np.zeros((2, 6, 6)), 8), (rng.uniform(0, 1, (4, 1, 6)), 4)]
   for costs, connectivity in cases:
-    run = {s: MODES[mode](lambda c, s=s: solvers._shortest_path_and_trips(  # pylint: disable=protected-access
+    run = {s: MODES[mode](lambda c, s=s: grid_paths_lib._shortest_path_and_trips(  # pylint: disable=protected-access
         c, connectivity, s))(tf.constant(costs))
-           for s in solvers.SCHEDULES}
+           for s in grid_paths_lib.SCHEDULES}
     np.testing.assert_array_equal(run["latency"][0], run["throughput"][0])
     np.testing.assert_array_equal(
         run["throughput"][0], solvers.shortest_path(costs, connectivity))
@@ -204,8 +206,8 @@ def test_shortest_path_schedules_return_the_same_paths(mode, rng):
 
 def test_shortest_path_latency_schedule_makes_few_trips(rng):
   costs = tf.constant(rng.uniform(0.1, 10.0, (64, 30, 30)), tf.float32)
-  _, throughput = solvers._shortest_path_and_trips(costs, 8, "throughput")  # pylint: disable=protected-access
-  _, latency = solvers._shortest_path_and_trips(costs, 8, "latency")  # pylint: disable=protected-access
+  _, throughput = grid_paths_lib._shortest_path_and_trips(costs, 8, "throughput")  # pylint: disable=protected-access
+  _, latency = grid_paths_lib._shortest_path_and_trips(costs, 8, "latency")  # pylint: disable=protected-access
   # log2(900) = 10 jumps and a few relaxation trips, against one trip per
   # relaxation and per cell of the path.
   assert int(latency) <= 20 < 60 < int(throughput)
@@ -215,8 +217,39 @@ def test_shortest_path_latency_schedule_with_unknown_grid_size(rng):
   # Unknown H and W: the jumps run in a while_loop instead of unrolled.
   costs = rng.uniform(0.1, 10.0, (8, 7, 5)).astype(np.float32)
   solve = tf.function(
-      lambda c: solvers._shortest_path_and_trips(c, 8, "latency"),  # pylint: disable=protected-access
+      lambda c: grid_paths_lib._shortest_path_and_trips(c, 8, "latency"),  # pylint: disable=protected-access
       input_signature=[tf.TensorSpec([None, None, None], tf.float32)])
   mask, trips = solve(costs)
   np.testing.assert_array_equal(mask, solvers.shortest_path(costs))
   assert int(trips) < 20
+
+
+NATIVE = {
+    "argmax": solvers.argmax, "top_k": solvers.top_k, "ranks": solvers.ranks,
+    "sort": solvers.sort,
+    "shortest_path": lambda x: solvers.shortest_path(tf.reshape(x, [1, 2, 3])),
+    "grid_arc_shortest_path": lambda x: solvers.grid_arc_shortest_path(
+        tf.concat([x, x[:, :1]], 1), grid=(2, 3)),  # 7 arcs.
+    "Knapsack": ptf.Knapsack(np.ones((1, 6)), [2.0]),
+}
+
+
+@pytest.mark.parametrize("name", NATIVE)
+@pytest.mark.parametrize("mode", ["eager", "function"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_every_tf_native_solver_refuses_nan_and_inf(name, mode, bad):
+  x = np.array([[1.0, 2.0, 0.5, 0.3, 1.5, 2.5]], np.float32)
+  x[0, 2] = bad
+  solve = NATIVE[name] if mode == "eager" else tf.function(NATIVE[name])
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match="needs finite inputs"):
+    solve(tf.constant(x))
+
+
+@pytest.mark.parametrize("name", ["argmax", "top_k", "ranks",
+                                  "shortest_path", "grid_arc_shortest_path",
+                                  "Knapsack"])
+def test_integer_inputs_give_floating_solutions(name):
+  y = NATIVE[name](tf.constant([[1, 2, 0, 3, 1, 2]]))
+  assert y.dtype == tf.float32
+  assert solvers.sort(tf.constant([[3, 1]])).dtype == tf.int32  # Values.

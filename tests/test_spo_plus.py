@@ -17,6 +17,7 @@ NUM_ARCS = len(solvers.grid_arcs(GRID))
 SHORTEST = functools.partial(solvers.grid_arc_shortest_path, grid=GRID)
 
 
+@ptf.solvers.declare_sense(maximize=True)
 def longest(costs):  # A maximiser over the same paths.
   return SHORTEST(-tf.convert_to_tensor(costs))
 
@@ -107,7 +108,9 @@ def test_keras_training_lowers_the_regret_and_config_round_trips(rng):
   model.fit(x, c, epochs=10, batch_size=32, verbose=0)
   after = model.evaluate(x, c, verbose=0, return_dict=True)
   assert after["normalized_regret"] < 0.3 * before["normalized_regret"]
-  loss = ptf.SPOPlusLoss(solver, maximize=True, name="spo")
+  loss = ptf.SPOPlusLoss(solver, name="spo")
   copy = keras.losses.deserialize(keras.losses.serialize(loss))
   assert copy.get_config() == loss.get_config()
-  assert copy.maximize and copy.solver.keywords == {"grid": GRID}
+  assert not copy.maximize and copy.solver.keywords == {"grid": GRID}
+  with pytest.raises(ValueError, match="declares maximize=False"):
+    ptf.SPOPlusLoss(solver, maximize=True)

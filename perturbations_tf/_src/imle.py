@@ -8,11 +8,12 @@ everywhere here, a minimisation is the maximisation of `−ĉ`). The backward
 pass compares those solutions with the solutions at a target moved against
 the upstream gradient `g`, with the same noise:
 
-    ∇ ≈ (s/(λM)) Σ_m [w*(θ + sλg ∓ σZ_m) − w*(θ ∓ σZ_m)],
+    ∇ ≈ (s/(λM)) Σ_m [w*(θ + sσZ_m) − w*(θ − sλg + sσZ_m)],
 
-s = +1 for a minimiser, −1 for a maximiser (the interpolation gradient of
-DBB, averaged over perturbations). `two_sided=True` uses the targets
-`θ ± sλg` and divides by 2λ. The default noise is PyEPO's Sum-of-Gamma.
+s = `sense.sign(maximize)`, +1 for a maximiser, −1 for a minimiser (the
+interpolation gradient of DBB, averaged over perturbations).
+`two_sided=True` uses the targets `θ ± sλg` and divides by 2λ. The default
+noise is PyEPO's Sum-of-Gamma.
 """
 
 from __future__ import annotations
@@ -22,11 +23,16 @@ from typing import Callable, Optional
 import keras
 import tensorflow as tf
 
-from perturbations_tf.perturbed import SeedLike, check_rank, compute_dtype, get_perturbation, resolve_seed, solve
-from perturbations_tf.blackbox import check_lam
-from perturbations_tf import noise as noise_lib
-from perturbations_tf import registry
-from perturbations_tf import targets
+from perturbations_tf._src import noise as noise_lib
+from perturbations_tf._src import perturbation as perturbation_lib
+from perturbations_tf._src import perturbed as perturbed_lib
+from perturbations_tf._src import registry
+from perturbations_tf._src import sense
+from perturbations_tf._src import solver_layer
+from perturbations_tf._src import validation
+from perturbations_tf._src.perturbation import SeedLike
+
+INFERENCE_MODES = ("smoothed", "exact")
 
 
 def imle(solver: Callable,
@@ -35,7 +41,7 @@ def imle(solver: Callable,
          lam: float = 10.0,
          noise: noise_lib.NoiseLike = "sum_of_gamma",
          two_sided: bool = False,
-         maximize: bool = False,
+         maximize: Optional[bool] = None,
          seed: SeedLike = None) -> Callable:
   """The solver with I-MLE's perturb-and-MAP forward and gradient.
 
@@ -49,7 +55,7 @@ def imle(solver: Callable,
     noise: `'sum_of_gamma'` (PyEPO's, κ = 5; no XLA kernel), `'gumbel'`,
       `'normal'`, or an object with `sample(shape, seed, dtype)`.
     two_sided: central differences between the targets `θ ± sλg`.
-    maximize: whether the solver maximises `<w, θ>` (default: minimises).
+    maximize: None (as the solver declares), True or False.
     seed: None (fresh noise per call) or an int; the returned function takes
       a keyword `seed` (None, int or `[2]` tensor) for one call.
 
@@ -63,43 +69,44 @@ def imle(solver: Callable,
   Example:
     >>> decide = imle('grid_arc_shortest_path', num_samples=10, sigma=1.0,
     ...               lam=10.0, seed=0)
-    >>> w = decide(c_hat)  # [B, 40]
+    >>> decide(tf.ones([3, 40])).shape  # The mean of 10 perturbed paths.
+    TensorShape([3, 40])
   """
   solver = registry.get_solver(solver)
-  spec = get_perturbation(num_samples, sigma)  # Validates M, σ.
-  lam = check_lam(lam)
+  spec = perturbation_lib.get_perturbation(num_samples, sigma)  # M, σ.
+  lam = validation.positive_number(lam, "lam")
   noise_obj = noise_lib.get_noise(noise, sample_only=True)
-  sign = targets.sense(maximize)
+  s = sense.sign(sense.resolve_sense(solver, maximize, "imle"))
   default_seed = seed
   if seed is not None:
-    resolve_seed(seed)
+    perturbation_lib.resolve_seed(seed)
 
   def wrapper(theta, seed: SeedLike = None):
-    theta = tf.convert_to_tensor(theta)
-    check_rank(theta, batched=True)
+    theta = validation.check_batched(theta, "imle's input θ")
     theta = spec.check_input(theta)
-    dtype = compute_dtype(theta.dtype)
+    dtype = validation.compute_dtype(theta.dtype)
     z = noise_obj.sample(
         tf.concat([[num_samples], tf.shape(theta)], 0),
-        resolve_seed(default_seed if seed is None else seed),
+        perturbation_lib.resolve_seed(default_seed if seed is None else seed),
         dtype)
-    shift = tf.stop_gradient(-sign * sigma * z)  # [M, B, ...]
+    shift = tf.stop_gradient(s * sigma * z)  # [M, B, ...]
 
     def solve_all(center):
       inputs = tf.cast(center, dtype)[tf.newaxis] + shift
       flat = tf.reshape(inputs, tf.concat([[-1], tf.shape(theta)[1:]], 0))
-      return solve(solver, tf.cast(flat, theta.dtype), num_samples, dtype)
+      return perturbed_lib.solve(solver, tf.cast(flat, theta.dtype),
+                                 num_samples, dtype, "imle", same_shape=True)
 
     @tf.custom_gradient
     def imle_op(theta):
       w = solve_all(theta)
 
       def grad(upstream):
-        step = sign * lam * tf.cast(upstream, theta.dtype)
-        ahead = solve_all(theta + step)
-        behind = solve_all(theta - step) if two_sided else w
+        step = s * lam * tf.cast(upstream, theta.dtype)
+        behind = solve_all(theta - step)
+        ahead = solve_all(theta + step) if two_sided else w
         width = 2.0 * lam if two_sided else lam
-        return tf.cast(sign * tf.reduce_mean(ahead - behind, 0) / width,
+        return tf.cast(s * tf.reduce_mean(ahead - behind, 0) / width,
                        theta.dtype)
 
       return tf.cast(tf.reduce_mean(w, axis=0), theta.dtype), grad
@@ -110,39 +117,48 @@ def imle(solver: Callable,
 
 
 @keras.saving.register_keras_serializable(package="perturbations_tf")
-class IMLE(keras.layers.Layer):
+class IMLE(solver_layer.SolverLayer):
   """`imle(...)` as a Keras layer, seeded by a `keras.random.SeedGenerator`.
+
+  Training draws fresh noise at every step; inference is deterministic, as
+  for `Perturbed` (`inference='smoothed'`: the perturbed mean with noise
+  fixed by the layer's seed; `'exact'`: the solver's own output).
 
   Args:
     solver, num_samples, sigma, lam, noise, two_sided, maximize: as `imle`
       (a noise object does not serialise; names do).
     seed: the seed of the layer's `SeedGenerator`.
+    inference: `'smoothed'` (default) or `'exact'`.
     **kwargs: `keras.layers.Layer` arguments.
 
   Example:
     >>> layer = IMLE('grid_arc_shortest_path', num_samples=10, lam=10.0)
+    >>> bool(tf.reduce_all(layer(tf.ones([2, 40])) == layer(tf.ones([2, 40]))))
+    True
   """
 
   def __init__(self, solver, num_samples: int = 10, sigma: float = 1.0,
                lam: float = 10.0, noise="sum_of_gamma",
-               two_sided: bool = False, maximize: bool = False,
-               seed: Optional[int] = None, **kwargs):
-    super().__init__(**kwargs)
-    self.solver = registry.get_solver(solver)
+               two_sided: bool = False, maximize: Optional[bool] = None,
+               seed: Optional[int] = None, inference: str = "smoothed",
+               **kwargs):
+    super().__init__(solver, maximize, **kwargs)
     self._options = dict(num_samples=num_samples, sigma=sigma, lam=lam,
-                         noise=noise, two_sided=two_sided, maximize=maximize)
-    self._solve = imle(self.solver, **self._options)
+                         noise=noise, two_sided=two_sided)
+    self._solve = imle(self.solver, maximize=self.maximize, **self._options)
     self.seed = seed
     self.seed_generator = keras.random.SeedGenerator(seed)
-    self.supports_jit = (getattr(self.solver, "supports_jit", True)
-                         and noise != "sum_of_gamma")
+    self.inference = validation.one_of(inference, INFERENCE_MODES,
+                                       "inference")
+    self.supports_jit = self.supports_jit and noise != "sum_of_gamma"
 
-  def call(self, inputs):
-    return self._solve(inputs, seed=self.seed_generator.next())
-
-  def compute_output_shape(self, input_shape):
-    return input_shape
+  def call(self, inputs, training=None):
+    if training:
+      return self._solve(inputs, seed=self.seed_generator.next())
+    if self.inference == "exact":
+      return tf.cast(self.solver(inputs), inputs.dtype)
+    return self._solve(inputs, seed=self.seed or 0)
 
   def get_config(self) -> dict:
     return {**super().get_config(), **self._options, "seed": self.seed,
-            "solver": registry.solver_name(self.solver)}
+            "inference": self.inference}

@@ -12,11 +12,12 @@ from typing import Callable, Union
 
 import keras
 
-from perturbations_tf import solvers
+from perturbations_tf._src import grid_paths
+from perturbations_tf._src import solvers
 
 BUILTIN = {f.__name__: f for f in (solvers.argmax, solvers.top_k, solvers.ranks,
-                                   solvers.sort, solvers.shortest_path,
-                                   solvers.grid_arc_shortest_path)}
+                                   solvers.sort, grid_paths.shortest_path,
+                                   grid_paths.grid_arc_shortest_path)}
 
 SolverLike = Union[str, dict, Callable]
 
@@ -38,6 +39,8 @@ def get_solver(solver: SolverLike) -> Callable:
 
   Example:
     >>> get_solver({'name': 'top_k', 'kwargs': {'k': 2}})
+    ... # doctest: +ELLIPSIS
+    functools.partial(<function top_k at ...>, k=2)
   """
   if isinstance(solver, dict) and "class_name" in solver:
     return keras.saving.deserialize_keras_object(solver)
@@ -62,6 +65,10 @@ def solver_name(solver: Callable) -> Union[str, dict]:
 
   Raises:
     ValueError: if the solver is neither built in nor registered.
+
+  Example:
+    >>> solver_name(functools.partial(ptf.solvers.top_k, k=2))
+    {'name': 'top_k', 'kwargs': {'k': 2}}
   """
   if isinstance(solver, functools.partial) and not solver.args:
     return {"name": solver_name(solver.func), "kwargs": dict(solver.keywords)}

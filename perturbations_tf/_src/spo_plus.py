@@ -16,27 +16,29 @@ not given).
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
 
 import keras
 import tensorflow as tf
 
-from perturbations_tf.perturbed import check_rank, compute_dtype
-from perturbations_tf import registry
-from perturbations_tf import targets
+from perturbations_tf._src import registry
+from perturbations_tf._src import sense
+from perturbations_tf._src import solver_loss
+from perturbations_tf._src import solving
+from perturbations_tf._src import targets
+from perturbations_tf._src import validation
 
 
 def spo_plus_loss(y_true, y_pred, solver: Callable,
-                  maximize: bool = False) -> tf.Tensor:
+                  maximize: Optional[bool] = None) -> tf.Tensor:
   """Per-example SPO+ loss of predicted costs.
 
   Args:
     y_true: the true costs `c`, `y_pred`'s shape, or
       `stack_targets(c, w*(c))` to skip solving them.
     y_pred: the predicted costs `ĉ`, `[B, ...]`.
-    solver: the batched solver of the problem, `[B, ...]` → `[B, ...]` (a
-      minimiser when `maximize=False`, a maximiser otherwise).
-    maximize: the sense of the problem.
+    solver: the batched solver of the problem, `[B, ...]` → `[B, ...]`.
+    maximize: None (as the solver declares), True or False.
 
   Returns:
     The losses, `[B]`, in `y_pred`'s dtype; non-negative, and at least the
@@ -44,32 +46,36 @@ def spo_plus_loss(y_true, y_pred, solver: Callable,
     flows to `y_true`).
 
   Raises:
-    ValueError: on `y_true` of the wrong shape.
+    ValueError: on `y_true` of the wrong shape, or a `maximize` that
+      contradicts the solver.
 
   Example:
     >>> c = tf.constant([[1.0, 5.0, 2.0, 1.0]])
     >>> solver = functools.partial(ptf.solvers.grid_arc_shortest_path,
     ...                            grid=(2, 2))
-    >>> spo_plus_loss(c, c, solver)  # 0: the true costs have no regret.
+    >>> spo_plus_loss(c, c, solver).numpy()  # No regret at the true costs.
+    array([0.], dtype=float32)
   """
   solver = registry.get_solver(solver)
-  y_pred = tf.convert_to_tensor(y_pred)
-  check_rank(y_pred, batched=True, name="y_pred")
-  dtype = compute_dtype(y_pred.dtype)
-  costs, solutions = targets.split_targets(y_true, y_pred, solver)
+  s = sense.sign(sense.resolve_sense(solver, maximize, "spo_plus_loss"))
+  y_pred = validation.check_batched(y_pred, "y_pred")
+  dtype = validation.compute_dtype(y_pred.dtype)
+  costs, solutions = targets.split_targets(y_true, y_pred, solver,
+                                           "spo_plus_loss")
   costs, solutions = tf.cast(costs, dtype), tf.cast(solutions, dtype)
-  sign = targets.sense(maximize)
 
   @tf.custom_gradient
   def spo_plus(c_hat):
     shifted = 2.0 * tf.cast(c_hat, dtype) - costs
-    w_hat = tf.cast(solver(tf.cast(shifted, c_hat.dtype)), dtype)
+    w_hat = solving.call_solver(solver, tf.cast(shifted, c_hat.dtype),
+                                "spo_plus_loss", dtype=dtype, same_shape=True)
     gap = solutions - w_hat
-    value = sign * targets.inner(shifted, gap)
+    value = -s * targets.inner(shifted, gap)
 
     def grad(upstream):
-      g = tf.reshape(tf.cast(upstream, dtype), [-1] + [1] * (gap.shape.rank - 1))
-      return tf.cast(2.0 * sign * g * gap, c_hat.dtype)
+      g = tf.reshape(tf.cast(upstream, dtype),
+                     [-1] + [1] * (gap.shape.rank - 1))
+      return tf.cast(-2.0 * s * g * gap, c_hat.dtype)
 
     return tf.cast(value, c_hat.dtype), grad
 
@@ -77,14 +83,14 @@ def spo_plus_loss(y_true, y_pred, solver: Callable,
 
 
 @keras.saving.register_keras_serializable(package="perturbations_tf")
-class SPOPlusLoss(keras.losses.Loss):
+class SPOPlusLoss(solver_loss.SolverLoss):
   """The SPO+ loss as a Keras loss, `call(y_true, y_pred)`.
 
   Args:
-    solver: the batched solver (a minimiser when `maximize=False`): a
-      callable, a built-in name (`'grid_arc_shortest_path'` …), a
-      `LinearProgram`, or any serialisable solver, as for `Perturbed`.
-    maximize: the sense of the problem.
+    solver: the batched solver: a callable, a built-in name
+      (`'grid_arc_shortest_path'` …), a `LinearProgram`, a `Knapsack`, or
+      any serialisable solver, as for `Perturbed`.
+    maximize: None (as the solver declares), True or False.
     reduction, name, dtype: as for Keras losses.
 
   `y_true` is the true costs, or `stack_targets(c, w*(c))` to skip their
@@ -93,19 +99,13 @@ class SPOPlusLoss(keras.losses.Loss):
   Example:
     >>> loss = SPOPlusLoss({'name': 'grid_arc_shortest_path',
     ...                     'kwargs': {'grid': (5, 5)}})
-    >>> model.compile('adam', loss=loss)
+    >>> loss.maximize  # As the solver declares: it minimises.
+    False
   """
 
-  def __init__(self, solver, maximize: bool = False,
+  FUNCTION = staticmethod(spo_plus_loss)
+
+  def __init__(self, solver, maximize: Optional[bool] = None,
                reduction: str = "sum_over_batch_size", name: str = "spo_plus",
                dtype=None):
-    super().__init__(name=name, reduction=reduction, dtype=dtype)
-    self.solver = registry.get_solver(solver)
-    self.maximize = bool(maximize)
-
-  def call(self, y_true, y_pred):
-    return spo_plus_loss(y_true, y_pred, self.solver, self.maximize)
-
-  def get_config(self) -> dict:
-    return {**super().get_config(), "solver": registry.solver_name(
-        self.solver), "maximize": self.maximize}
+    super().__init__(solver, maximize, reduction, name, dtype)

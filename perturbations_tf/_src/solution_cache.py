@@ -17,12 +17,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from perturbations_tf import noise as noise_lib
-from perturbations_tf import registry
+from perturbations_tf._src import random
+from perturbations_tf._src import sense
+from perturbations_tf._src import solver_layer
+from perturbations_tf._src import solving
+from perturbations_tf._src import validation
 
 
 @keras.saving.register_keras_serializable(package="perturbations_tf")
-class SolutionCache(keras.layers.Layer):
+class SolutionCache(solver_layer.SolverLayer):
   """A batched solver that solves a random fraction of its rows exactly.
 
   Each call solves `ceil(solve_fraction · N)` rows of its `[N, ...]` input,
@@ -45,7 +48,9 @@ class SolutionCache(keras.layers.Layer):
     shape: the shape of one input and of one solution (without batch axis).
     solve_fraction: the fraction of rows solved exactly, in `(0, 1]`.
     capacity: the most solutions the pool holds.
-    maximize: whether `solver` maximises (`True`) or minimises `<y, θ>`.
+    maximize: None (as the solver declares), True or False. The cache
+      declares the same sense, so a loss given the cache as its solver
+      follows it.
     initial_solutions: solutions to start the pool with, `[K, *shape]` (for
       example the training labels); not part of the config, saved with the
       weights.
@@ -56,11 +61,14 @@ class SolutionCache(keras.layers.Layer):
     ValueError: on a bad fraction, capacity, shape or initial solutions.
 
   Example:
-    >>> cache = SolutionCache(numpy_solver(dijkstra), shape=(12, 12),
-    ...                       solve_fraction=0.1, maximize=False,
-    ...                       initial_solutions=train_paths)
-    >>> loss = FenchelYoungLoss(cache, num_samples=3, sigma=0.1,
-    ...                         maximize=False)
+    >>> cache = SolutionCache('shortest_path', shape=(2, 2),
+    ...                       solve_fraction=0.5, seed=0)
+    >>> cache.maximize  # As shortest_path declares.
+    False
+    >>> costs = tf.constant([[[1., 9.], [1., 1.]], [[1., 1.], [9., 1.]]])
+    >>> paths = cache(costs)  # Solves every row: the pool starts empty.
+    >>> int(cache.pool_size), cache.exact_fraction
+    (1, 1.0)
   """
 
   # It maps over the rows of its input itself (and updates its pool once per
@@ -72,31 +80,20 @@ class SolutionCache(keras.layers.Layer):
                shape: Sequence[int],
                solve_fraction: float = 0.1,
                capacity: int = 10_000,
-               maximize: bool = True,
+               maximize: Optional[bool] = None,
                initial_solutions=None,
                seed: Optional[int] = None,
                **kwargs):
-    super().__init__(**kwargs)
-    if (isinstance(solve_fraction, bool) or
-        not isinstance(solve_fraction, (int, float)) or
-        not 0 < solve_fraction <= 1):
-      raise ValueError("solve_fraction must be a number in (0, 1], got "
-                       f"{solve_fraction!r}.")
-    if isinstance(capacity, bool) or not isinstance(capacity, int) or (
-        capacity < 1):
-      raise ValueError(f"capacity must be a positive integer, got "
-                       f"{capacity!r}.")
-    self.solver = registry.get_solver(solver)
+    super().__init__(solver, maximize, **kwargs)
+    self.solve_fraction = validation.fraction(solve_fraction,
+                                              "solve_fraction")
+    self.capacity = validation.positive_int(capacity, "capacity")
     self.shape = tuple(int(d) for d in shape)
     if not self.shape or min(self.shape) < 1:
       raise ValueError(f"shape must be the non-empty shape of one solution, "
                        f"got {shape!r}.")
-    self.solve_fraction = float(solve_fraction)
-    self.capacity = capacity
-    self.maximize = maximize
     self.seed = seed
     self.seed_generator = keras.random.SeedGenerator(seed)
-    self.supports_jit = getattr(self.solver, "supports_jit", True)
     self.build((None,) + self.shape)
     if initial_solutions is not None:
       self._add_to_pool(self._check_solutions(initial_solutions))
@@ -163,13 +160,13 @@ class SolutionCache(keras.layers.Layer):
           self.solve_fraction * tf.cast(n, tf.float32)), tf.int32), n)
     else:
       k = min(math.ceil(self.solve_fraction * x.shape[0]), x.shape[0])
-    order = tf.argsort(tf.random.stateless_uniform(
-        [n], tf.cast(self.seed_generator.next(), tf.int32),
-        alg=noise_lib.RNG_ALG))
+    order = random.permutation(n, self.seed_generator.next())
 
     def solve(rows):
-      return tf.reshape(tf.cast(self.solver(tf.gather(x, rows)),
-                                self.pool.dtype), [-1, math.prod(self.shape)])
+      solutions = solving.call_solver(self.solver, tf.gather(x, rows),
+                                      "SolutionCache", dtype=self.pool.dtype,
+                                      same_shape=True)
+      return tf.reshape(solutions, [-1, math.prod(self.shape)])
 
     def some():
       return tf.pad(solve(order[:k]), [[0, n - k], [0, 0]])
@@ -197,9 +194,8 @@ class SolutionCache(keras.layers.Layer):
       theta: `[N, *shape]` (or already flattened).
     """
     objective, filled = self.objectives(theta)
-    if not self.maximize:
-      objective = -objective
-    objective = tf.where(filled, objective, -np.inf)
+    objective = tf.where(filled, sense.sign(self.maximize) * objective,
+                         -np.inf)
     return tf.gather(self.pool, tf.argmax(objective, axis=1))
 
   def _filled(self) -> tf.Tensor:
@@ -278,11 +274,7 @@ class SolutionCache(keras.layers.Layer):
     total = int(self.total_rows.numpy())
     return int(self.exact_rows.numpy()) / total if total else 1.0
 
-  def compute_output_shape(self, input_shape):
-    return input_shape
-
   def get_config(self) -> dict:
-    return {**super().get_config(), "solver": registry.solver_name(
-        self.solver), "shape": self.shape,
+    return {**super().get_config(), "shape": self.shape,
             "solve_fraction": self.solve_fraction, "capacity": self.capacity,
-            "maximize": self.maximize, "seed": self.seed}
+            "seed": self.seed}

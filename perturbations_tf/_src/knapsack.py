@@ -20,6 +20,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from perturbations_tf._src import validation
+
 ArrayLike = Union[np.ndarray, Sequence]
 
 
@@ -45,7 +47,8 @@ def maximal_packings(weights: ArrayLike, capacity: ArrayLike,
 
   Example:
     >>> maximal_packings([[3., 4., 5.]], [8.]).astype(int)
-    array([[1, 1, 0], [1, 0, 1]])
+    array([[1, 1, 0],
+           [1, 0, 1]])
   """
   weights = np.atleast_2d(np.asarray(weights, np.float64))
   capacity = np.asarray(capacity, np.float64)
@@ -89,12 +92,13 @@ class Knapsack:
   XLA-compilable solver: `max vᵀx s.t. W x ≤ b, x ∈ {0, 1}ⁿ`.
 
   Calling it on values `[B, n]` (any sign) returns the optimal packings,
-  `[B, n]` 0/1 in the values' dtype: the maximal packing S of largest
-  `Σ_{i∈S} max(vᵢ, 0)`, without its non-positive items (exact; see the
-  module docstring). The maximal packings are enumerated once, at
-  construction (`maximal_packings`); a call is one `[B, n] × [n, K]` product.
-  It maximises: give losses and metrics `maximize=True`. Its settings
-  serialise (`get_config`).
+  `[B, n]` 0/1 in the values' floating dtype (float32 for integers): the
+  maximal packing S of largest `Σ_{i∈S} max(vᵢ, 0)`, without its
+  non-positive items (exact; see the module docstring). The maximal packings
+  are enumerated once, at construction (`maximal_packings`); a call is one
+  `[B, n] × [n, K]` product. It declares that it maximises
+  (`maximize = True`): losses and metrics follow. Its settings serialise
+  (`get_config`).
 
   Args:
     weights: `[dim, n]` non-negative item weights (`[n]`: one dimension).
@@ -106,16 +110,21 @@ class Knapsack:
 
   Example:
     >>> knapsack = Knapsack(weights=[[3., 4., 5.]], capacity=[8.])
-    >>> knapsack(tf.constant([[1., 1., 3.], [2., -1., 0.5]]))
-    ... # [[1., 0., 1.], [1., 0., 1.]]
+    >>> knapsack(tf.constant([[1., 1., 3.], [2., -1., 0.5]])).numpy()
+    array([[1., 0., 1.],
+           [1., 0., 1.]], dtype=float32)
   """
 
   supports_jit = True
+  maximize = True
 
   def __init__(self, weights: ArrayLike, capacity: ArrayLike,
                max_packings: int = 1_000_000):
     self.packings = maximal_packings(weights, capacity, max_packings)
     self.num_items = self.packings.shape[1]
+    self._weights = np.atleast_2d(np.asarray(weights, np.float64))
+    self._capacity = np.broadcast_to(np.asarray(capacity, np.float64),
+                                     self._weights.shape[:1])
     self._config = dict(
         weights=np.atleast_2d(np.asarray(weights, np.float64)).tolist(),
         capacity=np.asarray(capacity, np.float64).tolist(),
@@ -127,14 +136,25 @@ class Knapsack:
     if values.shape.rank != 2 or values.shape[-1] != self.num_items:
       raise ValueError(f"Knapsack takes values of shape [batch, "
                        f"{self.num_items}], got {values.shape}.")
-    dtype = tf.float64 if values.dtype == tf.float64 else tf.float32
-    v = tf.debugging.check_numerics(
-        tf.cast(values, dtype), "Knapsack needs finite values, got NaN or "
-        "Inf (check the model's outputs or the learning rate)")
+    dtype = validation.compute_dtype(values.dtype)
+    v = tf.cast(validation.check_finite(values, "Knapsack"), dtype)
     packings = tf.constant(self.packings, dtype)
     gain = tf.matmul(tf.nn.relu(v), packings, transpose_b=True)  # [B, K]
     best = tf.gather(packings, tf.argmax(gain, axis=1, output_type=tf.int32))
-    return tf.cast(best * tf.cast(v > 0, dtype), values.dtype)
+    return tf.cast(best * tf.cast(v > 0, dtype),
+                   validation.solution_dtype(values.dtype))
+
+  def check_solutions(self, y: tf.Tensor, owner: str) -> tf.Tensor:
+    """`y` after a check that its rows are feasible 0/1 packings."""
+    y = tf.convert_to_tensor(y)
+    used = tf.matmul(tf.cast(y, tf.float64), self._weights, transpose_b=True)
+    limit = self._capacity + 1e-9 * max(1.0, float(np.max(self._capacity)))
+    ok = (tf.reduce_all((y == 0) | (y == 1))
+          & tf.reduce_all(used <= limit))
+    with tf.control_dependencies([tf.debugging.Assert(ok, [
+        f"{owner}: the labels of a Knapsack must be feasible 0/1 packings "
+        "(weights · y ≤ capacity)."])]):
+      return tf.identity(y)
 
   def get_config(self) -> dict:
     return dict(self._config)

@@ -22,7 +22,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from perturbations_tf import numpy_solver as numpy_solver_lib
+from perturbations_tf._src import numpy_solver as numpy_solver_lib
+from perturbations_tf._src import validation
 
 
 class InfeasibleProgramError(ValueError):
@@ -137,9 +138,11 @@ class LinearProgram:
   """A linear program (or MILP) over fixed constraints, as a batched solver.
 
   Calling it on costs `[B, n]` returns the optimal `x` of each row,
-  `[B, n]` in the costs' dtype, solved by HiGHS through `numpy_solver`. It
-  is a host call: use `jit_compile=False`. Its settings serialise (`get_
-  config`), so losses and metrics that hold it save with a model.
+  `[B, n]` in the costs' floating dtype (float32 for integer costs), solved
+  by HiGHS through `numpy_solver`. It declares its sense (`maximize`), which
+  losses and metrics follow. It is a host call: `compile()` leaves XLA off
+  for models whose losses or metrics hold one. Its settings serialise
+  (`get_config`), so losses and metrics that hold it save with a model.
 
   Args:
     A_ub, b_ub: inequality constraints `A_ub x ≤ b_ub` (`[r, n]`, `[r]`).
@@ -171,7 +174,8 @@ class LinearProgram:
     >>> # A fractional knapsack: max cᵀx, weights·x ≤ 10, 0 ≤ x ≤ 1.
     >>> lp = LinearProgram(A_ub=[[3., 4., 5.]], b_ub=[10.], bounds=(0, 1),
     ...                    maximize=True)
-    >>> lp(tf.constant([[1., 1., 1.]]))  # [[1., 1., 0.6]]
+    >>> lp(tf.constant([[1, 1, 1]])).numpy()  # Integer costs, float plans.
+    array([[1. , 1. , 0.6]], dtype=float32)
   """
 
   supports_jit = False  # A host call.
@@ -200,9 +204,8 @@ class LinearProgram:
           "integrality or per-variable bounds, and agree among them; got "
           f"{sorted(widths) or 'none'}.")
     (n,) = widths
-    if time_limit is not None and not time_limit > 0:
-      raise ValueError(f"time_limit must be positive seconds or None, got "
-                       f"{time_limit!r}.")
+    if time_limit is not None:
+      validation.positive_number(time_limit, "time_limit")
     lower, upper = _bounds(bounds, n)
     self.num_variables = n
     self.maximize = bool(maximize)
@@ -224,7 +227,7 @@ class LinearProgram:
     self._solver = numpy_solver_lib.numpy_solver(
         functools.partial(solve_program, program=self._program),
         output_shape=(n,), output_dtype=None, executor=executor,
-        num_workers=num_workers)
+        num_workers=num_workers, maximize=self.maximize)
     self.__name__ = "LinearProgram"
 
   def __call__(self, costs) -> tf.Tensor:

@@ -1,0 +1,184 @@
+"""Contrastive losses over a pool of feasible solutions: NCE and CMAP,
+Mulamba et al., "Contrastive Losses and Solution Caching for
+Predict-and-Optimize" (IJCAI 2021), as PyEPO offers them
+(`pyepo.func.NCE`, `pyepo.func.contrastiveMAP`).
+
+For a minimisation, true optimum `w* = w*(c)`, predicted costs `ĉ` and a
+pool S of feasible solutions:
+
+    NCE(ĉ)  = (1/|S|) Σ_{w ∈ S} (ĉᵀw* − ĉᵀw),
+    CMAP(ĉ) = ĉᵀw* − min_{w ∈ S} ĉᵀw,
+
+both pulling `ĉ` to make `w*` better than the pool's solutions (maximisation
+mirrors the signs). NCE averages over the pool rather than summing, as PyEPO
+does, so its scale does not grow with the pool. No solver is differentiated:
+the gradient is `w* − mean(S)` or `w* − argmin_S ĉᵀw`.
+
+The pool is a `SolutionCache`'s (the losses' `solver`): each call first passes `ĉ` through the
+cache, which solves a fraction of the rows exactly and adds the new
+solutions to the pool (PyEPO's `solve_ratio`); seed it with the training
+labels (`initial_solutions`), as PyEPO seeds its pool with the training set's
+solutions.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import keras
+import tensorflow as tf
+
+from perturbations_tf._src import labels
+from perturbations_tf._src import registry
+from perturbations_tf._src import sense
+from perturbations_tf._src import solution_cache
+from perturbations_tf._src import solver_loss
+from perturbations_tf._src import targets
+from perturbations_tf._src import validation
+
+
+def _check_cache(solver, owner: str) -> solution_cache.SolutionCache:
+  solver = registry.get_solver(solver)
+  if not isinstance(solver, solution_cache.SolutionCache):
+    raise ValueError(
+        f"{owner} needs a SolutionCache as its solver (its pool, solver and "
+        f"sense), got {solver!r}: wrap the solver as SolutionCache(solver, "
+        "shape, initial_solutions=train_solutions).")
+  return solver
+
+
+def _own_objective(y_true, y_pred, cache: solution_cache.SolutionCache,
+                   maximize: Optional[bool], owner: str):
+  """`ĉᵀw*` per example `[B]`, ĉ flattened `[B, size]` (both in the
+  pool's dtype), and the sign of the sense."""
+  y_pred = validation.check_batched(y_pred, "y_pred")
+  s = sense.sign(sense.resolve_sense(cache, maximize, owner))
+  w = labels.check_labels(cache.solver, targets.solutions_of(y_true, y_pred),
+                          owner)
+  dtype = cache.pool.dtype
+  own = targets.inner(tf.cast(y_pred, dtype), tf.cast(w, dtype))
+  return own, tf.reshape(tf.cast(y_pred, dtype), [tf.shape(y_pred)[0], -1]), s
+
+
+def nce_loss(y_true, y_pred, solver: solution_cache.SolutionCache,
+             maximize: Optional[bool] = None) -> tf.Tensor:
+  """Per-example NCE loss against the pool of a `SolutionCache` (the pool
+  as it is).
+
+  Args:
+    y_true: the optimal solutions `w*(c)`, `[B, ...]`, or
+      `stack_targets(c, w*)`.
+    y_pred: the predicted costs `ĉ`, `[B, ...]`.
+    solver: the `SolutionCache` whose pool (and sense) is used.
+    maximize: None (as the cache declares), True or False.
+
+  Returns:
+    `[B]` losses in `y_pred`'s dtype.
+
+  Raises:
+    ValueError: on shapes that do not match.
+
+  Example:
+    >>> cache = ptf.SolutionCache('grid_arc_shortest_path', shape=(40,),
+    ...                           initial_solutions=tf.eye(40)[:2])
+    >>> c_hat = tf.one_hot([[1]], 40)[0] * 2 + 1  # w* = e0 costs 1, e1 3.
+    >>> nce_loss(tf.eye(40)[:1], c_hat, cache).numpy()  # 1 − (1 + 3) / 2
+    array([-1.], dtype=float32)
+  """
+  cache = _check_cache(solver, "nce_loss")
+  own, flat, s = _own_objective(y_true, y_pred, cache, maximize, "nce_loss")
+  # The mean of ĉᵀw over the pool is ĉᵀ(mean of the pool): one vector, not
+  # a product with every pooled solution.
+  mean = tf.linalg.matvec(flat, cache.pool_mean())
+  return tf.cast(s * (mean - own), tf.convert_to_tensor(y_pred).dtype)
+
+
+def cmap_loss(y_true, y_pred, solver: solution_cache.SolutionCache,
+              maximize: Optional[bool] = None) -> tf.Tensor:
+  """Per-example contrastive MAP loss against the pool of a `SolutionCache`.
+
+  Args: as `nce_loss`.
+
+  Returns:
+    `[B]` losses, `ĉᵀw* − min_S ĉᵀw` (minimisation); non-negative when `w*`
+    is in the pool. The pool must hold a solution (`CMAPLoss` grows it
+    before scoring); its gradient is `w* − argmin_S ĉᵀw`.
+
+  Example:
+    >>> cache = ptf.SolutionCache('grid_arc_shortest_path', shape=(40,),
+    ...                           initial_solutions=tf.eye(40)[:2])
+    >>> c_hat = tf.one_hot([[1]], 40)[0]  # The first solution is cheaper.
+    >>> cmap_loss(tf.eye(40)[1:2], c_hat, cache).numpy()
+    array([1.], dtype=float32)
+  """
+  cache = _check_cache(solver, "cmap_loss")
+  own, flat, s = _own_objective(y_true, y_pred, cache, maximize, "cmap_loss")
+  # The best pooled solution is picked without a gradient, then scored
+  # again: the gradient is s·(w_best − w*), not a product with the pool.
+  best = cache.best_in_pool(tf.stop_gradient(flat))
+  value = s * (tf.reduce_sum(flat * best, 1) - own)
+  return tf.cast(value, tf.convert_to_tensor(y_pred).dtype)
+
+
+class _PoolLoss(solver_loss.SolverLoss):
+  """A loss against a `SolutionCache`'s pool, grown at every call.
+
+  The pool is not part of the config (only the cache's settings): a loaded
+  loss starts from an empty pool, unless the model's checkpoint holds the
+  cache. It compiles under XLA when the cache's solver does.
+  """
+
+  def __init__(self, solver, maximize=None, reduction="sum_over_batch_size",
+               name=None, dtype=None):
+    super().__init__(_check_cache(solver, type(self).__name__), maximize,
+                     reduction, name, dtype)
+
+  def call(self, y_true, y_pred):
+    self.solver.update(tf.stop_gradient(y_pred))  # Grows the pool.
+    return super().call(y_true, y_pred)
+
+
+@keras.saving.register_keras_serializable(package="perturbations_tf")
+class NCELoss(_PoolLoss):
+  """Noise-contrastive estimation over a solution pool, a Keras loss.
+
+  `call(y_true, y_pred)`: `y_true` the optimal solutions `w*(c)` (or
+  `stack_targets(c, w*)`), `y_pred` the predicted costs. Each call first
+  passes `y_pred` through the cache, growing its pool.
+
+  Args:
+    solver: a `SolutionCache` (solver, sense, pool).
+    maximize: None (as the cache declares), True or False.
+    reduction, name, dtype: as for Keras losses.
+
+  Example:
+    >>> cache = ptf.SolutionCache('grid_arc_shortest_path', shape=(40,),
+    ...                       solve_fraction=0.05,
+    ...                           initial_solutions=tf.eye(40)[:2])
+    >>> loss = ptf.NCELoss(cache)
+    >>> loss.maximize  # As the cache, as its shortest path.
+    False
+  """
+
+  FUNCTION = staticmethod(nce_loss)
+
+  def __init__(self, solver, maximize=None, reduction="sum_over_batch_size",
+               name="nce", dtype=None):
+    super().__init__(solver, maximize, reduction, name, dtype)
+
+
+@keras.saving.register_keras_serializable(package="perturbations_tf")
+class CMAPLoss(_PoolLoss):
+  """Contrastive MAP over a solution pool, a Keras loss; as `NCELoss`.
+
+  Example:
+    >>> cache = ptf.SolutionCache('grid_arc_shortest_path', shape=(40,))
+    >>> model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(40)])
+    >>> model.compile('adam', loss=ptf.CMAPLoss(cache), jit_compile=True)
+  """
+
+  FUNCTION = staticmethod(cmap_loss)
+
+  def __init__(self, solver, maximize=None, reduction="sum_over_batch_size",
+               name="cmap", dtype=None):
+    super().__init__(solver, maximize, reduction, name, dtype)

@@ -1,0 +1,120 @@
+"""The sense of a problem, declared once by its solver.
+
+A solver declares whether it maximises or minimises its linear objective
+`<y, θ>` with a boolean attribute `maximize`: the built-in solvers carry it
+(`argmax`, `top_k`, `ranks` and `sort` maximise; both shortest paths
+minimise; `Knapsack` maximises; a `LinearProgram` says what it was told), and
+`declare_sense` sets it on a user's function. Losses, metrics, layers and the
+cache take `maximize=None`, meaning "as the solver declares"; an explicit
+value that contradicts a declared solver is an error. A solver that declares
+nothing is a maximiser, the convention of the mathematics
+(`y*(θ) = argmax_{y ∈ C} <y, θ>`) and of google-research `perturbations`.
+
+Every formula of the library that depends on the sense is written with
+`sign(maximize)`: +1 when maximising, −1 when minimising (the minimisation
+of `<y, θ>` is the maximisation of `<y, −θ>`).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Optional, TypeVar
+
+SolverT = TypeVar("SolverT")
+
+
+def declare_sense(*, maximize: bool) -> Callable[[SolverT], SolverT]:
+  """A decorator declaring whether a solver maximises `<y, θ>`.
+
+  It sets the solver's `maximize` attribute, which every loss, metric, layer
+  and cache reads when given `maximize=None`.
+
+  Args:
+    maximize: True for a maximiser, False for a minimiser.
+
+  Returns:
+    A decorator that returns the solver itself, declared.
+
+  Raises:
+    TypeError: if `maximize` is not a bool.
+
+  Example:
+    >>> @declare_sense(maximize=False)
+    ... def cheapest(costs):
+    ...   return tf.one_hot(tf.argmin(costs, -1), costs.shape[-1])
+    >>> cheapest.maximize
+    False
+  """
+  if not isinstance(maximize, bool):
+    raise TypeError(f"maximize must be True or False, got {maximize!r}.")
+
+  def declare(solver: SolverT) -> SolverT:
+    solver.maximize = maximize  # type: ignore[attr-defined]
+    return solver
+  return declare
+
+
+def declared_sense(solver: Any) -> Optional[bool]:
+  """The sense a solver declares: True, False, or None when it declares none
+  (looking through `functools.partial`).
+
+  Example:
+    >>> declared_sense(functools.partial(lambda x, k: x, k=1)) is None
+    True
+  """
+  while True:
+    declared = getattr(solver, "maximize", None)
+    if declared is not None:
+      return bool(declared)
+    if not isinstance(solver, functools.partial):
+      return None
+    solver = solver.func
+
+
+def resolve_sense(solver: Any, maximize: Optional[bool], owner: str) -> bool:
+  """The sense to use: `maximize` if given, else the solver's declared one,
+  else True (maximise).
+
+  Args:
+    solver: the solver.
+    maximize: None ("as the solver declares") or a bool.
+    owner: who asks, for the message (e.g. "SPOPlusLoss").
+
+  Returns:
+    True to maximise, False to minimise.
+
+  Raises:
+    ValueError: if `maximize` contradicts the solver's declaration.
+
+  Example:
+    >>> resolve_sense(functools.partial(max), None, "Regret")
+    True
+  """
+  declared = declared_sense(solver)
+  if maximize is None:
+    return True if declared is None else declared
+  if not isinstance(maximize, bool):
+    raise TypeError(f"{owner}: maximize must be None, True or False, got "
+                    f"{maximize!r}.")
+  if declared is not None and declared != maximize:
+    raise ValueError(
+        f"{owner} was given maximize={maximize}, but its solver "
+        f"{_name(solver)} declares maximize={declared}. Leave maximize=None "
+        "to follow the solver, or give a solver of the other sense.")
+  return maximize
+
+
+def sign(maximize: bool) -> float:
+  """+1.0 when maximising, −1.0 when minimising.
+
+  Example:
+    >>> sign(False)
+    -1.0
+  """
+  return 1.0 if maximize else -1.0
+
+
+def _name(solver: Any) -> str:
+  while isinstance(solver, functools.partial):
+    solver = solver.func
+  return getattr(solver, "__name__", type(solver).__name__)
