@@ -9,10 +9,12 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _doctest_names(doctest_namespace):
-  import keras  # pylint: disable=import-outside-toplevel
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  import keras
+  import tensorflow as tf
 
-  import perturbations_tf as ptf  # pylint: disable=import-outside-toplevel
-  doctest_namespace.update(functools=functools, keras=keras, np=np, ptf=ptf,
-                           tf=tf)
+  import perturbations_tf as ptf
+
+  doctest_namespace.update(
+    functools=functools, keras=keras, np=np, ptf=ptf, tf=tf
+  )
   np.set_printoptions(legacy="1.25")

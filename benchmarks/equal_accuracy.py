@@ -9,12 +9,12 @@ import math
 import numpy as np
 import tensorflow as tf
 
-import perturbations_tf as ptf
-from perturbations_tf import solvers
 from benchmarks import gradient_quality
 from benchmarks import overhead
 from benchmarks import plain_estimator
 from benchmarks import timing
+import perturbations_tf as ptf
+from perturbations_tf import solvers
 
 TARGET = 0.1  # Relative RMS error of the VJP.
 PROBE_M = 1000  # The error is measured here; it falls as 1/√M.
@@ -23,11 +23,11 @@ PROBE_M = 1000  # The error is measured here; it falls as 1/√M.
 def _estimators(solver):
   sigma = gradient_quality.SIGMA
   return {
-      "plain (reference)": lambda m: plain_estimator.perturbed(
-          solver, m, sigma),
-      "ours (perturbed defaults)": lambda m: ptf.perturbed(solver, m, sigma),
-      "ours + symmetrize (layer default)": lambda m: ptf.perturbed(
-          solver, m, sigma, symmetrize=True),
+    "plain (reference)": lambda m: plain_estimator.perturbed(solver, m, sigma),
+    "ours (perturbed defaults)": lambda m: ptf.perturbed(solver, m, sigma),
+    "ours + symmetrize (layer default)": lambda m: ptf.perturbed(
+      solver, m, sigma, symmetrize=True
+    ),
   }
 
 
@@ -41,8 +41,10 @@ def run(quick: bool = False) -> dict:
   rng = np.random.default_rng(0)
   repeats = 10 if quick else 60
   rows = []
-  for name, solver in (("argmax d=10", solvers.argmax),
-                       ("ranks n=10", solvers.ranks)):
+  for name, solver in (
+    ("argmax d=10", solvers.argmax),
+    ("ranks n=10", solvers.ranks),
+  ):
     theta = tf.constant(rng.normal(size=(8, 10)), tf.float32)
     g = tf.constant(rng.normal(size=(8, 10)), tf.float32)
     truth = gradient_quality.exact_vjp(name, solver, "normal", theta, g, quick)
@@ -51,15 +53,29 @@ def run(quick: bool = False) -> dict:
     base = None
     for estimator, make in _estimators(solver).items():
       probe = _vjp_step(make(PROBE_M), g)
-      mse = np.mean([float(tf.reduce_sum((probe(theta) - truth)**2))
-                     for _ in range(repeats)]) / scale
+      mse = (
+        np.mean(
+          [
+            float(tf.reduce_sum((probe(theta) - truth) ** 2))
+            for _ in range(repeats)
+          ]
+        )
+        / scale
+      )
       m = max(2, math.ceil(PROBE_M * mse / TARGET**2))
       step = _vjp_step(make(m), g)
       seconds = timing.median_seconds(step, theta, repeats=repeats)
       base = base or seconds
-      rows.append({"case": name, "estimator": estimator,
-                   "M for 10% rel. error": float(m),
-                   "fwd+bwd at that M (ms)": 1e3 * seconds,
-                   "time / plain": seconds / base})
-  return {"Equal accuracy: time to a 10% relative VJP error (8 examples, "
-          "normal noise, ε = 0.5, tf.function)": rows}
+      rows.append(
+        {
+          "case": name,
+          "estimator": estimator,
+          "M for 10% rel. error": float(m),
+          "fwd+bwd at that M (ms)": 1e3 * seconds,
+          "time / plain": seconds / base,
+        }
+      )
+  return {
+    "Equal accuracy: time to a 10% relative VJP error (8 examples, "
+    "normal noise, ε = 0.5, tf.function)": rows
+  }

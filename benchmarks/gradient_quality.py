@@ -9,11 +9,11 @@ import perturbations_tf as ptf
 from perturbations_tf import solvers
 
 ESTIMATORS = {  # name: (control_variate, antithetic, symmetrize)
-    "plain": (False, False, False),
-    "control variate": (True, False, False),
-    "antithetic": (False, True, False),
-    "both": (True, True, False),
-    "control variate + symmetrized": (True, False, True),
+  "plain": (False, False, False),
+  "control variate": (True, False, False),
+  "antithetic": (False, True, False),
+  "both": (True, True, False),
+  "control variate + symmetrized": (True, False, True),
 }
 SIGMA = 0.5
 
@@ -38,9 +38,11 @@ def exact_vjp(name, solver, noise, theta, g, quick):
 
 def run(quick: bool = False) -> dict:
   rng = np.random.default_rng(0)
-  cases = [("argmax d=10 gumbel", solvers.argmax, "gumbel", 10),
-           ("argmax d=10 normal", solvers.argmax, "normal", 10),
-           ("ranks n=10 normal", solvers.ranks, "normal", 10)]
+  cases = [
+    ("argmax d=10 gumbel", solvers.argmax, "gumbel", 10),
+    ("argmax d=10 normal", solvers.argmax, "normal", 10),
+    ("ranks n=10 normal", solvers.ranks, "normal", 10),
+  ]
   sizes = (10, 100) if quick else (10, 100, 1000)
   repeats = 20 if quick else 100
   rows = []
@@ -54,19 +56,32 @@ def run(quick: bool = False) -> dict:
         continue
       row = {"case": name, "estimator": estimator}
       for m in sizes:
-        soft = ptf.perturbed(solver, m, SIGMA, noise, control_variate=cv,
-                             antithetic=anti, symmetrize=sym)
-        errors = [float(tf.reduce_sum((_vjp(soft, theta, g, s) - truth)**2))
-                  for s in range(repeats)]
+        soft = ptf.perturbed(
+          solver,
+          m,
+          SIGMA,
+          noise,
+          control_variate=cv,
+          antithetic=anti,
+          symmetrize=sym,
+        )
+        errors = [
+          float(tf.reduce_sum((_vjp(soft, theta, g, s) - truth) ** 2))
+          for s in range(repeats)
+        ]
         row[f"rel. MSE M={m}"] = np.mean(errors) / scale
       # Relative RMSE falls as 1/√M: the M that reaches 10%.
       row["M for 10% rel. error"] = float(
-          sizes[-1] * row[f"rel. MSE M={sizes[-1]}"] / 0.01)
+        sizes[-1] * row[f"rel. MSE M={sizes[-1]}"] / 0.01
+      )
       rows.append(row)
   for row in rows:  # Gain over the plain estimator at equal M.
-    plain = next(r for r in rows if r["case"] == row["case"]
-                 and r["estimator"] == "plain")
-    row["MSE / plain"] = (row[f"rel. MSE M={sizes[-1]}"]
-                          / plain[f"rel. MSE M={sizes[-1]}"])
-  return {"Gradient quality: relative MSE of the VJP (8 examples, ε = 0.5)":
-          rows}
+    plain = next(
+      r for r in rows if r["case"] == row["case"] and r["estimator"] == "plain"
+    )
+    row["MSE / plain"] = (
+      row[f"rel. MSE M={sizes[-1]}"] / plain[f"rel. MSE M={sizes[-1]}"]
+    )
+  return {
+    "Gradient quality: relative MSE of the VJP (8 examples, ε = 0.5)": rows
+  }

@@ -19,14 +19,14 @@ import os
 import subprocess
 import sys
 
-
 _SCRIPT = r"""
 import json, sys, time
 import numpy as np
 import tensorflow as tf
 import perturbations_tf as ptf
 from perturbations_tf import solvers
-m, b, d, what = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+m, b, d = (int(a) for a in sys.argv[1:4])
+what = sys.argv[4]
 theta = tf.random.stateless_normal([b, d], [0, 1])
 g = tf.random.stateless_normal([b, d], [1, 1])
 soft = ptf.perturbed(solvers.argmax, m, 0.5,
@@ -67,20 +67,26 @@ print(json.dumps(result))
 
 def _measure(m, b, d, what) -> dict:
   environment = {**os.environ, "TF_CPU_ALLOCATOR_USE_BFC": "true"}
-  out = subprocess.run([sys.executable, "-c", _SCRIPT, str(m), str(b), str(d),
-                        what], capture_output=True, text=True, check=True,
-                       env=environment)
+  out = subprocess.run(
+    [sys.executable, "-c", _SCRIPT, str(m), str(b), str(d), what],
+    capture_output=True,
+    text=True,
+    check=True,
+    env=environment,
+  )
   return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def run(quick: bool = False) -> dict:
   rows = []
-  for m, b, d in ([(100, 64, 1000)] if quick else
-                  [(100, 64, 1000), (1000, 64, 1000)]):
+  for m, b, d in (
+    [(100, 64, 1000)] if quick else [(100, 64, 1000), (1000, 64, 1000)]
+  ):
     solver = _measure(m, b, d, "solver")
     for noise in ("keep", "regenerate"):
       step = _measure(m, b, d, noise)
-      rows.append({
+      rows.append(
+        {
           "M·B·d": f"{m}·{b}·{d}",
           "one M·B·d float32 tensor (MiB)": m * b * d * 4 / 2**20,
           "noise for the backward": noise,
@@ -88,6 +94,10 @@ def run(quick: bool = False) -> dict:
           "fwd+bwd peak growth (MiB)": step["peak_mib"],
           "solver on fresh perturbed inputs, peak (MiB)": solver["peak_mib"],
           "fwd+bwd time (ms)": 1e3 * step["seconds"],
-          "time / solver on fresh inputs": step["seconds"] / solver["seconds"]})
-  return {"Memory: argmax, keeping or regenerating the noise (fresh process "
-          "each, tf.function)": rows}
+          "time / solver on fresh inputs": step["seconds"] / solver["seconds"],
+        }
+      )
+  return {
+    "Memory: argmax, keeping or regenerating the noise (fresh process "
+    "each, tf.function)": rows
+  }

@@ -8,23 +8,41 @@ import functools
 
 import tensorflow as tf
 
-import perturbations_tf as ptf
-from perturbations_tf import solvers
 from benchmarks import plain_estimator
 from benchmarks import timing
+import perturbations_tf as ptf
+from perturbations_tf import solvers
 
 # (name, solver, θ shape [B, ...], M, ε, maximize)
 CASES = [
-    ("argmax B=32 d=10", solvers.argmax, (32, 10), 1000, 0.5, True),
-    ("argmax B=128 d=1000", solvers.argmax, (128, 1000), 100, 0.5, True),
-    ("ranks B=32 n=100", solvers.ranks, (32, 100), 100, 0.5, True),
-    ("ranks B=32 n=100", solvers.ranks, (32, 100), 1000, 0.5, True),
-    ("top_k k=10 B=32 n=100", functools.partial(solvers.top_k, k=10),
-     (32, 100), 100, 0.5, True),
-    ("shortest_path B=70 12x12", functools.partial(
-        solvers.shortest_path, min_cost=0.0), (70, 12, 12), 3, 0.1, False),
-    ("shortest_path B=70 12x12", functools.partial(
-        solvers.shortest_path, min_cost=0.0), (70, 12, 12), 30, 0.1, False),
+  ("argmax B=32 d=10", solvers.argmax, (32, 10), 1000, 0.5, True),
+  ("argmax B=128 d=1000", solvers.argmax, (128, 1000), 100, 0.5, True),
+  ("ranks B=32 n=100", solvers.ranks, (32, 100), 100, 0.5, True),
+  ("ranks B=32 n=100", solvers.ranks, (32, 100), 1000, 0.5, True),
+  (
+    "top_k k=10 B=32 n=100",
+    functools.partial(solvers.top_k, k=10),
+    (32, 100),
+    100,
+    0.5,
+    True,
+  ),
+  (
+    "shortest_path B=70 12x12",
+    functools.partial(solvers.shortest_path, min_cost=0.0),
+    (70, 12, 12),
+    3,
+    0.1,
+    False,
+  ),
+  (
+    "shortest_path B=70 12x12",
+    functools.partial(solvers.shortest_path, min_cost=0.0),
+    (70, 12, 12),
+    30,
+    0.1,
+    False,
+  ),
 ]
 QUICK = (0, 2, 5)
 
@@ -35,11 +53,13 @@ def _theta(shape):
 
 def fwd_bwd(op):
   """`θ ↦ ∇_θ sum(op(θ))`: one forward and one backward pass."""
+
   def step(theta):
     with tf.GradientTape() as tape:
       tape.watch(theta)
       total = tf.reduce_sum(op(theta))
     return tape.gradient(total, theta)
+
   return step
 
 
@@ -50,12 +70,16 @@ def _steps(solver, shape, m, sigma, maximize):
   ours = ptf.perturbed(solver, m, sigma)
   plain = plain_estimator.perturbed(solver, m, sigma)
   return {
-      "ours": fwd_bwd(lambda t: ours(t) * upstream),
-      "plain": fwd_bwd(lambda t: plain(t) * upstream),
-      "ours FY": fwd_bwd(lambda t: ptf.fenchel_young_loss(
-          labels, t, solver, m, sigma)),  # The sense: as the solver says.
-      "plain FY": fwd_bwd(lambda t: plain_estimator.fenchel_young_loss(
-          labels, t, solver, m, sigma, maximize=maximize)),
+    "ours": fwd_bwd(lambda t: ours(t) * upstream),
+    "plain": fwd_bwd(lambda t: plain(t) * upstream),
+    "ours FY": fwd_bwd(
+      lambda t: ptf.fenchel_young_loss(labels, t, solver, m, sigma)
+    ),  # The sense: as the solver says.
+    "plain FY": fwd_bwd(
+      lambda t: plain_estimator.fenchel_young_loss(
+        labels, t, solver, m, sigma, maximize=maximize
+      )
+    ),
   }
 
 
@@ -67,15 +91,24 @@ def _floor(solver, shape, m, sigma, mode, repeats):
   flat = tf.reshape(_theta(shape) + sigma * noise, (m * shape[0],) + shape[1:])
   solutions = tf.reshape(tf.cast(solver(flat), tf.float32), noise.shape)
   upstream = tf.random.stateless_normal(shape, [1, 2])
-  parts = timing.interleaved_medians({
+  parts = timing.interleaved_medians(
+    {
       # A fresh seed per call, as the op draws, so that no graph optimiser
       # folds a constant draw away.
-      "noise": timing.compile_mode(lambda s: normal.sample(
-          (m,) + shape, s, tf.float32), mode),
+      "noise": timing.compile_mode(
+        lambda s: normal.sample((m,) + shape, s, tf.float32), mode
+      ),
       "solver": timing.compile_mode(lambda s: solver(flat), mode),
-      "pass": timing.compile_mode(lambda s: tf.reduce_sum(
-          solutions * upstream, axis=tuple(range(2, len(shape) + 1))), mode),
-  }, seed, repeats=repeats)
+      "pass": timing.compile_mode(
+        lambda s: tf.reduce_sum(
+          solutions * upstream, axis=tuple(range(2, len(shape) + 1))
+        ),
+        mode,
+      ),
+    },
+    seed,
+    repeats=repeats,
+  )
   return parts
 
 
@@ -90,20 +123,29 @@ def run(quick: bool = False) -> dict:
         continue  # Eager while-loops: slow, and the ratio tells little.
       parts = _floor(solver, shape, m, sigma, mode, repeats)
       floor = sum(parts.values())
-      steps = {k: timing.compile_mode(step, mode) for k, step in
-               _steps(solver, shape, m, sigma, maximize).items()}
+      steps = {
+        k: timing.compile_mode(step, mode)
+        for k, step in _steps(solver, shape, m, sigma, maximize).items()
+      }
       t = timing.interleaved_medians(steps, theta, repeats=repeats)
-      rows.append({
-          "case": name, "M": m, "mode": mode,
+      rows.append(
+        {
+          "case": name,
+          "M": m,
+          "mode": mode,
           "floor (ms)": 1e3 * floor,
           "noise / solver / pass (ms)": " / ".join(
-              f"{1e3 * v:.3g}" for v in parts.values()),
+            f"{1e3 * v:.3g}" for v in parts.values()
+          ),
           "perturbed: ours / plain": t["ours"] / t["plain"],
           "FY: ours / plain": t["ours FY"] / t["plain FY"],
           "perturbed: ours / floor": t["ours"] / floor,
           "FY: ours / floor": t["ours FY"] / floor,
-          "plain perturbed / floor": t["plain"] / floor})
+          "plain perturbed / floor": t["plain"] / floor,
+        }
+      )
   # Noise: ε = 0.5 (argmax, ranks, top-k), 0.1 (shortest paths, M·B copies
   # of costs in [0.5, 2], floored at 0); fresh noise every call (seed=None).
-  return {"Overhead: forward+backward against the plain estimator and the "
-          "floor": rows}
+  return {
+    "Overhead: forward+backward against the plain estimator and the floor": rows
+  }

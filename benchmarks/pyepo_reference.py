@@ -22,9 +22,16 @@ import torch
 from torch import nn
 
 
-def train(method: str, data: dict, seed: int, num_samples: int,
-          sigma: float, lam: float, learning_rate: float,
-          solve_ratio: float) -> dict:
+def train(
+  method: str,
+  data: dict,
+  seed: int,
+  num_samples: int,
+  sigma: float,
+  lam: float,
+  learning_rate: float,
+  solve_ratio: float,
+) -> dict:
   grid = tuple(int(g) for g in data["grid"])
   optmodel = pyepo.model.ort.shortestPathModel(grid)
   x = torch.tensor(data["x_train"], dtype=torch.float32)
@@ -42,27 +49,34 @@ def train(method: str, data: dict, seed: int, num_samples: int,
     spo = pyepo.func.SPOPlus(optmodel, processes=1)
     loss_fn = lambda cp, i: spo(cp, c[i], w[i], z[i])
   elif method in ("dbb", "nid"):
-    decide = (pyepo.func.blackboxOpt(optmodel, lambd=lam, processes=1)
-              if method == "dbb" else
-              pyepo.func.negativeIdentity(optmodel, processes=1))
+    decide = (
+      pyepo.func.blackboxOpt(optmodel, lambd=lam, processes=1)
+      if method == "dbb"
+      else pyepo.func.negativeIdentity(optmodel, processes=1)
+    )
     loss_fn = lambda cp, i: regret(decide(cp), i)
   elif method == "dpo":
-    ptb = pyepo.func.perturbedOpt(optmodel, n_samples=num_samples,
-                                  sigma=sigma, processes=1)
+    ptb = pyepo.func.perturbedOpt(
+      optmodel, n_samples=num_samples, sigma=sigma, processes=1
+    )
     loss_fn = lambda cp, i: mse(ptb(cp), w[i])
   elif method == "pfyl":
     pfy = pyepo.func.perturbedFenchelYoung(
-        optmodel, n_samples=num_samples, sigma=sigma, processes=1)
+      optmodel, n_samples=num_samples, sigma=sigma, processes=1
+    )
     loss_fn = lambda cp, i: pfy(cp, w[i])
   elif method == "imle":
-    imle = pyepo.func.implicitMLE(optmodel, n_samples=num_samples,
-                                  sigma=sigma, lambd=lam, processes=1)
+    imle = pyepo.func.implicitMLE(
+      optmodel, n_samples=num_samples, sigma=sigma, lambd=lam, processes=1
+    )
     loss_fn = lambda cp, i: l1(imle(cp), w[i])
   else:  # nce, cmap: a pool seeded with the training set, 5% refreshes.
-    dataset = pyepo.data.dataset.optDataset(optmodel, data["x_train"],
-                                            data["c_train"])
+    dataset = pyepo.data.dataset.optDataset(
+      optmodel, data["x_train"], data["c_train"]
+    )
     contrast = (pyepo.func.NCE if method == "nce" else pyepo.func.CMAP)(
-        optmodel, processes=1, solve_ratio=solve_ratio, dataset=dataset)
+      optmodel, processes=1, solve_ratio=solve_ratio, dataset=dataset
+    )
     loss_fn = lambda cp, i: contrast(cp, w[i])
   epochs = []
   for order in data[f"order_{seed}"]:  # One row of batch indices per epoch.
@@ -76,25 +90,38 @@ def train(method: str, data: dict, seed: int, num_samples: int,
     epochs.append(time.perf_counter() - start)
   with torch.no_grad():
     predicted = model(torch.tensor(data["x_test"], dtype=torch.float32))
-  return {"predicted": predicted.numpy().tolist(),
-          "seconds_per_epoch": float(np.median(epochs))}
+  return {
+    "predicted": predicted.numpy().tolist(),
+    "seconds_per_epoch": float(np.median(epochs)),
+  }
 
 
 def main(data_path: str, out_path: str):
   data = dict(np.load(data_path))
   settings = json.loads(str(data["settings"]))
   torch.set_num_threads(1)
-  results = {"versions": {"pyepo": pyepo.__version__,
-                          "torch": torch.__version__}}
+  results = {
+    "versions": {"pyepo": pyepo.__version__, "torch": torch.__version__}
+  }
   for method in settings["methods"]:
     for seed in settings["seeds"]:
       torch.manual_seed(seed)
       results[f"{method}/seed{seed}"] = train(
-          method, data, seed, settings["num_samples"], settings["sigma"],
-          settings["lam"], settings["learning_rate"],
-          settings["solve_ratio"])
-      print(method, seed, results[f"{method}/seed{seed}"][
-          "seconds_per_epoch"], flush=True)
+        method,
+        data,
+        seed,
+        settings["num_samples"],
+        settings["sigma"],
+        settings["lam"],
+        settings["learning_rate"],
+        settings["solve_ratio"],
+      )
+      print(
+        method,
+        seed,
+        results[f"{method}/seed{seed}"]["seconds_per_epoch"],
+        flush=True,
+      )
   with open(out_path, "w", encoding="utf-8") as f:
     json.dump(results, f)
 

@@ -12,8 +12,9 @@ the same order. PyEPO trains through its documented loops with its OR-Tools
 GLOP shortest-path model in one process (`benchmarks/pyepo_reference.py`,
 run by `--pyepo_python`); ours through the TF-native grid solver in a
 `tf.function` (XLA where the method allows). Methods with noise (DPO, PFYL,
-I-MLE) or a pool (NCE, CMAP) draw their own random numbers on each side. Both sides' test predictions are scored by the same
-`NormalizedRegret`. Writes `pyepo_side_by_side.{json,md}` to --output_dir.
+I-MLE) or a pool (NCE, CMAP) draw their own random numbers on each side.
+Both sides' test predictions are scored by the same `NormalizedRegret`.
+Writes `pyepo_side_by_side.{json,md}` to --output_dir.
 """
 
 from __future__ import annotations
@@ -30,29 +31,40 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import perturbations_tf as ptf
 from benchmarks import run as run_lib
 from experiments.predict_then_optimize import NOT_JIT
 from experiments.predict_then_optimize import pool_capacity
+import perturbations_tf as ptf
 
 GRID = (5, 5)
 SOLVER = {"name": "grid_arc_shortest_path", "kwargs": {"grid": list(GRID)}}
 METHODS = ("spo_plus", "dbb", "nid", "dpo", "pfyl", "imle", "nce", "cmap")
 
 
-def make_data(seeds, epochs: int, batch_size: int, num_train: int = 1000,
-              num_test: int = 1000) -> dict:
+def make_data(
+  seeds,
+  epochs: int,
+  batch_size: int,
+  num_train: int = 1000,
+  num_test: int = 1000,
+) -> dict:
   """PyEPO's data (seed 135), and per seed the initial weights and the
   batch order of every epoch."""
-  x, c = ptf.data.shortest_path(num_train + num_test, 5, GRID, deg=6,
-                                  noise_width=0.5, seed=135)
+  x, c = ptf.data.shortest_path(
+    num_train + num_test, 5, GRID, deg=6, noise_width=0.5, seed=135
+  )
   x = x.astype(np.float32)
   w = ptf.solvers.grid_arc_shortest_path(c, GRID).numpy()
-  data = {"x_train": x[:num_train], "c_train": c[:num_train],
-          "w_train": w[:num_train], "x_test": x[num_train:],
-          "c_test": c[num_train:], "w_test": w[num_train:],
-          "grid": np.array(GRID),
-          "batches_per_epoch": np.array(-(-num_train // batch_size))}
+  data = {
+    "x_train": x[:num_train],
+    "c_train": c[:num_train],
+    "w_train": w[:num_train],
+    "x_test": x[num_train:],
+    "c_test": c[num_train:],
+    "w_test": w[num_train:],
+    "grid": np.array(GRID),
+    "batches_per_epoch": np.array(-(-num_train // batch_size)),
+  }
   for seed in seeds:
     keras.utils.set_random_seed(seed)
     dense = keras.layers.Dense(c.shape[1])
@@ -60,19 +72,23 @@ def make_data(seeds, epochs: int, batch_size: int, num_train: int = 1000,
     data[f"kernel_{seed}"] = dense.kernel.numpy()
     data[f"bias_{seed}"] = dense.bias.numpy()
     rng = np.random.default_rng(seed)
-    data[f"order_{seed}"] = np.stack([rng.permutation(num_train)
-                                      for _ in range(epochs)])
+    data[f"order_{seed}"] = np.stack(
+      [rng.permutation(num_train) for _ in range(epochs)]
+    )
   return data
 
 
-def make_loss(method: str, data: dict, num_samples: int, sigma: float,
-              lam: float, seed: int):
+def make_loss(
+  method: str, data: dict, num_samples: int, sigma: float, lam: float, seed: int
+):
   """Our version of PyEPO's documented loss of the method: a function of
   (costs, solutions, predicted costs) averaged over the batch (λ serves DBB
   and I-MLE, as the flags of `experiments.predict_then_optimize`)."""
+
   def regret(decide):
-    return lambda c, w, c_hat: tf.reduce_mean(tf.abs(
-        tf.reduce_sum(c * decide(c_hat), 1) - tf.reduce_sum(c * w, 1)))
+    return lambda c, w, c_hat: tf.reduce_mean(
+      tf.abs(tf.reduce_sum(c * decide(c_hat), 1) - tf.reduce_sum(c * w, 1))
+    )
 
   if method == "spo_plus":
     loss = ptf.SPOPlusLoss(SOLVER)
@@ -90,23 +106,39 @@ def make_loss(method: str, data: dict, num_samples: int, sigma: float,
   if method in ("nce", "cmap"):
     num_train = len(data["w_train"])
     largest_batch = -(-num_train // int(data["batches_per_epoch"]))
-    capacity = pool_capacity(num_train, largest_batch,
-                             len(data[f"order_{seed}"]), 0.05)
-    cache = ptf.SolutionCache(SOLVER, shape=(data["c_train"].shape[1],),
-                              solve_fraction=0.05, capacity=capacity,
-                              initial_solutions=data["w_train"], seed=seed)
+    capacity = pool_capacity(
+      num_train, largest_batch, len(data[f"order_{seed}"]), 0.05
+    )
+    cache = ptf.SolutionCache(
+      SOLVER,
+      shape=(data["c_train"].shape[1],),
+      solve_fraction=0.05,
+      capacity=capacity,
+      initial_solutions=data["w_train"],
+      seed=seed,
+    )
     loss = (ptf.NCELoss if method == "nce" else ptf.CMAPLoss)(cache)
     return lambda c, w, c_hat: loss(w, c_hat)
   loss = ptf.FenchelYoungLoss(SOLVER, num_samples, sigma, seed=seed)
   return lambda c, w, c_hat: loss(w, c_hat)
 
 
-def train_ours(method: str, data: dict, seed: int, num_samples: int = 10,
-               sigma: float = 1.0, lam: float = 10.0,
-               learning_rate: float = 1e-2) -> dict:
+def train_ours(
+  method: str,
+  data: dict,
+  seed: int,
+  num_samples: int = 10,
+  sigma: float = 1.0,
+  lam: float = 10.0,
+  learning_rate: float = 1e-2,
+) -> dict:
   """Trains ours through the given batches; test predictions, s/epoch."""
-  model = keras.Sequential([keras.Input((data["x_train"].shape[1],)),
-                            keras.layers.Dense(data["c_train"].shape[1])])
+  model = keras.Sequential(
+    [
+      keras.Input((data["x_train"].shape[1],)),
+      keras.layers.Dense(data["c_train"].shape[1]),
+    ]
+  )
   model.layers[-1].kernel.assign(data[f"kernel_{seed}"])
   model.layers[-1].bias.assign(data[f"bias_{seed}"])
   optimizer = keras.optimizers.Adam(learning_rate, epsilon=1e-8)
@@ -117,8 +149,9 @@ def train_ours(method: str, data: dict, seed: int, num_samples: int = 10,
   @tf.function(jit_compile=method not in NOT_JIT)
   def step(index):  # The batch is gathered in the step: no eager ops.
     with tf.GradientTape() as tape:
-      loss = loss_fn(tf.gather(c, index), tf.gather(w, index),
-                     model(tf.gather(x, index)))
+      loss = loss_fn(
+        tf.gather(c, index), tf.gather(w, index), model(tf.gather(x, index))
+      )
     grads = tape.gradient(loss, model.trainable_variables)
     optimizer.apply_gradients(zip(grads, model.trainable_variables))
     return loss
@@ -129,14 +162,18 @@ def train_ours(method: str, data: dict, seed: int, num_samples: int = 10,
     for batch in np.array_split(order, int(data["batches_per_epoch"])):
       step(tf.constant(batch))
     epochs.append(time.perf_counter() - start)
-  return {"predicted": model(data["x_test"]).numpy(),
-          "seconds_per_epoch": float(np.median(epochs[1:] or epochs))}
+  return {
+    "predicted": model(data["x_test"]).numpy(),
+    "seconds_per_epoch": float(np.median(epochs[1:] or epochs)),
+  }
 
 
 def test_regret(data: dict, predicted) -> float:
   metric = ptf.metrics.NormalizedRegret(SOLVER)
-  metric.update_state(ptf.stack_targets(data["c_test"], data["w_test"]),
-                      tf.constant(predicted, tf.float32))
+  metric.update_state(
+    ptf.stack_targets(data["c_test"], data["w_test"]),
+    tf.constant(predicted, tf.float32),
+  )
   return float(metric.result())
 
 
@@ -156,9 +193,15 @@ def main(argv):
   del argv
   f = flags.FLAGS
   seeds = list(range(f.num_seeds))
-  settings = dict(methods=list(f.methods), seeds=seeds,
-                  num_samples=f.num_samples, sigma=f.sigma, lam=f.lam,
-                  learning_rate=f.learning_rate, solve_ratio=0.05)
+  settings = dict(
+    methods=list(f.methods),
+    seeds=seeds,
+    num_samples=f.num_samples,
+    sigma=f.sigma,
+    lam=f.lam,
+    learning_rate=f.learning_rate,
+    solve_ratio=0.05,
+  )
   data = make_data(seeds, f.epochs, f.batch_size)
   theirs = run_pyepo(f.pyepo_python, data, settings)
   rows, runs = [], {}
@@ -166,46 +209,69 @@ def main(argv):
     regrets = {"ours": [], "PyEPO": []}
     seconds = {"ours": [], "PyEPO": []}
     for seed in seeds:
-      ours = train_ours(method, data, seed, f.num_samples, f.sigma, f.lam,
-                        f.learning_rate)
+      ours = train_ours(
+        method, data, seed, f.num_samples, f.sigma, f.lam, f.learning_rate
+      )
       pyepo = theirs[f"{method}/seed{seed}"]
       for side, result in (("ours", ours), ("PyEPO", pyepo)):
         regrets[side].append(test_regret(data, result["predicted"]))
         seconds[side].append(result["seconds_per_epoch"])
       runs[f"{method}/seed{seed}"] = {
-          side: {"test_normalized_regret": regrets[side][-1],
-                 "seconds_per_epoch": seconds[side][-1]}
-          for side in regrets}
-    rows.append({
+        side: {
+          "test_normalized_regret": regrets[side][-1],
+          "seconds_per_epoch": seconds[side][-1],
+        }
+        for side in regrets
+      }
+    rows.append(
+      {
         "method": method,
         "PyEPO regret": f"{np.mean(regrets['PyEPO']):.4f} ± "
-                        f"{np.std(regrets['PyEPO'], ddof=1):.4f}",
+        f"{np.std(regrets['PyEPO'], ddof=1):.4f}",
         "ours regret": f"{np.mean(regrets['ours']):.4f} ± "
-                       f"{np.std(regrets['ours'], ddof=1):.4f}",
+        f"{np.std(regrets['ours'], ddof=1):.4f}",
         "PyEPO s/epoch": float(np.median(seconds["PyEPO"])),
         "ours s/epoch": float(np.median(seconds["ours"])),
-        "PyEPO time / ours": float(np.median(seconds["PyEPO"]) /
-                                   np.median(seconds["ours"]))})
-  title = (f"PyEPO {theirs['versions']['pyepo']} (torch "
-           f"{theirs['versions']['torch']}, OR-Tools GLOP, 1 process) "
-           f"against ours (TensorFlow {tf.__version__}, XLA): shortest path "
-           f"5x5, degree 6, noise 0.5, 1,000/1,000 instances, "
-           f"{f.epochs} epochs, {f.num_seeds} seeds (mean ± std)")
+        "PyEPO time / ours": float(
+          np.median(seconds["PyEPO"]) / np.median(seconds["ours"])
+        ),
+      }
+    )
+  title = (
+    f"PyEPO {theirs['versions']['pyepo']} (torch "
+    f"{theirs['versions']['torch']}, OR-Tools GLOP, 1 process) "
+    f"against ours (TensorFlow {tf.__version__}, XLA): shortest path "
+    f"5x5, degree 6, noise 0.5, 1,000/1,000 instances, "
+    f"{f.epochs} epochs, {f.num_seeds} seeds (mean ± std)"
+  )
   os.makedirs(f.output_dir, exist_ok=True)
-  with open(os.path.join(f.output_dir, "pyepo_side_by_side.json"), "w",
-            encoding="utf-8") as out:
-    json.dump({"settings": settings, "machine": run_lib.machine(),
-               "runs": runs, "table": rows}, out, indent=2)
+  with open(
+    os.path.join(f.output_dir, "pyepo_side_by_side.json"), "w", encoding="utf-8"
+  ) as out:
+    json.dump(
+      {
+        "settings": settings,
+        "machine": run_lib.machine(),
+        "runs": runs,
+        "table": rows,
+      },
+      out,
+      indent=2,
+    )
   markdown = run_lib.to_markdown(title, rows)
-  with open(os.path.join(f.output_dir, "pyepo_side_by_side.md"), "w",
-            encoding="utf-8") as out:
+  with open(
+    os.path.join(f.output_dir, "pyepo_side_by_side.md"), "w", encoding="utf-8"
+  ) as out:
     out.write(f"Machine: {run_lib.machine()}.\n\n{markdown}")
   print(markdown)
 
 
 if __name__ == "__main__":
-  flags.DEFINE_string("pyepo_python", None, "The python of an environment "
-                      "with torch, pyepo and ortools.")
+  flags.DEFINE_string(
+    "pyepo_python",
+    None,
+    "The python of an environment with torch, pyepo and ortools.",
+  )
   flags.DEFINE_list("methods", list(METHODS), "Methods to compare.")
   flags.DEFINE_integer("num_seeds", 3, "Seeds (initial weights, batches).")
   flags.DEFINE_integer("epochs", 20, "Training epochs.")
@@ -214,7 +280,8 @@ if __name__ == "__main__":
   flags.DEFINE_float("sigma", 1.0, "σ of DPO, PFYL and I-MLE.")
   flags.DEFINE_float("lam", 10.0, "λ of DBB and I-MLE.")
   flags.DEFINE_float("learning_rate", 1e-2, "Adam's learning rate.")
-  flags.DEFINE_string("output_dir", "benchmarks/results", "Where the table "
-                      "goes.")
+  flags.DEFINE_string(
+    "output_dir", "benchmarks/results", "Where the table goes."
+  )
   flags.mark_flag_as_required("pyepo_python")
   app.run(main)

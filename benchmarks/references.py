@@ -11,14 +11,14 @@ from perturbations_tf import solvers
 def scipy_shortest_path(costs: np.ndarray, grid) -> np.ndarray:
   """One instance through `scipy.sparse.csgraph.dijkstra`, as a user without
   a batched solver would: the 0/1 arc vector of its shortest path."""
-  from scipy.sparse import csgraph  # pylint: disable=import-outside-toplevel
-  from scipy.sparse import csr_matrix  # pylint: disable=import-outside-toplevel
+  from scipy.sparse import csgraph
+  from scipy.sparse import csr_matrix
+
   arcs = solvers.grid_arcs(tuple(grid))
   size = grid[0] * grid[1]
   tails, heads = zip(*arcs)
   graph = csr_matrix((costs, (tails, heads)), shape=(size, size))
-  _, predecessors = csgraph.dijkstra(graph, indices=0,
-                                     return_predecessors=True)
+  _, predecessors = csgraph.dijkstra(graph, indices=0, return_predecessors=True)
   index = {arc: k for k, arc in enumerate(arcs)}
   w, node = np.zeros(len(arcs)), size - 1
   while node != 0:

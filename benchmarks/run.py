@@ -43,13 +43,13 @@ from benchmarks import solvers_speed
 from benchmarks import throughput
 
 SECTIONS = {
-    "overhead": overhead.run,
-    "gradient": gradient_quality.run,
-    "equal_accuracy": equal_accuracy.run,
-    "solvers": solvers_speed.run,
-    "knapsack": solvers_speed.knapsacks,
-    "memory": memory.run,
-    "throughput": throughput.run,
+  "overhead": overhead.run,
+  "gradient": gradient_quality.run,
+  "equal_accuracy": equal_accuracy.run,
+  "solvers": solvers_speed.run,
+  "knapsack": solvers_speed.knapsacks,
+  "memory": memory.run,
+  "throughput": throughput.run,
 }
 
 
@@ -57,14 +57,19 @@ def machine() -> str:
   cpu = platform.processor() or platform.machine()
   try:
     with open("/proc/cpuinfo", encoding="utf-8") as f:
-      cpu = next(line.split(":", 1)[1].strip() for line in f
-                 if line.startswith("model name"))
+      cpu = next(
+        line.split(":", 1)[1].strip()
+        for line in f
+        if line.startswith("model name")
+      )
   except (OSError, StopIteration):
     pass
   gpus = tf.config.list_physical_devices("GPU")
-  return (f"{cpu}, {os.cpu_count()} cores"
-          + (f", {len(gpus)} GPU(s)" if gpus else ", no GPU")
-          + f"; TensorFlow {tf.__version__}, Python {platform.python_version()}")
+  return (
+    f"{cpu}, {os.cpu_count()} cores"
+    + (f", {len(gpus)} GPU(s)" if gpus else ", no GPU")
+    + f"; TensorFlow {tf.__version__}, Python {platform.python_version()}"
+  )
 
 
 def to_markdown(title: str, rows: list) -> str:
@@ -72,22 +77,30 @@ def to_markdown(title: str, rows: list) -> str:
   if not rows:
     return ""
   columns = list(rows[0])
+
   def cell(v):
     if isinstance(v, float):
       return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
     return str(v)
-  lines = [f"### {title}", "", "| " + " | ".join(columns) + " |",
-           "|" + "---|" * len(columns)]
-  lines += ["| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |"
-            for r in rows]
+
+  lines = [
+    f"### {title}",
+    "",
+    "| " + " | ".join(columns) + " |",
+    "|" + "---|" * len(columns),
+  ]
+  lines += [
+    "| " + " | ".join(cell(r.get(c, "")) for c in columns) + " |" for r in rows
+  ]
   return "\n".join(lines) + "\n"
 
 
 def main(argv):
   del argv
   f = flags.FLAGS
-  output_dir = f.output_dir or ("runs/benchmarks_quick" if f.quick else
-                                "benchmarks/results")
+  output_dir = f.output_dir or (
+    "runs/benchmarks_quick" if f.quick else "benchmarks/results"
+  )
   os.makedirs(output_dir, exist_ok=True)
   path = os.path.join(output_dir, "results.json")
   results = {"sections": {}}
@@ -104,27 +117,40 @@ def main(argv):
     for title, rows in results["sections"][name].items():
       print(to_markdown(title, rows), flush=True)
   results["wall_time_s"] = time.time() - start
-  markdown = [f"Machine: {results['machine']}. "
-              f"Command: `python -m benchmarks.run{' --quick' if f.quick else ''}`"
-              f"{' (sections updated with --only)' if f.only else ''}.\n"]
+  markdown = [
+    f"Machine: {results['machine']}. "
+    f"Command: `python -m benchmarks.run{' --quick' if f.quick else ''}`"
+    f"{' (sections updated with --only)' if f.only else ''}.\n"
+  ]
   for name in SECTIONS:
     for title, rows in results["sections"].get(name, {}).items():
       markdown.append(to_markdown(title, rows))
   with open(path, "w", encoding="utf-8") as out:
     json.dump(results, out, indent=2)
-  with open(os.path.join(output_dir, "results.md"), "w",
-            encoding="utf-8") as out:
+  with open(
+    os.path.join(output_dir, "results.md"), "w", encoding="utf-8"
+  ) as out:
     out.write("\n".join(markdown))
-  print(f"Wrote {output_dir}/results.md and results.json in "
-        f"{results['wall_time_s']:.0f} s.")
+  print(
+    f"Wrote {output_dir}/results.md and results.json in "
+    f"{results['wall_time_s']:.0f} s."
+  )
 
 
 if __name__ == "__main__":
   flags.DEFINE_bool("quick", False, "Small sizes and few repeats (smoke test).")
-  flags.DEFINE_string("output_dir", "", "Where results go (default: "
-                      "benchmarks/results, or runs/benchmarks_quick with "
-                      "--quick).")
-  flags.DEFINE_list("only", [], "Run only these sections (overhead, "
-                    "gradient, equal_accuracy, solvers, memory, "
-                    "throughput).")
+  flags.DEFINE_string(
+    "output_dir",
+    "",
+    "Where results go (default: "
+    "benchmarks/results, or runs/benchmarks_quick with "
+    "--quick).",
+  )
+  flags.DEFINE_list(
+    "only",
+    [],
+    "Run only these sections (overhead, "
+    "gradient, equal_accuracy, solvers, memory, "
+    "throughput).",
+  )
   app.run(main)

@@ -7,12 +7,12 @@ import time
 
 import numpy as np
 
-import perturbations_tf as ptf
-from perturbations_tf import solvers
 from benchmarks import previous_shortest_path
+from benchmarks import references
 from benchmarks import timing
 from experiments import dijkstra
-from benchmarks import references
+import perturbations_tf as ptf
+from perturbations_tf import solvers
 
 
 def _python_rate(costs) -> float:
@@ -25,7 +25,7 @@ def _python_rate(costs) -> float:
 def _numpy_heavy(x):
   """A per-example solver that spends its time in numpy (GIL released)."""
   big = np.tile(x.ravel(), 2000)
-  return np.argsort(np.argsort(big))[:x.size].reshape(x.shape).astype(x.dtype)
+  return np.argsort(np.argsort(big))[: x.size].reshape(x.shape).astype(x.dtype)
 
 
 def run(quick: bool = False) -> dict:
@@ -36,19 +36,26 @@ def run(quick: bool = False) -> dict:
   rows = []
   for k in grids:
     costs = rng.uniform(0.1, 10.0, size=(batch, k, k)).astype(np.float32)
-    python = _python_rate(costs[:64 if quick else 256].astype(np.float64))
-    row = {"grid": f"{k}x{k}", "instances": batch,
-           "python Dijkstra (inst/s)": python}
+    python = _python_rate(costs[: 64 if quick else 256].astype(np.float64))
+    row = {
+      "grid": f"{k}x{k}",
+      "instances": batch,
+      "python Dijkstra (inst/s)": python,
+    }
     for mode in ("function", "xla"):
       seconds = timing.median_seconds(
-          timing.compile_mode(solvers.shortest_path, mode), costs,
-          repeats=repeats)
+        timing.compile_mode(solvers.shortest_path, mode), costs, repeats=repeats
+      )
       row[f"TF {mode} (inst/s)"] = batch / seconds
       row[f"speed-up {mode}"] = batch / seconds / python
     rows.append(row)
 
-  return {"Shortest paths: TF-native vs pure-Python Dijkstra (B = 640)": rows,
-          **loop_trips(quick), **grid_arcs(quick), **executors(quick)}
+  return {
+    "Shortest paths: TF-native vs pure-Python Dijkstra (B = 640)": rows,
+    **loop_trips(quick),
+    **grid_arcs(quick),
+    **executors(quick),
+  }
 
 
 def loop_trips(quick: bool = False) -> dict:
@@ -61,18 +68,23 @@ def loop_trips(quick: bool = False) -> dict:
   for k in (12, 30):
     costs = rng.uniform(0.1, 10.0, size=(640, k, k)).astype(np.float32)
     for mode in ("function", "xla"):
-      runs = {"previous": timing.compile_mode(
-          previous_shortest_path.shortest_path_and_trips, mode)}
+      runs = {
+        "previous": timing.compile_mode(
+          previous_shortest_path.shortest_path_and_trips, mode
+        )
+      }
       for schedule in solvers.SCHEDULES:
         runs[schedule] = timing.compile_mode(
-            lambda c, s=schedule: solvers._shortest_path_and_trips(  # pylint: disable=protected-access
-                c, 8, s), mode)
+          lambda c, s=schedule: solvers._shortest_path_and_trips(c, 8, s),
+          mode,
+        )
       outputs = {name: run(costs) for name, run in runs.items()}
       for name, (mask, _) in outputs.items():
         if not np.array_equal(mask, outputs["previous"][0]):
           raise AssertionError(f"{name} paths differ ({k}x{k}, {mode}).")
-      seconds = timing.interleaved_medians(runs, costs,
-                                           repeats=3 if quick else 15)
+      seconds = timing.interleaved_medians(
+        runs, costs, repeats=3 if quick else 15
+      )
       row = {"grid": f"{k}x{k}", "mode": mode}
       for name in runs:
         row[f"trips {name}"] = int(outputs[name][1])
@@ -80,9 +92,11 @@ def loop_trips(quick: bool = False) -> dict:
       for name in solvers.SCHEDULES:
         row[f"{name} / previous"] = seconds[name] / seconds["previous"]
       rows.append(row)
-  return {"shortest_path: sequential loop trips per solve and CPU time of "
-          "its schedules, against the previous implementation (B = 640, "
-          "8-connected)": rows}
+  return {
+    "shortest_path: sequential loop trips per solve and CPU time of "
+    "its schedules, against the previous implementation (B = 640, "
+    "8-connected)": rows
+  }
 
 
 def grid_arcs(quick: bool = False) -> dict:
@@ -92,28 +106,36 @@ def grid_arcs(quick: bool = False) -> dict:
   rows = []
   for k in (5,) if quick else (5, 10, 20):
     grid = (k, k)
-    _, costs = ptf.data.shortest_path(1000, 5, grid, deg=6,
-                                        noise_width=0.5, seed=0)
+    _, costs = ptf.data.shortest_path(
+      1000, 5, grid, deg=6, noise_width=0.5, seed=0
+    )
     start = time.perf_counter()
-    reference = np.stack([references.scipy_shortest_path(c, grid)
-                          for c in costs])
+    reference = np.stack(
+      [references.scipy_shortest_path(c, grid) for c in costs]
+    )
     scipy_seconds = time.perf_counter() - start
-    row = {"grid": f"{k}x{k} nodes", "instances": len(costs),
-           "scipy dijkstra, per instance (ms)": 1e3 * scipy_seconds /
-           len(costs)}
+    row = {
+      "grid": f"{k}x{k} nodes",
+      "instances": len(costs),
+      "scipy dijkstra, per instance (ms)": 1e3 * scipy_seconds / len(costs),
+    }
     for mode in ("function", "xla"):
       solve = timing.compile_mode(
-          lambda c, grid=grid: solvers.grid_arc_shortest_path(c, grid), mode)
+        lambda c, grid=grid: solvers.grid_arc_shortest_path(c, grid), mode
+      )
       if not np.array_equal(solve(costs).numpy(), reference):
-        raise AssertionError(f"grid_arc_shortest_path differs from scipy on "
-                             f"the {k}x{k} grid ({mode}).")
-      seconds = timing.median_seconds(solve, costs, repeats=3 if quick else
-                                      10)
+        raise AssertionError(
+          f"grid_arc_shortest_path differs from scipy on "
+          f"the {k}x{k} grid ({mode})."
+        )
+      seconds = timing.median_seconds(solve, costs, repeats=3 if quick else 10)
       row[f"TF {mode}, per instance (ms)"] = 1e3 * seconds / len(costs)
       row[f"speed-up {mode}"] = scipy_seconds / seconds
     rows.append(row)
-  return {"PyEPO's grid shortest path: TF-native batched vs scipy per "
-          "instance (1,000 instances)": rows}
+  return {
+    "PyEPO's grid shortest path: TF-native batched vs scipy per "
+    "instance (1,000 instances)": rows
+  }
 
 
 def knapsacks(quick: bool = False) -> dict:
@@ -124,41 +146,55 @@ def knapsacks(quick: bool = False) -> dict:
   is checked equal to HiGHS's."""
   rows = []
   count = 200 if quick else 1000
-  weights, _, c = ptf.data.knapsack(count, 5, 32, 2, deg=6, noise_width=0.5, seed=0)
+  weights, _, c = ptf.data.knapsack(
+    count, 5, 32, 2, deg=6, noise_width=0.5, seed=0
+  )
   capacity = np.full(len(weights), 20.0)
   rng = np.random.default_rng(0)
   start = time.perf_counter()
   knapsack = ptf.Knapsack(weights, capacity)
   enumeration = time.perf_counter() - start
-  highs = ptf.LinearProgram(A_ub=weights, b_ub=capacity, bounds=(0, 1),
-                            integrality=np.ones(weights.shape[1]),
-                            maximize=True, executor="processes",
-                            num_workers=2)
-  for name, values in (("PyEPO's values", c), ("2ĉ − c (SPO+)", 2 * (
-      c + rng.normal(0, 2, c.shape)) - c)):
+  highs = ptf.LinearProgram(
+    A_ub=weights,
+    b_ub=capacity,
+    bounds=(0, 1),
+    integrality=np.ones(weights.shape[1]),
+    maximize=True,
+    executor="processes",
+    num_workers=2,
+  )
+  for name, values in (
+    ("PyEPO's values", c),
+    ("2ĉ − c (SPO+)", 2 * (c + rng.normal(0, 2, c.shape)) - c),
+  ):
     values = values.astype(np.float32)
     highs.solve(values[:8])  # Starts the workers.
     start = time.perf_counter()
     reference = highs.solve(values)
     highs_seconds = time.perf_counter() - start
-    row = {"values": name, "instances": count,
-           "maximal packings": len(knapsack.packings),
-           "enumeration (s, once)": enumeration,
-           "HiGHS, per instance (ms)": 1e3 * highs_seconds / count}
+    row = {
+      "values": name,
+      "instances": count,
+      "maximal packings": len(knapsack.packings),
+      "enumeration (s, once)": enumeration,
+      "HiGHS, per instance (ms)": 1e3 * highs_seconds / count,
+    }
     for mode in ("function", "xla"):
       solve = timing.compile_mode(knapsack, mode)
       gap = np.abs(np.sum(values * (solve(values).numpy() - reference), 1))
       if np.any(gap > 1e-4 * (1 + np.abs(np.sum(values * reference, 1)))):
-        raise AssertionError(f"Knapsack's objective differs from HiGHS's "
-                             f"({name}, {mode}).")
-      seconds = timing.median_seconds(solve, values, repeats=3 if quick else
-                                      10)
+        raise AssertionError(
+          f"Knapsack's objective differs from HiGHS's ({name}, {mode})."
+        )
+      seconds = timing.median_seconds(solve, values, repeats=3 if quick else 10)
       row[f"TF {mode}, per instance (ms)"] = 1e3 * seconds / count
       row[f"speed-up {mode}"] = highs_seconds / seconds
     rows.append(row)
   highs.close()
-  return {"PyEPO's knapsack (2 × 32 items, capacity 20): enumerated "
-          f"packings vs HiGHS per instance ({count:,} instances)": rows}
+  return {
+    "PyEPO's knapsack (2 × 32 items, capacity 20): enumerated "
+    f"packings vs HiGHS per instance ({count:,} instances)": rows
+  }
 
 
 def _perturbed_maps(rng, count: int, perturbations: int, k: int = 12):
@@ -166,8 +202,9 @@ def _perturbed_maps(rng, count: int, perturbations: int, k: int = 12):
   multiplicatively: the M·B inputs a training step hands the solver."""
   base = rng.uniform(0.1, 10.0, size=(count, 1, k, k))
   noise = rng.normal(size=(count, perturbations, k, k))
-  return (base * np.exp(0.3 * noise - 0.045)).reshape(-1, k, k).astype(
-      np.float32)
+  return (
+    (base * np.exp(0.3 * noise - 0.045)).reshape(-1, k, k).astype(np.float32)
+  )
 
 
 def executors(quick: bool = False) -> dict:
@@ -181,29 +218,45 @@ def executors(quick: bool = False) -> dict:
 
   def measure(name, workers, executor):
     nonlocal base
-    solver = ptf.numpy_solver(dijkstra.path_mask, num_workers=workers,
-                              executor=executor)
+    solver = ptf.numpy_solver(
+      dijkstra.path_mask, num_workers=workers, executor=executor
+    )
     seconds = timing.median_seconds(solver, costs, repeats=repeats)
-    trivial = ptf.numpy_solver(np.negative, num_workers=workers,
-                               executor=executor)
-    overhead = timing.median_seconds(trivial, trivial_input,
-                                     repeats=3 * repeats)
+    trivial = ptf.numpy_solver(
+      np.negative, num_workers=workers, executor=executor
+    )
+    overhead = timing.median_seconds(
+      trivial, trivial_input, repeats=3 * repeats
+    )
     base = base or seconds
-    rows.append({"solver": "python Dijkstra", "executor": name,
-                 "workers": workers, "inst/s": len(costs) / seconds,
-                 "speed-up vs 1 thread": base / seconds,
-                 "trivial solver, ms per call (8 rows)": 1e3 * overhead})
+    rows.append(
+      {
+        "solver": "python Dijkstra",
+        "executor": name,
+        "workers": workers,
+        "inst/s": len(costs) / seconds,
+        "speed-up vs 1 thread": base / seconds,
+        "trivial solver, ms per call (8 rows)": 1e3 * overhead,
+      }
+    )
     solver.close()
     trivial.close()
 
   for executor in ("threads", "processes"):
     for workers in (1, 2):
       measure(executor, workers, executor)
-  from dask import distributed  # pylint: disable=import-outside-toplevel
-  with distributed.LocalCluster(n_workers=2, threads_per_worker=1,
-                                host="127.0.0.1", dashboard_address=None,
-                                processes=True) as cluster, \
-      distributed.Client(cluster) as client:
+  from dask import distributed
+
+  with (
+    distributed.LocalCluster(
+      n_workers=2,
+      threads_per_worker=1,
+      host="127.0.0.1",
+      dashboard_address=None,
+      processes=True,
+    ) as cluster,
+    distributed.Client(cluster) as client,
+  ):
     measure("Dask LocalCluster (2 processes)", 2, client.get_executor())
 
   threads = []
@@ -211,13 +264,22 @@ def executors(quick: bool = False) -> dict:
   base = None
   for workers in (1, 2, 4):
     seconds = timing.median_seconds(
-        ptf.numpy_solver(_numpy_heavy, num_workers=workers), heavy,
-        repeats=repeats)
+      ptf.numpy_solver(_numpy_heavy, num_workers=workers),
+      heavy,
+      repeats=repeats,
+    )
     base = base or seconds
-    threads.append({"solver": "numpy-heavy (releases the GIL)",
-                    "executor": "threads", "workers": workers,
-                    "inst/s": len(heavy) / seconds,
-                    "speed-up vs 1 thread": base / seconds})
-  return {f"numpy_solver executors: {len(costs)} perturbed 12x12 maps": rows,
-          "numpy_solver threads: a solver that releases the GIL (64 "
-          "instances)": threads}
+    threads.append(
+      {
+        "solver": "numpy-heavy (releases the GIL)",
+        "executor": "threads",
+        "workers": workers,
+        "inst/s": len(heavy) / seconds,
+        "speed-up vs 1 thread": base / seconds,
+      }
+    )
+  return {
+    f"numpy_solver executors: {len(costs)} perturbed 12x12 maps": rows,
+    "numpy_solver threads: a solver that releases the GIL (64 "
+    "instances)": threads,
+  }

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import time
-from typing import Callable, Dict
 
 import numpy as np
 import tensorflow as tf
@@ -18,8 +18,9 @@ def compile_mode(fn: Callable, mode: str) -> Callable:
   return tf.function(fn, jit_compile=mode == "xla")
 
 
-def median_seconds(fn: Callable, *args, repeats: int = 10,
-                   warmup: int = 2) -> float:
+def median_seconds(
+  fn: Callable, *args, repeats: int = 10, warmup: int = 2
+) -> float:
   """Median wall time of `fn(*args)`, its outputs materialised."""
   for _ in range(warmup):
     tf.nest.map_structure(np.asarray, fn(*args))
@@ -31,8 +32,9 @@ def median_seconds(fn: Callable, *args, repeats: int = 10,
   return float(np.median(times))
 
 
-def interleaved_medians(fns: Dict[str, Callable], *args, repeats: int = 10,
-                        warmup: int = 2) -> Dict[str, float]:
+def interleaved_medians(
+  fns: dict[str, Callable], *args, repeats: int = 10, warmup: int = 2
+) -> dict[str, float]:
   """Median wall times of several functions of the same arguments, timed in
   turn within each round, so that a slow spell of a shared machine falls on
   all of them alike: the ratios of the medians are what to read."""

@@ -39,30 +39,50 @@ def make_data(num_examples: int, size: int, dim: int, seed: int):
 
 def matched_fraction(model, features, matchings) -> float:
   """The fraction of workers given their optimal task."""
-  predicted = np.stack([assignment(s) for s in model.predict(features,
-                                                             verbose=0)])
-  return float(np.mean(np.sum(predicted * matchings, (1, 2))) /
-               matchings.shape[1])
+  predicted = np.stack(
+    [assignment(s) for s in model.predict(features, verbose=0)]
+  )
+  return float(
+    np.mean(np.sum(predicted * matchings, (1, 2))) / matchings.shape[1]
+  )
 
 
-def main(num_train: int = 400, num_test: int = 200, size: int = 6,
-         dim: int = 5, epochs: int = 10, num_samples: int = 20,
-         sigma: float = 0.5, seed: int = 0) -> dict:
+def main(
+  num_train: int = 400,
+  num_test: int = 200,
+  size: int = 6,
+  dim: int = 5,
+  epochs: int = 10,
+  num_samples: int = 20,
+  sigma: float = 0.5,
+  seed: int = 0,
+) -> dict:
   """Trains the pair-scoring model; returns its losses and test accuracy."""
   keras.utils.set_random_seed(seed)
   x, y = make_data(num_train + num_test, size, dim, seed)
-  model = keras.Sequential([keras.Input((size, size, dim)),
-                            keras.layers.Dense(1),
-                            keras.layers.Reshape((size, size))])
+  model = keras.Sequential(
+    [
+      keras.Input((size, size, dim)),
+      keras.layers.Dense(1),
+      keras.layers.Reshape((size, size)),
+    ]
+  )
   solver = ptf.numpy_solver(assignment)
-  model.compile(keras.optimizers.Adam(0.05), jit_compile=False,
-                loss=ptf.FenchelYoungLoss(solver, num_samples, sigma))
-  history = model.fit(x[:num_train], y[:num_train], epochs=epochs,
-                      batch_size=32, verbose=0)
-  return {"loss": history.history["loss"],
-          "test_matched_fraction": matched_fraction(
-              model, x[num_train:], y[num_train:]),
-          "random_matching_fraction": 1.0 / size}
+  model.compile(
+    keras.optimizers.Adam(0.05),
+    jit_compile=False,
+    loss=ptf.FenchelYoungLoss(solver, num_samples, sigma),
+  )
+  history = model.fit(
+    x[:num_train], y[:num_train], epochs=epochs, batch_size=32, verbose=0
+  )
+  return {
+    "loss": history.history["loss"],
+    "test_matched_fraction": matched_fraction(
+      model, x[num_train:], y[num_train:]
+    ),
+    "random_matching_fraction": 1.0 / size,
+  }
 
 
 if __name__ == "__main__":

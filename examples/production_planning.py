@@ -29,30 +29,47 @@ def make_data(num_examples: int, num_products: int, dim: int, seed: int):
   resources = rng.uniform(0.5, 2.0, (3, num_products))
   capacity = resources.sum(1) / 3
   features = rng.normal(size=(num_examples, dim))
-  profits = ((features @ rng.normal(size=(dim, num_products)) / np.sqrt(dim)
-              + 2.0) ** 3 / 8.0
-             * rng.uniform(0.8, 1.2, (num_examples, num_products)))
-  return (features.astype(np.float32), profits.astype(np.float32),
-          resources, capacity)
+  profits = (
+    (features @ rng.normal(size=(dim, num_products)) / np.sqrt(dim) + 2.0) ** 3
+    / 8.0
+    * rng.uniform(0.8, 1.2, (num_examples, num_products))
+  )
+  return (
+    features.astype(np.float32),
+    profits.astype(np.float32),
+    resources,
+    capacity,
+  )
 
 
-def main(num_train: int = 400, num_test: int = 200, num_products: int = 8,
-         dim: int = 4, epochs: int = 20, seed: int = 0) -> dict:
+def main(
+  num_train: int = 400,
+  num_test: int = 200,
+  num_products: int = 8,
+  dim: int = 4,
+  epochs: int = 20,
+  seed: int = 0,
+) -> dict:
   """Trains the profit model with SPO+ and with least squares; returns the
   test normalised regret of each and the SPO+ losses per epoch."""
-  x, profits, resources, capacity = make_data(num_train + num_test,
-                                              num_products, dim, seed)
-  plan = ptf.LinearProgram(A_ub=resources, b_ub=capacity, bounds=(0, 1),
-                           maximize=True)
+  x, profits, resources, capacity = make_data(
+    num_train + num_test, num_products, dim, seed
+  )
+  plan = ptf.LinearProgram(
+    A_ub=resources, b_ub=capacity, bounds=(0, 1), maximize=True
+  )
   train, test = slice(0, num_train), slice(num_train, None)
   # The targets: true profits with their optimal plans, solved once.
   targets = np.stack([profits, plan.solve(profits)], 1)
   results = {}
-  for name, loss in (("spo_plus", ptf.SPOPlusLoss(plan)),
-                     ("two_stage", keras.losses.MeanSquaredError())):
+  for name, loss in (
+    ("spo_plus", ptf.SPOPlusLoss(plan)),
+    ("two_stage", keras.losses.MeanSquaredError()),
+  ):
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([keras.Input((dim,)),
-                              keras.layers.Dense(num_products)])
+    model = keras.Sequential(
+      [keras.Input((dim,)), keras.layers.Dense(num_products)]
+    )
     model.compile(keras.optimizers.Adam(0.02), loss=loss, jit_compile=False)
     y = targets[train] if name == "spo_plus" else profits[train]
     history = model.fit(x[train], y, epochs=epochs, batch_size=32, verbose=0)

@@ -12,16 +12,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 import socket
-from typing import Dict, List
 
 import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-import perturbations_tf as ptf
 from experiments import common
 from experiments import models
+import perturbations_tf as ptf
 
 LOSSES = ("fenchel_young", "cross_entropy")
 NUM_CLASSES = 10
@@ -30,48 +29,64 @@ NUM_CLASSES = 10
 @dataclasses.dataclass
 class Config(common.TrainConfig):
   """Settings of the classification experiment."""
+
   loss: str = common.field("fenchel_young", "Training loss.", choices=LOSSES)
   num_samples: int = common.field(1000, "M, perturbed samples per example.")
   sigma: float = common.field(1.0, "ε, the noise scale.")
-  noise: str = common.field("normal", "Noise distribution.",
-                            choices=("normal", "gumbel"))
-  data_dir: str = common.field("", "tensorflow-datasets data folder holding "
-                               "(or to receive) cifar10 (empty: its "
-                               "default, ~/tensorflow_datasets).")
-  max_train_examples: int = common.field(0, "Use only this many training "
-                                         "images (0: all).")
-  max_test_examples: int = common.field(0, "Use only this many test images "
-                                        "(0: all).")
+  noise: str = common.field(
+    "normal", "Noise distribution.", choices=("normal", "gumbel")
+  )
+  data_dir: str = common.field(
+    "",
+    "tensorflow-datasets data folder holding "
+    "(or to receive) cifar10 (empty: its "
+    "default, ~/tensorflow_datasets).",
+  )
+  max_train_examples: int = common.field(
+    0, "Use only this many training images (0: all)."
+  )
+  max_test_examples: int = common.field(
+    0, "Use only this many test images (0: all)."
+  )
   epochs: int = common.field(600, "Training epochs.")
   batch_size: int = common.field(32, "Global mini-batch size.")
   learning_rate: float = common.field(1e-3, "Adam learning rate.")
-  sweep_num_samples: List[float] = common.field(
-      [], "The study of M and ε: values of M; with --sweep_sigmas, every "
-      "(M, ε) pair trains with the Fenchel–Young loss, and a cross-entropy "
-      "baseline beside them, each in a sub-folder of --output_dir.")
-  sweep_sigmas: List[float] = common.field([], "Values of ε for the sweep.")
+  sweep_num_samples: list[float] = common.field(
+    [],
+    "The study of M and ε: values of M; with --sweep_sigmas, every "
+    "(M, ε) pair trains with the Fenchel–Young loss, and a cross-entropy "
+    "baseline beside them, each in a sub-folder of --output_dir.",
+  )
+  sweep_sigmas: list[float] = common.field([], "Values of ε for the sweep.")
 
   def validate(self):
     super().validate()
     self.require(at_least_one=("num_samples",), positive=("sigma",))
     if bool(self.sweep_num_samples) != bool(self.sweep_sigmas):
-      raise ValueError("--sweep_num_samples and --sweep_sigmas go together: "
-                       "give both or neither.")
+      raise ValueError(
+        "--sweep_num_samples and --sweep_sigmas go together: "
+        "give both or neither."
+      )
     for m in self.sweep_num_samples:
       if m < 1 or m != int(m):
-        raise ValueError("--sweep_num_samples must hold integers >= 1, got "
-                         f"{m}.")
+        raise ValueError(
+          f"--sweep_num_samples must hold integers >= 1, got {m}."
+        )
     for sigma in self.sweep_sigmas:
       if not sigma > 0:
         raise ValueError(f"--sweep_sigmas must be > 0, got {sigma}.")
 
-  def sweep(self) -> Dict[str, "Config"]:
+  def sweep(self) -> dict[str, Config]:
     """The runs of the study by sub-folder name (empty without a sweep)."""
     if not self.sweep_num_samples:
       return {}
-    runs = {f"M{int(m)}_sigma{sigma:g}": dataclasses.replace(
-        self, loss="fenchel_young", num_samples=int(m), sigma=sigma)
-            for m in self.sweep_num_samples for sigma in self.sweep_sigmas}
+    runs = {
+      f"M{int(m)}_sigma{sigma:g}": dataclasses.replace(
+        self, loss="fenchel_young", num_samples=int(m), sigma=sigma
+      )
+      for m in self.sweep_num_samples
+      for sigma in self.sweep_sigmas
+    }
     runs["cross_entropy"] = dataclasses.replace(self, loss="cross_entropy")
     return runs
 
@@ -80,7 +95,8 @@ def augment(image, label, seed):
   """Random horizontal flip and 4-pixel random crop (train only), drawn from
   a stateless `[2]` seed (one per example and epoch)."""
   flip_seed, crop_seed = tf.unstack(
-      tf.random.experimental.stateless_split(seed, 2))
+    tf.random.experimental.stateless_split(seed, 2)
+  )
   image = tf.image.stateless_random_flip_left_right(image, flip_seed)
   image = tf.image.resize_with_crop_or_pad(image, 40, 40)
   return tf.image.stateless_random_crop(image, (32, 32, 3), crop_seed), label
@@ -116,25 +132,31 @@ def prepare_data(config: Config) -> None:
 
   def missing(why: str) -> common.MissingDataError:
     return common.MissingDataError(
-        f"CIFAR-10 is not in {builder.data_dir} and could not be downloaded "
-        f"({why}). On a machine with internet, run python -c \"import "
-        "tensorflow_datasets as tfds; tfds.builder('cifar10', "
-        "data_dir='DIR').download_and_prepare()\", copy DIR here and pass "
-        "--data_dir=DIR.")
+      f"CIFAR-10 is not in {builder.data_dir} and could not be downloaded "
+      f'({why}). On a machine with internet, run python -c "import '
+      "tensorflow_datasets as tfds; tfds.builder('cifar10', "
+      "data_dir='DIR').download_and_prepare()\", copy DIR here and pass "
+      "--data_dir=DIR."
+    )
 
   if not reachable(CIFAR10_HOST):
     raise missing(f"{CIFAR10_HOST[0]} cannot be reached")
   try:
     builder.download_and_prepare()
-  except Exception as error:  # pylint: disable=broad-except
+  except Exception as error:
     raise missing(f"{type(error).__name__}: {error}") from error
 
 
 def load_arrays(config: Config, split: str, limit: int):
   """A split as in-memory arrays (at most `limit` examples, 0: all): float
   images, one-hot labels."""
-  ds = tfds.load("cifar10", split=split, as_supervised=True,
-                 data_dir=config.data_dir or None, download=False)
+  ds = tfds.load(
+    "cifar10",
+    split=split,
+    as_supervised=True,
+    data_dir=config.data_dir or None,
+    download=False,
+  )
   if limit:
     ds = ds.take(limit)
   batches = list(tfds.as_numpy(ds.batch(10_000)))
@@ -145,31 +167,39 @@ def load_arrays(config: Config, split: str, limit: int):
 
 def make_loss(config: Config) -> keras.losses.Loss:
   if config.loss == "fenchel_young":
-    return ptf.FenchelYoungLoss("argmax", config.num_samples, config.sigma,
-                                config.noise)
+    return ptf.FenchelYoungLoss(
+      "argmax", config.num_samples, config.sigma, config.noise
+    )
   return keras.losses.CategoricalCrossentropy(from_logits=True)
 
 
-def train_and_evaluate(config: Config, trainer: common.Trainer,
-                       run: str = "", callbacks=()) -> Dict[str, dict]:
+def train_and_evaluate(
+  config: Config, trainer: common.Trainer, run: str = "", callbacks=()
+) -> dict[str, dict]:
   """Trains one model (in sub-folder `run`); its train and test metrics."""
   train_arrays = load_arrays(config, "train", config.max_train_examples)
-  train = trainer.training_dataset(*train_arrays, config.batch_size,
-                                   seed=config.seed, augment=augment)
-  test = common.dataset(*load_arrays(config, "test",
-                                     config.max_test_examples),
-                        config.batch_size)
+  train = trainer.training_dataset(
+    *train_arrays, config.batch_size, seed=config.seed, augment=augment
+  )
+  test = common.dataset(
+    *load_arrays(config, "test", config.max_test_examples), config.batch_size
+  )
   with trainer.strategy.scope():
     model = models.cifar_cnn(NUM_CLASSES)
-    model.compile(keras.optimizers.Adam(config.learning_rate),
-                  loss=make_loss(config), metrics=["categorical_accuracy"],
-                  jit_compile=config.jit_compile)
+    model.compile(
+      keras.optimizers.Adam(config.learning_rate),
+      loss=make_loss(config),
+      metrics=["categorical_accuracy"],
+      jit_compile=config.jit_compile,
+    )
   trainer.fit(model, train, validation=test, callbacks=callbacks, run=run)
-  return {name: common.as_float_dict(model.evaluate(
-              ds, verbose=0, return_dict=True))
-          for name, ds in (("train", common.dataset(*train_arrays,
-                                                    config.batch_size)),
-                           ("test", test))}
+  return {
+    name: common.as_float_dict(model.evaluate(ds, verbose=0, return_dict=True))
+    for name, ds in (
+      ("train", common.dataset(*train_arrays, config.batch_size)),
+      ("test", test),
+    )
+  }
 
 
 def run(config: Config, callbacks=()) -> dict:
@@ -181,11 +211,16 @@ def run(config: Config, callbacks=()) -> dict:
   if not sweep:
     metrics = train_and_evaluate(config, trainer, callbacks=callbacks)
   else:
-    metrics = common.run_sweep(trainer, {
-        name: functools.partial(train_and_evaluate, run_config, trainer,
-                                callbacks=callbacks)
-        for name, run_config in sweep.items()})
-  for name, run_metrics in (metrics.items() if sweep else [("", metrics)]):
+    metrics = common.run_sweep(
+      trainer,
+      {
+        name: functools.partial(
+          train_and_evaluate, run_config, trainer, callbacks=callbacks
+        )
+        for name, run_config in sweep.items()
+      },
+    )
+  for name, run_metrics in metrics.items() if sweep else [("", metrics)]:
     if name:
       print(f"== {name}")
     common.print_metrics(run_metrics)

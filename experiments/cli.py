@@ -3,14 +3,19 @@ exits with status 0 (absl's exits with 1)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import sys
-from typing import Callable
 
 from absl import app
 
 # Help flags, and whether each asks for the binary's own flags only.
-HELP_FLAGS = {"--help": True, "-?": True, "--helpshort": True, "-h": True,
-              "--helpfull": False}
+HELP_FLAGS = {
+  "--help": True,
+  "-?": True,
+  "--helpshort": True,
+  "-h": True,
+  "--helpfull": False,
+}
 
 
 def run_main(main: Callable) -> None:

@@ -8,13 +8,15 @@ their validation live in one place, and tests build configs directly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from collections.abc import Sequence
 import dataclasses
 import json
 import os
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Dict, Optional, Sequence
+from typing import Any
 
 from absl import app
 from absl import flags
@@ -28,26 +30,30 @@ from experiments import cli
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 
 
-def field(default, help: str, **metadata):  # pylint: disable=redefined-builtin
+def field(default, help: str, **metadata):
   """A config field with its flag help (and optional `choices`; a list
   field parses its items with `item_type`, float by default)."""
   if isinstance(default, (list, tuple)):
-    return dataclasses.field(default_factory=lambda: list(default),
-                             metadata={"help": help, **metadata})
+    return dataclasses.field(
+      default_factory=lambda: list(default), metadata={"help": help, **metadata}
+    )
   return dataclasses.field(default=default, metadata={"help": help, **metadata})
 
 
 @dataclasses.dataclass
 class TrainConfig:
   """Settings every experiment has."""
-  output_dir: str = field("", "Where logs, checkpoints and results.json go "
-                          "(default: runs/<task>).")
+
+  output_dir: str = field(
+    "", "Where logs, checkpoints and results.json go (default: runs/<task>)."
+  )
   seed: int = field(0, "Seed of data generation, initialisation and noise.")
   epochs: int = field(10, "Training epochs.")
   batch_size: int = field(32, "Global mini-batch size.")
   learning_rate: float = field(1e-3, "Adam learning rate.")
-  strategy: str = field("default", "tf.distribute strategy.",
-                        choices=STRATEGIES)
+  strategy: str = field(
+    "default", "tf.distribute strategy.", choices=STRATEGIES
+  )
   jit_compile: bool = field(True, "XLA-compile the training step.")
   verbose: int = field(1, "Keras progress output: 0 silent, 1 bar, 2 lines.")
 
@@ -58,10 +64,12 @@ class TrainConfig:
       value = getattr(self, f.name)
       for item in value if isinstance(value, list) else [value]:
         if choices and item not in choices:
-          raise ValueError(f"--{f.name}={item!r} is not one of "
-                           f"{list(choices)}.")
-    self.require(at_least_one=("epochs", "batch_size"),
-                 positive=("learning_rate",))
+          raise ValueError(
+            f"--{f.name}={item!r} is not one of {list(choices)}."
+          )
+    self.require(
+      at_least_one=("epochs", "batch_size"), positive=("learning_rate",)
+    )
 
   def require(self, at_least_one=(), positive=()):
     """Raises ValueError naming the first flag below 1 or not positive."""
@@ -76,22 +84,30 @@ class TrainConfig:
 def define_flags(config_cls, flag_values=flags.FLAGS) -> None:
   """Defines one absl flag per field of `config_cls`, with its default."""
   for f in dataclasses.fields(config_cls):
-    default = (f.default_factory() if f.default_factory is not
-               dataclasses.MISSING else f.default)
+    default = (
+      f.default_factory()
+      if f.default_factory is not dataclasses.MISSING
+      else f.default
+    )
     help_text = f.metadata.get("help", f.name)
     if f.metadata.get("choices") and not isinstance(default, list):
-      flags.DEFINE_enum(f.name, default, list(f.metadata["choices"]),
-                        help_text, flag_values=flag_values)
+      flags.DEFINE_enum(
+        f.name,
+        default,
+        list(f.metadata["choices"]),
+        help_text,
+        flag_values=flag_values,
+      )
     elif isinstance(default, bool):
       flags.DEFINE_bool(f.name, default, help_text, flag_values=flag_values)
     elif isinstance(default, int):
-      flags.DEFINE_integer(f.name, default, help_text,
-                           flag_values=flag_values)
+      flags.DEFINE_integer(f.name, default, help_text, flag_values=flag_values)
     elif isinstance(default, float):
       flags.DEFINE_float(f.name, default, help_text, flag_values=flag_values)
     elif isinstance(default, list):
-      flags.DEFINE_list(f.name, [str(v) for v in default], help_text,
-                        flag_values=flag_values)
+      flags.DEFINE_list(
+        f.name, [str(v) for v in default], help_text, flag_values=flag_values
+      )
     else:
       flags.DEFINE_string(f.name, default, help_text, flag_values=flag_values)
 
@@ -150,8 +166,10 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     return tf.distribute.MirroredStrategy()
   if name == "multi_worker":
     if not os.environ.get("TF_CONFIG"):
-      raise ValueError("--strategy=multi_worker reads the cluster from the "
-                       "TF_CONFIG environment variable, which is not set.")
+      raise ValueError(
+        "--strategy=multi_worker reads the cluster from the "
+        "TF_CONFIG environment variable, which is not set."
+      )
     return tf.distribute.MultiWorkerMirroredStrategy()
   if name == "tpu":
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
@@ -161,24 +179,27 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
   return tf.distribute.get_strategy()
 
 
-def worker_id(strategy: tf.distribute.Strategy) -> Optional[str]:
+def worker_id(strategy: tf.distribute.Strategy) -> str | None:
   """None on the chief (or a single machine), else 'worker_<i>'."""
   resolver = getattr(strategy, "cluster_resolver", None)
   if resolver is None or not resolver.task_type:
     return None
   if resolver.task_type == "chief" or (
-      resolver.task_type == "worker" and resolver.task_id == 0
-      and "chief" not in resolver.cluster_spec().as_dict()):
+    resolver.task_type == "worker"
+    and resolver.task_id == 0
+    and "chief" not in resolver.cluster_spec().as_dict()
+  ):
     return None
   return f"{resolver.task_type}_{resolver.task_id}"
 
 
-def write_json_atomically(path: str, payload: Dict[str, Any]) -> None:
+def write_json_atomically(path: str, payload: dict[str, Any]) -> None:
   """Writes JSON to a temporary file, then renames it over `path`."""
   directory = os.path.dirname(path) or "."
   os.makedirs(directory, exist_ok=True)
-  with tempfile.NamedTemporaryFile("w", dir=directory, delete=False,
-                                   suffix=".tmp") as f:
+  with tempfile.NamedTemporaryFile(
+    "w", dir=directory, delete=False, suffix=".tmp"
+  ) as f:
     json.dump(payload, f, indent=2, sort_keys=True, default=float)
     tmp = f.name
   os.replace(tmp, path)
@@ -202,8 +223,9 @@ def seed_generators(*roots) -> list:
     elif isinstance(obj, dict):
       for item in obj.values():
         visit(item)
-    elif isinstance(obj, (keras.layers.Layer, keras.losses.Loss,
-                          keras.metrics.Metric)):
+    elif isinstance(
+      obj, (keras.layers.Layer, keras.losses.Loss, keras.metrics.Metric)
+    ):
       for item in vars(obj).values():
         visit(item)
 
@@ -266,25 +288,32 @@ class Trainer:
 
   def _path(self, *parts: str) -> str:
     """A path under the output folder, or the worker's own sub-folder."""
-    root = self.output_dir if self.is_chief else os.path.join(
-        self.output_dir, "workers", self.worker)
+    root = (
+      self.output_dir
+      if self.is_chief
+      else os.path.join(self.output_dir, "workers", self.worker)
+    )
     return os.path.join(root, *parts)
 
   def callbacks(self, run: str = "") -> list:
     """Backup (resumption), checkpoint, CSV history and TensorBoard; a NaN
     loss ends training (the history shows where it diverged)."""
     return [
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.BackupAndRestore(self._path(run, "backup")),
-        keras.callbacks.ModelCheckpoint(self._path(run, "checkpoint.keras")),
-        keras.callbacks.CSVLogger(self._path(run, "history.csv"), append=True),
-        keras.callbacks.TensorBoard(self._path(run, "logs")),
+      keras.callbacks.TerminateOnNaN(),
+      keras.callbacks.BackupAndRestore(self._path(run, "backup")),
+      keras.callbacks.ModelCheckpoint(self._path(run, "checkpoint.keras")),
+      keras.callbacks.CSVLogger(self._path(run, "history.csv"), append=True),
+      keras.callbacks.TensorBoard(self._path(run, "logs")),
     ]
 
-  def fit(self, model: keras.Model, train: tf.data.Dataset,
-          validation: Optional[tf.data.Dataset] = None,
-          callbacks: Sequence[keras.callbacks.Callback] = (),
-          run: str = "") -> dict:
+  def fit(
+    self,
+    model: keras.Model,
+    train: tf.data.Dataset,
+    validation: tf.data.Dataset | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    run: str = "",
+  ) -> dict:
     """Runs `model.fit` with the standard callbacks after `callbacks`.
 
     Args:
@@ -294,19 +323,28 @@ class Trainer:
     os.makedirs(self._path(run), exist_ok=True)
     if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
       _work_around_keras_multi_worker(model)
-    epoch_seeds = EpochSeeds(self.epoch, seed_generators(
-        model, getattr(model, "loss", None)))
+    epoch_seeds = EpochSeeds(
+      self.epoch, seed_generators(model, getattr(model, "loss", None))
+    )
     with self.strategy.scope():
-      history = model.fit(train, epochs=self.config.epochs,
-                          validation_data=validation, shuffle=False,
-                          callbacks=[epoch_seeds, *callbacks,
-                                     *self.callbacks(run)],
-                          verbose=self.config.verbose)
+      history = model.fit(
+        train,
+        epochs=self.config.epochs,
+        validation_data=validation,
+        shuffle=False,
+        callbacks=[epoch_seeds, *callbacks, *self.callbacks(run)],
+        verbose=self.config.verbose,
+      )
     return history.history
 
-  def training_dataset(self, features, targets, batch_size: int, seed: int,
-                       augment: Optional[Callable] = None
-                       ) -> tf.data.Dataset:
+  def training_dataset(
+    self,
+    features,
+    targets,
+    batch_size: int,
+    seed: int,
+    augment: Callable | None = None,
+  ) -> tf.data.Dataset:
     """In-memory training data in an order that is a function of (seed,
     epoch) alone: each epoch's permutation is drawn from a stateless seed
     when the epoch starts (`fit` sets `self.epoch`), so a run resumed at an
@@ -323,13 +361,19 @@ class Trainer:
 
     def permutation(_):
       keys = tf.random.stateless_uniform(
-          [n], tf.stack([tf.constant(seed, tf.int64), epoch.read_value()]),
-          alg="philox")
+        [n],
+        tf.stack([tf.constant(seed, tf.int64), epoch.read_value()]),
+        alg="philox",
+      )
       return tf.data.Dataset.from_tensor_slices(
-          tf.stack([tf.argsort(keys), tf.range(n)], 1))
+        tf.stack([tf.argsort(keys), tf.range(n)], 1)
+      )
 
-    ds = tf.data.Dataset.from_tensors(0).flat_map(permutation).apply(
-        tf.data.experimental.assert_cardinality(n))  # Keras counts steps.
+    ds = (
+      tf.data.Dataset.from_tensors(0)
+      .flat_map(permutation)
+      .apply(tf.data.experimental.assert_cardinality(n))
+    )  # Keras counts steps.
 
     def take(pair):
       x, y = tf.gather(features, pair[0]), tf.gather(targets, pair[0])
@@ -338,24 +382,33 @@ class Trainer:
       item = tf.cast(epoch, tf.int32) * n + pair[1]
       return augment(x, y, tf.stack([tf.constant(seed, tf.int32), item]))
 
-    return ds.map(take, num_parallel_calls=tf.data.AUTOTUNE,
-                  deterministic=True).batch(batch_size).prefetch(
-                      tf.data.AUTOTUNE)
+    return (
+      ds.map(take, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+      .batch(batch_size)
+      .prefetch(tf.data.AUTOTUNE)
+    )
 
-  def write_results(self, metrics: Dict[str, Dict[str, float]]) -> Dict:
-    """Writes results.json (flags, metrics per split, wall time) on the chief."""
-    results = {"config": dataclasses.asdict(self.config), "metrics": metrics,
-               "wall_time_s": time.time() - self.start}
+  def write_results(self, metrics: dict[str, dict[str, float]]) -> dict:
+    """Writes results.json (flags, metrics per split, wall time) on the
+    chief."""
+    results = {
+      "config": dataclasses.asdict(self.config),
+      "metrics": metrics,
+      "wall_time_s": time.time() - self.start,
+    }
     if self.is_chief:
-      write_json_atomically(os.path.join(self.output_dir, "results.json"),
-                            results)
-      logging.info("Results written to %s",
-                   os.path.join(self.output_dir, "results.json"))
+      write_json_atomically(
+        os.path.join(self.output_dir, "results.json"), results
+      )
+      logging.info(
+        "Results written to %s", os.path.join(self.output_dir, "results.json")
+      )
     return results
 
 
-def run_sweep(trainer: Trainer, runs: Dict[str, Callable[[str], Dict]]
-              ) -> Dict[str, Dict]:
+def run_sweep(
+  trainer: Trainer, runs: dict[str, Callable[[str], dict]]
+) -> dict[str, dict]:
   """Runs each named run in its sub-folder; returns their metrics by name.
 
   A run writes `<name>/metrics.json` when it finishes; a rerun of the sweep
@@ -391,14 +444,17 @@ def _work_around_keras_multi_worker(model: keras.Model) -> None:
   built; the strategy in scope distributes the steps) and reduce scalars
   over replicas instead. Remove once Keras supports the strategy.
   """
-  from keras.src.backend.tensorflow import trainer  # pylint: disable=g-import-not-at-top
-  model._distribute_strategy = None  # pylint: disable=protected-access
-  original = getattr(trainer.reduce_per_replica, "original",
-                     trainer.reduce_per_replica)
+  from keras.src.backend.tensorflow import trainer
+
+  model._distribute_strategy = None
+  original = getattr(
+    trainer.reduce_per_replica, "original", trainer.reduce_per_replica
+  )
 
   def reduce_per_replica(values, strategy, reduction):
     if reduction not in ("auto", "mean") or not isinstance(
-        strategy, tf.distribute.MultiWorkerMirroredStrategy):
+      strategy, tf.distribute.MultiWorkerMirroredStrategy
+    ):
       return original(values, strategy, reduction)
 
     def mean(v):
@@ -418,21 +474,23 @@ def dataset(features, targets, batch_size: int) -> tf.data.Dataset:
   return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def print_metrics(metrics: Dict[str, Dict[str, float]]) -> None:
+def print_metrics(metrics: dict[str, dict[str, float]]) -> None:
   """Prints the final metrics per split, one line each."""
   for split, values in metrics.items():
     line = "  ".join(f"{k}={v:.4f}" for k, v in sorted(values.items()))
     print(f"[{split}] {line}", flush=True)
 
 
-def as_float_dict(values: Dict[str, Any]) -> Dict[str, float]:
+def as_float_dict(values: dict[str, Any]) -> dict[str, float]:
   return {k: float(np.asarray(v)) for k, v in values.items()}
 
 
-def mean_std(values: Sequence[float]) -> Dict[str, Any]:
+def mean_std(values: Sequence[float]) -> dict[str, Any]:
   """The mean, sample standard deviation (0 for one value) and the values
   of a metric over seeds."""
   values = [float(v) for v in values]
-  return {"mean": float(np.mean(values)),
-          "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
-          "values": values}
+  return {
+    "mean": float(np.mean(values)),
+    "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+    "values": values,
+  }

@@ -8,8 +8,12 @@ import perturbations_tf as ptf
 
 
 def neighbours(connectivity):
-  return [(dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1)
-          if (dr, dc) != (0, 0) and (connectivity == 8 or dr == 0 or dc == 0)]
+  return [
+    (dr, dc)
+    for dr in (-1, 0, 1)
+    for dc in (-1, 0, 1)
+    if (dr, dc) != (0, 0) and (connectivity == 8 or dr == 0 or dc == 0)
+  ]
 
 
 def shortest_path(costs: np.ndarray, connectivity: int = 8):

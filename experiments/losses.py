@@ -34,15 +34,29 @@ class PerturbedSquaredLoss(keras.losses.Loss):
     >>> PerturbedSquaredLoss('ranks', num_samples=10, sigma=0.1)(y, theta)
   """
 
-  def __init__(self, solver, num_samples=10, sigma=0.1, noise="normal",
-               perturbation="additive", seed=None,
-               name="perturbed_squared", **kwargs):
+  def __init__(
+    self,
+    solver,
+    num_samples=10,
+    sigma=0.1,
+    noise="normal",
+    perturbation="additive",
+    seed=None,
+    name="perturbed_squared",
+    **kwargs,
+  ):
     super().__init__(name=name, **kwargs)
     self.solver = registry.get_solver(solver)
-    self._perturbed = ptf.perturbed(self.solver, num_samples, sigma, noise,
-                                    perturbation=perturbation)
-    self._options = dict(num_samples=num_samples, sigma=sigma, noise=noise,
-                         perturbation=perturbation, seed=seed)
+    self._perturbed = ptf.perturbed(
+      self.solver, num_samples, sigma, noise, perturbation=perturbation
+    )
+    self._options = dict(
+      num_samples=num_samples,
+      sigma=sigma,
+      noise=noise,
+      perturbation=perturbation,
+      seed=seed,
+    )
     self.seed_generator = keras.random.SeedGenerator(seed)
 
   def call(self, y_true, y_pred):
@@ -51,8 +65,11 @@ class PerturbedSquaredLoss(keras.losses.Loss):
     return tf.reduce_mean(error, axis=tf.range(1, tf.rank(error)))
 
   def get_config(self):
-    return {**super().get_config(), **self._options,
-            "solver": registry.solver_name(self.solver)}
+    return {
+      **super().get_config(),
+      **self._options,
+      "solver": registry.solver_name(self.solver),
+    }
 
 
 @_register
@@ -106,8 +123,11 @@ class BlackboxLoss(keras.losses.Loss):
     return tf.reduce_sum(hamming, axis=tf.range(1, tf.rank(hamming)))
 
   def get_config(self):
-    return {**super().get_config(), "lam": self.lam,
-            "solver": registry.solver_name(self.solver)}
+    return {
+      **super().get_config(),
+      "lam": self.lam,
+      "solver": registry.solver_name(self.solver),
+    }
 
 
 @_register
@@ -136,14 +156,18 @@ class DecisionLoss(keras.losses.Loss):
     >>> DecisionLoss(ptf.Blackbox('grid_arc_shortest_path', lam=10.0))
   """
 
-  def __init__(self, layer, target="objective", norm="l1",
-               name="decision_loss", **kwargs):
+  def __init__(
+    self, layer, target="objective", norm="l1", name="decision_loss", **kwargs
+  ):
     super().__init__(name=name, **kwargs)
     if target not in ("objective", "solution") or norm not in ("l1", "l2"):
-      raise ValueError(f"target must be 'objective' or 'solution' and norm "
-                       f"'l1' or 'l2', got {target!r} and {norm!r}.")
-    self.layer = (keras.layers.deserialize(layer) if isinstance(layer, dict)
-                  else layer)
+      raise ValueError(
+        f"target must be 'objective' or 'solution' and norm "
+        f"'l1' or 'l2', got {target!r} and {norm!r}."
+      )
+    self.layer = (
+      keras.layers.deserialize(layer) if isinstance(layer, dict) else layer
+    )
     self.target = target
     self.norm = norm
 
@@ -152,12 +176,17 @@ class DecisionLoss(keras.losses.Loss):
     decisions = self.layer(y_pred)
     if self.target == "objective":
       error = tf.reduce_sum(costs * decisions, -1) - tf.reduce_sum(
-          costs * solutions, -1)
+        costs * solutions, -1
+      )
       return tf.abs(error)
     error = decisions - solutions
     error = tf.abs(error) if self.norm == "l1" else tf.square(error)
     return tf.reduce_mean(error, axis=-1)
 
   def get_config(self):
-    return {**super().get_config(), "target": self.target, "norm": self.norm,
-            "layer": keras.layers.serialize(self.layer)}
+    return {
+      **super().get_config(),
+      "target": self.target,
+      "norm": self.norm,
+      "layer": keras.layers.serialize(self.layer),
+    }

@@ -24,8 +24,9 @@ def ranking_linear(num_items: int, dim: int) -> keras.Model:
   """Scores `<w, x_i>` of each item: the FY loss is then convex in w."""
   inputs = keras.Input((num_items, dim))
   scores = layers.Dense(1, use_bias=False, name="w")(inputs)
-  return keras.Model(inputs, layers.Reshape((num_items,))(scores),
-                     name="ranking_linear")
+  return keras.Model(
+    inputs, layers.Reshape((num_items,))(scores), name="ranking_linear"
+  )
 
 
 COST_ACTIVATIONS = ("softplus", "linear")
@@ -35,15 +36,17 @@ def _costs(x, grid_size: int, activation: str):
   """1×1 convolution to one channel and the output activation: the costs
   [k, k], positive with softplus, raw with linear (the solver floors them)."""
   if activation not in COST_ACTIVATIONS:
-    raise ValueError(f"Unknown cost activation {activation!r}; use one of "
-                     f"{COST_ACTIVATIONS}.")
+    raise ValueError(
+      f"Unknown cost activation {activation!r}; use one of {COST_ACTIVATIONS}."
+    )
   x = layers.Conv2D(1, 1)(x)
   x = layers.Activation(activation)(x)
   return layers.Reshape((grid_size, grid_size), name="costs")(x)
 
 
-def warcraft_small_cnn(grid_size: int,
-                       cost_activation: str = "softplus") -> keras.Model:
+def warcraft_small_cnn(
+  grid_size: int, cost_activation: str = "softplus"
+) -> keras.Model:
   """The small convolutional network: three conv/pool stages down to [k, k].
 
   Map pixels come in 8×8 tiles per cell, so three 2× poolings reach the grid.
@@ -53,8 +56,9 @@ def warcraft_small_cnn(grid_size: int,
   for filters in (32, 64, 64):
     x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
     x = layers.MaxPooling2D()(x)
-  return keras.Model(inputs, _costs(x, grid_size, cost_activation),
-                     name="warcraft_small_cnn")
+  return keras.Model(
+    inputs, _costs(x, grid_size, cost_activation), name="warcraft_small_cnn"
+  )
 
 
 def _basic_block(x, filters):
@@ -67,8 +71,9 @@ def _basic_block(x, filters):
   return layers.ReLU()(layers.Add()([x, shortcut]))
 
 
-def warcraft_resnet18(grid_size: int,
-                      cost_activation: str = "softplus") -> keras.Model:
+def warcraft_resnet18(
+  grid_size: int, cost_activation: str = "softplus"
+) -> keras.Model:
   """ResNet18's stem and first block (Vlastelica et al., 2020), pooled to
   the [k, k] grid: conv7×7/2, BN, ReLU, max-pool/2, two basic blocks of 64."""
   inputs = keras.Input((8 * grid_size, 8 * grid_size, 3))
@@ -79,9 +84,12 @@ def warcraft_resnet18(grid_size: int,
   x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
   x = _basic_block(_basic_block(x, 64), 64)
   x = layers.AveragePooling2D(2)(x)  # 2k×2k -> k×k.
-  return keras.Model(inputs, _costs(x, grid_size, cost_activation),
-                     name="warcraft_resnet18")
+  return keras.Model(
+    inputs, _costs(x, grid_size, cost_activation), name="warcraft_resnet18"
+  )
 
 
-WARCRAFT_MODELS = {"small_cnn": warcraft_small_cnn,
-                   "resnet18": warcraft_resnet18}
+WARCRAFT_MODELS = {
+  "small_cnn": warcraft_small_cnn,
+  "resnet18": warcraft_resnet18,
+}

@@ -23,10 +23,12 @@ sub-folder (resumable; a rerun skips finished runs); `results.json` holds
 every run's metrics and, per method and cell, the mean ± std over seeds.
 
   python -m experiments.predict_then_optimize          # quick CPU form
-  python -m experiments.predict_then_optimize --flagfile=configs/predict_then_optimize.cfg
+  python -m experiments.predict_then_optimize \
+      --flagfile=configs/predict_then_optimize.cfg
   python -m experiments.predict_then_optimize --data_file=mine.npz \
       --methods=two_stage,spo_plus,pfyl
-  python -m experiments.plot --pto_results=runs/predict_then_optimize/results.json
+  python -m experiments.plot \
+      --pto_results=runs/predict_then_optimize/results.json
 """
 
 from __future__ import annotations
@@ -35,20 +37,28 @@ import dataclasses
 import math
 import os
 import time
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import NamedTuple
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-import perturbations_tf as ptf
-from perturbations_tf._src import registry
-from perturbations_tf import solvers
 from experiments import common
 from experiments import losses
+import perturbations_tf as ptf
+from perturbations_tf import solvers
+from perturbations_tf._src import registry
 
-METHODS = ("two_stage", "spo_plus", "dbb", "nid", "dpo", "pfyl", "imle",
-           "nce", "cmap")
+METHODS = (
+  "two_stage",
+  "spo_plus",
+  "dbb",
+  "nid",
+  "dpo",
+  "pfyl",
+  "imle",
+  "nce",
+  "cmap",
+)
 PROBLEMS = ("shortest_path", "knapsack")
 DATA_ARRAYS = ("x_train", "c_train", "x_test", "c_test")
 # Methods whose training step cannot be XLA-compiled: TensorFlow's Gamma
@@ -59,24 +69,33 @@ NOT_JIT = ("imle",)
 @dataclasses.dataclass
 class Config(common.TrainConfig):
   """Settings of the benchmark (defaults: the quick CPU study)."""
-  problem: str = common.field("shortest_path", "The linear program.",
-                              choices=PROBLEMS)
+
+  problem: str = common.field(
+    "shortest_path", "The linear program.", choices=PROBLEMS
+  )
   data_file: str = common.field(
-      "", "A .npz with x_train, c_train, x_test, c_test (shortest path: "
-      "costs in PyEPO's arc order; knapsack: also weights [dim, items] and "
-      "capacity); replaces the generated data (and --num_train, --degrees, "
-      "--noise_widths).")
-  methods: List[str] = common.field(list(METHODS), "Methods to train.",
-                                    choices=METHODS, item_type=str)
-  num_train: List[int] = common.field([1000], "Training sizes.",
-                                      item_type=int)
+    "",
+    "A .npz with x_train, c_train, x_test, c_test (shortest path: "
+    "costs in PyEPO's arc order; knapsack: also weights [dim, items] and "
+    "capacity); replaces the generated data (and --num_train, --degrees, "
+    "--noise_widths).",
+  )
+  methods: list[str] = common.field(
+    list(METHODS), "Methods to train.", choices=METHODS, item_type=str
+  )
+  num_train: list[int] = common.field([1000], "Training sizes.", item_type=int)
   num_test: int = common.field(1000, "Test instances.")
-  degrees: List[int] = common.field([1, 2, 4, 6], "Polynomial degrees of "
-                                    "the feature-to-cost map.", item_type=int)
-  noise_widths: List[float] = common.field([0.5], "Half-widths of the "
-                                           "multiplicative cost noise.")
-  num_seeds: int = common.field(3, "Seeds per cell: --seed, --seed + 1, ... "
-                                "(data and initialisation).")
+  degrees: list[int] = common.field(
+    [1, 2, 4, 6],
+    "Polynomial degrees of the feature-to-cost map.",
+    item_type=int,
+  )
+  noise_widths: list[float] = common.field(
+    [0.5], "Half-widths of the multiplicative cost noise."
+  )
+  num_seeds: int = common.field(
+    3, "Seeds per cell: --seed, --seed + 1, ... (data and initialisation)."
+  )
   num_features: int = common.field(5, "p, the feature dimension.")
   grid_size: int = common.field(5, "Shortest path: k×k grid of nodes.")
   num_items: int = common.field(32, "Knapsack: items.")
@@ -86,56 +105,78 @@ class Config(common.TrainConfig):
   sigma: float = common.field(1.0, "σ of dpo, pfyl and imle.")
   dbb_lambda: float = common.field(10.0, "λ of dbb.")
   imle_lambda: float = common.field(10.0, "λ of imle.")
-  solve_ratio: float = common.field(0.05, "Fraction of rows nce and cmap "
-                                    "solve exactly (the rest: the pool).")
+  solve_ratio: float = common.field(
+    0.05, "Fraction of rows nce and cmap solve exactly (the rest: the pool)."
+  )
   knapsack_solver: str = common.field(
-      "packings", "Knapsack: 'packings' (ptf.Knapsack: the maximal packings "
-      "enumerated once, a batch solved by one matrix product, XLA) or "
-      "'highs' (a MILP per instance through ptf.LinearProgram, for "
-      "knapsacks with too many packings).", choices=("packings", "highs"))
+    "packings",
+    "Knapsack: 'packings' (ptf.Knapsack: the maximal packings "
+    "enumerated once, a batch solved by one matrix product, XLA) or "
+    "'highs' (a MILP per instance through ptf.LinearProgram, for "
+    "knapsacks with too many packings).",
+    choices=("packings", "highs"),
+  )
   lp_executor: str = common.field(
-      "processes", "Knapsack with HiGHS: where it solves ('processes': "
-      "spawned workers, faster for many small programs).",
-      choices=("threads", "processes"))
-  num_workers: int = common.field(0, "Knapsack with HiGHS: workers (0: one "
-                                  "per CPU core).")
+    "processes",
+    "Knapsack with HiGHS: where it solves ('processes': "
+    "spawned workers, faster for many small programs).",
+    choices=("threads", "processes"),
+  )
+  num_workers: int = common.field(
+    0, "Knapsack with HiGHS: workers (0: one per CPU core)."
+  )
   epochs: int = common.field(20, "Training epochs.")
   batch_size: int = common.field(32, "Mini-batch size.")
   learning_rate: float = common.field(1e-2, "Adam learning rate.")
 
   def validate(self):
     super().validate()
-    self.require(at_least_one=("num_test", "num_seeds", "num_features",
-                               "grid_size", "num_items", "knapsack_dim",
-                               "num_samples"),
-                 positive=("sigma", "dbb_lambda", "imle_lambda", "capacity"))
+    self.require(
+      at_least_one=(
+        "num_test",
+        "num_seeds",
+        "num_features",
+        "grid_size",
+        "num_items",
+        "knapsack_dim",
+        "num_samples",
+      ),
+      positive=("sigma", "dbb_lambda", "imle_lambda", "capacity"),
+    )
     if not self.methods:
       raise ValueError("--methods must name at least one method.")
     if not 0 < self.solve_ratio <= 1:
-      raise ValueError(f"--solve_ratio must be in (0, 1], got "
-                       f"{self.solve_ratio}.")
+      raise ValueError(
+        f"--solve_ratio must be in (0, 1], got {self.solve_ratio}."
+      )
     if self.data_file:
       load_data_file(self)  # Fails here, before any training.
       return
     if not self.num_train or min(self.num_train) < 1:
-      raise ValueError(f"--num_train must be positive sizes, got "
-                       f"{self.num_train}.")
+      raise ValueError(
+        f"--num_train must be positive sizes, got {self.num_train}."
+      )
     if not self.degrees or min(self.degrees) < 1:
-      raise ValueError(f"--degrees must be positive integers, got "
-                       f"{self.degrees}.")
-    if not self.noise_widths or not all(0 <= e < 1 for e in
-                                        self.noise_widths):
-      raise ValueError(f"--noise_widths must be in [0, 1), got "
-                       f"{self.noise_widths}.")
+      raise ValueError(
+        f"--degrees must be positive integers, got {self.degrees}."
+      )
+    if not self.noise_widths or not all(0 <= e < 1 for e in self.noise_widths):
+      raise ValueError(
+        f"--noise_widths must be in [0, 1), got {self.noise_widths}."
+      )
 
-  def cells(self) -> List[Tuple[Optional[int], Optional[int],
-                                Optional[float], int]]:
+  def cells(self) -> list[tuple[int | None, int | None, float | None, int]]:
     """(training size, degree, noise width, seed) of every data set."""
     seeds = range(self.seed, self.seed + self.num_seeds)
     if self.data_file:
       return [(None, None, None, s) for s in seeds]
-    return [(n, d, e, s) for n in self.num_train for d in self.degrees
-            for e in self.noise_widths for s in seeds]
+    return [
+      (n, d, e, s)
+      for n in self.num_train
+      for d in self.degrees
+      for e in self.noise_widths
+      for s in seeds
+    ]
 
 
 def cell_name(n, deg, noise) -> str:
@@ -145,12 +186,13 @@ def cell_name(n, deg, noise) -> str:
 
 class Problem(NamedTuple):
   """One data set and its solver."""
+
   x_train: np.ndarray
   c_train: np.ndarray
   x_test: np.ndarray
   c_test: np.ndarray
-  weights: Optional[np.ndarray]  # Knapsack only.
-  capacity: Optional[np.ndarray]
+  weights: np.ndarray | None  # Knapsack only.
+  capacity: np.ndarray | None
 
 
 def load_data_file(config: Config) -> Problem:
@@ -163,52 +205,76 @@ def load_data_file(config: Config) -> Problem:
   extra = ("weights", "capacity") if config.problem == "knapsack" else ()
   missing = [k for k in DATA_ARRAYS + extra if k not in arrays]
   if missing:
-    raise ValueError(f"--data_file={path} lacks the arrays {missing} (it "
-                     f"has {sorted(arrays)}).")
+    raise ValueError(
+      f"--data_file={path} lacks the arrays {missing} (it "
+      f"has {sorted(arrays)})."
+    )
   for name in DATA_ARRAYS:
     if arrays[name].ndim != 2 or not np.all(np.isfinite(arrays[name])):
-      raise ValueError(f"--data_file: {name} must be a finite 2-D array, got "
-                       f"shape {arrays[name].shape}"
-                       f"{'' if np.all(np.isfinite(arrays[name])) else ' with NaN or Inf'}.")
+      raise ValueError(
+        f"--data_file: {name} must be a finite 2-D array, got "
+        f"shape {arrays[name].shape}"
+        f"{'' if np.all(np.isfinite(arrays[name])) else ' with NaN or Inf'}."
+      )
   for split in ("train", "test"):
     if len(arrays[f"x_{split}"]) != len(arrays[f"c_{split}"]):
-      raise ValueError(f"--data_file: x_{split} and c_{split} have "
-                       f"{len(arrays[f'x_{split}'])} and "
-                       f"{len(arrays[f'c_{split}'])} rows.")
+      raise ValueError(
+        f"--data_file: x_{split} and c_{split} have "
+        f"{len(arrays[f'x_{split}'])} and "
+        f"{len(arrays[f'c_{split}'])} rows."
+      )
   p, d = arrays["x_train"].shape[1], arrays["c_train"].shape[1]
   if arrays["x_test"].shape[1] != p or arrays["c_test"].shape[1] != d:
-    raise ValueError("--data_file: train and test arrays have different "
-                     "widths.")
+    raise ValueError(
+      "--data_file: train and test arrays have different widths."
+    )
   weights = capacity = None
   if config.problem == "shortest_path":
     arcs = len(solvers.grid_arcs((config.grid_size, config.grid_size)))
     if d != arcs:
-      raise ValueError(f"--data_file has {d} costs per instance, but a "
-                       f"{config.grid_size}×{config.grid_size} grid has "
-                       f"{arcs} arcs: set --grid_size.")
+      raise ValueError(
+        f"--data_file has {d} costs per instance, but a "
+        f"{config.grid_size}×{config.grid_size} grid has "
+        f"{arcs} arcs: set --grid_size."
+      )
   else:
     weights = np.atleast_2d(arrays["weights"]).astype(np.float64)
     capacity = np.broadcast_to(arrays["capacity"], weights.shape[:1])
     if weights.shape[1] != d:
-      raise ValueError(f"--data_file: weights {weights.shape} must be "
-                       f"[dim, {d}] for {d} items.")
-  return Problem(*(arrays[k].astype(np.float32) for k in DATA_ARRAYS),
-                 weights, capacity)
+      raise ValueError(
+        f"--data_file: weights {weights.shape} must be "
+        f"[dim, {d}] for {d} items."
+      )
+  return Problem(
+    *(arrays[k].astype(np.float32) for k in DATA_ARRAYS), weights, capacity
+  )
 
 
-def generate(config: Config, n: int, deg: int, noise: float,
-             seed: int) -> Problem:
+def generate(
+  config: Config, n: int, deg: int, noise: float, seed: int
+) -> Problem:
   """PyEPO's data: the first `--num_test` instances test, the rest train."""
   total = n + config.num_test
   if config.problem == "shortest_path":
     x, c = ptf.data.shortest_path(
-        total, config.num_features, (config.grid_size, config.grid_size),
-        deg, noise, seed)
+      total,
+      config.num_features,
+      (config.grid_size, config.grid_size),
+      deg,
+      noise,
+      seed,
+    )
     weights = capacity = None
   else:
     weights, x, c = ptf.data.knapsack(
-        total, config.num_features, config.num_items, config.knapsack_dim,
-        deg, noise, seed)
+      total,
+      config.num_features,
+      config.num_items,
+      config.knapsack_dim,
+      deg,
+      noise,
+      seed,
+    )
     capacity = np.full(config.knapsack_dim, config.capacity)
   x = x.astype(np.float32)
   t = config.num_test
@@ -218,19 +284,27 @@ def generate(config: Config, n: int, deg: int, noise: float,
 def problem_solver(config: Config, problem: Problem):
   """The batched solver of the problem (it declares its sense)."""
   if config.problem == "shortest_path":
-    return {"name": "grid_arc_shortest_path",
-            "kwargs": {"grid": [config.grid_size, config.grid_size]}}
+    return {
+      "name": "grid_arc_shortest_path",
+      "kwargs": {"grid": [config.grid_size, config.grid_size]},
+    }
   if config.knapsack_solver == "packings":
     return ptf.Knapsack(problem.weights, problem.capacity)
   return ptf.LinearProgram(
-      A_ub=problem.weights, b_ub=problem.capacity, bounds=(0, 1),
-      integrality=np.ones(problem.weights.shape[1]), maximize=True,
-      executor=config.lp_executor, num_workers=config.num_workers or None)
+    A_ub=problem.weights,
+    b_ub=problem.capacity,
+    bounds=(0, 1),
+    integrality=np.ones(problem.weights.shape[1]),
+    maximize=True,
+    executor=config.lp_executor,
+    num_workers=config.num_workers or None,
+  )
 
 
 class Cell(NamedTuple):
   """A data set with its solver and the optimal decisions, shared by the
   methods trained on it."""
+
   problem: Problem
   solver: object
   w_train: np.ndarray
@@ -238,22 +312,29 @@ class Cell(NamedTuple):
 
 
 def make_cell(config: Config, n, deg, noise, seed) -> Cell:
-  problem = (load_data_file(config) if config.data_file else
-             generate(config, n, deg, noise, seed))
+  problem = (
+    load_data_file(config)
+    if config.data_file
+    else generate(config, n, deg, noise, seed)
+  )
   solver = problem_solver(config, problem)
-  return Cell(problem, solver, ptf.data.optimal_solutions(problem.c_train,
-                                                          solver),
-              ptf.data.optimal_solutions(problem.c_test, solver))
+  return Cell(
+    problem,
+    solver,
+    ptf.data.optimal_solutions(problem.c_train, solver),
+    ptf.data.optimal_solutions(problem.c_test, solver),
+  )
 
 
-def close(cell: Optional[Cell]):
+def close(cell: Cell | None):
   """Ends the worker pool of a knapsack's LinearProgram."""
   if cell is not None and isinstance(cell.solver, ptf.LinearProgram):
     cell.solver.close()
 
 
-def pool_capacity(num_train: int, batch_size: int, epochs: int,
-                  solve_ratio: float) -> int:
+def pool_capacity(
+  num_train: int, batch_size: int, epochs: int, solve_ratio: float
+) -> int:
   """Room for every solution a run can meet: the training solutions and
   every exact solve, so the pool never evicts (as PyEPO's, unbounded).
 
@@ -264,8 +345,9 @@ def pool_capacity(num_train: int, batch_size: int, epochs: int,
   return num_train + epochs * batches * math.ceil(solve_ratio * batch_size)
 
 
-def make_loss(config: Config, method: str, solver, w_train: np.ndarray,
-              seed: int):
+def make_loss(
+  config: Config, method: str, solver, w_train: np.ndarray, seed: int
+):
   """The method's loss and the targets it takes: 'costs', 'solutions' or
   'both' (`ptf.stack_targets(c, w*)`)."""
   m, sigma = config.num_samples, config.sigma
@@ -278,21 +360,31 @@ def make_loss(config: Config, method: str, solver, w_train: np.ndarray,
   if method == "nid":
     return losses.DecisionLoss(ptf.NegativeIdentity(solver)), "both"
   if method == "dpo":  # Normal noise is symmetric: θ ± σZ alike.
-    return losses.DecisionLoss(ptf.Perturbed(solver, m, sigma, seed=seed),
-                               "solution", "l2"), "both"
+    return losses.DecisionLoss(
+      ptf.Perturbed(solver, m, sigma, seed=seed), "solution", "l2"
+    ), "both"
   if method == "pfyl":
     return ptf.FenchelYoungLoss(solver, m, sigma, seed=seed), "solutions"
   if method == "imle":
-    return losses.DecisionLoss(ptf.IMLE(
-        solver, m, sigma, config.imle_lambda, seed=seed),
-                               "solution", "l1"), "both"
+    return losses.DecisionLoss(
+      ptf.IMLE(solver, m, sigma, config.imle_lambda, seed=seed),
+      "solution",
+      "l1",
+    ), "both"
   cache = ptf.SolutionCache(
-      solver, shape=w_train.shape[1:], solve_fraction=config.solve_ratio,
-      capacity=pool_capacity(len(w_train), config.batch_size, config.epochs,
-                             config.solve_ratio),
-      initial_solutions=w_train, seed=seed)
-  return (ptf.NCELoss(cache) if method == "nce" else ptf.CMAPLoss(cache),
-          "solutions")
+    solver,
+    shape=w_train.shape[1:],
+    solve_fraction=config.solve_ratio,
+    capacity=pool_capacity(
+      len(w_train), config.batch_size, config.epochs, config.solve_ratio
+    ),
+    initial_solutions=w_train,
+    seed=seed,
+  )
+  return (
+    ptf.NCELoss(cache) if method == "nce" else ptf.CMAPLoss(cache),
+    "solutions",
+  )
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -315,35 +407,58 @@ def normalized_regret(solver, costs, solutions, predicted) -> float:
   return float(metric.result())
 
 
-def train_one(config: Config, trainer: common.Trainer, method: str,
-              cell: Cell, seed: int, run: str,
-              callbacks=()) -> Dict[str, float]:
+def train_one(
+  config: Config,
+  trainer: common.Trainer,
+  method: str,
+  cell: Cell,
+  seed: int,
+  run: str,
+  callbacks=(),
+) -> dict[str, float]:
   """Trains the linear model with one method; its regrets and times."""
   problem, solver, w_train, w_test = cell
   keras.utils.set_random_seed(seed)
   loss, target = make_loss(config, method, solver, w_train, seed)
-  y = {"costs": problem.c_train, "solutions": w_train,
-       "both": np.stack([problem.c_train, w_train], 1)}[target]
-  jit = (config.jit_compile and method not in NOT_JIT and getattr(
-      registry.get_solver(solver), "supports_jit", True))
-  model = keras.Sequential([keras.Input((problem.x_train.shape[1],)),
-                            keras.layers.Dense(problem.c_train.shape[1])])
-  model.compile(keras.optimizers.Adam(config.learning_rate), loss=loss,
-                jit_compile=jit)
+  y = {
+    "costs": problem.c_train,
+    "solutions": w_train,
+    "both": np.stack([problem.c_train, w_train], 1),
+  }[target]
+  jit = (
+    config.jit_compile
+    and method not in NOT_JIT
+    and getattr(registry.get_solver(solver), "supports_jit", True)
+  )
+  model = keras.Sequential(
+    [
+      keras.Input((problem.x_train.shape[1],)),
+      keras.layers.Dense(problem.c_train.shape[1]),
+    ]
+  )
+  model.compile(
+    keras.optimizers.Adam(config.learning_rate), loss=loss, jit_compile=jit
+  )
   timer = EpochTimer()
-  trainer.fit(model, trainer.training_dataset(problem.x_train, y,
-                                             config.batch_size, seed=seed),
-              callbacks=[timer, *callbacks], run=run)
+  trainer.fit(
+    model,
+    trainer.training_dataset(problem.x_train, y, config.batch_size, seed=seed),
+    callbacks=[timer, *callbacks],
+    run=run,
+  )
   metrics = {"seconds_per_epoch": float(np.median(timer.seconds or [0.0]))}
-  for split, x, c, w in (("train", problem.x_train, problem.c_train, w_train),
-                         ("test", problem.x_test, problem.c_test, w_test)):
+  for split, x, c, w in (
+    ("train", problem.x_train, problem.c_train, w_train),
+    ("test", problem.x_test, problem.c_test, w_test),
+  ):
     predicted = model(x, training=False)
     metrics[f"{split}_normalized_regret"] = normalized_regret(
-        solver, c, w, predicted)
+      solver, c, w, predicted
+    )
   return metrics
 
 
-def summarise(config: Config, metrics: Dict[str, Dict[str, float]]) -> Dict:
+def summarise(config: Config, metrics: dict[str, dict[str, float]]) -> dict:
   """Per method and data cell: the mean, std and values over seeds."""
   summary = {}
   for method in config.methods:
@@ -351,7 +466,8 @@ def summarise(config: Config, metrics: Dict[str, Dict[str, float]]) -> Dict:
     for n, deg, noise, seed in config.cells():
       run = f"{method}/{cell_name(n, deg, noise)}_seed{seed}"
       cells.setdefault(cell_name(n, deg, noise), []).append(
-          metrics[run]["test_normalized_regret"])
+        metrics[run]["test_normalized_regret"]
+      )
     summary[method] = {name: common.mean_std(v) for name, v in cells.items()}
   return summary
 
@@ -366,25 +482,32 @@ def run(config: Config, callbacks=()) -> dict:
     """The data cell's set-up, made once for all its methods."""
     if current.get("key") != (n, deg, noise, seed):
       close(current.get("cell"))
-      current.update(key=(n, deg, noise, seed),
-                     cell=make_cell(config, n, deg, noise, seed))
+      current.update(
+        key=(n, deg, noise, seed), cell=make_cell(config, n, deg, noise, seed)
+      )
     return current["cell"]
 
   runs = {}
   for n, deg, noise, seed in config.cells():  # Data cell by data cell.
     for method in config.methods:
       runs[f"{method}/{cell_name(n, deg, noise)}_seed{seed}"] = (
-          lambda run, m=method, key=(n, deg, noise, seed): train_one(
-              config, trainer, m, cell(*key), key[3], run, callbacks))
+        lambda run, m=method, key=(n, deg, noise, seed): train_one(
+          config, trainer, m, cell(*key), key[3], run, callbacks
+        )
+      )
   try:
     metrics = common.run_sweep(trainer, runs)
   finally:
     close(current.get("cell"))
   summary = summarise(config, metrics)
   for method, cells in summary.items():
-    print(f"{method:10s} " + "  ".join(
-        f"{name}: {s['mean']:.4f} ± {s['std']:.4f}" for name, s in
-        cells.items()), flush=True)
+    print(
+      f"{method:10s} "
+      + "  ".join(
+        f"{name}: {s['mean']:.4f} ± {s['std']:.4f}" for name, s in cells.items()
+      ),
+      flush=True,
+    )
   return trainer.write_results({"runs": metrics, "summary": summary})
 
 

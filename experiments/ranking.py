@@ -27,17 +27,16 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from typing import Dict, List, Tuple
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-import perturbations_tf as ptf
-from perturbations_tf import solvers
 from experiments import common
 from experiments import losses
 from experiments import models
+import perturbations_tf as ptf
+from perturbations_tf import solvers
 
 LOSSES = ("fenchel_young", "perturbed_squared", "squared", "centred_squared")
 PERTURBED_LOSSES = ("fenchel_young", "perturbed_squared")
@@ -49,6 +48,7 @@ MIN_NOISE_SCALE = 0.25
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
   """One training of the sweep."""
+
   loss: str
   noise_level: float
   sigma: float  # ε, the perturbation scale (perturbed losses).
@@ -59,73 +59,105 @@ class RunSpec:
 @dataclasses.dataclass
 class Config(common.TrainConfig):
   """Settings of the ranking experiment."""
+
   num_instances: int = common.field(4000, "Instances (train + test).")
   test_fraction: float = common.field(0.2, "Held-out fraction.")
   num_items: int = common.field(100, "n, items to rank per instance.")
   dim: int = common.field(9, "d, the feature dimension.")
-  noise_levels: List[float] = common.field(
-      [0.0], "Label noise levels σ; one training per level.")
+  noise_levels: list[float] = common.field(
+    [0.0], "Label noise levels σ; one training per level."
+  )
   loss: str = common.field("fenchel_young", "Training loss.", choices=LOSSES)
-  sweep_losses: List[str] = common.field(
-      [], "Train every noise level with each of these losses (default: "
-      "--loss only).", choices=LOSSES, item_type=str)
+  sweep_losses: list[str] = common.field(
+    [],
+    "Train every noise level with each of these losses (default: --loss only).",
+    choices=LOSSES,
+    item_type=str,
+  )
   num_samples: int = common.field(100, "M, perturbed samples per example.")
   sigma: float = common.field(1.0, "ε, the noise scale.")
-  sweep_sigma_ratios: List[float] = common.field(
-      [], "Perturbed losses: one run per ratio r, with ε = r·max(σ, "
-      f"{MIN_NOISE_SCALE:g}) (default: ε = --sigma).")
-  sweep_num_samples: List[int] = common.field(
-      [], "Perturbed losses: one run per M (default: --num_samples).",
-      item_type=int)
-  num_seeds: int = common.field(1, "Seeds per setting: --seed, --seed + 1, "
-                                "… (data and initialisation).")
+  sweep_sigma_ratios: list[float] = common.field(
+    [],
+    "Perturbed losses: one run per ratio r, with ε = r·max(σ, "
+    f"{MIN_NOISE_SCALE:g}) (default: ε = --sigma).",
+  )
+  sweep_num_samples: list[int] = common.field(
+    [],
+    "Perturbed losses: one run per M (default: --num_samples).",
+    item_type=int,
+  )
+  num_seeds: int = common.field(
+    1, "Seeds per setting: --seed, --seed + 1, … (data and initialisation)."
+  )
   epochs: int = common.field(10, "Training epochs.")
   batch_size: int = common.field(32, "Global mini-batch size.")
   learning_rate: float = common.field(
-      1e-2, "Adam's initial learning rate (unless selected).")
+    1e-2, "Adam's initial learning rate (unless selected)."
+  )
   lr_schedule: str = common.field(
-      "cosine", "constant, or cosine: decayed to 0 over the epochs.",
-      choices=SCHEDULES)
-  select_learning_rates: List[float] = common.field(
-      [], "Candidate initial learning rates: for each loss, the one with the "
-      "lowest validation loss (at --selection_noise_level, --seed, the "
-      "training split less --validation_fraction) trains every run.")
+    "cosine",
+    "constant, or cosine: decayed to 0 over the epochs.",
+    choices=SCHEDULES,
+  )
+  select_learning_rates: list[float] = common.field(
+    [],
+    "Candidate initial learning rates: for each loss, the one with the "
+    "lowest validation loss (at --selection_noise_level, --seed, the "
+    "training split less --validation_fraction) trains every run.",
+  )
   validation_fraction: float = common.field(
-      0.2, "Fraction of the training split held out to select rates.")
+    0.2, "Fraction of the training split held out to select rates."
+  )
   selection_noise_level: float = common.field(
-      1.0, "Label noise level at which learning rates are selected.")
-  jit_compile: bool = common.field(False, "XLA-compile the training step "
-                                   "(XLA's CPU sort is slow).")
+    1.0, "Label noise level at which learning rates are selected."
+  )
+  jit_compile: bool = common.field(
+    False, "XLA-compile the training step (XLA's CPU sort is slow)."
+  )
 
   def validate(self):
     super().validate()
     for name in ("test_fraction", "validation_fraction"):
       if not 0 < getattr(self, name) < 1:
         raise ValueError(
-            f"--{name} must be in (0, 1), got {getattr(self, name)}.")
+          f"--{name} must be in (0, 1), got {getattr(self, name)}."
+        )
     if not self.noise_levels or any(
-        not level >= 0 for level in self.noise_levels):
-      raise ValueError("--noise_levels must be non-negative numbers, got "
-                       f"{self.noise_levels}.")
+      not level >= 0 for level in self.noise_levels
+    ):
+      raise ValueError(
+        f"--noise_levels must be non-negative numbers, got {self.noise_levels}."
+      )
     for name in ("sweep_sigma_ratios", "select_learning_rates"):
       if any(not value > 0 for value in getattr(self, name)):
-        raise ValueError(f"--{name} must be positive numbers, got "
-                         f"{getattr(self, name)}.")
+        raise ValueError(
+          f"--{name} must be positive numbers, got {getattr(self, name)}."
+        )
     if any(m < 1 for m in self.sweep_num_samples):
-      raise ValueError(f"--sweep_num_samples must be >= 1, got "
-                       f"{self.sweep_num_samples}.")
+      raise ValueError(
+        f"--sweep_num_samples must be >= 1, got {self.sweep_num_samples}."
+      )
     if self.selection_noise_level < 0:
-      raise ValueError("--selection_noise_level must be >= 0, got "
-                       f"{self.selection_noise_level}.")
-    self.require(at_least_one=("num_instances", "num_items", "dim",
-                               "num_samples", "num_seeds"),
-                 positive=("sigma",))
+      raise ValueError(
+        "--selection_noise_level must be >= 0, got "
+        f"{self.selection_noise_level}."
+      )
+    self.require(
+      at_least_one=(
+        "num_instances",
+        "num_items",
+        "dim",
+        "num_samples",
+        "num_seeds",
+      ),
+      positive=("sigma",),
+    )
 
   @property
-  def losses(self) -> List[str]:
+  def losses(self) -> list[str]:
     return self.sweep_losses or [self.loss]
 
-  def runs(self) -> Dict[str, RunSpec]:
+  def runs(self) -> dict[str, RunSpec]:
     """Every run of the sweep, by sub-folder name."""
     runs = {}
     for loss in self.losses:
@@ -133,9 +165,13 @@ class Config(common.TrainConfig):
       for level in self.noise_levels:
         sigmas = [(None, self.sigma)]
         if perturbed and self.sweep_sigma_ratios:
-          sigmas = [(f"sigma_{r * max(level, MIN_NOISE_SCALE):g}",
-                     r * max(level, MIN_NOISE_SCALE))
-                    for r in self.sweep_sigma_ratios]
+          sigmas = [
+            (
+              f"sigma_{r * max(level, MIN_NOISE_SCALE):g}",
+              r * max(level, MIN_NOISE_SCALE),
+            )
+            for r in self.sweep_sigma_ratios
+          ]
         samples = [(None, self.num_samples)]
         if perturbed and self.sweep_num_samples:
           samples = [(f"M_{m}", m) for m in self.sweep_num_samples]
@@ -143,10 +179,16 @@ class Config(common.TrainConfig):
           for samples_part, m in samples:
             for k in range(self.num_seeds):
               seed = self.seed + k
-              parts = [loss, f"noise_{level:g}", sigma_part, samples_part,
-                       f"seed_{seed}" if self.num_seeds > 1 else None]
+              parts = [
+                loss,
+                f"noise_{level:g}",
+                sigma_part,
+                samples_part,
+                f"seed_{seed}" if self.num_seeds > 1 else None,
+              ]
               runs["/".join(p for p in parts if p)] = RunSpec(
-                  loss, level, sigma, m, seed)
+                loss, level, sigma, m, seed
+              )
     return runs
 
 
@@ -164,8 +206,10 @@ def make_data(config: Config, noise_level: float, seed: int):
   x = rng.normal(size=(config.num_instances, config.num_items, config.dim))
   clean = x @ w0
   noisy = clean + noise_level * rng.normal(size=x.shape[:2])
-  labels, clean_labels = (solvers.ranks(tf.constant(s)).numpy().astype(
-      np.float32) for s in (noisy, clean))
+  labels, clean_labels = (
+    solvers.ranks(tf.constant(s)).numpy().astype(np.float32)
+    for s in (noisy, clean)
+  )
   return x.astype(np.float32), labels, clean_labels, w0
 
 
@@ -180,36 +224,47 @@ def make_loss(spec: RunSpec) -> keras.losses.Loss:
 
 
 def ranking_metrics() -> list:
-  return [ptf.metrics.ExactMatchAccuracy(solver="ranks",
-                                         name="perfect_ranking_accuracy"),
-          ptf.metrics.HammingAccuracy(solver="ranks",
-                                      name="partial_ranking_accuracy"),
-          ptf.metrics.ProjectionAccuracy(solver="ranks",
-                                         name="projection_accuracy"),
-          ptf.metrics.SpearmanCorrelation(name="spearman")]
+  return [
+    ptf.metrics.ExactMatchAccuracy(
+      solver="ranks", name="perfect_ranking_accuracy"
+    ),
+    ptf.metrics.HammingAccuracy(
+      solver="ranks", name="partial_ranking_accuracy"
+    ),
+    ptf.metrics.ProjectionAccuracy(solver="ranks", name="projection_accuracy"),
+    ptf.metrics.SpearmanCorrelation(name="spearman"),
+  ]
 
 
-def full_batch_gradient(model: keras.Model, loss: keras.losses.Loss,
-                        x: np.ndarray, y: np.ndarray,
-                        batch_size: int = 256) -> np.ndarray:
+def full_batch_gradient(
+  model: keras.Model,
+  loss: keras.losses.Loss,
+  x: np.ndarray,
+  y: np.ndarray,
+  batch_size: int = 256,
+) -> np.ndarray:
   """The gradient of the mean training loss over all of `(x, y)` with
   respect to the model's weights, flattened (accumulated by batches)."""
   total = [tf.zeros_like(w) for w in model.trainable_weights]
   for start in range(0, len(x), batch_size):
-    xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+    xb, yb = x[start : start + batch_size], y[start : start + batch_size]
     with tf.GradientTape() as tape:
       value = loss(yb, model(xb, training=False)) * len(xb)
-    total = [t + g for t, g in zip(
-        total, tape.gradient(value, model.trainable_weights))]
+    total = [
+      t + g
+      for t, g in zip(total, tape.gradient(value, model.trainable_weights))
+    ]
   return np.concatenate([np.ravel(t.numpy()) for t in total]) / len(x)
 
 
-def learning_rate_schedule(config: Config, learning_rate: float,
-                           steps_per_epoch: int):
+def learning_rate_schedule(
+  config: Config, learning_rate: float, steps_per_epoch: int
+):
   if config.lr_schedule == "constant":
     return learning_rate
   return keras.optimizers.schedules.CosineDecay(
-      learning_rate, decay_steps=config.epochs * steps_per_epoch)
+    learning_rate, decay_steps=config.epochs * steps_per_epoch
+  )
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -218,13 +273,17 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
   return float(a @ b / norms) if norms > 0 else 0.0
 
 
-def weight_metrics(w: np.ndarray, w0: np.ndarray, spec: RunSpec
-                   ) -> Dict[str, float]:
+def weight_metrics(
+  w: np.ndarray, w0: np.ndarray, spec: RunSpec
+) -> dict[str, float]:
   """How well w recovers w0: its cosine with w0 and its norm (for the
   Fenchel–Young loss, beside the theory's ε/σ)."""
   cos = cosine(w, w0)
-  metrics = {"cosine": cos, "one_minus_cosine": 1.0 - cos,
-             "norm": float(np.linalg.norm(w))}
+  metrics = {
+    "cosine": cos,
+    "one_minus_cosine": 1.0 - cos,
+    "norm": float(np.linalg.norm(w)),
+  }
   if spec.loss == "fenchel_young" and spec.noise_level > 0:
     metrics["norm_theory"] = spec.sigma / spec.noise_level
   return metrics
@@ -233,14 +292,23 @@ def weight_metrics(w: np.ndarray, w0: np.ndarray, spec: RunSpec
 def least_squares_gap(w: np.ndarray, x: np.ndarray, y: np.ndarray) -> float:
   """`1 − cos(w, w_ls)` with w_ls the squared loss's exact minimiser on
   `(x, y)` (no bias, as the model): how far training is from it."""
-  w_ls = np.linalg.lstsq(x.reshape(-1, x.shape[-1]).astype(np.float64),
-                         y.reshape(-1).astype(np.float64), rcond=None)[0]
+  w_ls = np.linalg.lstsq(
+    x.reshape(-1, x.shape[-1]).astype(np.float64),
+    y.reshape(-1).astype(np.float64),
+    rcond=None,
+  )[0]
   return 1.0 - cosine(w, w_ls)
 
 
-def train_one(config: Config, trainer: common.Trainer, spec: RunSpec,
-              learning_rate: float, run: str = "", callbacks=(),
-              select: bool = False) -> Dict[str, Dict[str, float]]:
+def train_one(
+  config: Config,
+  trainer: common.Trainer,
+  spec: RunSpec,
+  learning_rate: float,
+  run: str = "",
+  callbacks=(),
+  select: bool = False,
+) -> dict[str, dict[str, float]]:
   """Trains one model (in sub-folder `run`); its metrics per split.
 
   With `select`, it trains on the training split less its last
@@ -257,78 +325,125 @@ def train_one(config: Config, trainer: common.Trainer, spec: RunSpec,
   else:
     # The noisy test labels bound what any model can score; the noise-free
     # ranking is what it should recover.
-    splits = {"train": (x_train, y_train), "test": (x[:n_test], y[:n_test]),
-              "test_clean": (x[:n_test], clean[:n_test])}
+    splits = {
+      "train": (x_train, y_train),
+      "test": (x[:n_test], y[:n_test]),
+      "test_clean": (x[:n_test], clean[:n_test]),
+    }
   steps = -(-len(x_train) // config.batch_size)
   with trainer.strategy.scope():
     model = models.ranking_linear(config.num_items, config.dim)
     loss = make_loss(spec)
-    model.compile(keras.optimizers.Adam(learning_rate_schedule(
-        config, learning_rate, steps)), loss=loss, metrics=ranking_metrics(),
-                  jit_compile=config.jit_compile)
+    model.compile(
+      keras.optimizers.Adam(
+        learning_rate_schedule(config, learning_rate, steps)
+      ),
+      loss=loss,
+      metrics=ranking_metrics(),
+      jit_compile=config.jit_compile,
+    )
   # Selection runs are scored on validation only: no convergence check.
-  initial = None if select else full_batch_gradient(model, loss, x_train,
-                                                    y_train)
-  train = trainer.training_dataset(x_train, y_train, config.batch_size,
-                                   seed=spec.seed)
+  initial = (
+    None if select else full_batch_gradient(model, loss, x_train, y_train)
+  )
+  train = trainer.training_dataset(
+    x_train, y_train, config.batch_size, seed=spec.seed
+  )
   start = time.time()
   trainer.fit(model, train, callbacks=callbacks, run=run)
   seconds = time.time() - start
-  metrics = {split: common.as_float_dict(model.evaluate(
-                 common.dataset(*data, 256), verbose=0, return_dict=True))
-             for split, data in splits.items()}
+  metrics = {
+    split: common.as_float_dict(
+      model.evaluate(common.dataset(*data, 256), verbose=0, return_dict=True)
+    )
+    for split, data in splits.items()
+  }
   if select:
     return metrics
   w = model.get_layer("w").kernel.numpy()[:, 0].astype(np.float64)
   final = full_batch_gradient(model, loss, x_train, y_train)
   metrics["model"] = {
-      **weight_metrics(w, w0, spec), "learning_rate": learning_rate,
-      "gradient_norm": float(np.linalg.norm(final)),
-      "relative_gradient_norm": float(np.linalg.norm(final)
-                                      / np.linalg.norm(initial)),
-      "seconds_per_epoch": seconds / config.epochs}
+    **weight_metrics(w, w0, spec),
+    "learning_rate": learning_rate,
+    "gradient_norm": float(np.linalg.norm(final)),
+    "relative_gradient_norm": float(
+      np.linalg.norm(final) / np.linalg.norm(initial)
+    ),
+    "seconds_per_epoch": seconds / config.epochs,
+  }
   if spec.loss in ("squared", "centred_squared"):
-    targets = y_train - (y_train.mean(-1, keepdims=True)
-                         if spec.loss == "centred_squared" else 0.0)
+    targets = y_train - (
+      y_train.mean(-1, keepdims=True) if spec.loss == "centred_squared" else 0.0
+    )
     metrics["model"]["least_squares_gap"] = least_squares_gap(
-        w, x_train, targets)
+      w, x_train, targets
+    )
   return metrics
 
 
-def select_learning_rates(config: Config, trainer: common.Trainer
-                          ) -> Tuple[Dict[str, float], Dict]:
+def select_learning_rates(
+  config: Config, trainer: common.Trainer
+) -> tuple[dict[str, float], dict]:
   """Each loss's initial learning rate, and the validation losses of the
   candidates it was selected from (empty without candidates)."""
   if not config.select_learning_rates:
     return {loss: config.learning_rate for loss in config.losses}, {}
   candidates = {
-      (loss, lr): f"selection/{loss}/lr_{lr:g}"
-      for loss in config.losses for lr in config.select_learning_rates}
-  metrics = common.run_sweep(trainer, {
+    (loss, lr): f"selection/{loss}/lr_{lr:g}"
+    for loss in config.losses
+    for lr in config.select_learning_rates
+  }
+  metrics = common.run_sweep(
+    trainer,
+    {
       name: functools.partial(
-          train_one, config, trainer,
-          RunSpec(loss, config.selection_noise_level, config.sigma,
-                  config.num_samples, config.seed), lr, select=True)
-      for (loss, lr), name in candidates.items()})
-  validation = {loss: {f"{lr:g}": metrics[name]["val"]["loss"]
-                       for (of, lr), name in candidates.items() if of == loss}
-                for loss in config.losses}
-  chosen = {loss: float(min(values, key=values.get))
-            for loss, values in validation.items()}
+        train_one,
+        config,
+        trainer,
+        RunSpec(
+          loss,
+          config.selection_noise_level,
+          config.sigma,
+          config.num_samples,
+          config.seed,
+        ),
+        lr,
+        select=True,
+      )
+      for (loss, lr), name in candidates.items()
+    },
+  )
+  validation = {
+    loss: {
+      f"{lr:g}": metrics[name]["val"]["loss"]
+      for (of, lr), name in candidates.items()
+      if of == loss
+    }
+    for loss in config.losses
+  }
+  chosen = {
+    loss: float(min(values, key=values.get))
+    for loss, values in validation.items()
+  }
   return chosen, validation
 
 
-def summarise(metrics: Dict[str, Dict[str, Dict[str, float]]]) -> Dict:
+def summarise(metrics: dict[str, dict[str, dict[str, float]]]) -> dict:
   """Per setting (run name less its seed): every metric's mean ± std and
   values over seeds."""
-  groups: Dict[str, List[Dict]] = {}
+  groups: dict[str, list[dict]] = {}
   for name, splits in metrics.items():
     groups.setdefault(setting(name), []).append(splits)
-  return {name: {split: {metric: common.mean_std(
-                             [run[split][metric] for run in runs])
-                         for metric in runs[0][split]}
-                 for split in runs[0]}
-          for name, runs in groups.items()}
+  return {
+    name: {
+      split: {
+        metric: common.mean_std([run[split][metric] for run in runs])
+        for metric in runs[0][split]
+      }
+      for split in runs[0]
+    }
+    for name, runs in groups.items()
+  }
 
 
 def run(config: Config, callbacks=()) -> dict:
@@ -337,19 +452,32 @@ def run(config: Config, callbacks=()) -> dict:
   setting, over seeds) and the learning rates and their selection."""
   trainer = common.Trainer(config, "ranking")
   rates, validation = select_learning_rates(config, trainer)
-  metrics = common.run_sweep(trainer, {
-      name: functools.partial(train_one, config, trainer, spec,
-                              rates[spec.loss], callbacks=callbacks)
-      for name, spec in config.runs().items()})
+  metrics = common.run_sweep(
+    trainer,
+    {
+      name: functools.partial(
+        train_one, config, trainer, spec, rates[spec.loss], callbacks=callbacks
+      )
+      for name, spec in config.runs().items()
+    },
+  )
   summary = summarise(metrics)
   for name, splits in summary.items():
     model, clean = splits["model"], splits["test_clean"]
-    print(f"{name:40s} 1-cos {model['one_minus_cosine']['mean']:.2e}  "
-          f"|w| {model['norm']['mean']:.3f}  partial (noise-free) "
-          f"{clean['partial_ranking_accuracy']['mean']:.3f}", flush=True)
-  return trainer.write_results({
-      "runs": metrics, "summary": summary, "learning_rates": rates,
-      "selection": validation})
+    print(
+      f"{name:40s} 1-cos {model['one_minus_cosine']['mean']:.2e}  "
+      f"|w| {model['norm']['mean']:.3f}  partial (noise-free) "
+      f"{clean['partial_ranking_accuracy']['mean']:.3f}",
+      flush=True,
+    )
+  return trainer.write_results(
+    {
+      "runs": metrics,
+      "summary": summary,
+      "learning_rates": rates,
+      "selection": validation,
+    }
+  )
 
 
 if __name__ == "__main__":

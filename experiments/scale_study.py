@@ -14,10 +14,9 @@ longer depends on the map (no signal) and softplus has no gradient.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import json
-from typing import Dict, Sequence
 
-from absl import app
 from absl import flags
 import keras
 import numpy as np
@@ -31,9 +30,12 @@ from experiments import shortest_path
 SCALES = (1e-3, 1e-2, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0)
 
 
-def loss_against_scale(trained_run: str, num_samples: int = 30,
-                       sigma: float = 0.1, scales: Sequence[float] = SCALES,
-                       ) -> Dict[str, Dict[str, float]]:
+def loss_against_scale(
+  trained_run: str,
+  num_samples: int = 30,
+  sigma: float = 0.1,
+  scales: Sequence[float] = SCALES,
+) -> dict[str, dict[str, float]]:
   """The mean perturbed squared loss on the validation maps of
   `trained_run`, at each multiple of the costs, for that run's network and
   for an untrained one (the run's seed and model).
@@ -45,19 +47,23 @@ def loss_against_scale(trained_run: str, num_samples: int = 30,
   val = shortest_path.load_data(config)["val"]
   keras.utils.set_random_seed(config.seed)
   networks = {
-      "untrained": models.WARCRAFT_MODELS[config.model](
-          config.grid_size, shortest_path.cost_activation(config)),
-      "trained": trained}
+    "untrained": models.WARCRAFT_MODELS[config.model](
+      config.grid_size, shortest_path.cost_activation(config)
+    ),
+    "trained": trained,
+  }
   paths = tf.constant(val["shortest_paths"])
   results = {}
   for name, network in networks.items():
     costs = network.predict(val["maps"], verbose=0, batch_size=256)
     results[name] = {"mean_cost": float(np.mean(costs))}
     for scale in scales:
-      loss = losses.PerturbedSquaredLoss(shortest_path.solver(config),
-                                         num_samples, sigma, seed=config.seed)
-      results[name][f"{scale:g}"] = float(tf.reduce_mean(
-          loss.call(paths, tf.constant(scale * costs))))
+      loss = losses.PerturbedSquaredLoss(
+        shortest_path.solver(config), num_samples, sigma, seed=config.seed
+      )
+      results[name][f"{scale:g}"] = float(
+        tf.reduce_mean(loss.call(paths, tf.constant(scale * costs)))
+      )
   return results
 
 
@@ -73,8 +79,11 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  flags.DEFINE_string("trained_run", "runs/reproduce/shortest_path/"
-                      "fenchel_young", "A trained shortest-path run folder.")
+  flags.DEFINE_string(
+    "trained_run",
+    "runs/reproduce/shortest_path/fenchel_young",
+    "A trained shortest-path run folder.",
+  )
   flags.DEFINE_integer("num_samples", 30, "M of the perturbed squared loss.")
   flags.DEFINE_float("sigma", 0.1, "ε of the perturbed squared loss.")
   flags.DEFINE_string("output", "", "Also write the values as JSON here.")

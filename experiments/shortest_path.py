@@ -16,102 +16,131 @@ import dataclasses
 import functools
 import json
 import os
-from typing import Dict, List, Tuple
 
 from absl import logging
 import keras
 import numpy as np
 import tensorflow as tf
 
-import perturbations_tf as ptf
-from perturbations_tf import solvers
 from experiments import common
 from experiments import dijkstra
 from experiments import losses
 from experiments import models
 from experiments import warcraft_data
+import perturbations_tf as ptf
+from perturbations_tf import solvers
 
 LOSSES = ("fenchel_young", "perturbed_squared", "blackbox", "cost_mse")
 SOLVERS = ("tf", "python")
 # Registered, so that a loss over the black-box solver serialises with the
 # model's checkpoint.
 keras.saving.register_keras_serializable("experiments", "dijkstra_path_mask")(
-    dijkstra.path_mask)
+  dijkstra.path_mask
+)
 NUMPY_EXECUTORS = ("threads", "processes")
 
 
 @dataclasses.dataclass
 class Config(common.TrainConfig):
   """Settings of the shortest-path experiment (defaults: the CPU main job)."""
-  data_dir: str = common.field("", "Folder of the Warcraft .npy files; empty "
-                               "for synthetic maps.")
-  synthetic_dir: str = common.field("data/warcraft", "Cache of the synthetic "
-                                    "maps.")
+
+  data_dir: str = common.field(
+    "", "Folder of the Warcraft .npy files; empty for synthetic maps."
+  )
+  synthetic_dir: str = common.field(
+    "data/warcraft", "Cache of the synthetic maps."
+  )
   num_train: int = common.field(4000, "Synthetic training maps.")
   num_val: int = common.field(200, "Synthetic validation maps.")
   num_test: int = common.field(1000, "Synthetic test maps.")
   grid_size: int = common.field(12, "k: maps have k×k cells.")
-  model: str = common.field("small_cnn", "Network.",
-                            choices=tuple(models.WARCRAFT_MODELS))
+  model: str = common.field(
+    "small_cnn", "Network.", choices=tuple(models.WARCRAFT_MODELS)
+  )
   loss: str = common.field("fenchel_young", "Training loss.", choices=LOSSES)
   cost_activation: str = common.field(
-      "auto", "Output activation of the costs: part of each baseline's "
-      "recipe. 'auto': linear for blackbox (Vlastelica et al.: raw outputs, "
-      "floored at --min_cost by the solver), softplus otherwise.",
-      choices=("auto",) + models.COST_ACTIVATIONS)
+    "auto",
+    "Output activation of the costs: part of each baseline's "
+    "recipe. 'auto': linear for blackbox (Vlastelica et al.: raw outputs, "
+    "floored at --min_cost by the solver), softplus otherwise.",
+    choices=("auto",) + models.COST_ACTIVATIONS,
+  )
   num_samples: int = common.field(3, "M, perturbed samples per example.")
   sigma: float = common.field(0.1, "ε, the noise scale.")
   perturbation: str = common.field(
-      "additive", "How perturbed_squared perturbs the costs: θ + εZ, or "
-      "θ ⊙ exp(εZ - ε²/2), which is scale-free like the solver (the "
-      "Fenchel–Young loss needs additive noise: with this one it is "
-      "positively homogeneous and drives the costs to 0).",
-      choices=("additive", "multiplicative"))
-  min_cost: float = common.field(0.0, "Floor of perturbed costs for the "
-                                 "solver (additive noise can go negative).")
+    "additive",
+    "How perturbed_squared perturbs the costs: θ + εZ, or "
+    "θ ⊙ exp(εZ - ε²/2), which is scale-free like the solver (the "
+    "Fenchel–Young loss needs additive noise: with this one it is "
+    "positively homogeneous and drives the costs to 0).",
+    choices=("additive", "multiplicative"),
+  )
+  min_cost: float = common.field(
+    0.0,
+    "Floor of perturbed costs for the solver (additive noise can go negative).",
+  )
   blackbox_lambda: float = common.field(20.0, "λ of the blackbox baseline.")
   solver: str = common.field(
-      "tf", "The training solver: 'tf' (TF-native, batched) or 'python' (a "
-      "pure-Python Dijkstra through ptf.numpy_solver: a black box).",
-      choices=SOLVERS)
+    "tf",
+    "The training solver: 'tf' (TF-native, batched) or 'python' (a "
+    "pure-Python Dijkstra through ptf.numpy_solver: a black box).",
+    choices=SOLVERS,
+  )
   executor: str = common.field(
-      "threads", "Where --solver=python solves its rows.",
-      choices=NUMPY_EXECUTORS)
-  num_workers: int = common.field(0, "Workers of --solver=python (0: one "
-                                  "per CPU core).")
+    "threads", "Where --solver=python solves its rows.", choices=NUMPY_EXECUTORS
+  )
+  num_workers: int = common.field(
+    0, "Workers of --solver=python (0: one per CPU core)."
+  )
   solve_fraction: float = common.field(
-      1.0, "Fraction of the training solver's rows solved exactly; below 1 "
-      "a ptf.SolutionCache, seeded with the training paths, answers the "
-      "others.")
+    1.0,
+    "Fraction of the training solver's rows solved exactly; below 1 "
+    "a ptf.SolutionCache, seeded with the training paths, answers the "
+    "others.",
+  )
   cache_capacity: int = common.field(20000, "Solutions the cache holds.")
-  lr_decay_epochs: List[float] = common.field(
-      [8, 11], "Epochs after which the learning rate is divided by 10.")
-  path_tolerance: float = common.field(1e-4, "Relative tolerance on the "
-                                       "path cost for a perfect path.")
+  lr_decay_epochs: list[float] = common.field(
+    [8, 11], "Epochs after which the learning rate is divided by 10."
+  )
+  path_tolerance: float = common.field(
+    1e-4, "Relative tolerance on the path cost for a perfect path."
+  )
   epochs: int = common.field(12, "Training epochs.")
   batch_size: int = common.field(70, "Global mini-batch size.")
   learning_rate: float = common.field(2e-3, "Adam learning rate.")
 
   def validate(self):
     super().validate()
-    self.require(at_least_one=("num_samples", "grid_size", "num_train",
-                               "num_val", "num_test"),
-                 positive=("sigma", "blackbox_lambda", "solve_fraction",
-                           "cache_capacity"))
+    self.require(
+      at_least_one=(
+        "num_samples",
+        "grid_size",
+        "num_train",
+        "num_val",
+        "num_test",
+      ),
+      positive=("sigma", "blackbox_lambda", "solve_fraction", "cache_capacity"),
+    )
     if self.num_workers < 0:
       raise ValueError(f"--num_workers must be >= 0, got {self.num_workers}.")
     if self.solve_fraction > 1:
-      raise ValueError("--solve_fraction must be in (0, 1], got "
-                       f"{self.solve_fraction}.")
+      raise ValueError(
+        f"--solve_fraction must be in (0, 1], got {self.solve_fraction}."
+      )
     if self.perturbation == "multiplicative" and self.loss != (
-        "perturbed_squared"):
-      raise ValueError("--perturbation=multiplicative is for "
-                       "--loss=perturbed_squared; the Fenchel–Young loss "
-                       "with it is positively homogeneous and drives the "
-                       "costs to 0, and the other losses draw no noise.")
+      "perturbed_squared"
+    ):
+      raise ValueError(
+        "--perturbation=multiplicative is for "
+        "--loss=perturbed_squared; the Fenchel–Young loss "
+        "with it is positively homogeneous and drives the "
+        "costs to 0, and the other losses draw no noise."
+      )
     if self.solver == "python" and self.jit_compile:
-      raise ValueError("--solver=python runs on the host and cannot be "
-                       "XLA-compiled: add --nojit_compile.")
+      raise ValueError(
+        "--solver=python runs on the host and cannot be "
+        "XLA-compiled: add --nojit_compile."
+      )
 
 
 def cost_activation(config: Config) -> str:
@@ -131,16 +160,22 @@ def training_solver(config: Config, train_paths=None):
   solution cache (seeded with the training paths) when solve_fraction < 1."""
   if config.solver == "python":
     base = ptf.numpy_solver(
-        functools.partial(dijkstra.path_mask, min_cost=config.min_cost),
-        executor=config.executor, num_workers=config.num_workers or None)
+      functools.partial(dijkstra.path_mask, min_cost=config.min_cost),
+      executor=config.executor,
+      num_workers=config.num_workers or None,
+    )
   else:
     base = solver(config)
   if config.solve_fraction == 1:
     return base
   return ptf.SolutionCache(
-      base, (config.grid_size, config.grid_size), config.solve_fraction,
-      config.cache_capacity, initial_solutions=train_paths,
-      seed=config.seed)
+    base,
+    (config.grid_size, config.grid_size),
+    config.solve_fraction,
+    config.cache_capacity,
+    initial_solutions=train_paths,
+    seed=config.seed,
+  )
 
 
 def make_loss(config: Config, train_paths=None) -> keras.losses.Loss:
@@ -153,24 +188,31 @@ def make_loss(config: Config, train_paths=None) -> keras.losses.Loss:
     # positively homogeneous: training drives the costs to 0).
     return ptf.FenchelYoungLoss(solver, config.num_samples, config.sigma)
   if config.loss == "perturbed_squared":
-    return losses.PerturbedSquaredLoss(solver, config.num_samples, config.sigma,
-                                       perturbation=config.perturbation)
+    return losses.PerturbedSquaredLoss(
+      solver, config.num_samples, config.sigma, perturbation=config.perturbation
+    )
   return losses.BlackboxLoss(solver, config.blackbox_lambda)
 
 
-def solver_calls(loss: keras.losses.Loss) -> Dict[str, float]:
+def solver_calls(loss: keras.losses.Loss) -> dict[str, float]:
   """How many rows the training solver saw and solved exactly (a cache)."""
   cache = getattr(loss, "solver", None)
   if not isinstance(cache, ptf.SolutionCache):
     return {}
-  return {"exact_rows": float(cache.exact_rows.numpy()),
-          "total_rows": float(cache.total_rows.numpy()),
-          "exact_fraction": cache.exact_fraction}
+  return {
+    "exact_rows": float(cache.exact_rows.numpy()),
+    "total_rows": float(cache.total_rows.numpy()),
+    "exact_fraction": cache.exact_fraction,
+  }
 
 
-def path_metrics(costs: np.ndarray, paths: np.ndarray, weights: np.ndarray,
-                 tolerance: float = 1e-4,
-                 min_cost: float = 0.0) -> Dict[str, float]:
+def path_metrics(
+  costs: np.ndarray,
+  paths: np.ndarray,
+  weights: np.ndarray,
+  tolerance: float = 1e-4,
+  min_cost: float = 0.0,
+) -> dict[str, float]:
   """Perfect-path accuracy, cost ratio and Hamming accuracy of predictions.
 
   Args:
@@ -193,22 +235,27 @@ def path_metrics(costs: np.ndarray, paths: np.ndarray, weights: np.ndarray,
   finite = np.all(np.isfinite(costs), axis=(1, 2))
   predicted = np.zeros_like(paths, dtype=np.float32)
   for i in range(0, len(costs), 1000):
-    rows = np.flatnonzero(finite[i:i + 1000]) + i
+    rows = np.flatnonzero(finite[i : i + 1000]) + i
     if len(rows):
       predicted[rows] = solvers.shortest_path(
-          tf.constant(costs[rows]), min_cost=min_cost).numpy()
+        tf.constant(costs[rows]), min_cost=min_cost
+      ).numpy()
   cost = np.sum(predicted * weights, axis=(1, 2))
   optimal = np.sum(paths * weights, axis=(1, 2))
-  return {"perfect_path_accuracy": float(np.mean(
-              np.abs(cost - optimal) <= tolerance * optimal)),
-          "cost_ratio": float(np.mean(cost[finite] / optimal[finite])
-                              if finite.any() else np.nan),
-          "hamming_accuracy": float(np.mean(predicted == paths)),
-          "mean_cost": float(np.mean(costs[finite]) if finite.any()
-                             else np.nan),
-          "floored_fraction": float(np.mean(costs[finite] <= min_cost)
-                                    if finite.any() else np.nan),
-          "nonfinite_fraction": float(1 - np.mean(finite))}
+  return {
+    "perfect_path_accuracy": float(
+      np.mean(np.abs(cost - optimal) <= tolerance * optimal)
+    ),
+    "cost_ratio": float(
+      np.mean(cost[finite] / optimal[finite]) if finite.any() else np.nan
+    ),
+    "hamming_accuracy": float(np.mean(predicted == paths)),
+    "mean_cost": float(np.mean(costs[finite]) if finite.any() else np.nan),
+    "floored_fraction": float(
+      np.mean(costs[finite] <= min_cost) if finite.any() else np.nan
+    ),
+    "nonfinite_fraction": float(1 - np.mean(finite)),
+  }
 
 
 class PathEvaluation(keras.callbacks.Callback):
@@ -217,8 +264,9 @@ class PathEvaluation(keras.callbacks.Callback):
   which the loss may not show (under XLA the solver's checks are compiled
   out and it returns some path for NaN costs)."""
 
-  def __init__(self, data: Dict[str, np.ndarray], tolerance: float,
-               min_cost: float):
+  def __init__(
+    self, data: dict[str, np.ndarray], tolerance: float, min_cost: float
+  ):
     super().__init__()
     self.data = data
     self.tolerance = tolerance
@@ -226,42 +274,60 @@ class PathEvaluation(keras.callbacks.Callback):
 
   def on_epoch_end(self, epoch, logs=None):
     costs = self.model.predict(self.data["maps"], verbose=0, batch_size=256)
-    metrics = path_metrics(costs, self.data["shortest_paths"],
-                           self.data["vertex_weights"], self.tolerance,
-                           self.min_cost)
+    metrics = path_metrics(
+      costs,
+      self.data["shortest_paths"],
+      self.data["vertex_weights"],
+      self.tolerance,
+      self.min_cost,
+    )
     if logs is not None:
       logs.update({f"val_{k}": v for k, v in metrics.items()})
     if metrics["nonfinite_fraction"] > 0:
-      logging.warning("Epoch %d: %.0f%% of the validation maps get NaN or "
-                      "infinite costs: training diverged, stopping.",
-                      epoch + 1, 100 * metrics["nonfinite_fraction"])
+      logging.warning(
+        "Epoch %d: %.0f%% of the validation maps get NaN or "
+        "infinite costs: training diverged, stopping.",
+        epoch + 1,
+        100 * metrics["nonfinite_fraction"],
+      )
       self.model.stop_training = True
 
 
-def load_data(config: Config) -> Dict[str, Dict[str, np.ndarray]]:
+def load_data(config: Config) -> dict[str, dict[str, np.ndarray]]:
   folder = config.data_dir or warcraft_data.synthetic_dir(
-      config.synthetic_dir, config.grid_size,
-      (config.num_train, config.num_val, config.num_test), config.seed)
-  return {split: warcraft_data.load_split(folder, split, config.grid_size)
-          for split in warcraft_data.SPLITS}
+    config.synthetic_dir,
+    config.grid_size,
+    (config.num_train, config.num_val, config.num_test),
+    config.seed,
+  )
+  return {
+    split: warcraft_data.load_split(folder, split, config.grid_size)
+    for split in warcraft_data.SPLITS
+  }
 
 
-def load_run(run_dir: str) -> Tuple[Config, keras.Model]:
+def load_run(run_dir: str) -> tuple[Config, keras.Model]:
   """The settings and final checkpoint of a finished run folder."""
   with open(os.path.join(run_dir, "results.json"), encoding="utf-8") as f:
     config = Config(**json.load(f)["config"])
   return config, keras.models.load_model(
-      os.path.join(run_dir, "checkpoint.keras"))
+    os.path.join(run_dir, "checkpoint.keras")
+  )
 
 
-def evaluate_run(run_dir: str, split: str) -> Dict[str, float]:
+def evaluate_run(run_dir: str, split: str) -> dict[str, float]:
   """`path_metrics` of a finished run's checkpoint on one of its splits
   (e.g. 'train', for the generalisation gap)."""
   config, model = load_run(run_dir)
   data = load_data(config)[split]
   costs = model.predict(data["maps"], verbose=0, batch_size=256)
-  return path_metrics(costs, data["shortest_paths"], data["vertex_weights"],
-                      config.path_tolerance, config.min_cost)
+  return path_metrics(
+    costs,
+    data["shortest_paths"],
+    data["vertex_weights"],
+    config.path_tolerance,
+    config.min_cost,
+  )
 
 
 def run(config: Config, callbacks=()) -> dict:
@@ -269,29 +335,47 @@ def run(config: Config, callbacks=()) -> dict:
   trainer = common.Trainer(config, "shortest_path")
   data = load_data(config)
   target = "vertex_weights" if config.loss == "cost_mse" else "shortest_paths"
-  train = trainer.training_dataset(data["train"]["maps"],
-                                   data["train"][target], config.batch_size,
-                                   seed=config.seed)
+  train = trainer.training_dataset(
+    data["train"]["maps"],
+    data["train"][target],
+    config.batch_size,
+    seed=config.seed,
+  )
   with trainer.strategy.scope():
-    model = models.WARCRAFT_MODELS[config.model](config.grid_size,
-                                                 cost_activation(config))
+    model = models.WARCRAFT_MODELS[config.model](
+      config.grid_size, cost_activation(config)
+    )
     loss = make_loss(config, data["train"]["shortest_paths"])
-    model.compile(keras.optimizers.Adam(config.learning_rate), loss=loss,
-                  jit_compile=config.jit_compile)
+    model.compile(
+      keras.optimizers.Adam(config.learning_rate),
+      loss=loss,
+      jit_compile=config.jit_compile,
+    )
   decay = sorted(int(e) for e in config.lr_decay_epochs)
   schedule = keras.callbacks.LearningRateScheduler(
-      lambda epoch, _: config.learning_rate * 0.1 ** sum(epoch >= e
-                                                          for e in decay))
-  trainer.fit(model, train, callbacks=[
-      schedule, PathEvaluation(data["val"], config.path_tolerance,
-                               config.min_cost),
-      *callbacks])
+    lambda epoch, _: (
+      config.learning_rate * 0.1 ** sum(epoch >= e for e in decay)
+    )
+  )
+  trainer.fit(
+    model,
+    train,
+    callbacks=[
+      schedule,
+      PathEvaluation(data["val"], config.path_tolerance, config.min_cost),
+      *callbacks,
+    ],
+  )
   metrics = {}
   for split in ("val", "test"):
     costs = model.predict(data[split]["maps"], verbose=0, batch_size=256)
-    metrics[split] = path_metrics(costs, data[split]["shortest_paths"],
-                                  data[split]["vertex_weights"],
-                                  config.path_tolerance, config.min_cost)
+    metrics[split] = path_metrics(
+      costs,
+      data[split]["shortest_paths"],
+      data[split]["vertex_weights"],
+      config.path_tolerance,
+      config.min_cost,
+    )
   calls = solver_calls(loss)
   if calls:
     metrics["train_solver"] = calls

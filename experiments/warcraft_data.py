@@ -13,7 +13,6 @@ Both are read by `load_split`, through one path.
 from __future__ import annotations
 
 import os
-from typing import Dict, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -44,8 +43,9 @@ def _terrain(rng: np.random.Generator, num_maps: int, k: int) -> np.ndarray:
   return np.argmax(smooth, axis=-1)
 
 
-def synthesize(num_maps: int, k: int, seed: int,
-               batch: int = 500) -> Dict[str, np.ndarray]:
+def synthesize(
+  num_maps: int, k: int, seed: int, batch: int = 500
+) -> dict[str, np.ndarray]:
   """Generates `num_maps` synthetic k×k Warcraft-like instances.
 
   Returns:
@@ -58,21 +58,29 @@ def synthesize(num_maps: int, k: int, seed: int,
   weights = TERRAIN_COSTS[terrain]
   pixels = tiles[terrain]  # (N, k, k, 8, 8, 3)
   maps = pixels.transpose(0, 1, 3, 2, 4, 5).reshape(
-      num_maps, k * TILE, k * TILE, 3)
+    num_maps, k * TILE, k * TILE, 3
+  )
   maps += rng.normal(0, 20, size=maps.shape)  # Pixel noise.
-  paths = np.concatenate([
-      solvers.shortest_path(tf.constant(weights[i:i + batch])).numpy()
-      for i in range(0, num_maps, batch)])
-  return {"maps": np.clip(maps, 0, 255).astype(np.uint8),
-          "shortest_paths": paths.astype(np.float32),
-          "vertex_weights": weights.astype(np.float32)}
+  paths = np.concatenate(
+    [
+      solvers.shortest_path(tf.constant(weights[i : i + batch])).numpy()
+      for i in range(0, num_maps, batch)
+    ]
+  )
+  return {
+    "maps": np.clip(maps, 0, 255).astype(np.uint8),
+    "shortest_paths": paths.astype(np.float32),
+    "vertex_weights": weights.astype(np.float32),
+  }
 
 
-def synthetic_dir(root: str, k: int, sizes: Tuple[int, int, int],
-                  seed: int) -> str:
+def synthetic_dir(
+  root: str, k: int, sizes: tuple[int, int, int], seed: int
+) -> str:
   """The cache folder of one synthetic dataset, created on first use."""
-  folder = os.path.join(root, f"synthetic_{k}x{k}_" +
-                        "_".join(map(str, sizes)) + f"_seed{seed}")
+  folder = os.path.join(
+    root, f"synthetic_{k}x{k}_" + "_".join(map(str, sizes)) + f"_seed{seed}"
+  )
   if not os.path.exists(os.path.join(folder, "test_vertex_weights.npy")):
     os.makedirs(folder, exist_ok=True)
     for split_seed, (split, size) in enumerate(zip(SPLITS, sizes)):
@@ -84,7 +92,7 @@ def synthetic_dir(root: str, k: int, sizes: Tuple[int, int, int],
   return folder
 
 
-def load_split(folder: str, split: str, k: int) -> Dict[str, np.ndarray]:
+def load_split(folder: str, split: str, k: int) -> dict[str, np.ndarray]:
   """Reads and checks one split of real or synthetic Warcraft data.
 
   Raises:
@@ -96,18 +104,24 @@ def load_split(folder: str, split: str, k: int) -> Dict[str, np.ndarray]:
     path = os.path.join(folder, f"{split}_{name}.npy")
     if not os.path.exists(path):
       raise FileNotFoundError(
-          f"Missing Warcraft file {path}: --data_dir must hold "
-          f"{{train,val,test}}_{{{','.join(FILES)}}}.npy.")
+        f"Missing Warcraft file {path}: --data_dir must hold "
+        f"{{train,val,test}}_{{{','.join(FILES)}}}.npy."
+      )
     data[name] = np.load(path, mmap_mode="r")
   n = len(data["maps"])
-  expected = {"maps": (n, TILE * k, TILE * k, 3),
-              "shortest_paths": (n, k, k), "vertex_weights": (n, k, k)}
+  expected = {
+    "maps": (n, TILE * k, TILE * k, 3),
+    "shortest_paths": (n, k, k),
+    "vertex_weights": (n, k, k),
+  }
   for name, shape in expected.items():
     if data[name].shape != shape:
       raise ValueError(
-          f"{split}_{name}.npy has shape {data[name].shape}, expected {shape} "
-          f"for --grid_size={k}.")
+        f"{split}_{name}.npy has shape {data[name].shape}, expected {shape} "
+        f"for --grid_size={k}."
+      )
   if data["maps"].dtype != np.uint8:
-    raise ValueError(f"{split}_maps.npy must be uint8 RGB, got "
-                     f"{data['maps'].dtype}.")
+    raise ValueError(
+      f"{split}_maps.npy must be uint8 RGB, got {data['maps'].dtype}."
+    )
   return {name: np.asarray(array) for name, array in data.items()}

@@ -22,8 +22,9 @@ from perturbations_tf._src.blackbox import blackbox
 from perturbations_tf._src.blackbox import negative_identity
 from perturbations_tf._src.imle import imle
 from perturbations_tf._src.perturbed import perturbed
-from perturbations_tf.layers import Blackbox
+from perturbations_tf.data import stack_targets
 from perturbations_tf.layers import IMLE
+from perturbations_tf.layers import Blackbox
 from perturbations_tf.layers import NegativeIdentity
 from perturbations_tf.layers import Perturbed
 from perturbations_tf.layers import PerturbedArgmax
@@ -39,7 +40,6 @@ from perturbations_tf.losses import cmap_loss
 from perturbations_tf.losses import fenchel_young_loss
 from perturbations_tf.losses import nce_loss
 from perturbations_tf.losses import spo_plus_loss
-from perturbations_tf.data import stack_targets
 from perturbations_tf.noise import Gumbel
 from perturbations_tf.noise import Normal
 from perturbations_tf.solvers import InfeasibleProgramError
@@ -57,14 +57,43 @@ __version__ = "0.2.0"
 keras_compat.consult_losses_and_metrics()
 
 __all__ = [
-    "Blackbox", "CMAPLoss", "FenchelYoungLoss", "Gumbel", "IMLE",
-    "InfeasibleProgramError", "Knapsack", "LinearProgram", "NCELoss",
-    "NegativeIdentity", "Normal", "NumpySolver", "Perturbed",
-    "PerturbedArgmax", "PerturbedRanks", "PerturbedShortestPath",
-    "PerturbedSort", "PerturbedTopK", "SPOPlusLoss", "SolutionCache",
-    "UnsolvedProgramError", "WorkerCrashError", "blackbox", "cmap_loss",
-    "data", "declare_sense", "fenchel_young_loss", "imle", "layers",
-    "losses", "metrics", "nce_loss", "negative_identity", "noise",
-    "numpy_solver", "perturbed", "solvers", "spo_plus_loss",
-    "stack_targets",
+  "Blackbox",
+  "CMAPLoss",
+  "FenchelYoungLoss",
+  "Gumbel",
+  "IMLE",
+  "InfeasibleProgramError",
+  "Knapsack",
+  "LinearProgram",
+  "NCELoss",
+  "NegativeIdentity",
+  "Normal",
+  "NumpySolver",
+  "Perturbed",
+  "PerturbedArgmax",
+  "PerturbedRanks",
+  "PerturbedShortestPath",
+  "PerturbedSort",
+  "PerturbedTopK",
+  "SPOPlusLoss",
+  "SolutionCache",
+  "UnsolvedProgramError",
+  "WorkerCrashError",
+  "blackbox",
+  "cmap_loss",
+  "data",
+  "declare_sense",
+  "fenchel_young_loss",
+  "imle",
+  "layers",
+  "losses",
+  "metrics",
+  "nce_loss",
+  "negative_identity",
+  "noise",
+  "numpy_solver",
+  "perturbed",
+  "solvers",
+  "spo_plus_loss",
+  "stack_targets",
 ]

@@ -14,5 +14,13 @@ from perturbations_tf._src.data import tsp
 from perturbations_tf._src.data import tsp_edges
 from perturbations_tf._src.targets import stack_targets
 
-__all__ = ["knapsack", "make_dataset", "optimal_solutions", "portfolio",
-           "shortest_path", "stack_targets", "tsp", "tsp_edges"]
+__all__ = [
+  "knapsack",
+  "make_dataset",
+  "optimal_solutions",
+  "portfolio",
+  "shortest_path",
+  "stack_targets",
+  "tsp",
+  "tsp_edges",
+]

@@ -16,7 +16,14 @@ from perturbations_tf._src.layers import PerturbedTopK
 from perturbations_tf._src.solution_cache import SolutionCache
 
 __all__ = [
-    "Blackbox", "IMLE", "NegativeIdentity", "Perturbed", "PerturbedArgmax",
-    "PerturbedRanks", "PerturbedShortestPath", "PerturbedSort",
-    "PerturbedTopK", "SolutionCache",
+  "Blackbox",
+  "IMLE",
+  "NegativeIdentity",
+  "Perturbed",
+  "PerturbedArgmax",
+  "PerturbedRanks",
+  "PerturbedShortestPath",
+  "PerturbedSort",
+  "PerturbedTopK",
+  "SolutionCache",
 ]

@@ -20,6 +20,12 @@ from perturbations_tf._src.spo_plus import SPOPlusLoss
 from perturbations_tf._src.spo_plus import spo_plus_loss
 
 __all__ = [
-    "CMAPLoss", "FenchelYoungLoss", "NCELoss", "SPOPlusLoss", "cmap_loss",
-    "fenchel_young_loss", "nce_loss", "spo_plus_loss",
+  "CMAPLoss",
+  "FenchelYoungLoss",
+  "NCELoss",
+  "SPOPlusLoss",
+  "cmap_loss",
+  "fenchel_young_loss",
+  "nce_loss",
+  "spo_plus_loss",
 ]

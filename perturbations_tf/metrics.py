@@ -9,6 +9,10 @@ from perturbations_tf._src.metrics import Regret
 from perturbations_tf._src.metrics import SpearmanCorrelation
 
 __all__ = [
-    "ExactMatchAccuracy", "HammingAccuracy", "NormalizedRegret",
-    "ProjectionAccuracy", "Regret", "SpearmanCorrelation",
+  "ExactMatchAccuracy",
+  "HammingAccuracy",
+  "NormalizedRegret",
+  "ProjectionAccuracy",
+  "Regret",
+  "SpearmanCorrelation",
 ]

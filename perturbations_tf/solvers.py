@@ -31,9 +31,21 @@ from perturbations_tf._src.solvers import sort
 from perturbations_tf._src.solvers import top_k
 
 __all__ = [
-    "InfeasibleProgramError", "Knapsack", "LinearProgram", "NumpySolver",
-    "SolutionCache", "UnsolvedProgramError", "WorkerCrashError", "argmax",
-    "declare_sense", "grid_arc_shortest_path", "grid_arcs",
-    "maximal_packings", "numpy_solver", "ranks", "shortest_path", "sort",
-    "top_k",
+  "InfeasibleProgramError",
+  "Knapsack",
+  "LinearProgram",
+  "NumpySolver",
+  "SolutionCache",
+  "UnsolvedProgramError",
+  "WorkerCrashError",
+  "argmax",
+  "declare_sense",
+  "grid_arc_shortest_path",
+  "grid_arcs",
+  "maximal_packings",
+  "numpy_solver",
+  "ranks",
+  "shortest_path",
+  "sort",
+  "top_k",
 ]

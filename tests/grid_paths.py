@@ -1,5 +1,5 @@
 """Exhaustive references on PyEPO's grid DAG: every path, and the best one by
-brute force (scipy's Dijkstra is `benchmarks.references.scipy_shortest_path`)."""
+brute force (scipy's Dijkstra: `benchmarks.references.scipy_shortest_path`)."""
 
 import itertools
 

@@ -11,6 +11,8 @@ from experiments import classification
 
 @contextlib.contextmanager
 def mock_cifar(num_examples: int = 24):
-  with tfds.testing.mock_data(num_examples=num_examples), mock.patch.object(
-      classification, "reachable", lambda address: True):
+  with (
+    tfds.testing.mock_data(num_examples=num_examples),
+    mock.patch.object(classification, "reachable", lambda address: True),
+  ):
     yield

@@ -26,14 +26,16 @@ def mean_and_se(fn, num_repeats=NUM_REPEATS):
   (16 repeats: 1.65×; 6 repeats would need 6.4×), so that `Z_SCORE` of
   them is a valid bound.
   """
-  values = np.stack([np.asarray(fn(seed), np.float64)
-                     for seed in range(num_repeats)])
+  values = np.stack(
+    [np.asarray(fn(seed), np.float64) for seed in range(num_repeats)]
+  )
   se = values.std(0, ddof=1) / np.sqrt(num_repeats)
   return values.mean(0), se * t_factor(num_repeats)
 
 
-def assert_close_statistically(estimate, se, expected, expected_se=0.0,
-                               floor=1e-6):
+def assert_close_statistically(
+  estimate, se, expected, expected_se=0.0, floor=1e-6
+):
   """|estimate - expected| <= Z·(combined standard error), elementwise."""
   tol = Z_SCORE * np.sqrt(np.square(se) + np.square(expected_se)) + floor
   np.testing.assert_array_less(np.abs(np.asarray(estimate) - expected), tol)

@@ -13,8 +13,11 @@ from perturbations_tf import solvers
 
 GRID = (3, 3)
 SHORTEST = functools.partial(solvers.grid_arc_shortest_path, grid=GRID)
-MODES = {"eager": lambda f: f, "function": tf.function,
-         "xla": lambda f: tf.function(f, jit_compile=True)}
+MODES = {
+  "eager": lambda f: f,
+  "function": tf.function,
+  "xla": lambda f: tf.function(f, jit_compile=True),
+}
 
 
 def gradient(op, theta, upstream, mode="eager"):
@@ -23,6 +26,7 @@ def gradient(op, theta, upstream, mode="eager"):
       tape.watch(theta)
       value = tf.reduce_sum(op(theta) * upstream)
     return tape.gradient(value, theta)
+
   return MODES[mode](run)(theta).numpy()
 
 
@@ -45,11 +49,14 @@ def test_dbb_is_the_gradient_of_the_interpolation(mode, maximize, rng):
     return (phi(t + lam * g) - phi(t)) / lam
 
   h = 1e-6
-  expected = np.stack([
+  expected = np.stack(
+    [
       (interpolation(theta + h * e) - interpolation(theta - h * e)) / (2 * h)
-      for e in np.eye(12)], 1)
-  np.testing.assert_allclose(gradient(op, theta, g, mode), expected,
-                             atol=1e-6)
+      for e in np.eye(12)
+    ],
+    1,
+  )
+  np.testing.assert_allclose(gradient(op, theta, g, mode), expected, atol=1e-6)
   assert np.abs(expected).max() > 0.1  # The solutions do move.
 
 
@@ -61,14 +68,17 @@ def test_negative_identity(mode, maximize, rng):
   solver = (lambda x: SHORTEST(-x)) if maximize else SHORTEST
   op = ptf.negative_identity(solver, maximize=maximize)
   np.testing.assert_array_equal(op(theta), solver(theta))
-  np.testing.assert_allclose(gradient(op, theta, g, mode),
-                             g if maximize else -g)
+  np.testing.assert_allclose(
+    gradient(op, theta, g, mode), g if maximize else -g
+  )
 
 
 def test_layers_serialise_and_train_under_xla(rng):
   solver = {"name": "grid_arc_shortest_path", "kwargs": {"grid": [3, 3]}}
-  for layer in (ptf.Blackbox(solver, lam=5.0, name="dbb"),
-                ptf.NegativeIdentity(solver)):
+  for layer in (
+    ptf.Blackbox(solver, lam=5.0, name="dbb"),
+    ptf.NegativeIdentity(solver),
+  ):
     copy = type(layer).from_config(layer.get_config())
     assert copy.get_config() == layer.get_config()
     assert copy.maximize is False  # As the shortest path declares.
@@ -78,12 +88,16 @@ def test_layers_serialise_and_train_under_xla(rng):
   decisions = ptf.Blackbox(solver, lam=5.0)(keras.layers.Dense(12)(inputs))
   model = keras.Model(inputs, decisions)
   # PyEPO's DBB objective: the true cost of the decisions.
-  model.compile("adam", loss=lambda c, w: tf.reduce_sum(c * w, -1),
-                jit_compile=True)
+  model.compile(
+    "adam", loss=lambda c, w: tf.reduce_sum(c * w, -1), jit_compile=True
+  )
   history = model.fit(x, c, epochs=3, verbose=0)
   assert np.isfinite(history.history["loss"]).all()
   with pytest.raises(ValueError, match="lam must be a positive"):
     ptf.blackbox(SHORTEST, lam=0.0)
-  with pytest.raises(ValueError, match=r"(?s)maximize=True.*"
-                     "grid_arc_shortest_path declares maximize=False"):
+  with pytest.raises(
+    ValueError,
+    match=r"(?s)maximize=True.*"
+    "grid_arc_shortest_path declares maximize=False",
+  ):
     ptf.NegativeIdentity(solver, maximize=True)

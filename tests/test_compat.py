@@ -29,13 +29,17 @@ def test_positional_arguments_and_extra_kwargs_as_the_reference():
 def test_fenchel_young_loss_exposes_its_perturbed_solver():
   # The reference's keyword `func` still names the solver; θ keeps its batch
   # axis even with batched=False (the solver then takes one example).
-  loss = ptf.FenchelYoungLoss(func=one_based_ranks, num_samples=2000,
-                              sigma=0.1, batched=False)
+  loss = ptf.FenchelYoungLoss(
+    func=one_based_ranks, num_samples=2000, sigma=0.1, batched=False
+  )
   theta = tf.constant([[1.0, 20.0, 7.3, 7.35]])
   y_eps = loss.perturbed(theta, seed=0)
   np.testing.assert_allclose(
-      y_eps, ptf.perturbed(func=one_based_ranks, num_samples=2000, sigma=0.1,
-                           batched=False, seed=0)(theta))
+    y_eps,
+    ptf.perturbed(
+      func=one_based_ranks, num_samples=2000, sigma=0.1, batched=False, seed=0
+    )(theta),
+  )
   y_eps = y_eps[0]
   # The two close scores share ranks 2 and 3; the others are certain.
   np.testing.assert_allclose(y_eps[:2], [1.0, 4.0])
@@ -52,8 +56,9 @@ def test_fenchel_young_loss_exposes_its_perturbed_solver():
   at_soft = gradient(y_eps)
   at_hard = gradient([1.0, 4.0, 2.0, 3.0])
   at_wrong = gradient([1.0, 4.0, 3.0, 2.0])
-  assert (np.linalg.norm(at_soft) < np.linalg.norm(at_hard)
-          < np.linalg.norm(at_wrong))
+  assert (
+    np.linalg.norm(at_soft) < np.linalg.norm(at_hard) < np.linalg.norm(at_wrong)
+  )
   for g in (at_soft, at_hard, at_wrong):
     assert abs(g.sum()) < 1e-5
 
@@ -66,8 +71,9 @@ def test_minimising_loss_perturbs_like_its_gradient():
 
   theta = tf.constant([[0.3, 0.1, 0.5]])
   loss = ptf.FenchelYoungLoss(argmin, 20000, 0.5, "gumbel", maximize=False)
-  np.testing.assert_allclose(loss.perturbed(theta, seed=1),
-                             tf.nn.softmax(-theta / 0.5), atol=0.01)
+  np.testing.assert_allclose(
+    loss.perturbed(theta, seed=1), tf.nn.softmax(-theta / 0.5), atol=0.01
+  )
 
 
 def test_stacked_copies_solver_fails_at_once_with_the_fix():
@@ -78,13 +84,19 @@ def test_stacked_copies_solver_fails_at_once_with_the_fix():
   def argmax_of_stack(t):
     return tf.one_hot(tf.argmax(t, 1), 3)
 
-  soft = ptf.perturbed(argmax_of_stack, sigma=0.5, num_samples=1_000_000,
-                       batched=False)
+  soft = ptf.perturbed(
+    argmax_of_stack, sigma=0.5, num_samples=1_000_000, batched=False
+  )
   with pytest.raises(ValueError, match=r"(?s)one example.*batched=True"):
     soft(tf.constant([[-0.6, -0.5, 0.5]]))
   # Written for one example, the same solver works.
-  one = ptf.perturbed(lambda t: tf.one_hot(tf.argmax(t), 3), sigma=0.5,
-                      num_samples=1000, batched=False, seed=0)
+  one = ptf.perturbed(
+    lambda t: tf.one_hot(tf.argmax(t), 3),
+    sigma=0.5,
+    num_samples=1000,
+    batched=False,
+    seed=0,
+  )
   assert one(tf.constant([[-0.6, -0.5, 0.5]])).shape == (1, 3)
   # An unbatched θ is an error that says how to add the axis.
   with pytest.raises(ValueError, match="leading batch axis"):
@@ -99,13 +111,16 @@ def test_loss_value_is_fenchel_young_not_a_squared_surrogate():
   # gradients agree: y_ε(θ) - y.
   theta = tf.constant([[1.0, 2.0, 0.5]])
   y = tf.constant([[0.0, 1.0, 0.0]])
-  loss = ptf.FenchelYoungLoss("argmax", 100_000, 1.0, "gumbel",
-                              reduction="sum", seed=0)
+  loss = ptf.FenchelYoungLoss(
+    "argmax", 100_000, 1.0, "gumbel", reduction="sum", seed=0
+  )
   cross_entropy = tf.nn.softmax_cross_entropy_with_logits(y, theta)
-  np.testing.assert_allclose(loss(y, theta), cross_entropy + np.euler_gamma,
-                             atol=0.02)
+  np.testing.assert_allclose(
+    loss(y, theta), cross_entropy + np.euler_gamma, atol=0.02
+  )
   with tf.GradientTape() as tape:
     tape.watch(theta)
     value = loss(y, theta)
-  np.testing.assert_allclose(tape.gradient(value, theta),
-                             tf.nn.softmax(theta) - y, atol=0.01)
+  np.testing.assert_allclose(
+    tape.gradient(value, theta), tf.nn.softmax(theta) - y, atol=0.01
+  )

@@ -16,7 +16,7 @@ SHORTEST = functools.partial(solvers.grid_arc_shortest_path, grid=GRID)
 
 
 def pool_of(cache):
-  return cache.pool.numpy()[:int(cache.pool_size.numpy())]
+  return cache.pool.numpy()[: int(cache.pool_size.numpy())]
 
 
 @pytest.mark.parametrize("maximize", [False, True])
@@ -28,8 +28,13 @@ def test_values_and_gradients_are_the_definitions(maximize, rng):
   w = solver(c).numpy()
   s = -1.0 if maximize else 1.0
   for loss_class, reduce in ((ptf.NCELoss, np.mean), (ptf.CMAPLoss, np.max)):
-    cache = ptf.SolutionCache(solver, shape=(12,), solve_fraction=0.25,
-                              maximize=maximize, initial_solutions=paths[:2])
+    cache = ptf.SolutionCache(
+      solver,
+      shape=(12,),
+      solve_fraction=0.25,
+      maximize=maximize,
+      initial_solutions=paths[:2],
+    )
     loss = loss_class(cache)
     with tf.GradientTape() as tape:
       tape.watch(c_hat)
@@ -39,8 +44,9 @@ def test_values_and_gradients_are_the_definitions(maximize, rng):
     assert 2 < len(pool) <= 2 + 8 and cache.exact_rows.numpy() == 8
     own = np.sum(c_hat * w, 1, keepdims=True)
     margins = s * (own - c_hat.numpy() @ pool.T)
-    np.testing.assert_allclose(value, reduce(margins, axis=1), rtol=1e-5,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+      value, reduce(margins, axis=1), rtol=1e-5, atol=1e-5
+    )
     if loss_class is ptf.NCELoss:
       np.testing.assert_allclose(grad, s * (w - pool.mean(0)), atol=1e-6)
     else:  # The most violating pooled solution.
@@ -51,8 +57,12 @@ def test_values_and_gradients_are_the_definitions(maximize, rng):
 def test_cmap_is_zero_when_the_true_solution_is_best_in_the_pool(rng):
   c = rng.uniform(0.1, 2.0, (16, 12)).astype(np.float32)
   w = SHORTEST(c).numpy()
-  cache = ptf.SolutionCache(SHORTEST, shape=(12,), maximize=False,
-                            initial_solutions=grid_paths.all_paths(GRID))
+  cache = ptf.SolutionCache(
+    SHORTEST,
+    shape=(12,),
+    maximize=False,
+    initial_solutions=grid_paths.all_paths(GRID),
+  )
   np.testing.assert_allclose(ptf.cmap_loss(w, c, cache), 0.0, atol=1e-6)
   assert (ptf.nce_loss(w, c, cache).numpy() < 0).all()
 
@@ -64,11 +74,18 @@ def test_training_lowers_the_regret_and_errors(jit, rng):
   c = (0.3 * x @ rng.normal(size=(5, 12)) + 1.0).astype(np.float32)
   w = SHORTEST(c).numpy()
   for loss_class in (ptf.NCELoss, ptf.CMAPLoss):
-    cache = ptf.SolutionCache(SHORTEST, shape=(12,), solve_fraction=0.1,
-                              maximize=False, initial_solutions=w, seed=0)
+    cache = ptf.SolutionCache(
+      SHORTEST,
+      shape=(12,),
+      solve_fraction=0.1,
+      maximize=False,
+      initial_solutions=w,
+      seed=0,
+    )
     model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(12)])
-    model.compile(keras.optimizers.Adam(0.05), loss=loss_class(cache),
-                  jit_compile=jit)
+    model.compile(
+      keras.optimizers.Adam(0.05), loss=loss_class(cache), jit_compile=jit
+    )
     regret = ptf.metrics.NormalizedRegret(SHORTEST)
     regret.update_state(c, model.predict(x, verbose=0))
     before = float(regret.result())
@@ -84,7 +101,8 @@ def test_training_lowers_the_regret_and_errors(jit, rng):
     ptf.CMAPLoss(SHORTEST)
   # The stacked targets of every loss: the solutions are read from them.
   for loss_fn in (ptf.nce_loss, ptf.cmap_loss):
-    np.testing.assert_allclose(loss_fn(ptf.stack_targets(c, w), c, cache),
-                               loss_fn(w, c, cache))
+    np.testing.assert_allclose(
+      loss_fn(ptf.stack_targets(c, w), c, cache), loss_fn(w, c, cache)
+    )
   with pytest.raises(tf.errors.InvalidArgumentError, match="0/1 masks"):
     ptf.nce_loss(w + 0.5, c, cache)

@@ -19,33 +19,49 @@ def pyepo_generators(monkeypatch):
   try:
     root = importlib.metadata.distribution("pyepo").locate_file("pyepo")
   except importlib.metadata.PackageNotFoundError:
-    pytest.skip("PyEPO is not installed (CI installs it: pip install "
-                "--no-deps pyepo)")
+    pytest.skip(
+      "PyEPO is not installed (CI installs it: pip install --no-deps pyepo)"
+    )
   for name, path in (("pyepo", root), ("pyepo.data", root / "data")):
     package = types.ModuleType(name)
     package.__path__ = [str(path)]
     monkeypatch.setitem(sys.modules, name, package)
-  return {name: importlib.import_module(f"pyepo.data.{name}")
-          for name in ("shortestpath", "knapsack", "tsp", "portfolio")}
+  return {
+    name: importlib.import_module(f"pyepo.data.{name}")
+    for name in ("shortestpath", "knapsack", "tsp", "portfolio")
+  }
 
 
-@pytest.mark.parametrize("deg,noise,seed", [(1, 0.0, 135), (6, 0.5, 7),
-                                            (4, 0.25, 0), (2, 1.5, 3)])
+@pytest.mark.parametrize(
+  "deg,noise,seed", [(1, 0.0, 135), (6, 0.5, 7), (4, 0.25, 0), (2, 1.5, 3)]
+)
 def test_generators_equal_pyepo_own(monkeypatch, deg, noise, seed):
   pyepo = pyepo_generators(monkeypatch)
   cases = [
-      (ptf.data.shortest_path(50, 5, (5, 5), deg, noise, seed),
-       pyepo["shortestpath"].genData(50, 5, (5, 5), deg, noise, seed)),
-      (ptf.data.shortest_path(20, 3, (3, 4), deg, noise, seed),
-       pyepo["shortestpath"].genData(20, 3, (3, 4), deg, noise, seed)),
-      (ptf.data.knapsack(50, 5, 32, 2, deg, noise, seed),
-       pyepo["knapsack"].genData(50, 5, 32, 2, deg, noise, seed)),
-      (ptf.data.tsp(50, 5, 10, deg, noise, seed),
-       pyepo["tsp"].genData(50, 5, 10, deg, noise, seed)),
-      (ptf.data.tsp(20, 4, 7, deg, noise, seed),
-       pyepo["tsp"].genData(20, 4, 7, deg, noise, seed)),
-      (ptf.data.portfolio(50, 5, 20, deg, 1.0 + noise, seed),
-       pyepo["portfolio"].genData(50, 5, 20, deg, 1.0 + noise, seed)),
+    (
+      ptf.data.shortest_path(50, 5, (5, 5), deg, noise, seed),
+      pyepo["shortestpath"].genData(50, 5, (5, 5), deg, noise, seed),
+    ),
+    (
+      ptf.data.shortest_path(20, 3, (3, 4), deg, noise, seed),
+      pyepo["shortestpath"].genData(20, 3, (3, 4), deg, noise, seed),
+    ),
+    (
+      ptf.data.knapsack(50, 5, 32, 2, deg, noise, seed),
+      pyepo["knapsack"].genData(50, 5, 32, 2, deg, noise, seed),
+    ),
+    (
+      ptf.data.tsp(50, 5, 10, deg, noise, seed),
+      pyepo["tsp"].genData(50, 5, 10, deg, noise, seed),
+    ),
+    (
+      ptf.data.tsp(20, 4, 7, deg, noise, seed),
+      pyepo["tsp"].genData(20, 4, 7, deg, noise, seed),
+    ),
+    (
+      ptf.data.portfolio(50, 5, 20, deg, 1.0 + noise, seed),
+      pyepo["portfolio"].genData(50, 5, 20, deg, 1.0 + noise, seed),
+    ),
   ]
   for ours, theirs in cases:
     assert len(ours) == len(theirs)
@@ -61,22 +77,28 @@ def test_tsp_edges_are_the_order_of_the_costs():
   assert c.shape == (3, len(edges))
 
 
-@pytest.mark.parametrize("call,message", [
+@pytest.mark.parametrize(
+  "call,message",
+  [
     (lambda: ptf.data.shortest_path(5, 5, deg=0), "deg must be a positive"),
-    (lambda: ptf.data.knapsack(5, 5, 8, 2, noise_width=-0.1),
-     "noise_width must be a finite non-negative"),
-    (lambda: ptf.data.portfolio(5, 5, 4, noise_level=float("nan")),
-     "noise_level must be a finite non-negative"),
+    (
+      lambda: ptf.data.knapsack(5, 5, 8, 2, noise_width=-0.1),
+      "noise_width must be a finite non-negative",
+    ),
+    (
+      lambda: ptf.data.portfolio(5, 5, 4, noise_level=float("nan")),
+      "noise_level must be a finite non-negative",
+    ),
     (lambda: ptf.data.tsp(5, 5, 0), "num_nodes must be a positive"),
-])
+  ],
+)
 def test_bad_settings_raise(call, message):
   with pytest.raises(ValueError, match=message):
     call()
 
 
 def test_make_dataset_serves_every_loss_and_metric():
-  x, c = ptf.data.shortest_path(200, 5, (3, 3), deg=4, noise_width=0.5,
-                                seed=1)
+  x, c = ptf.data.shortest_path(200, 5, (3, 3), deg=4, noise_width=0.5, seed=1)
   solver = {"name": "grid_arc_shortest_path", "kwargs": {"grid": (3, 3)}}
   data = ptf.data.make_dataset(x, c, solver, batch_size=32, seed=0)
   features, y = next(iter(data))
@@ -84,14 +106,21 @@ def test_make_dataset_serves_every_loss_and_metric():
   w = ptf.data.optimal_solutions(c, solver)
   assert {tuple(row) for row in y[:, 0].numpy()} <= {tuple(r) for r in c}
   np.testing.assert_array_equal(
-      ptf.solvers.grid_arc_shortest_path(y[:, 0], grid=(3, 3)), y[:, 1])
+    ptf.solvers.grid_arc_shortest_path(y[:, 0], grid=(3, 3)), y[:, 1]
+  )
   cache = ptf.SolutionCache(solver, shape=(12,), initial_solutions=w)
-  losses = [ptf.SPOPlusLoss(solver), ptf.FenchelYoungLoss(solver, 5, 1.0),
-            ptf.NCELoss(cache), ptf.CMAPLoss(cache)]
-  metrics = [ptf.metrics.NormalizedRegret(solver),
-             ptf.metrics.Regret(solver),
-             ptf.metrics.HammingAccuracy(solver=solver),
-             ptf.metrics.ExactMatchAccuracy(solver=solver)]
+  losses = [
+    ptf.SPOPlusLoss(solver),
+    ptf.FenchelYoungLoss(solver, 5, 1.0),
+    ptf.NCELoss(cache),
+    ptf.CMAPLoss(cache),
+  ]
+  metrics = [
+    ptf.metrics.NormalizedRegret(solver),
+    ptf.metrics.Regret(solver),
+    ptf.metrics.HammingAccuracy(solver=solver),
+    ptf.metrics.ExactMatchAccuracy(solver=solver),
+  ]
   for loss in losses:  # Each monitored by regret inside fit.
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(12)])
@@ -100,17 +129,18 @@ def test_make_dataset_serves_every_loss_and_metric():
     history = model.fit(data, epochs=4, verbose=0)
     after = model.evaluate(data, verbose=0, return_dict=True)
     assert np.isfinite(history.history["loss"]).all(), loss.name
-    assert after["normalized_regret"] < before["normalized_regret"], (
-        loss.name)
+    assert after["normalized_regret"] < before["normalized_regret"], loss.name
     assert 0 <= after["hamming_accuracy"] <= 1
 
 
 def test_make_dataset_checks_and_accepts_known_solutions():
   x, c = ptf.data.shortest_path(10, 5, (3, 3))
-  w = ptf.data.optimal_solutions(c, {"name": "grid_arc_shortest_path",
-                                     "kwargs": {"grid": (3, 3)}})
-  data = ptf.data.make_dataset(x, c, None, batch_size=4, shuffle=False,
-                               solutions=w)
+  w = ptf.data.optimal_solutions(
+    c, {"name": "grid_arc_shortest_path", "kwargs": {"grid": (3, 3)}}
+  )
+  data = ptf.data.make_dataset(
+    x, c, None, batch_size=4, shuffle=False, solutions=w
+  )
   _, y = next(iter(data))
   np.testing.assert_array_equal(y[:, 1], w[:4])
   with pytest.raises(ValueError, match="as many rows"):

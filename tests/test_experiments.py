@@ -14,8 +14,6 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-import perturbations_tf as ptf
-from tests import mock_cifar
 from experiments import classification
 from experiments import models
 from experiments import plot
@@ -23,15 +21,25 @@ from experiments import predict_then_optimize
 from experiments import ranking
 from experiments import shortest_path
 from experiments import warcraft_data
+import perturbations_tf as ptf
+from tests import mock_cifar
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def tiny_path_config(tmp_path, **overrides):
-  settings = dict(output_dir=str(tmp_path / "run"),
-                  synthetic_dir=str(tmp_path / "data"), num_train=40,
-                  num_val=10, num_test=10, grid_size=4, epochs=2,
-                  batch_size=10, verbose=0, learning_rate=1e-2)
+  settings = dict(
+    output_dir=str(tmp_path / "run"),
+    synthetic_dir=str(tmp_path / "data"),
+    num_train=40,
+    num_val=10,
+    num_test=10,
+    grid_size=4,
+    epochs=2,
+    batch_size=10,
+    verbose=0,
+    learning_rate=1e-2,
+  )
   settings.update(overrides)
   return shortest_path.Config(**settings)
 
@@ -41,14 +49,21 @@ def history_epochs(run_dir):
     return [int(row["epoch"]) for row in csv.DictReader(f)]
 
 
-@pytest.mark.parametrize("loss,model", [
-    ("fenchel_young", "small_cnn"), ("perturbed_squared", "small_cnn"),
-    ("blackbox", "small_cnn"), ("cost_mse", "resnet18")])
+@pytest.mark.parametrize(
+  "loss,model",
+  [
+    ("fenchel_young", "small_cnn"),
+    ("perturbed_squared", "small_cnn"),
+    ("blackbox", "small_cnn"),
+    ("cost_mse", "resnet18"),
+  ],
+)
 def test_shortest_path_runs_end_to_end(tmp_path, loss, model):
   config = tiny_path_config(tmp_path, loss=loss, model=model)
   results = shortest_path.run(config)
-  with open(os.path.join(config.output_dir, "results.json"),
-            encoding="utf-8") as f:
+  with open(
+    os.path.join(config.output_dir, "results.json"), encoding="utf-8"
+  ) as f:
     written = json.load(f)
   assert written["metrics"] == results["metrics"]
   assert written["config"]["loss"] == loss and written["wall_time_s"] > 0
@@ -59,8 +74,8 @@ def test_shortest_path_runs_end_to_end(tmp_path, loss, model):
   assert history_epochs(config.output_dir) == [0, 1]
   assert os.path.isdir(os.path.join(config.output_dir, "logs"))
   assert keras.models.load_model(
-      os.path.join(config.output_dir, "checkpoint.keras")).output_shape == (
-          None, 4, 4)
+    os.path.join(config.output_dir, "checkpoint.keras")
+  ).output_shape == (None, 4, 4)
 
 
 def test_each_loss_keeps_its_own_cost_activation(tmp_path):
@@ -70,8 +85,9 @@ def test_each_loss_keeps_its_own_cost_activation(tmp_path):
   assert shortest_path.cost_activation(blackbox) == "linear"
   fy = tiny_path_config(tmp_path)
   assert shortest_path.cost_activation(fy) == "softplus"
-  forced = tiny_path_config(tmp_path, loss="blackbox",
-                            cost_activation="softplus")
+  forced = tiny_path_config(
+    tmp_path, loss="blackbox", cost_activation="softplus"
+  )
   assert shortest_path.cost_activation(forced) == "softplus"
   model = models.warcraft_small_cnn(4, "linear")
   assert model.get_layer(index=-2).get_config()["activation"] == "linear"
@@ -79,7 +95,8 @@ def test_each_loss_keeps_its_own_cost_activation(tmp_path):
   paths = np.zeros((1, 2, 2), np.float32)
   paths[0, 0, 0] = paths[0, 1, 1] = 1.0
   metrics = shortest_path.path_metrics(
-      -np.ones((1, 2, 2), np.float32), paths, np.ones((1, 2, 2), np.float32))
+    -np.ones((1, 2, 2), np.float32), paths, np.ones((1, 2, 2), np.float32)
+  )
   assert metrics["perfect_path_accuracy"] == 1.0
   assert metrics["floored_fraction"] == 1.0
 
@@ -88,11 +105,21 @@ def test_path_evaluation_stops_a_diverged_training():
   paths = np.zeros((3, 2, 2), np.float32)
   paths[:, 0, 0] = paths[:, 1, 1] = 1.0
   inputs = keras.Input((2, 2))
-  model = keras.Model(inputs, keras.layers.Dense(
-      2, kernel_initializer=keras.initializers.Constant(np.nan))(inputs))
+  model = keras.Model(
+    inputs,
+    keras.layers.Dense(
+      2, kernel_initializer=keras.initializers.Constant(np.nan)
+    )(inputs),
+  )
   callback = shortest_path.PathEvaluation(
-      {"maps": np.ones((3, 2, 2), np.float32), "shortest_paths": paths,
-       "vertex_weights": np.ones_like(paths)}, tolerance=1e-4, min_cost=0.0)
+    {
+      "maps": np.ones((3, 2, 2), np.float32),
+      "shortest_paths": paths,
+      "vertex_weights": np.ones_like(paths),
+    },
+    tolerance=1e-4,
+    min_cost=0.0,
+  )
   callback.set_model(model)
   logs = {}
   callback.on_epoch_end(0, logs)
@@ -114,16 +141,22 @@ def test_path_metrics_count_diverged_maps_as_wrong():
 
 @pytest.mark.parametrize("executor", ["threads", "processes"])
 def test_shortest_path_with_the_python_solver_and_a_cache(tmp_path, executor):
-  config = tiny_path_config(tmp_path, solver="python", executor=executor,
-                            num_workers=2, jit_compile=False,
-                            solve_fraction=0.5)
+  config = tiny_path_config(
+    tmp_path,
+    solver="python",
+    executor=executor,
+    num_workers=2,
+    jit_compile=False,
+    solve_fraction=0.5,
+  )
   results = shortest_path.run(config)
   calls = results["metrics"]["train_solver"]
   # 40 maps · M = 3 rows an epoch, in batches of 30 rows: 15 exact each.
   assert calls["total_rows"] == 2 * 40 * 3
   assert calls["exact_rows"] == 2 * 4 * 15
   model = keras.models.load_model(
-      os.path.join(config.output_dir, "checkpoint.keras"))
+    os.path.join(config.output_dir, "checkpoint.keras")
+  )
   loss = model.loss.solver
   assert isinstance(loss, ptf.SolutionCache)
   assert isinstance(loss.solver, ptf.NumpySolver)
@@ -155,7 +188,8 @@ def test_rerun_after_interruption_resumes_at_next_epoch(tmp_path):
   shortest_path.run(config)
   assert history_epochs(config.output_dir) == [0, 1, 2]  # Epoch 0 not redone.
   model = keras.models.load_model(
-      os.path.join(config.output_dir, "checkpoint.keras"))
+    os.path.join(config.output_dir, "checkpoint.keras")
+  )
   steps = 3 * 40 // 10  # The optimizer's state was restored, not reset.
   assert int(model.optimizer.iterations.numpy()) == steps
 
@@ -165,12 +199,18 @@ def test_warcraft_loader_checks_files_and_shapes(tmp_path):
   data = warcraft_data.load_split(folder, "train", 4)
   assert data["maps"].shape == (6, 32, 32, 3) and data["maps"].dtype == np.uint8
   # Labels are exact shortest paths of the vertex weights.
-  from experiments import dijkstra  # pylint: disable=import-outside-toplevel
+  from experiments import dijkstra
+
   for weights, path in zip(data["vertex_weights"], data["shortest_paths"]):
-    assert np.isclose(np.sum(weights * path),
-                      dijkstra.shortest_path(weights.astype(np.float64))[1])
-  with pytest.raises(ValueError, match=r"has shape \(6, 32, 32, 3\), "
-                     r"expected \(6, 48, 48, 3\) for --grid_size=6"):
+    assert np.isclose(
+      np.sum(weights * path),
+      dijkstra.shortest_path(weights.astype(np.float64))[1],
+    )
+  with pytest.raises(
+    ValueError,
+    match=r"has shape \(6, 32, 32, 3\), "
+    r"expected \(6, 48, 48, 3\) for --grid_size=6",
+  ):
     warcraft_data.load_split(folder, "train", 6)
   os.remove(os.path.join(folder, "val_maps.npy"))
   with pytest.raises(FileNotFoundError, match="val_maps.npy"):
@@ -179,10 +219,19 @@ def test_warcraft_loader_checks_files_and_shapes(tmp_path):
 
 @pytest.mark.parametrize("loss", ranking.LOSSES)
 def test_ranking_runs_end_to_end(tmp_path, loss):
-  config = ranking.Config(output_dir=str(tmp_path), num_instances=60,
-                          num_items=8, dim=3, noise_levels=[0.0, 1.0],
-                          loss=loss, num_samples=10, epochs=3, batch_size=16,
-                          learning_rate=0.05, verbose=0)
+  config = ranking.Config(
+    output_dir=str(tmp_path),
+    num_instances=60,
+    num_items=8,
+    dim=3,
+    noise_levels=[0.0, 1.0],
+    loss=loss,
+    num_samples=10,
+    epochs=3,
+    batch_size=16,
+    learning_rate=0.05,
+    verbose=0,
+  )
   results = ranking.run(config)["metrics"]
   metrics = results["runs"]
   runs = {f"{loss}/noise_{level}": level for level in (0, 1)}
@@ -200,7 +249,8 @@ def test_ranking_runs_end_to_end(tmp_path, loss):
   assert ("norm_theory" in noisy["model"]) == (loss == "fenchel_young")
   assert "norm_theory" not in clean["model"]
   assert ("least_squares_gap" in noisy["model"]) == (
-      loss in ("squared", "centred_squared"))
+    loss in ("squared", "centred_squared")
+  )
   # Without noise the two test scorings coincide; with it, the noise-free
   # ranking is what the model can recover, the noisy labels are not.
   for name, value in clean["test"].items():
@@ -211,20 +261,29 @@ def test_ranking_runs_end_to_end(tmp_path, loss):
 
 
 def test_ranking_sweeps_name_every_run():
-  config = ranking.Config(sweep_losses=["fenchel_young", "squared"],
-                          noise_levels=[0.0, 2.0], sweep_sigma_ratios=[0.5, 2],
-                          sweep_num_samples=[10, 1000], num_seeds=2, seed=5)
+  config = ranking.Config(
+    sweep_losses=["fenchel_young", "squared"],
+    noise_levels=[0.0, 2.0],
+    sweep_sigma_ratios=[0.5, 2],
+    sweep_num_samples=[10, 1000],
+    num_seeds=2,
+    seed=5,
+  )
   runs = config.runs()
   # ε = ratio · max(σ, 0.25); the squared loss has no ε or M.
   assert runs["fenchel_young/noise_0/sigma_0.125/M_10/seed_5"] == (
-      ranking.RunSpec("fenchel_young", 0.0, 0.125, 10, 5))
+    ranking.RunSpec("fenchel_young", 0.0, 0.125, 10, 5)
+  )
   assert runs["fenchel_young/noise_2/sigma_4/M_1000/seed_6"] == (
-      ranking.RunSpec("fenchel_young", 2.0, 4.0, 1000, 6))
+    ranking.RunSpec("fenchel_young", 2.0, 4.0, 1000, 6)
+  )
   assert runs["squared/noise_2/seed_6"] == ranking.RunSpec(
-      "squared", 2.0, 1.0, 100, 6)
+    "squared", 2.0, 1.0, 100, 6
+  )
   assert len(runs) == 2 * 2 * 2 * 2 + 2 * 2  # FY: levels·ε·M·seeds.
   assert ranking.setting("fenchel_young/noise_2/sigma_4/M_10/seed_6") == (
-      "fenchel_young/noise_2/sigma_4/M_10")
+    "fenchel_young/noise_2/sigma_4/M_10"
+  )
 
 
 @pytest.mark.slow
@@ -234,10 +293,20 @@ def test_ranking_recovers_w0_with_the_fenchel_young_theorys_norm(tmp_path):
   validation (1e-4 barely moves), and the squared loss ends at its exact
   least-squares minimiser (optimisation error below statistical error)."""
   config = ranking.Config(
-      output_dir=str(tmp_path), num_instances=1500, num_items=10, dim=3,
-      noise_levels=[1.0], sweep_losses=["fenchel_young", "squared"],
-      num_samples=20, sigma=0.5, num_seeds=2, epochs=12, batch_size=32,
-      select_learning_rates=[1e-4, 0.1, 1.0], verbose=0)
+    output_dir=str(tmp_path),
+    num_instances=1500,
+    num_items=10,
+    dim=3,
+    noise_levels=[1.0],
+    sweep_losses=["fenchel_young", "squared"],
+    num_samples=20,
+    sigma=0.5,
+    num_seeds=2,
+    epochs=12,
+    batch_size=32,
+    select_learning_rates=[1e-4, 0.1, 1.0],
+    verbose=0,
+  )
   results = ranking.run(config)["metrics"]
   for loss in config.losses:
     validation = results["selection"][loss]
@@ -247,8 +316,9 @@ def test_ranking_recovers_w0_with_the_fenchel_young_theorys_norm(tmp_path):
     assert chosen != 1e-4
   runs, summary = results["runs"], results["summary"]
   fy = summary["fenchel_young/noise_1"]["model"]
-  assert fy["norm"]["values"] == [runs[f"fenchel_young/noise_1/seed_{s}"][
-      "model"]["norm"] for s in (0, 1)]
+  assert fy["norm"]["values"] == [
+    runs[f"fenchel_young/noise_1/seed_{s}"]["model"]["norm"] for s in (0, 1)
+  ]
   assert fy["norm_theory"]["mean"] == 0.5
   # 1,200 training instances of 10 items: the norm within 10% of ε/σ.
   assert abs(fy["norm"]["mean"] - 0.5) < 0.05
@@ -257,20 +327,31 @@ def test_ranking_recovers_w0_with_the_fenchel_young_theorys_norm(tmp_path):
   squared = summary["squared/noise_1"]["model"]
   assert squared["one_minus_cosine"]["mean"] < 2e-3
   assert squared["least_squares_gap"]["mean"] < (
-      0.5 * squared["one_minus_cosine"]["mean"])
+    0.5 * squared["one_minus_cosine"]["mean"]
+  )
   # The ranks' scale: the regression of ranks 0…9 on <w, x> is far from 1.
   assert squared["norm"]["mean"] > 1.5
 
 
 def test_ranking_sweep_over_losses_resumes(tmp_path):
-  config = ranking.Config(output_dir=str(tmp_path), num_instances=40,
-                          num_items=6, dim=3, noise_levels=[0.0, 0.5],
-                          sweep_losses=["squared", "fenchel_young"],
-                          num_samples=5, epochs=1, batch_size=16, verbose=0)
+  config = ranking.Config(
+    output_dir=str(tmp_path),
+    num_instances=40,
+    num_items=6,
+    dim=3,
+    noise_levels=[0.0, 0.5],
+    sweep_losses=["squared", "fenchel_young"],
+    num_samples=5,
+    epochs=1,
+    batch_size=16,
+    verbose=0,
+  )
   first = ranking.run(config)["metrics"]
-  assert set(first["runs"]) == {f"{loss}/noise_{level:g}"
-                                for level in (0, 0.5)
-                                for loss in ("squared", "fenchel_young")}
+  assert set(first["runs"]) == {
+    f"{loss}/noise_{level:g}"
+    for level in (0, 0.5)
+    for loss in ("squared", "fenchel_young")
+  }
   # A finished run is read back, not trained again (same numbers, no
   # second epoch in its history).
   assert ranking.run(config)["metrics"] == first
@@ -278,9 +359,15 @@ def test_ranking_sweep_over_losses_resumes(tmp_path):
 
 
 def test_classification_runs_on_mock_cifar(tmp_path):
-  config = classification.Config(output_dir=str(tmp_path), num_samples=8,
-                                 epochs=1, batch_size=8, verbose=0,
-                                 max_train_examples=16, max_test_examples=8)
+  config = classification.Config(
+    output_dir=str(tmp_path),
+    num_samples=8,
+    epochs=1,
+    batch_size=8,
+    verbose=0,
+    max_train_examples=16,
+    max_test_examples=8,
+  )
   with mock_cifar.mock_cifar(num_examples=24):
     metrics = classification.run(config)["metrics"]
   assert 0 <= metrics["test"]["categorical_accuracy"] <= 1
@@ -291,9 +378,15 @@ def test_classification_runs_on_mock_cifar(tmp_path):
 
 def test_classification_sweep_of_m_and_sigma_on_mock_cifar(tmp_path):
   config = classification.Config(
-      output_dir=str(tmp_path / "sweep"), epochs=2, batch_size=8, verbose=0,
-      max_train_examples=16, max_test_examples=8,
-      sweep_num_samples=[1.0, 4.0], sweep_sigmas=[0.5])
+    output_dir=str(tmp_path / "sweep"),
+    epochs=2,
+    batch_size=8,
+    verbose=0,
+    max_train_examples=16,
+    max_test_examples=8,
+    sweep_num_samples=[1.0, 4.0],
+    sweep_sigmas=[0.5],
+  )
   with mock_cifar.mock_cifar(num_examples=24):
     metrics = classification.run(config)["metrics"]
   assert sorted(metrics) == ["M1_sigma0.5", "M4_sigma0.5", "cross_entropy"]
@@ -302,7 +395,8 @@ def test_classification_sweep_of_m_and_sigma_on_mock_cifar(tmp_path):
   runs = plot.sweep_runs(config.output_dir)
   assert [history_epochs(r) for r in runs] == [[0, 1]] * 3
   output = plot.plot_learning_curves(
-      runs, str(tmp_path / "sweep.png"), "sweep", ["val_categorical_accuracy"])
+    runs, str(tmp_path / "sweep.png"), "sweep", ["val_categorical_accuracy"]
+  )
   with open(output, "rb") as f:
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"
   # A rerun skips the finished runs: the same metrics, no new epochs.
@@ -312,8 +406,9 @@ def test_classification_sweep_of_m_and_sigma_on_mock_cifar(tmp_path):
   with pytest.raises(ValueError, match="--sweep_sigmas"):
     classification.Config(sweep_num_samples=[10.0]).validate()
   with pytest.raises(ValueError, match="integers"):
-    classification.Config(sweep_num_samples=[1.5],
-                          sweep_sigmas=[1.0]).validate()
+    classification.Config(
+      sweep_num_samples=[1.5], sweep_sigmas=[1.0]
+    ).validate()
 
 
 def test_classification_says_when_cifar_is_missing(tmp_path, monkeypatch):
@@ -322,42 +417,60 @@ def test_classification_says_when_cifar_is_missing(tmp_path, monkeypatch):
 
   # The host answers but the download fails.
   monkeypatch.setattr(classification, "reachable", lambda address: True)
-  monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare",
-                      offline)
-  config = classification.Config(output_dir=str(tmp_path / "run"),
-                                 data_dir=str(tmp_path / "tfds"), epochs=1,
-                                 verbose=0)
-  with pytest.raises(FileNotFoundError,
-                     match=r"(?s)CIFAR-10 is not in .*tfds.*could not be "
-                     r"downloaded \(ConnectionError: no network\).*"
-                     r"--data_dir=DIR"):
+  monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", offline)
+  config = classification.Config(
+    output_dir=str(tmp_path / "run"),
+    data_dir=str(tmp_path / "tfds"),
+    epochs=1,
+    verbose=0,
+  )
+  with pytest.raises(
+    FileNotFoundError,
+    match=r"(?s)CIFAR-10 is not in .*tfds.*could not be "
+    r"downloaded \(ConnectionError: no network\).*"
+    r"--data_dir=DIR",
+  ):
     classification.run(config)
   assert not os.path.exists(os.path.join(config.output_dir, "history.csv"))
 
 
 # Runs a binary with every outgoing connection refused, as on a machine
 # without network, whatever the machine running the tests has.
-OFFLINE = ("import runpy, socket, sys\n"
-           "def refuse(*args, **kwargs):\n"
-           "  raise OSError('network is unreachable')\n"
-           "socket.create_connection = refuse\n"
-           "sys.argv = sys.argv[1:]\n"
-           "runpy.run_module(sys.argv[0], run_name='__main__')\n")
+OFFLINE = (
+  "import runpy, socket, sys\n"
+  "def refuse(*args, **kwargs):\n"
+  "  raise OSError('network is unreachable')\n"
+  "socket.create_connection = refuse\n"
+  "sys.argv = sys.argv[1:]\n"
+  "runpy.run_module(sys.argv[0], run_name='__main__')\n"
+)
 
 
-def test_offline_classification_stops_at_once_with_the_message_alone(
-    tmp_path):
+def test_offline_classification_stops_at_once_with_the_message_alone(tmp_path):
   start = time.monotonic()
   result = subprocess.run(
-      [sys.executable, "-c", OFFLINE, "experiments.classification",
-       "--flagfile=configs/classification_quick.cfg",
-       f"--data_dir={tmp_path / 'tfds'}", f"--output_dir={tmp_path / 'run'}"],
-      cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    [
+      sys.executable,
+      "-c",
+      OFFLINE,
+      "experiments.classification",
+      "--flagfile=configs/classification_quick.cfg",
+      f"--data_dir={tmp_path / 'tfds'}",
+      f"--output_dir={tmp_path / 'run'}",
+    ],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=600,
+    check=False,
+  )
   elapsed = time.monotonic() - start
   assert result.returncode == 1
   assert "Traceback" not in result.stderr
-  assert ("could not be downloaded (www.cs.toronto.edu cannot be reached)"
-          in result.stderr)
+  assert (
+    "could not be downloaded (www.cs.toronto.edu cannot be reached)"
+    in result.stderr
+  )
   assert "--data_dir=DIR" in result.stderr
   assert not os.path.exists(tmp_path / "run" / "history.csv")
   print(f"offline CIFAR-10 binary stopped after {elapsed:.1f} s")
@@ -366,35 +479,70 @@ def test_offline_classification_stops_at_once_with_the_message_alone(
 def run_binary(module, *args):
   env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
   return subprocess.run(
-      [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True,
-      text=True, timeout=600, env=env, check=False)
+    [sys.executable, "-m", module, *args],
+    cwd=ROOT,
+    capture_output=True,
+    text=True,
+    timeout=600,
+    env=env,
+    check=False,
+  )
 
 
-@pytest.mark.parametrize("module,args,message", [
-    ("experiments.shortest_path", ["--loss=hinge"],
-     "value should be one of"),
-    ("experiments.shortest_path", ["--data_dir=/nonexistent"],
-     "Missing Warcraft file /nonexistent/train_maps.npy"),
-    ("experiments.ranking", ["--noise_levels=-1"],
-     "--noise_levels must be non-negative"),
+@pytest.mark.parametrize(
+  "module,args,message",
+  [
+    ("experiments.shortest_path", ["--loss=hinge"], "value should be one of"),
+    (
+      "experiments.shortest_path",
+      ["--data_dir=/nonexistent"],
+      "Missing Warcraft file /nonexistent/train_maps.npy",
+    ),
+    (
+      "experiments.ranking",
+      ["--noise_levels=-1"],
+      "--noise_levels must be non-negative",
+    ),
     ("experiments.classification", ["--sigma=0"], "--sigma must be > 0"),
     ("experiments.shortest_path", ["--solver=python"], "--nojit_compile"),
-    ("experiments.shortest_path", ["--solve_fraction=1.5"],
-     "--solve_fraction must be in (0, 1]"),
-    ("experiments.ranking", ["--strategy=multi_worker"],
-     "TF_CONFIG environment variable"),
-    ("experiments.ranking", ["--sweep_losses=squared,hinge"],
-     "--sweep_losses='hinge' is not one of"),
-    ("experiments.ranking", ["--sweep_sigma_ratios=0,1"],
-     "--sweep_sigma_ratios must be positive numbers"),
-    ("experiments.ranking", ["--sweep_num_samples=0"],
-     "--sweep_num_samples must be >= 1"),
-    ("experiments.shortest_path", ["--perturbation=multiplicative"],
-     "--perturbation=multiplicative is for --loss=perturbed_squared"),
+    (
+      "experiments.shortest_path",
+      ["--solve_fraction=1.5"],
+      "--solve_fraction must be in (0, 1]",
+    ),
+    (
+      "experiments.ranking",
+      ["--strategy=multi_worker"],
+      "TF_CONFIG environment variable",
+    ),
+    (
+      "experiments.ranking",
+      ["--sweep_losses=squared,hinge"],
+      "--sweep_losses='hinge' is not one of",
+    ),
+    (
+      "experiments.ranking",
+      ["--sweep_sigma_ratios=0,1"],
+      "--sweep_sigma_ratios must be positive numbers",
+    ),
+    (
+      "experiments.ranking",
+      ["--sweep_num_samples=0"],
+      "--sweep_num_samples must be >= 1",
+    ),
+    (
+      "experiments.shortest_path",
+      ["--perturbation=multiplicative"],
+      "--perturbation=multiplicative is for --loss=perturbed_squared",
+    ),
     ("experiments.reproduce", [], "needs the real data: --warcraft_data_dir"),
-    ("experiments.reproduce", ["--quick", "--only=ranking,sorting"],
-     "--only: no experiment ['sorting']"),
-])
+    (
+      "experiments.reproduce",
+      ["--quick", "--only=ranking,sorting"],
+      "--only: no experiment ['sorting']",
+    ),
+  ],
+)
 def test_bad_flags_fail_fast(tmp_path, module, args, message):
   output = "output_root" if module == "experiments.reproduce" else "output_dir"
   result = run_binary(module, f"--{output}={tmp_path}", *args)
@@ -412,15 +560,33 @@ def free_port():
 @pytest.mark.slow
 def test_two_workers_complete_and_chief_writes_results(tmp_path):
   cluster = {"worker": [f"127.0.0.1:{free_port()}" for _ in range(2)]}
-  args = ["--strategy=multi_worker", f"--output_dir={tmp_path}",
-          "--num_instances=64", "--num_items=8", "--dim=3", "--epochs=2",
-          "--batch_size=16", "--num_samples=8", "--verbose=0"]
-  workers = [subprocess.Popen(
-      [sys.executable, "-m", "experiments.ranking", *args], cwd=ROOT,
-      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-      env={**os.environ, "TF_CONFIG": json.dumps(
-          {"cluster": cluster, "task": {"type": "worker", "index": i}})})
-             for i in range(2)]
+  args = [
+    "--strategy=multi_worker",
+    f"--output_dir={tmp_path}",
+    "--num_instances=64",
+    "--num_items=8",
+    "--dim=3",
+    "--epochs=2",
+    "--batch_size=16",
+    "--num_samples=8",
+    "--verbose=0",
+  ]
+  workers = [
+    subprocess.Popen(
+      [sys.executable, "-m", "experiments.ranking", *args],
+      cwd=ROOT,
+      stdout=subprocess.PIPE,
+      stderr=subprocess.STDOUT,
+      text=True,
+      env={
+        **os.environ,
+        "TF_CONFIG": json.dumps(
+          {"cluster": cluster, "task": {"type": "worker", "index": i}}
+        ),
+      },
+    )
+    for i in range(2)
+  ]
   outputs = [w.communicate(timeout=600)[0] for w in workers]
   assert [w.returncode for w in workers] == [0, 0], outputs
   with open(tmp_path / "results.json", encoding="utf-8") as f:
@@ -435,22 +601,32 @@ def test_plots(tmp_path):
   shortest_path.run(config)
   other = tiny_path_config(tmp_path / "b", epochs=1, loss="blackbox")
   shortest_path.run(other)
-  curves = plot.plot_learning_curves([config.output_dir, other.output_dir],
-                                     str(tmp_path / "curves.png"))
+  curves = plot.plot_learning_curves(
+    [config.output_dir, other.output_dir], str(tmp_path / "curves.png")
+  )
   paths = plot.plot_run_paths(config.output_dir, str(tmp_path / "paths.png"))
   for png in (curves, paths):
     with open(png, "rb") as f:
       assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.parametrize("name", sorted(
-    f for f in os.listdir(os.path.join(ROOT, "configs")) if f.endswith(".cfg")))
+@pytest.mark.parametrize(
+  "name",
+  sorted(
+    f for f in os.listdir(os.path.join(ROOT, "configs")) if f.endswith(".cfg")
+  ),
+)
 def test_flagfiles_parse_and_validate(name):
-  from absl import flags  # pylint: disable=import-outside-toplevel
-  from experiments import common  # pylint: disable=import-outside-toplevel
-  binaries = {"classification": classification, "ranking": ranking,
-              "shortest_path": shortest_path,
-              "predict_then_optimize": predict_then_optimize}
+  from absl import flags
+
+  from experiments import common
+
+  binaries = {
+    "classification": classification,
+    "ranking": ranking,
+    "shortest_path": shortest_path,
+    "predict_then_optimize": predict_then_optimize,
+  }
   module = next(m for prefix, m in binaries.items() if name.startswith(prefix))
   flag_values = flags.FlagValues()
   common.define_flags(module.Config, flag_values)
@@ -481,42 +657,79 @@ with mock_cifar.mock_cifar(num_examples=24):
   binary.run(config, callbacks=[Kill()])
 """
 
+
 def without_wall_times(metrics):
   """The metrics less their `seconds_per_epoch` (at any depth)."""
   if isinstance(metrics, dict):
-    return {k: without_wall_times(v) for k, v in metrics.items()
-            if k != "seconds_per_epoch"}
+    return {
+      k: without_wall_times(v)
+      for k, v in metrics.items()
+      if k != "seconds_per_epoch"
+    }
   return metrics
 
 
 KILL_SETTINGS = {
-    "shortest_path": dict(synthetic_dir="{tmp}/data", num_train=40,
-                          num_val=10, num_test=10, grid_size=4, epochs=3,
-                          batch_size=10, learning_rate=1e-2,
-                          lr_decay_epochs=[2]),
-    "ranking": dict(num_instances=60, num_items=6, dim=3, epochs=3,
-                    batch_size=8, num_samples=4),
-    "classification": dict(data_dir="{tmp}/tfds", epochs=3, batch_size=8,
-                           num_samples=4, max_train_examples=24,
-                           max_test_examples=8),
-    "predict_then_optimize": dict(methods=["pfyl"], num_train=[48],
-                                  num_test=16, degrees=[4], num_seeds=1,
-                                  epochs=3, batch_size=8, num_samples=3),
+  "shortest_path": dict(
+    synthetic_dir="{tmp}/data",
+    num_train=40,
+    num_val=10,
+    num_test=10,
+    grid_size=4,
+    epochs=3,
+    batch_size=10,
+    learning_rate=1e-2,
+    lr_decay_epochs=[2],
+  ),
+  "ranking": dict(
+    num_instances=60, num_items=6, dim=3, epochs=3, batch_size=8, num_samples=4
+  ),
+  "classification": dict(
+    data_dir="{tmp}/tfds",
+    epochs=3,
+    batch_size=8,
+    num_samples=4,
+    max_train_examples=24,
+    max_test_examples=8,
+  ),
+  "predict_then_optimize": dict(
+    methods=["pfyl"],
+    num_train=[48],
+    num_test=16,
+    degrees=[4],
+    num_seeds=1,
+    epochs=3,
+    batch_size=8,
+    num_samples=3,
+  ),
 }
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("binary", sorted(KILL_SETTINGS))
 def test_a_killed_and_resumed_run_ends_with_the_uninterrupted_numbers(
-    tmp_path, binary):
+  tmp_path, binary
+):
   def run(mode, folder):
-    settings = {k: v.format(tmp=tmp_path) if isinstance(v, str) else v
-                for k, v in KILL_SETTINGS[binary].items()}
+    settings = {
+      k: v.format(tmp=tmp_path) if isinstance(v, str) else v
+      for k, v in KILL_SETTINGS[binary].items()
+    }
     settings.update(output_dir=str(tmp_path / folder), verbose=0)
     return subprocess.run(
-        [sys.executable, "-c", KILLED_RUN.format(binary=binary), mode,
-         json.dumps(settings)], cwd=ROOT, capture_output=True, text=True,
-        timeout=600, check=False)
+      [
+        sys.executable,
+        "-c",
+        KILLED_RUN.format(binary=binary),
+        mode,
+        json.dumps(settings),
+      ],
+      cwd=ROOT,
+      capture_output=True,
+      text=True,
+      timeout=600,
+      check=False,
+    )
 
   whole = run("whole", "whole")
   assert whole.returncode == 0, whole.stderr[-3000:]
@@ -533,7 +746,9 @@ def test_a_killed_and_resumed_run_ends_with_the_uninterrupted_numbers(
   assert results["killed"] == results["whole"]
 
 
-@pytest.mark.parametrize("module,flag", [
+@pytest.mark.parametrize(
+  "module,flag",
+  [
     ("experiments.shortest_path", "loss"),
     ("experiments.ranking", "noise_levels"),
     ("experiments.classification", "loss"),
@@ -541,7 +756,8 @@ def test_a_killed_and_resumed_run_ends_with_the_uninterrupted_numbers(
     ("experiments.reproduce", "quick"),
     ("experiments.plot", "runs"),
     ("experiments.scale_study", "trained_run"),
-])
+  ],
+)
 def test_help_lists_the_binarys_own_flags_and_exits_0(module, flag):
   result = run_binary(module, "--help")
   assert result.returncode == 0, result.stderr[-2000:]

@@ -20,8 +20,7 @@ def softmax(x):
   return tf.nn.softmax(x, -1).numpy()
 
 
-THETA = tf.constant([[0.5, -0.2, 0.1, 0.9], [0.0, 0.3, -0.4, 0.2]],
-                    tf.float64)
+THETA = tf.constant([[0.5, -0.2, 0.1, 0.9], [0.0, 0.3, -0.4, 0.2]], tf.float64)
 G = tf.constant([[1.0, -0.5, 0.2, 0.0], [0.3, 0.0, -1.0, 0.6]], tf.float64)
 
 
@@ -36,9 +35,15 @@ def run(op, seed):
 @pytest.mark.parametrize("two_sided", [False, True])
 def test_mean_and_expected_gradient_are_closed_forms(maximize, two_sided):
   sigma, lam, m = 0.5, 0.4, 1500
-  op = ptf.imle(solvers.argmax if maximize else argmin, num_samples=m,
-                sigma=sigma, lam=lam, noise="gumbel", two_sided=two_sided,
-                maximize=maximize)
+  op = ptf.imle(
+    solvers.argmax if maximize else argmin,
+    num_samples=m,
+    sigma=sigma,
+    lam=lam,
+    noise="gumbel",
+    two_sided=two_sided,
+    maximize=maximize,
+  )
   mean, se = stats.mean_and_se(lambda seed: run(op, seed))
   s = -1.0 if maximize else 1.0  # The target moves by sλg.
   # A minimiser sees ĉ − σZ: argmin(ĉ − σZ) = argmax(−ĉ + σZ).
@@ -46,18 +51,19 @@ def test_mean_and_expected_gradient_are_closed_forms(maximize, two_sided):
   behind = dist(THETA - s * lam * G) if two_sided else dist(THETA)
   width = 2 * lam if two_sided else lam
   expected = np.concatenate(
-      [dist(THETA), s * (dist(THETA + s * lam * G) - behind) / width])
+    [dist(THETA), s * (dist(THETA + s * lam * G) - behind) / width]
+  )
   stats.assert_close_statistically(mean, se, expected)
   assert np.abs(expected[2:]).max() > 0.1
 
 
 def test_seeded_calls_repeat_in_eager_function_and_xla():
-  op = ptf.imle(solvers.argmax, num_samples=8, noise="gumbel", maximize=True,
-                seed=3)
+  op = ptf.imle(
+    solvers.argmax, num_samples=8, noise="gumbel", maximize=True, seed=3
+  )
   eager = op(THETA).numpy()
   np.testing.assert_array_equal(tf.function(op)(THETA), eager)
-  np.testing.assert_array_equal(tf.function(op, jit_compile=True)(THETA),
-                                eager)
+  np.testing.assert_array_equal(tf.function(op, jit_compile=True)(THETA), eager)
   assert not np.array_equal(op(THETA, seed=4), eager)
 
 

@@ -15,15 +15,41 @@ PACKAGE = pathlib.Path(ptf.__file__).parent
 NAMESPACES = ("data", "layers", "losses", "metrics", "noise", "solvers")
 # The top-level names of 0.1.0, all kept.
 NAMES_0_1 = (
-    "Blackbox", "CMAPLoss", "FenchelYoungLoss", "Gumbel", "IMLE",
-    "InfeasibleProgramError", "Knapsack", "LinearProgram", "NCELoss",
-    "NegativeIdentity", "Normal", "NumpySolver", "Perturbed",
-    "PerturbedArgmax", "PerturbedRanks", "PerturbedShortestPath",
-    "PerturbedSort", "PerturbedTopK", "SPOPlusLoss", "SolutionCache",
-    "UnsolvedProgramError", "WorkerCrashError", "blackbox", "cmap_loss",
-    "fenchel_young_loss", "imle", "metrics", "nce_loss",
-    "negative_identity", "noise", "numpy_solver", "perturbed", "solvers",
-    "spo_plus_loss", "stack_targets",
+  "Blackbox",
+  "CMAPLoss",
+  "FenchelYoungLoss",
+  "Gumbel",
+  "IMLE",
+  "InfeasibleProgramError",
+  "Knapsack",
+  "LinearProgram",
+  "NCELoss",
+  "NegativeIdentity",
+  "Normal",
+  "NumpySolver",
+  "Perturbed",
+  "PerturbedArgmax",
+  "PerturbedRanks",
+  "PerturbedShortestPath",
+  "PerturbedSort",
+  "PerturbedTopK",
+  "SPOPlusLoss",
+  "SolutionCache",
+  "UnsolvedProgramError",
+  "WorkerCrashError",
+  "blackbox",
+  "cmap_loss",
+  "fenchel_young_loss",
+  "imle",
+  "metrics",
+  "nce_loss",
+  "negative_identity",
+  "noise",
+  "numpy_solver",
+  "perturbed",
+  "solvers",
+  "spo_plus_loss",
+  "stack_targets",
 )
 
 
@@ -40,8 +66,9 @@ def _imports(path: pathlib.Path) -> set:
       names = [alias.name for alias in node.names]
     elif isinstance(node, ast.ImportFrom) and node.module:
       # `from a.b import c` imports a.b, and a.b.c when c is a module.
-      names = [node.module] + [f"{node.module}.{alias.name}"
-                               for alias in node.names]
+      names = [node.module] + [
+        f"{node.module}.{alias.name}" for alias in node.names
+      ]
     else:
       continue
     found.update(n for n in names if n.startswith("perturbations_tf"))
@@ -50,9 +77,10 @@ def _imports(path: pathlib.Path) -> set:
 
 def import_graph() -> dict:
   modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
-  return {name: sorted(m for m in _imports(path) if m in modules
-                       and m != name)
-          for name, path in modules.items()}
+  return {
+    name: sorted(m for m in _imports(path) if m in modules and m != name)
+    for name, path in modules.items()
+  }
 
 
 def find_cycle(graph: dict):
@@ -63,7 +91,7 @@ def find_cycle(graph: dict):
     state[node] = "open"
     for nxt in graph.get(node, ()):
       if state.get(nxt) == "open":
-        return path[path.index(nxt):] + [nxt]
+        return path[path.index(nxt) :] + [nxt]
       if nxt not in state:
         cycle = visit(nxt, path + [nxt])
         if cycle:
@@ -84,8 +112,12 @@ def test_the_library_has_no_import_circle():
   assert len(graph) > 20  # The graph was read.
   assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
   # The checker itself finds a circle.
-  assert find_cycle({"a": ["b"], "b": ["c"], "c": ["a"]}) == ["a", "b", "c",
-                                                            "a"]
+  assert find_cycle({"a": ["b"], "b": ["c"], "c": ["a"]}) == [
+    "a",
+    "b",
+    "c",
+    "a",
+  ]
 
 
 def test_namespaces_and_every_public_name():
@@ -107,13 +139,16 @@ def test_namespaces_and_every_public_name():
 def test_the_default_import_needs_no_optional_dependency():
   # What TensorFlow and Keras import themselves (scipy and matplotlib, where
   # installed) does not count: only what importing the library adds.
-  code = ("import sys, tensorflow, keras; before = set(sys.modules); "
-          "import perturbations_tf; added = set(sys.modules) - before; "
-          "print(sorted(m for m in added if m.split('.')[0] in ('scipy', "
-          "'matplotlib', 'dask', 'distributed', 'tensorflow_datasets', "
-          "'absl')))")
-  out = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                       text=True, check=True)
+  code = (
+    "import sys, tensorflow, keras; before = set(sys.modules); "
+    "import perturbations_tf; added = set(sys.modules) - before; "
+    "print(sorted(m for m in added if m.split('.')[0] in ('scipy', "
+    "'matplotlib', 'dask', 'distributed', 'tensorflow_datasets', "
+    "'absl')))"
+  )
+  out = subprocess.run(
+    [sys.executable, "-c", code], capture_output=True, text=True, check=True
+  )
   assert out.stdout.strip().splitlines()[-1] == "[]"
 
 

@@ -5,16 +5,20 @@ when every solver is TF-native). TensorFlow is made to report a GPU."""
 import warnings
 
 import keras
+from keras.src.trainers import trainer as keras_trainer
 import numpy as np
 import pytest
 import tensorflow as tf
-from keras.src.trainers import trainer as keras_trainer
 
 import perturbations_tf as ptf
 
 # A production plan: max profitᵀx s.t. resources·x ≤ capacity, 0 ≤ x ≤ 1.
-PLAN = dict(A_ub=[[3.0, 4.0, 5.0], [1.0, 1.0, 1.0]], b_ub=[10.0, 2.5],
-            bounds=(0, 1), maximize=True)
+PLAN = dict(
+  A_ub=[[3.0, 4.0, 5.0], [1.0, 1.0, 1.0]],
+  b_ub=[10.0, 2.5],
+  bounds=(0, 1),
+  maximize=True,
+)
 
 
 @pytest.fixture
@@ -27,8 +31,7 @@ def visible_gpu(monkeypatch):
     devices = real(device_type) if device_type != "GPU" else []
     return devices + ([gpu] if device_type in (None, "GPU") else [])
 
-  monkeypatch.setattr(tf.config, "list_physical_devices",
-                      list_physical_devices)
+  monkeypatch.setattr(tf.config, "list_physical_devices", list_physical_devices)
 
 
 def _data(rng):
@@ -42,12 +45,15 @@ def _model():
 
 
 def test_a_host_solver_in_the_loss_or_a_metric_keeps_fit_out_of_xla(
-    visible_gpu, rng):
+  visible_gpu, rng
+):
   del visible_gpu
   plan = ptf.LinearProgram(**PLAN)
   x, profits = _data(rng)
-  for loss, metrics in ((ptf.SPOPlusLoss(plan), []),
-                        ("mse", [ptf.metrics.NormalizedRegret(plan)])):
+  for loss, metrics in (
+    (ptf.SPOPlusLoss(plan), []),
+    ("mse", [ptf.metrics.NormalizedRegret(plan)]),
+  ):
     model = _model()
     model.compile("adam", loss=loss, metrics=metrics)  # jit_compile="auto".
     assert model.jit_compile is False
@@ -70,8 +76,11 @@ def test_tf_native_solvers_still_get_xla(visible_gpu, rng):
   knapsack = ptf.Knapsack([[3.0, 4.0, 5.0]], [8.0])
   values = np.abs(x @ rng.normal(size=(4, 3))).astype(np.float32)
   model = _model()
-  model.compile("adam", loss=ptf.SPOPlusLoss(knapsack),
-                metrics=[ptf.metrics.NormalizedRegret(knapsack)])
+  model.compile(
+    "adam",
+    loss=ptf.SPOPlusLoss(knapsack),
+    metrics=[ptf.metrics.NormalizedRegret(knapsack)],
+  )
   assert model.jit_compile is True
   history = model.fit(x, values, epochs=2, batch_size=16, verbose=0)
   assert np.isfinite(history.history["loss"]).all()

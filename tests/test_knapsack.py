@@ -7,14 +7,17 @@ import itertools
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 from scipy import optimize
+import tensorflow as tf
 
 import perturbations_tf as ptf
 from perturbations_tf.solvers import maximal_packings
 
-MODES = {"eager": lambda f: f, "function": tf.function,
-         "xla": lambda f: tf.function(f, jit_compile=True)}
+MODES = {
+  "eager": lambda f: f,
+  "function": tf.function,
+  "xla": lambda f: tf.function(f, jit_compile=True),
+}
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -22,18 +25,24 @@ def test_equals_the_milp_optimum_on_pyepos_knapsack(mode, rng):
   # PyEPO's weights (two dimensions, 32 items, decimals), capacity 20;
   # values as a model, SPO+ (2ĉ − c), the blackbox and noise make them:
   # positive, mixed in sign, with ties (integers).
-  weights, _, c = ptf.data.knapsack(40, 5, 32, 2, deg=4, noise_width=0.5, seed=3)
+  weights, _, c = ptf.data.knapsack(
+    40, 5, 32, 2, deg=4, noise_width=0.5, seed=3
+  )
   capacity = np.full(2, 20.0)
-  values = np.concatenate([c, rng.normal(size=(40, 32)),
-                           np.round(rng.normal(2.0, 2.0, (40, 32)))])
+  values = np.concatenate(
+    [c, rng.normal(size=(40, 32)), np.round(rng.normal(2.0, 2.0, (40, 32)))]
+  )
   knapsack = ptf.Knapsack(weights, capacity)
   packed = MODES[mode](knapsack)(tf.constant(values, tf.float32)).numpy()
   assert set(np.unique(packed)) <= {0.0, 1.0}
   for v, x in zip(values, packed):
     assert np.all(weights @ x <= capacity + 1e-9)
     best = optimize.milp(
-        -v, integrality=np.ones(32), bounds=optimize.Bounds(0, 1),
-        constraints=optimize.LinearConstraint(weights, -np.inf, capacity))
+      -v,
+      integrality=np.ones(32),
+      bounds=optimize.Bounds(0, 1),
+      constraints=optimize.LinearConstraint(weights, -np.inf, capacity),
+    )
     assert v @ x == pytest.approx(-best.fun, rel=1e-6, abs=1e-6)
 
 
@@ -47,10 +56,17 @@ def test_enumerates_exactly_the_maximal_packings(rng):
   subsets = np.array(list(itertools.product([False, True], repeat=12)))
   feasible = np.all(subsets.astype(float) @ weights.T <= capacity + 1e-9, 1)
   maximal = [
-      s for s in subsets[feasible]
-      if not any(np.all((s | np.eye(12, dtype=bool)[j]).astype(float) @
-                        weights.T <= capacity + 1e-9)
-                 for j in range(12) if not s[j])]
+    s
+    for s in subsets[feasible]
+    if not any(
+      np.all(
+        (s | np.eye(12, dtype=bool)[j]).astype(float) @ weights.T
+        <= capacity + 1e-9
+      )
+      for j in range(12)
+      if not s[j]
+    )
+  ]
   got = maximal_packings(weights, capacity)
   assert {tuple(s) for s in got} == {tuple(s) for s in maximal}
   assert len(got) == len(maximal) > 1
@@ -59,24 +75,29 @@ def test_enumerates_exactly_the_maximal_packings(rng):
 
 def test_one_dimension_scalar_capacity_and_the_docstring():
   np.testing.assert_array_equal(
-      maximal_packings([3.0, 4.0, 5.0], 8.0), [[1, 1, 0], [1, 0, 1]])
+    maximal_packings([3.0, 4.0, 5.0], 8.0), [[1, 1, 0], [1, 0, 1]]
+  )
   # Decimals that fill the capacity exactly (0.1 + 0.2 > 0.3 in floats).
   np.testing.assert_array_equal(
-      maximal_packings([[0.1, 0.2, 0.25]], [0.3]), [[1, 1, 0], [0, 0, 1]])
+    maximal_packings([[0.1, 0.2, 0.25]], [0.3]), [[1, 1, 0], [0, 0, 1]]
+  )
   knapsack = ptf.Knapsack(weights=[[3.0, 4.0, 5.0]], capacity=[8.0])
   np.testing.assert_array_equal(
-      knapsack(tf.constant([[1.0, 1.0, 3.0], [2.0, -1.0, 0.5]])),
-      [[1, 0, 1], [1, 0, 1]])
+    knapsack(tf.constant([[1.0, 1.0, 3.0], [2.0, -1.0, 0.5]])),
+    [[1, 0, 1], [1, 0, 1]],
+  )
   # Nothing of positive value: the empty packing.
-  np.testing.assert_array_equal(knapsack(-tf.ones([1, 3], tf.float64)),
-                                [[0, 0, 0]])
+  np.testing.assert_array_equal(
+    knapsack(-tf.ones([1, 3], tf.float64)), [[0, 0, 0]]
+  )
 
 
 def test_serialises_and_trains_with_the_losses_under_xla(rng):
   weights, x, c = ptf.data.knapsack(256, 5, 10, 2, deg=2, seed=0)
   knapsack = ptf.Knapsack(weights, 8.0)
   copy = keras.saving.deserialize_keras_object(
-      keras.saving.serialize_keras_object(knapsack))
+    keras.saving.serialize_keras_object(knapsack)
+  )
   assert copy.get_config() == knapsack.get_config()
   np.testing.assert_array_equal(copy.packings, knapsack.packings)
   x = x.astype(np.float32)
@@ -84,9 +105,13 @@ def test_serialises_and_trains_with_the_losses_under_xla(rng):
   # No sense given anywhere: the knapsack declares that it maximises, and
   # every loss and metric follows it.
   regret = ptf.metrics.NormalizedRegret(knapsack)
-  for loss, y in ((ptf.SPOPlusLoss(knapsack), ptf.stack_targets(c, w)),
-                  (ptf.FenchelYoungLoss(knapsack, num_samples=4, sigma=1.0,
-                                        seed=0), ptf.stack_targets(c, w))):
+  for loss, y in (
+    (ptf.SPOPlusLoss(knapsack), ptf.stack_targets(c, w)),
+    (
+      ptf.FenchelYoungLoss(knapsack, num_samples=4, sigma=1.0, seed=0),
+      ptf.stack_targets(c, w),
+    ),
+  ):
     assert loss.maximize
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(10)])
@@ -98,12 +123,15 @@ def test_serialises_and_trains_with_the_losses_under_xla(rng):
     regret.reset_state()
     regret.update_state(ptf.stack_targets(c, w), model(x))
     assert float(regret.result()) < 0.5 * before, loss.name
-  restored = keras.losses.deserialize(keras.losses.serialize(
-      ptf.SPOPlusLoss(knapsack)))
+  restored = keras.losses.deserialize(
+    keras.losses.serialize(ptf.SPOPlusLoss(knapsack))
+  )
   np.testing.assert_allclose(
-      restored.call(ptf.stack_targets(c[:4], w[:4]), c[:4] + 0.3),
-      ptf.spo_plus_loss(ptf.stack_targets(c[:4], w[:4]), c[:4] + 0.3,
-                        knapsack, True))
+    restored.call(ptf.stack_targets(c[:4], w[:4]), c[:4] + 0.3),
+    ptf.spo_plus_loss(
+      ptf.stack_targets(c[:4], w[:4]), c[:4] + 0.3, knapsack, True
+    ),
+  )
 
 
 def test_errors_name_the_problem():
@@ -125,6 +153,7 @@ def test_errors_name_the_problem():
   # Integer values give floating packings; labels it cannot produce raise.
   assert knapsack(tf.constant([[1, 2, 3]])).dtype == tf.float32
   loss = ptf.FenchelYoungLoss(knapsack, 4, 0.5, seed=0)
-  with pytest.raises(tf.errors.InvalidArgumentError,
-                     match="feasible 0/1 packings"):
+  with pytest.raises(
+    tf.errors.InvalidArgumentError, match="feasible 0/1 packings"
+  ):
     loss([[1.0, 1.0, 1.0]], [[1.0, 2.0, 3.0]])

@@ -12,29 +12,39 @@ from perturbations_tf import solvers
 LOGITS = np.array([[1.0, 2.0, 0.5, -0.3], [0.2, 0.1, 0.0, 0.4]], np.float32)
 
 LAYERS = [
-    ptf.PerturbedArgmax(num_samples=20, sigma=0.5, seed=1),
-    ptf.PerturbedTopK(k=2, num_samples=20, sigma=0.5, seed=1),
-    ptf.PerturbedRanks(num_samples=20, sigma=0.5, seed=1, antithetic=True),
-    ptf.PerturbedSort("DESCENDING", num_samples=20, sigma=0.5, seed=1),
-    ptf.Perturbed("ranks", num_samples=20, sigma=0.5, noise="gumbel",
-                  control_variate=False, seed=1),
-    ptf.Perturbed(solvers.argmax, num_samples=20, sigma=0.5, batched=False,
-                  seed=1),
+  ptf.PerturbedArgmax(num_samples=20, sigma=0.5, seed=1),
+  ptf.PerturbedTopK(k=2, num_samples=20, sigma=0.5, seed=1),
+  ptf.PerturbedRanks(num_samples=20, sigma=0.5, seed=1, antithetic=True),
+  ptf.PerturbedSort("DESCENDING", num_samples=20, sigma=0.5, seed=1),
+  ptf.Perturbed(
+    "ranks",
+    num_samples=20,
+    sigma=0.5,
+    noise="gumbel",
+    control_variate=False,
+    seed=1,
+  ),
+  ptf.Perturbed(
+    solvers.argmax, num_samples=20, sigma=0.5, batched=False, seed=1
+  ),
 ]
 
 
 def test_perturbed_argmax_layer_is_softmax_with_gumbel_noise():
-  layer = ptf.PerturbedArgmax(num_samples=20000, sigma=0.5, noise="gumbel",
-                              seed=0)
-  np.testing.assert_allclose(layer(LOGITS), tf.nn.softmax(LOGITS / 0.5),
-                             atol=5 * 0.5 / np.sqrt(20000))
+  layer = ptf.PerturbedArgmax(
+    num_samples=20000, sigma=0.5, noise="gumbel", seed=0
+  )
+  np.testing.assert_allclose(
+    layer(LOGITS), tf.nn.softmax(LOGITS / 0.5), atol=5 * 0.5 / np.sqrt(20000)
+  )
 
 
-@pytest.mark.parametrize("layer", LAYERS, ids=lambda l: l.name)
+@pytest.mark.parametrize("layer", LAYERS, ids=lambda layer: layer.name)
 def test_config_round_trip_seeds_and_gradients(layer):
   clone = layer.__class__.from_config(layer.get_config())
-  np.testing.assert_array_equal(clone(LOGITS, training=True),
-                                layer(LOGITS, training=True))
+  np.testing.assert_array_equal(
+    clone(LOGITS, training=True), layer(LOGITS, training=True)
+  )
   # Seeded: the clone draws the same sequence; each training call draws new
   # noise; inference is the same on every call.
   first, second = layer(LOGITS, training=True), layer(LOGITS, training=True)
@@ -52,12 +62,12 @@ def test_seeded_layers_reproduce_and_unseeded_differ_in_training():
   a = ptf.PerturbedRanks(num_samples=8, sigma=0.5, seed=3)
   b = ptf.PerturbedRanks(num_samples=8, sigma=0.5, seed=3)
   for _ in range(3):
-    np.testing.assert_array_equal(a(LOGITS, training=True),
-                                  b(LOGITS, training=True))
+    np.testing.assert_array_equal(
+      a(LOGITS, training=True), b(LOGITS, training=True)
+    )
   c = ptf.PerturbedRanks(num_samples=8, sigma=0.5)
   d = ptf.PerturbedRanks(num_samples=8, sigma=0.5)
-  assert not np.array_equal(c(LOGITS, training=True),
-                            d(LOGITS, training=True))
+  assert not np.array_equal(c(LOGITS, training=True), d(LOGITS, training=True))
 
 
 def test_inference_is_deterministic_smoothed_or_exact():
@@ -68,14 +78,16 @@ def test_inference_is_deterministic_smoothed_or_exact():
     np.testing.assert_array_equal(layer(LOGITS), smoothed)  # ...not this.
   # The same perturbed mean as in training, with noise fixed by the seed.
   np.testing.assert_array_equal(
-      smoothed, ptf.perturbed(solvers.ranks, 8, 0.5, seed=0)(LOGITS))
+    smoothed, ptf.perturbed(solvers.ranks, 8, 0.5, seed=0)(LOGITS)
+  )
   assert not np.array_equal(smoothed, solvers.ranks(LOGITS))
-  exact = ptf.PerturbedRanks(num_samples=8, sigma=0.5, seed=0,
-                             inference="exact")
-  np.testing.assert_array_equal(exact(LOGITS, training=False),
-                                solvers.ranks(LOGITS))
-  assert not np.array_equal(exact(LOGITS, training=True),
-                            solvers.ranks(LOGITS))
+  exact = ptf.PerturbedRanks(
+    num_samples=8, sigma=0.5, seed=0, inference="exact"
+  )
+  np.testing.assert_array_equal(
+    exact(LOGITS, training=False), solvers.ranks(LOGITS)
+  )
+  assert not np.array_equal(exact(LOGITS, training=True), solvers.ranks(LOGITS))
   with pytest.raises(ValueError, match="inference must be one of"):
     ptf.PerturbedRanks(inference="random")
 
@@ -87,11 +99,13 @@ def test_shortest_path_layer_defaults_to_multiplicative_and_floors():
   paths = layer(costs.astype(np.float32)).numpy()
   assert np.all((paths >= 0) & (paths <= 1))
   np.testing.assert_allclose(paths[:, 0, 0], 1.0)
-  additive = ptf.PerturbedShortestPath(4, num_samples=50, sigma=5.0, seed=0,
-                                       perturbation="additive")
+  additive = ptf.PerturbedShortestPath(
+    4, num_samples=50, sigma=5.0, seed=0, perturbation="additive"
+  )
   assert np.all(np.isfinite(additive(costs)))  # min_cost=0 floors noise.
-  strict = ptf.PerturbedShortestPath(num_samples=50, sigma=5.0, seed=0,
-                                     perturbation="additive", min_cost=None)
+  strict = ptf.PerturbedShortestPath(
+    num_samples=50, sigma=5.0, seed=0, perturbation="additive", min_cost=None
+  )
   with pytest.raises(tf.errors.InvalidArgumentError, match="non-negative"):
     strict(costs)
   with pytest.raises(ValueError, match="connectivity"):
@@ -105,8 +119,9 @@ def test_linear_maximiser_layers_symmetrize_by_default():
   assert ptf.PerturbedRanks(noise="gumbel").get_config()["symmetrize"]
   assert not ptf.PerturbedSort().get_config()["symmetrize"]
   assert not ptf.PerturbedShortestPath().get_config()["symmetrize"]
-  assert ptf.PerturbedShortestPath(
-      perturbation="additive").get_config()["symmetrize"]
+  assert ptf.PerturbedShortestPath(perturbation="additive").get_config()[
+    "symmetrize"
+  ]
   assert not ptf.Perturbed("argmax").get_config()["symmetrize"]
 
 
@@ -123,8 +138,9 @@ def _ranking_model(seed=0):
   """Scores and their perturbed ranks; FY loss on scores, MSE on ranks."""
   inputs = keras.Input((6,))
   scores = keras.layers.Dense(4, name="scores")(inputs)
-  soft_ranks = ptf.PerturbedRanks(num_samples=16, sigma=0.5, seed=seed,
-                                  name="ranks")(scores)
+  soft_ranks = ptf.PerturbedRanks(
+    num_samples=16, sigma=0.5, seed=seed, name="ranks"
+  )(scores)
   model = keras.Model(inputs, {"scores": scores, "ranks": soft_ranks})
   return model
 
@@ -139,10 +155,14 @@ def _ranking_data(n=64):
 
 def _compile(model, **kwargs):
   model.compile(
-      keras.optimizers.Adam(0.05),
-      loss={"scores": ptf.FenchelYoungLoss("ranks", 8, 0.5, seed=0),
-            "ranks": "mse"},
-      metrics={"scores": [ptf.metrics.SpearmanCorrelation()]}, **kwargs)
+    keras.optimizers.Adam(0.05),
+    loss={
+      "scores": ptf.FenchelYoungLoss("ranks", 8, 0.5, seed=0),
+      "ranks": "mse",
+    },
+    metrics={"scores": [ptf.metrics.SpearmanCorrelation()]},
+    **kwargs,
+  )
 
 
 def test_model_with_layers_saves_loads_and_predicts_the_same(tmp_path):
@@ -158,14 +178,16 @@ def test_model_with_layers_saves_loads_and_predicts_the_same(tmp_path):
   expected, restored = model.predict(x, verbose=0), loaded.predict(x, verbose=0)
   # Inference is deterministic: the same predictions on every call and
   # after loading, bit for bit.
-  np.testing.assert_array_equal(model.predict(x, verbose=0)["ranks"],
-                                expected["ranks"])
+  np.testing.assert_array_equal(
+    model.predict(x, verbose=0)["ranks"], expected["ranks"]
+  )
   np.testing.assert_array_equal(restored["ranks"], expected["ranks"])
   np.testing.assert_array_equal(restored["scores"], expected["scores"])
 
 
-@pytest.mark.parametrize("policy", ["float32", "mixed_float16",
-                                    "mixed_bfloat16"])
+@pytest.mark.parametrize(
+  "policy", ["float32", "mixed_float16", "mixed_bfloat16"]
+)
 def test_fit_evaluate_predict_under_xla_and_mixed_precision(policy):
   keras.utils.set_random_seed(0)
   keras.mixed_precision.set_global_policy(policy)

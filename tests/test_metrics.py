@@ -33,8 +33,11 @@ def test_exact_match_through_a_solver():
 
 def test_hamming_accuracy_with_weights():
   m = metrics.HammingAccuracy()
-  m.update_state([[1, 0, 0, 1], [1, 1, 1, 1]], [[1, 1, 0, 1], [0, 0, 0, 0]],
-                 sample_weight=[3.0, 1.0])
+  m.update_state(
+    [[1, 0, 0, 1], [1, 1, 1, 1]],
+    [[1, 1, 0, 1], [0, 0, 0, 0]],
+    sample_weight=[3.0, 1.0],
+  )
   assert float(m.result()) == pytest.approx((3 * 0.75 + 0.0) / 4)
 
 
@@ -77,18 +80,22 @@ def test_regret_and_normalized_regret_are_their_definitions(maximize, rng):
   weights = rng.uniform(0, 2, 40)
   assert (regret >= -1e-12).all() and (regret > 0).any()
   for metric, want in (
-      (metrics.Regret(solver, maximize), np.mean(regret)),
-      (metrics.NormalizedRegret(solver, maximize),
-       np.sum(regret) / np.sum(np.abs(z)))):
+    (metrics.Regret(solver, maximize), np.mean(regret)),
+    (
+      metrics.NormalizedRegret(solver, maximize),
+      np.sum(regret) / np.sum(np.abs(z)),
+    ),
+  ):
     metric.update_state(c[:25], c_hat[:25])  # Two batches accumulate.
-    metric.update_state(ptf.stack_targets(c[25:], solver(c[25:])),
-                        c_hat[25:])
+    metric.update_state(ptf.stack_targets(c[25:], solver(c[25:])), c_hat[25:])
     np.testing.assert_allclose(metric.result(), want, rtol=1e-5)
     metric.reset_state()
     metric.update_state(c, c_hat, sample_weight=weights)
-    weighted = (np.sum(regret * weights) / np.sum(weights)
-                if type(metric) is metrics.Regret else
-                np.sum(regret * weights) / np.sum(np.abs(z) * weights))
+    weighted = (
+      np.sum(regret * weights) / np.sum(weights)
+      if type(metric) is metrics.Regret
+      else np.sum(regret * weights) / np.sum(np.abs(z) * weights)
+    )
     np.testing.assert_allclose(metric.result(), weighted, rtol=1e-5)
   config = metrics.NormalizedRegret("grid_arc_shortest_path").get_config()
   assert metrics.NormalizedRegret.from_config(config).get_config() == config

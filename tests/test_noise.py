@@ -10,10 +10,13 @@ from perturbations_tf._src import noise as noise_lib
 N = 200_000
 
 
-@pytest.mark.parametrize("name,mean,var", [
+@pytest.mark.parametrize(
+  "name,mean,var",
+  [
     ("normal", 0.0, 1.0),
     ("gumbel", np.euler_gamma, np.pi**2 / 6),
-])
+  ],
+)
 def test_moments_and_zero_mean_score(name, mean, var):
   dist = noise.get_noise(name)
   z = dist.sample([N], tf.constant([0, 1], tf.int64), tf.float64).numpy()
@@ -53,7 +56,8 @@ def test_the_same_noise_in_eager_function_and_xla(dist, dtype):
 
 
 def test_uniforms_are_uniform_and_independent_across_seeds():
-  from perturbations_tf._src import random  # pylint: disable=import-outside-toplevel
+  from perturbations_tf._src import random
+
   n = 400_000
   draws = np.stack([random.uniform([n], [s, 0]).numpy() for s in range(4)])
   assert draws.min() > 0 and draws.max() < 1
@@ -62,6 +66,9 @@ def test_uniforms_are_uniform_and_independent_across_seeds():
   expected = n / 100  # χ² with 99 degrees of freedom: mean 99, sd 14.
   assert np.sum((counts - expected) ** 2 / expected) < 99 + 5 * 14
   # Neighbours within a stream and streams of consecutive seeds.
-  for a, b in ((draws[0, :-1], draws[0, 1:]), (draws[0], draws[1]),
-               (draws[1], draws[3])):
+  for a, b in (
+    (draws[0, :-1], draws[0, 1:]),
+    (draws[0], draws[1]),
+    (draws[1], draws[3]),
+  ):
     assert abs(np.corrcoef(a, b)[0, 1]) < 5 / np.sqrt(n)

@@ -32,23 +32,33 @@ class TestGumbelArgmaxIsSoftmax:
   M = 8000
   SIGMA = 0.7
 
-  @pytest.mark.parametrize("control_variate,symmetrize", [
-      (False, False), (True, False), (True, True)])
+  @pytest.mark.parametrize(
+    "control_variate,symmetrize", [(False, False), (True, False), (True, True)]
+  )
   def test_forward_and_vjp(self, control_variate, symmetrize):
     g = np.random.default_rng(1).normal(size=THETA.shape).astype(np.float32)
-    fn = ptf.perturbed(solvers.argmax, self.M, self.SIGMA, "gumbel",
-                       control_variate=control_variate, symmetrize=symmetrize)
+    fn = ptf.perturbed(
+      solvers.argmax,
+      self.M,
+      self.SIGMA,
+      "gumbel",
+      control_variate=control_variate,
+      symmetrize=symmetrize,
+    )
     y, vjp_se = stats.mean_and_se(
-        lambda s: np.concatenate(value_and_vjp(fn, THETA, g, seed=s)))
+      lambda s: np.concatenate(value_and_vjp(fn, THETA, g, seed=s))
+    )
     n = THETA.shape[0]
     y_mean, vjp = y[:n], y[n:]
     # Each forward entry is a mean of M Bernoulli draws: std <= 0.5/sqrt(M).
     bernoulli_se = 0.5 / np.sqrt(self.M * stats.NUM_REPEATS)
     np.testing.assert_array_less(
-        np.abs(y_mean - tf.nn.softmax(THETA / self.SIGMA)),
-        stats.Z_SCORE * bernoulli_se)
+      np.abs(y_mean - tf.nn.softmax(THETA / self.SIGMA)),
+      stats.Z_SCORE * bernoulli_se,
+    )
     stats.assert_close_statistically(
-        vjp, vjp_se[n:], softmax_vjp(THETA, g, self.SIGMA))
+      vjp, vjp_se[n:], softmax_vjp(THETA, g, self.SIGMA)
+    )
     # The tolerance is informative: well below the Jacobian's own size.
     assert np.max(vjp_se[n:]) < 0.05 * np.max(np.abs(vjp))
 
@@ -56,21 +66,27 @@ class TestGumbelArgmaxIsSoftmax:
     """Mean squared error of the M = 100 VJP over 40 seeds."""
     truth = softmax_vjp(THETA, g, self.SIGMA)
     fn = ptf.perturbed(solvers.argmax, 100, self.SIGMA, "gumbel", **options)
-    return np.mean([np.square(value_and_vjp(fn, THETA, g, seed=s)[1] - truth)
-                    for s in range(40)])
+    return np.mean(
+      [
+        np.square(value_and_vjp(fn, THETA, g, seed=s)[1] - truth)
+        for s in range(40)
+      ]
+    )
 
   def test_control_variate_reduces_error(self):
     # An upstream gradient with a common component, as losses produce: the
     # plain estimator's variance grows with it, the control variate's not.
     g = np.random.default_rng(3).normal(size=THETA.shape).astype(np.float32)
     g += 3.0
-    assert (self.vjp_mse(g, control_variate=True)
-            < 0.5 * self.vjp_mse(g, control_variate=False))
+    assert self.vjp_mse(g, control_variate=True) < 0.5 * self.vjp_mse(
+      g, control_variate=False
+    )
 
   def test_symmetrizing_reduces_error(self):
     g = np.random.default_rng(4).normal(size=THETA.shape).astype(np.float32)
-    assert (self.vjp_mse(g, symmetrize=True)
-            < 0.75 * self.vjp_mse(g, symmetrize=False))
+    assert self.vjp_mse(g, symmetrize=True) < 0.75 * self.vjp_mse(
+      g, symmetrize=False
+    )
 
 
 def soft_or(x):
@@ -90,30 +106,42 @@ def fd_directional(fn, theta, g, v, h, seed):
 
 
 CASES = [
-    # (solver, theta, batched, perturbation, noise)
-    (solvers.ranks, THETA, True, "additive", "normal"),
-    (solvers.ranks, THETA[:1], False, "additive", "normal"),
-    (soft_or, THETA - 1.0, True, "additive", "normal"),
-    (soft_or, THETA[1:] - 0.5, False, "additive", "gumbel"),
-    (sin_sum, np.abs(THETA) + 0.5, True, "multiplicative", "normal"),
-    (solvers.ranks, np.abs(THETA) + 0.1, True, "multiplicative", "normal"),
+  # (solver, theta, batched, perturbation, noise)
+  (solvers.ranks, THETA, True, "additive", "normal"),
+  (solvers.ranks, THETA[:1], False, "additive", "normal"),
+  (soft_or, THETA - 1.0, True, "additive", "normal"),
+  (soft_or, THETA[1:] - 0.5, False, "additive", "gumbel"),
+  (sin_sum, np.abs(THETA) + 0.5, True, "multiplicative", "normal"),
+  (solvers.ranks, np.abs(THETA) + 0.1, True, "multiplicative", "normal"),
 ]
 
 
 @pytest.mark.parametrize("solver,theta,batched,perturbation,noise", CASES)
-@pytest.mark.parametrize("estimator", ["plain", "control_variate",
-                                       "antithetic", "symmetrize"])
-def test_vjp_matches_finite_differences(solver, theta, batched, perturbation,
-                                        noise, estimator):
+@pytest.mark.parametrize(
+  "estimator", ["plain", "control_variate", "antithetic", "symmetrize"]
+)
+def test_vjp_matches_finite_differences(
+  solver, theta, batched, perturbation, noise, estimator
+):
   antithetic = estimator == "antithetic" and noise == "normal"
   # Symmetrising is valid for linear maximisers (ranks) under additive noise.
-  symmetrize = (estimator == "symmetrize" and solver is solvers.ranks
-                and perturbation == "additive")
+  symmetrize = (
+    estimator == "symmetrize"
+    and solver is solvers.ranks
+    and perturbation == "additive"
+  )
   m, sigma = 4000, 0.5
-  fn = ptf.perturbed(solver, m, sigma, noise, batched,
-                     perturbation=perturbation,
-                     control_variate=estimator != "plain",
-                     antithetic=antithetic, symmetrize=symmetrize)
+  fn = ptf.perturbed(
+    solver,
+    m,
+    sigma,
+    noise,
+    batched,
+    perturbation=perturbation,
+    control_variate=estimator != "plain",
+    antithetic=antithetic,
+    symmetrize=symmetrize,
+  )
   theta = tf.constant(theta, tf.float64)
   probe = np.random.default_rng(2)
   g = tf.constant(probe.normal(size=fn(theta, seed=0).shape))
@@ -121,8 +149,11 @@ def test_vjp_matches_finite_differences(solver, theta, batched, perturbation,
   # The forward pass at a fixed seed, differenced over h = σ/2: the mean of M
   # independent pathwise differences, an estimate independent of the score one.
   estimate, se = stats.mean_and_se(
-      lambda s: [np.sum(value_and_vjp(fn, theta, g, seed=s)[1] * v),
-                 fd_directional(fn, theta, g, v, 0.05, seed=100 + s)])
+    lambda s: [
+      np.sum(value_and_vjp(fn, theta, g, seed=s)[1] * v),
+      fd_directional(fn, theta, g, v, 0.05, seed=100 + s),
+    ]
+  )
   stats.assert_close_statistically(estimate[0], se[0], estimate[1], se[1])
   assert se[0] < 0.2 * abs(estimate[1]) + 0.05
 
@@ -137,14 +168,17 @@ def _forward_backward(fn, theta):
 
 
 class TestSeeds:
-
-  @pytest.mark.parametrize("solver,batch,size,noise", [
+  @pytest.mark.parametrize(
+    "solver,batch,size,noise",
+    [
       (solvers.ranks, 2, 4, "normal"),
       (solvers.argmax, 128, 1000, "normal"),  # A realistic size.
       (solvers.argmax, 128, 1000, "gumbel"),
-  ])
-  def test_same_seed_identical_in_eager_function_and_xla(self, solver, batch,
-                                                         size, noise):
+    ],
+  )
+  def test_same_seed_identical_in_eager_function_and_xla(
+    self, solver, batch, size, noise
+  ):
     # The noise is the same bit for bit in every mode (the library's own
     # generator, run as one XLA program everywhere), so the solutions are;
     # the outputs and gradients are sums of the same terms, which XLA adds
@@ -160,11 +194,13 @@ class TestSeeds:
         loss = tf.reduce_sum(y * tf.range(1.0, size + 1.0))
       return y, tape.gradient(loss, theta)
 
-    runs = [_forward_backward(fn, theta),
-            tf.function(_forward_backward)(fn, theta),
-            tf.function(_forward_backward, jit_compile=True)(fn, theta),
-            tf.function(with_runtime_seed, jit_compile=True)(theta),
-            with_runtime_seed(theta)]
+    runs = [
+      _forward_backward(fn, theta),
+      tf.function(_forward_backward)(fn, theta),
+      tf.function(_forward_backward, jit_compile=True)(fn, theta),
+      tf.function(with_runtime_seed, jit_compile=True)(theta),
+      with_runtime_seed(theta),
+    ]
     scale = np.abs(runs[0][1]).max()  # Rounding is relative to the sums'.
     assert scale > 0.1  # The gradients are not all 0.
     for y, grad in runs[1:]:
@@ -184,20 +220,23 @@ class TestSeeds:
   def test_call_seed_overrides(self):
     fn = ptf.perturbed(solvers.ranks, 16, 0.5, seed=1)
     theta = tf.constant(THETA)
-    np.testing.assert_array_equal(fn(theta, seed=tf.constant([1, 0])),
-                                  fn(theta))
+    np.testing.assert_array_equal(
+      fn(theta, seed=tf.constant([1, 0])), fn(theta)
+    )
     assert not np.array_equal(fn(theta, seed=3), fn(theta))
 
 
-@pytest.mark.parametrize("dtype", [tf.float16, tf.bfloat16, tf.float32,
-                                   tf.float64])
+@pytest.mark.parametrize(
+  "dtype", [tf.float16, tf.bfloat16, tf.float32, tf.float64]
+)
 def test_dtypes(dtype):
   fn = ptf.perturbed(solvers.argmax, 2000, 0.7, "gumbel", seed=0)
   theta = tf.constant(THETA, dtype)
   y, grad = _forward_backward(fn, theta)
   assert y.dtype == dtype and grad.dtype == dtype
-  np.testing.assert_allclose(tf.cast(y, tf.float32),
-                             tf.nn.softmax(THETA / 0.7), atol=0.06)
+  np.testing.assert_allclose(
+    tf.cast(y, tf.float32), tf.nn.softmax(THETA / 0.7), atol=0.06
+  )
   assert np.all(np.isfinite(tf.cast(grad, tf.float32)))
 
 
@@ -244,8 +283,9 @@ def test_custom_noise_object():
     def grad_neg_log_density(self, z):
       return tf.sign(z)
 
-  fn = ptf.perturbed(solvers.argmax, 100, 0.5, Laplace(), antithetic=True,
-                     seed=0)
+  fn = ptf.perturbed(
+    solvers.argmax, 100, 0.5, Laplace(), antithetic=True, seed=0
+  )
   _, grad = _forward_backward(fn, tf.constant(THETA))
   assert np.all(np.isfinite(grad))
 
@@ -255,12 +295,15 @@ def test_num_samples_one_uses_plain_estimator():
   kwargs = dict(num_samples=1, sigma=0.5, seed=4)
   with_cv = _forward_backward(ptf.perturbed(solvers.ranks, **kwargs), theta)
   plain = _forward_backward(
-      ptf.perturbed(solvers.ranks, control_variate=False, **kwargs), theta)
+    ptf.perturbed(solvers.ranks, control_variate=False, **kwargs), theta
+  )
   np.testing.assert_array_equal(with_cv[1], plain[1])
   assert np.any(plain[1] != 0)
 
 
-@pytest.mark.parametrize("kwargs,match", [
+@pytest.mark.parametrize(
+  "kwargs,match",
+  [
     (dict(num_samples=0), "num_samples must be a positive integer"),
     (dict(num_samples=2.5), "num_samples must be a positive integer"),
     (dict(sigma=0.0), "sigma must be a positive finite number"),
@@ -269,13 +312,18 @@ def test_num_samples_one_uses_plain_estimator():
     (dict(noise=object()), "sample"),
     (dict(noise="gumbel", antithetic=True), "symmetric noise"),
     (dict(num_samples=5, antithetic=True), "must be even"),
-    (dict(noise="gumbel", perturbation="multiplicative"),
-     "needs noise='normal'"),
+    (
+      dict(noise="gumbel", perturbation="multiplicative"),
+      "needs noise='normal'",
+    ),
     (dict(perturbation="affine"), "perturbation must be one of"),
-    (dict(perturbation="multiplicative", symmetrize=True),
-     "symmetrize=True needs perturbation='additive'"),
+    (
+      dict(perturbation="multiplicative", symmetrize=True),
+      "symmetrize=True needs perturbation='additive'",
+    ),
     (dict(seed="x"), "seed must be"),
-])
+  ],
+)
 def test_bad_settings_raise_at_construction(kwargs, match):
   with pytest.raises(ValueError, match=match):
     ptf.perturbed(solvers.argmax, **kwargs)
@@ -291,12 +339,14 @@ def test_bad_inputs_raise():
     fn(tf.constant([[1.0, np.nan]]))
   with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or Inf"):
     tf.function(fn)(tf.constant([[1.0, np.inf]]))
-  multiplicative = ptf.perturbed(solvers.argmax, 4,
-                                 perturbation="multiplicative")
+  multiplicative = ptf.perturbed(
+    solvers.argmax, 4, perturbation="multiplicative"
+  )
   with pytest.raises(tf.errors.InvalidArgumentError, match="needs theta > 0"):
     multiplicative(tf.constant([[1.0, -2.0]]))
-  with pytest.raises(ValueError,
-                     match="symmetrize=True needs the solver's output"):
+  with pytest.raises(
+    ValueError, match="symmetrize=True needs the solver's output"
+  ):
     theta = tf.constant([[1.0, 2.0]])
     with tf.GradientTape() as tape:
       tape.watch(theta)
@@ -304,10 +354,14 @@ def test_bad_inputs_raise():
     tape.gradient(y, theta)
   with pytest.raises(ValueError, match="one solution per input row"):
     ptf.perturbed(lambda x: tf.reduce_sum(x), 4)(tf.constant([[1.0, 2.0]]))
-  with pytest.raises(ValueError, match=r"(?s)returned shape \(2, 2\) for "
-                     r"inputs of shape \(4, 2\).*batched=False"):
+  with pytest.raises(
+    ValueError,
+    match=r"(?s)returned shape \(2, 2\) for "
+    r"inputs of shape \(4, 2\).*batched=False",
+  ):
     ptf.perturbed(lambda x: tf.one_hot(tf.argmax(x), 2), 4)(
-        tf.constant([[1.0, 2.0]]))
+      tf.constant([[1.0, 2.0]])
+    )
 
 
 @pytest.mark.parametrize("mode", ["eager", "function", "xla"])
@@ -315,10 +369,19 @@ def test_regenerated_noise_gives_the_same_numbers(mode):
   theta = tf.constant(THETA)
   runs = []
   for regenerate in (False, True):
-    fn = ptf.perturbed(solvers.ranks, 64, 0.5, symmetrize=True,
-                       regenerate_noise=regenerate, seed=5)
-    step = (_forward_backward if mode == "eager" else
-            tf.function(_forward_backward, jit_compile=mode == "xla"))
+    fn = ptf.perturbed(
+      solvers.ranks,
+      64,
+      0.5,
+      symmetrize=True,
+      regenerate_noise=regenerate,
+      seed=5,
+    )
+    step = (
+      _forward_backward
+      if mode == "eager"
+      else tf.function(_forward_backward, jit_compile=mode == "xla")
+    )
     runs.append(step(fn, theta))
   np.testing.assert_array_equal(runs[0][0], runs[1][0])
   np.testing.assert_array_equal(runs[0][1], runs[1][1])

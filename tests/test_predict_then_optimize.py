@@ -12,14 +12,24 @@ from tests.test_experiments import run_binary
 
 def regrets(runs):
   """The runs' metrics without their wall times."""
-  return {name: {k: v for k, v in metrics.items() if k != "seconds_per_epoch"}
-          for name, metrics in runs.items()}
+  return {
+    name: {k: v for k, v in metrics.items() if k != "seconds_per_epoch"}
+    for name, metrics in runs.items()
+  }
 
 
 def tiny(tmp_path, **overrides):
-  settings = dict(output_dir=str(tmp_path / "run"), num_train=[60],
-                  num_test=40, degrees=[4], num_seeds=1, epochs=2,
-                  batch_size=20, verbose=0, num_samples=3)
+  settings = dict(
+    output_dir=str(tmp_path / "run"),
+    num_train=[60],
+    num_test=40,
+    degrees=[4],
+    num_seeds=1,
+    epochs=2,
+    batch_size=20,
+    verbose=0,
+    num_samples=3,
+  )
   settings.update(overrides)
   return pto.Config(**settings)
 
@@ -35,19 +45,31 @@ def test_every_method_trains_and_beats_nothing_on_both_problems(tmp_path):
   # The knapsack: every method through the enumerated packings; least
   # squares and SPO+ again through HiGHS, to the same decisions.
   knapsack = {
-      solver: pto.run(tiny(
-          tmp_path / solver, problem="knapsack", knapsack_solver=solver,
-          methods=list(pto.METHODS) if solver == "packings" else
-          ["two_stage", "spo_plus"], num_items=8, knapsack_dim=2,
-          capacity=8.0, num_workers=1))["metrics"]
-      for solver in ("packings", "highs")}
+    solver: pto.run(
+      tiny(
+        tmp_path / solver,
+        problem="knapsack",
+        knapsack_solver=solver,
+        methods=list(pto.METHODS)
+        if solver == "packings"
+        else ["two_stage", "spo_plus"],
+        num_items=8,
+        knapsack_dim=2,
+        capacity=8.0,
+        num_workers=1,
+      )
+    )["metrics"]
+    for solver in ("packings", "highs")
+  }
   for cell in knapsack["packings"]["summary"].values():
     assert 0 <= cell["n60_deg4_noise0.5"]["mean"] < 1
   for method in ("two_stage", "spo_plus"):
     run = f"{method}/n60_deg4_noise0.5_seed0"
     assert knapsack["highs"]["runs"][run]["test_normalized_regret"] == (
-        pytest.approx(knapsack["packings"]["runs"][run][
-            "test_normalized_regret"], abs=1e-4))
+      pytest.approx(
+        knapsack["packings"]["runs"][run]["test_normalized_regret"], abs=1e-4
+      )
+    )
 
 
 def test_rerun_skips_finished_runs_and_seeds_repeat(tmp_path):
@@ -55,8 +77,9 @@ def test_rerun_skips_finished_runs_and_seeds_repeat(tmp_path):
   first = pto.run(config)
   again = pto.run(config)  # Every run finished: read back, none trained.
   assert again["metrics"]["runs"] == first["metrics"]["runs"]
-  fresh = pto.run(tiny(tmp_path / "fresh", methods=["spo_plus", "two_stage"],
-                       num_seeds=2))
+  fresh = pto.run(
+    tiny(tmp_path / "fresh", methods=["spo_plus", "two_stage"], num_seeds=2)
+  )
   assert regrets(fresh["metrics"]["runs"]) == regrets(first["metrics"]["runs"])
   summary = first["metrics"]["summary"]["spo_plus"]["n60_deg4_noise0.5"]
   assert len(summary["values"]) == 2
@@ -69,24 +92,33 @@ def test_a_data_file_gives_the_numbers_of_the_same_generated_data(tmp_path):
   problem = pto.generate(config, 60, 4, 0.5, 0)
   path = tmp_path / "mine.npz"
   np.savez(path, **{k: getattr(problem, k) for k in pto.DATA_ARRAYS})
-  from_file = pto.run(tiny(tmp_path / "file", methods=["two_stage", "pfyl"],
-                           data_file=str(path)))["metrics"]["runs"]
+  from_file = pto.run(
+    tiny(tmp_path / "file", methods=["two_stage", "pfyl"], data_file=str(path))
+  )["metrics"]["runs"]
   generated, from_file = regrets(generated), regrets(from_file)
   for method in ("two_stage", "pfyl"):
-    assert (from_file[f"{method}/data_file_seed0"] ==
-            generated[f"{method}/n60_deg4_noise0.5_seed0"])
+    assert (
+      from_file[f"{method}/data_file_seed0"]
+      == generated[f"{method}/n60_deg4_noise0.5_seed0"]
+    )
 
 
 def write(path, **arrays):
   rng = np.random.default_rng(0)
-  base = dict(x_train=rng.normal(size=(20, 5)), c_train=rng.random((20, 40)),
-              x_test=rng.normal(size=(10, 5)), c_test=rng.random((10, 40)))
+  base = dict(
+    x_train=rng.normal(size=(20, 5)),
+    c_train=rng.random((20, 40)),
+    x_test=rng.normal(size=(10, 5)),
+    c_test=rng.random((10, 40)),
+  )
   base.update(arrays)
   np.savez(path, **{k: v for k, v in base.items() if v is not None})
   return f"--data_file={path}"
 
 
-@pytest.mark.parametrize("args,message", [
+@pytest.mark.parametrize(
+  "args,message",
+  [
     (["--methods=spo_plus,ridge"], "--methods='ridge' is not one of"),
     (["--degrees=0"], "--degrees must be positive"),
     (["--noise_widths=1.5"], "--noise_widths must be in [0, 1)"),
@@ -96,9 +128,9 @@ def write(path, **arrays):
     ("nan", "c_train must be a finite 2-D array"),
     ("width", "a 5×5 grid has 40 arcs: set --grid_size"),
     ("rows", "x_train and c_train have 20 and 19 rows"),
-])
-def test_bad_flags_and_data_files_fail_before_training(tmp_path, args,
-                                                       message):
+  ],
+)
+def test_bad_flags_and_data_files_fail_before_training(tmp_path, args, message):
   path = tmp_path / "bad.npz"
   if args == "missing":
     args = [write(path, c_test=None)]
@@ -108,8 +140,11 @@ def test_bad_flags_and_data_files_fail_before_training(tmp_path, args,
     args = [write(path, c_train=np.ones((20, 39)), c_test=np.ones((10, 39)))]
   elif args == "rows":
     args = [write(path, c_train=np.ones((19, 40)))]
-  result = run_binary("experiments.predict_then_optimize",
-                      f"--output_dir={tmp_path / 'out'}", *args)
+  result = run_binary(
+    "experiments.predict_then_optimize",
+    f"--output_dir={tmp_path / 'out'}",
+    *args,
+  )
   assert result.returncode != 0
   assert message in result.stderr + result.stdout
   assert not os.path.exists(tmp_path / "out" / "two_stage")

@@ -30,41 +30,57 @@ def test_every_run_trains_and_a_rerun_trains_nothing(smoke, monkeypatch):
     assert os.path.exists(os.path.join(output, run.name, "results.json"))
   binaries = {run.binary for run in runs}
   for binary in binaries:
-    monkeypatch.setattr(f"experiments.{binary}.run",
-                        lambda config: pytest.fail("trained again"))
+    monkeypatch.setattr(
+      f"experiments.{binary}.run", lambda config: pytest.fail("trained again")
+    )
   assert reproduce.train_all(runs, output, extra) == {}
 
 
 @pytest.mark.slow
 def test_other_settings_are_never_overwritten(smoke):
   _, output, runs, extra, _ = smoke
-  changed = [reproduce.Run(runs[0].name, runs[0].binary,
-                           runs[0].flags + ("--seed=1",))]
+  changed = [
+    reproduce.Run(runs[0].name, runs[0].binary, runs[0].flags + ("--seed=1",))
+  ]
   failures = reproduce.train_all(changed, output, extra)
   assert "holds a run with other settings (seed)" in failures[runs[0].name]
 
 
 @pytest.mark.slow
-def test_docs_figures_tables_and_readme(smoke):
+def test_docs_figures_tables_and_results_page(smoke):
   root, output, _, _, _ = smoke
-  readme = os.path.join(root, "README.md")
-  with open(readme, "w", encoding="utf-8") as f:
-    f.write("intro\n<!-- reproduce:ranking -->\nstale\n"
-            "<!-- /reproduce:ranking -->\nend\n")
+  page = os.path.join(root, "experiments.md")
+  with open(page, "w", encoding="utf-8") as f:
+    f.write(
+      "intro\n<!-- reproduce:ranking -->\nstale\n"
+      "<!-- /reproduce:ranking -->\nend\n"
+    )
   docs = os.path.join(root, "docs")
-  tables = reproduce.make_docs(output, docs, readme)
-  assert set(tables) == {"warcraft", "perturbed_squared_study",
-                         "perturbed_squared_scale", "blackbox_lambda",
-                         "resnet18", "warcraft_10k", "ranking",
-                         "ranking_epsilon", "ranking_samples",
-                         "classification", "pto_shortest_path",
-                         "pto_knapsack"}
-  for figure in ("shortest_path_curves.png", "shortest_path_maps.png",
-                 "perturbed_squared_study.png", "ranking_sweep.png",
-                 "ranking_epsilon.png",
-                 "classification_sweep.png",
-                 "predict_then_optimize_shortest_path.png",
-                 "predict_then_optimize_knapsack.png"):
+  tables = reproduce.make_docs(output, docs, page)
+  assert set(tables) == {
+    "warcraft",
+    "perturbed_squared_study",
+    "perturbed_squared_scale",
+    "blackbox_lambda",
+    "resnet18",
+    "warcraft_10k",
+    "ranking",
+    "ranking_epsilon",
+    "ranking_samples",
+    "classification",
+    "pto_shortest_path",
+    "pto_knapsack",
+  }
+  for figure in (
+    "shortest_path_curves.png",
+    "shortest_path_maps.png",
+    "perturbed_squared_study.png",
+    "ranking_sweep.png",
+    "ranking_epsilon.png",
+    "classification_sweep.png",
+    "predict_then_optimize_shortest_path.png",
+    "predict_then_optimize_knapsack.png",
+  ):
     assert os.path.getsize(os.path.join(docs, figure)) > 10_000, figure
   # Eleven perturbed_squared settings, four λ, Fenchel–Young and blackbox on
   # the larger data; four losses at one noise level, four ε, three M.
@@ -77,11 +93,12 @@ def test_docs_figures_tables_and_readme(smoke):
   # Nine methods, each with its two degrees, under the cell's caption.
   for study in ("pto_shortest_path", "pto_knapsack"):
     assert tables[study].startswith(
-        "*30 training instances, noise half-width 0.5*\n\n| method | deg 1 "
-        "| deg 6 |\n")
+      "*30 training instances, noise half-width 0.5*\n\n| method | deg 1 "
+      "| deg 6 |\n"
+    )
     assert tables[study].count("\n") == 2 + 2 + 9
     assert "| spo_plus | " in tables[study]
-  with open(readme, encoding="utf-8") as f:
+  with open(page, encoding="utf-8") as f:
     text = f.read()
   assert "stale" not in text
   assert text.startswith("intro\n") and text.endswith("end\n")
@@ -91,20 +108,32 @@ def test_docs_figures_tables_and_readme(smoke):
 
 
 def test_pyepos_grid_gets_a_panel_and_a_table_per_size_and_noise(tmp_path):
-  from experiments import predict_then_optimize as pto  # pylint: disable=import-outside-toplevel
+  from experiments import predict_then_optimize as pto
+
   output = tmp_path / "runs"
-  pto.run(pto.Config(
+  pto.run(
+    pto.Config(
       output_dir=str(output / "predict_then_optimize" / "shortest_path_grid"),
-      methods=["two_stage", "spo_plus"], num_train=[20, 30], num_test=10,
-      degrees=[1, 2], noise_widths=[0.0, 0.5], num_seeds=1, epochs=1,
-      batch_size=10, verbose=0))
+      methods=["two_stage", "spo_plus"],
+      num_train=[20, 30],
+      num_test=10,
+      degrees=[1, 2],
+      noise_widths=[0.0, 0.5],
+      num_seeds=1,
+      epochs=1,
+      batch_size=10,
+      verbose=0,
+    )
+  )
   docs = tmp_path / "docs"
   docs.mkdir()
   tables = reproduce.pto_docs(str(output), str(docs))
   blocks = tables["pto_shortest_path_grid"].split("\n\n*")
   assert [b.lstrip("*").split("*")[0] for b in blocks] == [
-      f"{n} training instances, noise half-width {e}"
-      for n in (20, 30) for e in (0, 0.5)]
+    f"{n} training instances, noise half-width {e}"
+    for n in (20, 30)
+    for e in (0, 0.5)
+  ]
   assert all(b.count("| two_stage | ") == 1 for b in blocks)
   figure = docs / "predict_then_optimize_shortest_path_grid.png"
   assert os.path.getsize(figure) > 10_000
@@ -116,13 +145,22 @@ def test_bad_flags_in_a_run_name_the_flag(tmp_path):
     reproduce.make_config(run, str(tmp_path))
 
 
-def test_offline_cifar_runs_are_reported_not_run_at_once(tmp_path, caplog,
-                                                         monkeypatch):
+def test_offline_cifar_runs_are_reported_not_run_at_once(
+  tmp_path, caplog, monkeypatch
+):
   monkeypatch.setattr(classification, "reachable", lambda address: False)
-  runs = [reproduce.Run("classification_sweep", "classification",
-                        (*reproduce.SMOKE_FLAGS["classification"],
-                         f"--data_dir={tmp_path / 'tfds'}"))]
+  runs = [
+    reproduce.Run(
+      "classification_sweep",
+      "classification",
+      (
+        *reproduce.SMOKE_FLAGS["classification"],
+        f"--data_dir={tmp_path / 'tfds'}",
+      ),
+    )
+  ]
   failures = reproduce.train_all(runs, str(tmp_path / "runs"))
   assert failures["classification_sweep"].startswith(
-      "not run: CIFAR-10 is not in")
+    "not run: CIFAR-10 is not in"
+  )
   assert "Traceback" not in caplog.text

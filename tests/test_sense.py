@@ -7,7 +7,6 @@ import functools
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import perturbations_tf as ptf
 from perturbations_tf import solvers
@@ -17,12 +16,19 @@ SHORTEST = functools.partial(solvers.grid_arc_shortest_path, grid=GRID)
 
 
 def test_every_library_solver_declares_its_sense():
-  maximisers = [solvers.argmax, solvers.top_k, solvers.ranks, solvers.sort,
-                ptf.Knapsack([[1.0, 2.0]], [2.0]),
-                ptf.LinearProgram(A_ub=[[1.0, 1.0]], b_ub=[1.0],
-                                  maximize=True)]
-  minimisers = [solvers.shortest_path, solvers.grid_arc_shortest_path,
-                ptf.LinearProgram(A_ub=[[1.0, 1.0]], b_ub=[1.0])]
+  maximisers = [
+    solvers.argmax,
+    solvers.top_k,
+    solvers.ranks,
+    solvers.sort,
+    ptf.Knapsack([[1.0, 2.0]], [2.0]),
+    ptf.LinearProgram(A_ub=[[1.0, 1.0]], b_ub=[1.0], maximize=True),
+  ]
+  minimisers = [
+    solvers.shortest_path,
+    solvers.grid_arc_shortest_path,
+    ptf.LinearProgram(A_ub=[[1.0, 1.0]], b_ub=[1.0]),
+  ]
   for solver in maximisers:
     assert solver.maximize is True, solver
   for solver in minimisers:
@@ -41,21 +47,21 @@ def test_every_library_solver_declares_its_sense():
 
 # Every class that takes a solver and a sense, by its name.
 CLASSES = {
-    "FenchelYoungLoss": lambda s, m: ptf.FenchelYoungLoss(s, maximize=m),
-    "SPOPlusLoss": lambda s, m: ptf.SPOPlusLoss(s, maximize=m),
-    "NCELoss": lambda s, m: ptf.NCELoss(
-        ptf.SolutionCache(s, shape=(12,), maximize=m)),
-    "CMAPLoss": lambda s, m: ptf.CMAPLoss(
-        ptf.SolutionCache(s, shape=(12,), maximize=m)),
-    "Regret": lambda s, m: ptf.metrics.Regret(s, maximize=m),
-    "NormalizedRegret": lambda s, m: ptf.metrics.NormalizedRegret(
-        s, maximize=m),
-    "Perturbed": lambda s, m: ptf.Perturbed(s, maximize=m),
-    "Blackbox": lambda s, m: ptf.Blackbox(s, maximize=m),
-    "NegativeIdentity": lambda s, m: ptf.NegativeIdentity(s, maximize=m),
-    "IMLE": lambda s, m: ptf.IMLE(s, maximize=m),
-    "SolutionCache": lambda s, m: ptf.SolutionCache(s, shape=(12,),
-                                                    maximize=m),
+  "FenchelYoungLoss": lambda s, m: ptf.FenchelYoungLoss(s, maximize=m),
+  "SPOPlusLoss": lambda s, m: ptf.SPOPlusLoss(s, maximize=m),
+  "NCELoss": lambda s, m: ptf.NCELoss(
+    ptf.SolutionCache(s, shape=(12,), maximize=m)
+  ),
+  "CMAPLoss": lambda s, m: ptf.CMAPLoss(
+    ptf.SolutionCache(s, shape=(12,), maximize=m)
+  ),
+  "Regret": lambda s, m: ptf.metrics.Regret(s, maximize=m),
+  "NormalizedRegret": lambda s, m: ptf.metrics.NormalizedRegret(s, maximize=m),
+  "Perturbed": lambda s, m: ptf.Perturbed(s, maximize=m),
+  "Blackbox": lambda s, m: ptf.Blackbox(s, maximize=m),
+  "NegativeIdentity": lambda s, m: ptf.NegativeIdentity(s, maximize=m),
+  "IMLE": lambda s, m: ptf.IMLE(s, maximize=m),
+  "SolutionCache": lambda s, m: ptf.SolutionCache(s, shape=(12,), maximize=m),
 }
 
 
@@ -70,6 +76,7 @@ def test_every_class_follows_the_declared_sense(name):
 def test_an_undeclared_solver_maximises_unless_told(name):
   def undeclared(x):
     return SHORTEST(-x)
+
   assert CLASSES[name](undeclared, None).maximize is True
   assert CLASSES[name](undeclared, False).maximize is False
 
@@ -77,9 +84,13 @@ def test_an_undeclared_solver_maximises_unless_told(name):
 @pytest.mark.parametrize("name", CLASSES)
 def test_a_contradiction_is_an_error_naming_both(name):
   owner = "SolutionCache" if name in ("NCELoss", "CMAPLoss") else name
-  with pytest.raises(ValueError, match=(
+  with pytest.raises(
+    ValueError,
+    match=(
       rf"{owner} was given maximize=True, but its solver "
-      "grid_arc_shortest_path declares maximize=False")):
+      "grid_arc_shortest_path declares maximize=False"
+    ),
+  ):
     CLASSES[name](SHORTEST, True)
 
 
@@ -87,8 +98,9 @@ def test_the_pool_losses_check_their_own_maximize_against_the_cache():
   cache = ptf.SolutionCache(SHORTEST, shape=(12,))
   for cls in (ptf.NCELoss, ptf.CMAPLoss):
     assert cls(cache).maximize is False
-    with pytest.raises(ValueError, match="SolutionCache declares "
-                       "maximize=False"):
+    with pytest.raises(
+      ValueError, match="SolutionCache declares maximize=False"
+    ):
       cls(cache, maximize=True)
 
 
@@ -100,9 +112,11 @@ def test_the_fenchel_young_loss_over_a_shortest_path_learns_without_a_flag():
   data = ptf.data.make_dataset(x, c, solver, batch_size=32, seed=0)
   keras.utils.set_random_seed(0)
   model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(40)])
-  model.compile(keras.optimizers.Adam(0.05),
-                loss=ptf.FenchelYoungLoss(solver, 10, 1.0, seed=0),
-                metrics=[ptf.metrics.NormalizedRegret(solver)])
+  model.compile(
+    keras.optimizers.Adam(0.05),
+    loss=ptf.FenchelYoungLoss(solver, 10, 1.0, seed=0),
+    metrics=[ptf.metrics.NormalizedRegret(solver)],
+  )
   before = model.evaluate(data, verbose=0, return_dict=True)
   model.fit(data, epochs=8, verbose=0)
   after = model.evaluate(data, verbose=0, return_dict=True)

@@ -20,8 +20,13 @@ def pool_of(cache):
 def test_answers_are_exact_when_every_optimum_is_pooled(rng):
   # Argmax over 5 entries: the pool of all 5 one-hot vectors holds every
   # optimum, so the cached answers equal the solver's on every row.
-  cache = ptf.SolutionCache(solvers.argmax, (5,), solve_fraction=0.1,
-                            initial_solutions=np.eye(5), seed=0)
+  cache = ptf.SolutionCache(
+    solvers.argmax,
+    (5,),
+    solve_fraction=0.1,
+    initial_solutions=np.eye(5),
+    seed=0,
+  )
   theta = rng.normal(size=(200, 5)).astype(np.float32)
   np.testing.assert_array_equal(cache(theta), solvers.argmax(theta))
   assert int(cache.exact_rows.numpy()) == 20  # ceil(0.1 · 200) solved.
@@ -32,16 +37,23 @@ def test_answers_are_exact_when_every_optimum_is_pooled(rng):
 def test_minimisation_and_seeding_with_labels(rng):
   costs = rng.uniform(0.5, 3.0, size=(50, 5, 5)).astype(np.float32)
   paths = solvers.shortest_path(costs).numpy()
-  cache = ptf.SolutionCache(solvers.shortest_path, (5, 5), 0.2,
-                            maximize=False, initial_solutions=paths, seed=1)
+  cache = ptf.SolutionCache(
+    solvers.shortest_path,
+    (5, 5),
+    0.2,
+    maximize=False,
+    initial_solutions=paths,
+    seed=1,
+  )
   assert len(pool_of(cache)) == len(np.unique(paths.reshape(50, -1), axis=0))
   # The labels' own costs: each optimum is pooled, so every row is exact.
   np.testing.assert_array_equal(cache(costs), paths)
 
 
 def test_cached_rows_get_the_pooled_solution_of_best_objective(rng):
-  cache = ptf.SolutionCache(solvers.shortest_path, (4, 4), 0.25,
-                            maximize=False, seed=2)
+  cache = ptf.SolutionCache(
+    solvers.shortest_path, (4, 4), 0.25, maximize=False, seed=2
+  )
   costs = rng.uniform(0.5, 3.0, size=(40, 4, 4)).astype(np.float32)
   first = cache(costs).numpy()  # Empty pool: every row is solved.
   np.testing.assert_array_equal(first, solvers.shortest_path(costs))
@@ -68,8 +80,8 @@ def test_pool_is_a_ring_buffer_without_duplicates():
   cache(tf.constant([[0, 0, 1.0, 0], [0, 0, 0, 1.0]]))
   # Full: the oldest solution (e_0) made room for e_3.
   np.testing.assert_array_equal(
-      sorted(map(tuple, pool_of(cache))),
-      sorted(map(tuple, np.eye(4)[1:])))
+    sorted(map(tuple, pool_of(cache))), sorted(map(tuple, np.eye(4)[1:]))
+  )
   assert int(cache.pool_size.numpy()) == 3
 
 
@@ -89,8 +101,9 @@ def test_compiles_under_xla_with_the_same_behaviour(rng):
   # solution, at most ceil(0.25 · 24) = 6 rows of a call are solved, and
   # the ring (capacity 4, fewer than the distinct optima of one call)
   # holds distinct optima.
-  cache = ptf.SolutionCache(solvers.shortest_path, (4, 4), 0.25,
-                            capacity=4, maximize=False, seed=3)
+  cache = ptf.SolutionCache(
+    solvers.shortest_path, (4, 4), 0.25, capacity=4, maximize=False, seed=3
+  )
   assert cache.supports_jit
   step = tf.function(cache, jit_compile=True)
   costs = rng.uniform(0.5, 3.0, size=(4, 24, 4, 4)).astype(np.float32)
@@ -120,13 +133,15 @@ def test_compiles_under_xla_with_the_same_behaviour(rng):
 def test_fraction_of_exact_rows_in_perturbed_and_fenchel_young(rng):
   theta = rng.normal(size=(8, 6)).astype(np.float32)
   labels = solvers.argmax(theta)
-  cache = ptf.SolutionCache(solvers.argmax, (6,), 0.3, seed=0,
-                            initial_solutions=np.eye(6))
+  cache = ptf.SolutionCache(
+    solvers.argmax, (6,), 0.3, seed=0, initial_solutions=np.eye(6)
+  )
   m = 10
   loss = ptf.FenchelYoungLoss(cache, m, 0.5, seed=0)
   value = tf.function(loss)(labels, theta)
   reference = ptf.FenchelYoungLoss(solvers.argmax, m, 0.5, seed=0)(
-      labels, theta)
+    labels, theta
+  )
   # Every one-hot is pooled: the cached loss is the exact one.
   np.testing.assert_allclose(value, reference, rtol=1e-6)
   assert int(cache.exact_rows.numpy()) == math.ceil(0.3 * m * 8)
@@ -135,27 +150,36 @@ def test_fraction_of_exact_rows_in_perturbed_and_fenchel_young(rng):
     tape.watch(t)
     cached = tf.reduce_sum(ptf.perturbed(cache, m, 0.5, seed=3)(t) * labels)
     exact = tf.reduce_sum(
-        ptf.perturbed(solvers.argmax, m, 0.5, seed=3)(t) * labels)
-  np.testing.assert_allclose(tape.gradient(cached, t),
-                             tape.gradient(exact, t), rtol=1e-5, atol=1e-6)
+      ptf.perturbed(solvers.argmax, m, 0.5, seed=3)(t) * labels
+    )
+  np.testing.assert_allclose(
+    tape.gradient(cached, t), tape.gradient(exact, t), rtol=1e-5, atol=1e-6
+  )
   assert cache.exact_fraction == pytest.approx(
-      2 * math.ceil(0.3 * m * 8) / (2 * m * 8))
+    2 * math.ceil(0.3 * m * 8) / (2 * m * 8)
+  )
 
 
 def test_trains_and_saves_its_pool_with_the_model(rng, tmp_path):
   # Seeded: some initial weights give logits too large for σ = 0.5 to flip
   # any argmax, so no gradient (a loss flat at 0.2 was seen unseeded).
   keras.utils.set_random_seed(0)
-  cache = ptf.SolutionCache(solvers.argmax, (3,), 0.25, seed=0,
-                            initial_solutions=np.eye(3))
-  model = keras.Sequential([
-      keras.Input((5,)), keras.layers.Dense(3),
-      ptf.Perturbed(cache, num_samples=8, sigma=0.5, seed=0)])
+  cache = ptf.SolutionCache(
+    solvers.argmax, (3,), 0.25, seed=0, initial_solutions=np.eye(3)
+  )
+  model = keras.Sequential(
+    [
+      keras.Input((5,)),
+      keras.layers.Dense(3),
+      ptf.Perturbed(cache, num_samples=8, sigma=0.5, seed=0),
+    ]
+  )
   labels = rng.integers(0, 3, 120)
-  x = (rng.normal(size=(3, 5))[labels] * 3 + rng.normal(size=(120, 5)))
+  x = rng.normal(size=(3, 5))[labels] * 3 + rng.normal(size=(120, 5))
   model.compile(keras.optimizers.Adam(0.05), loss="mse", jit_compile=False)
-  history = model.fit(x.astype(np.float32), np.eye(3)[labels], epochs=5,
-                      batch_size=30, verbose=0)
+  history = model.fit(
+    x.astype(np.float32), np.eye(3)[labels], epochs=5, batch_size=30, verbose=0
+  )
   assert history.history["loss"][-1] < history.history["loss"][0]
   assert cache.exact_fraction == 0.25  # 60 of each step's 8 · 30 rows.
   path = str(tmp_path / "model.keras")

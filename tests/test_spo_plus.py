@@ -45,12 +45,14 @@ def test_value_is_the_definition_and_bounds_the_regret(maximize, rng):
   c_hat = c + rng.normal(scale=0.7, size=c.shape)
   solver = longest if maximize else SHORTEST
   got = ptf.spo_plus_loss(c, c_hat, solver, maximize).numpy()
-  np.testing.assert_allclose(got, spo_plus_by_enumeration(c_hat, c, maximize),
-                             rtol=1e-10, atol=1e-10)
+  np.testing.assert_allclose(
+    got, spo_plus_by_enumeration(c_hat, c, maximize), rtol=1e-10, atol=1e-10
+  )
   assert (got >= regret(c_hat, c, maximize) - 1e-10).all()
   assert (regret(c_hat, c, maximize) > 0).mean() > 0.3  # Not a trivial case.
-  np.testing.assert_allclose(ptf.spo_plus_loss(c, c, solver, maximize), 0.0,
-                             atol=1e-12)
+  np.testing.assert_allclose(
+    ptf.spo_plus_loss(c, c, solver, maximize), 0.0, atol=1e-12
+  )
 
 
 @pytest.mark.parametrize("maximize", [False, True])
@@ -61,18 +63,19 @@ def test_subgradient_matches_finite_differences(maximize, rng):
   upstream = tf.constant(rng.uniform(0.5, 1.5, 20))
   with tf.GradientTape() as tape:
     tape.watch(c_hat)
-    value = tf.reduce_sum(upstream * ptf.spo_plus_loss(c, c_hat, solver,
-                                                         maximize))
+    value = tf.reduce_sum(
+      upstream * ptf.spo_plus_loss(c, c_hat, solver, maximize)
+    )
   grad = tape.gradient(value, c_hat).numpy()
   # Piecewise linear: central differences are exact off the kinks.
   h = 1e-6
   for k in range(NUM_ARCS):
     step = np.zeros(NUM_ARCS)
     step[k] = h
-    diff = (spo_plus_by_enumeration(c_hat.numpy() + step, c, maximize) -
-            spo_plus_by_enumeration(c_hat.numpy() - step, c, maximize))
-    np.testing.assert_allclose(grad[:, k], upstream * diff / (2 * h),
-                               atol=1e-6)
+    diff = spo_plus_by_enumeration(
+      c_hat.numpy() + step, c, maximize
+    ) - spo_plus_by_enumeration(c_hat.numpy() - step, c, maximize)
+    np.testing.assert_allclose(grad[:, k], upstream * diff / (2 * h), atol=1e-6)
 
 
 @pytest.mark.parametrize("jit", [False, True])
@@ -101,9 +104,12 @@ def test_keras_training_lowers_the_regret_and_config_round_trips(rng):
   c = (0.3 * x @ rng.normal(size=(5, NUM_ARCS)) + 1.0).astype(np.float32)
   solver = {"name": "grid_arc_shortest_path", "kwargs": {"grid": GRID}}
   model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(NUM_ARCS)])
-  model.compile(keras.optimizers.Adam(0.05), loss=ptf.SPOPlusLoss(solver),
-                metrics=[ptf.metrics.NormalizedRegret(solver)],
-                jit_compile=True)
+  model.compile(
+    keras.optimizers.Adam(0.05),
+    loss=ptf.SPOPlusLoss(solver),
+    metrics=[ptf.metrics.NormalizedRegret(solver)],
+    jit_compile=True,
+  )
   before = model.evaluate(x, c, verbose=0, return_dict=True)
   model.fit(x, c, epochs=10, batch_size=32, verbose=0)
   after = model.evaluate(x, c, verbose=0, return_dict=True)

@@ -19,7 +19,8 @@ replace its zero Jacobian in the backward pass:
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import keras
 import tensorflow as tf
@@ -29,24 +30,33 @@ from perturbations_tf._src import sense
 from perturbations_tf._src import solver_layer
 from perturbations_tf._src import solving
 from perturbations_tf._src import validation
+from perturbations_tf._src.types import SolverLike
+from perturbations_tf._src.types import TensorLike
 
 
-def interpolation_gradient(solver: Callable, theta: tf.Tensor,
-                           solution: tf.Tensor, upstream: tf.Tensor,
-                           lam: float, maximize: bool,
-                           owner: str) -> tf.Tensor:
+def interpolation_gradient(
+  solver: Callable,
+  theta: tf.Tensor,
+  solution: tf.Tensor,
+  upstream: tf.Tensor,
+  lam: float,
+  maximize: bool,
+  owner: str,
+) -> tf.Tensor:
   """`s·(w*(θ) − w*(θ − sλg)) / λ`, `s = sense.sign(maximize)`: the
   solutions move towards the target `θ − sλg`, a step against the loss's
   gradient. (I-MLE averages the same difference over perturbed θ.)"""
   s = sense.sign(maximize)
   g = tf.cast(upstream, theta.dtype)
-  target = solving.call_solver(solver, theta - s * lam * g, owner,
-                               dtype=solution.dtype, same_shape=True)
+  target = solving.call_solver(
+    solver, theta - s * lam * g, owner, dtype=solution.dtype, same_shape=True
+  )
   return tf.cast(s * (solution - target) / lam, theta.dtype)
 
 
-def blackbox(solver: Callable, lam: float = 20.0,
-             maximize: Optional[bool] = None) -> Callable:
+def blackbox(
+  solver: SolverLike, lam: float = 20.0, maximize: bool | None = None
+) -> Callable[[TensorLike], tf.Tensor]:
   """The solver with the interpolation gradient of Vlastelica et al. (DBB).
 
   Args:
@@ -80,23 +90,27 @@ def blackbox(solver: Callable, lam: float = 20.0,
   maximize = sense.resolve_sense(solver, maximize, "blackbox")
 
   @tf.custom_gradient
-  def solve(theta):
-    w = solving.call_solver(solver, theta, "blackbox", dtype=theta.dtype,
-                            same_shape=True)
+  def solve(theta: tf.Tensor):
+    w = solving.call_solver(
+      solver, theta, "blackbox", dtype=theta.dtype, same_shape=True
+    )
 
-    def grad(upstream):
-      return interpolation_gradient(solver, theta, w, upstream, lam,
-                                    maximize, "blackbox")
+    def grad(upstream: tf.Tensor) -> tf.Tensor:
+      return interpolation_gradient(
+        solver, theta, w, upstream, lam, maximize, "blackbox"
+      )
 
     return w, grad
 
-  def wrapper(theta):
+  def wrapper(theta: TensorLike) -> tf.Tensor:
     return solve(tf.convert_to_tensor(theta))
+
   return wrapper
 
 
-def negative_identity(solver: Callable,
-                      maximize: Optional[bool] = None) -> Callable:
+def negative_identity(
+  solver: SolverLike, maximize: bool | None = None
+) -> Callable[[TensorLike], tf.Tensor]:
   """The solver with the negative-identity gradient of Sahoo et al. (NID).
 
   Args:
@@ -117,14 +131,17 @@ def negative_identity(solver: Callable,
   s = sense.sign(sense.resolve_sense(solver, maximize, "negative_identity"))
 
   @tf.custom_gradient
-  def solve(theta):
-    def grad(upstream):
+  def solve(theta: tf.Tensor):
+    def grad(upstream: tf.Tensor) -> tf.Tensor:
       return s * tf.cast(upstream, theta.dtype)
-    return solving.call_solver(solver, theta, "negative_identity",
-                               dtype=theta.dtype, same_shape=True), grad
 
-  def wrapper(theta):
+    return solving.call_solver(
+      solver, theta, "negative_identity", dtype=theta.dtype, same_shape=True
+    ), grad
+
+  def wrapper(theta: TensorLike) -> tf.Tensor:
     return solve(tf.convert_to_tensor(theta))
+
   return wrapper
 
 
@@ -138,13 +155,18 @@ class Blackbox(solver_layer.SolverLayer):
     TensorShape([2, 40])
   """
 
-  def __init__(self, solver, lam: float = 20.0,
-               maximize: Optional[bool] = None, **kwargs):
+  def __init__(
+    self,
+    solver: SolverLike,
+    lam: float = 20.0,
+    maximize: bool | None = None,
+    **kwargs: Any,
+  ):
     super().__init__(solver, maximize, **kwargs)
     self.lam = validation.positive_number(lam, "lam")
     self._solve = blackbox(self.solver, self.lam, self.maximize)
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     return self._solve(inputs)
 
   def get_config(self) -> dict:
@@ -160,9 +182,11 @@ class NegativeIdentity(solver_layer.SolverLayer):
     False
   """
 
-  def __init__(self, solver, maximize: Optional[bool] = None, **kwargs):
+  def __init__(
+    self, solver: SolverLike, maximize: bool | None = None, **kwargs: Any
+  ):
     super().__init__(solver, maximize, **kwargs)
     self._solve = negative_identity(self.solver, self.maximize)
 
-  def call(self, inputs):
+  def call(self, inputs: tf.Tensor) -> tf.Tensor:
     return self._solve(inputs)

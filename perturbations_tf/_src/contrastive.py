@@ -14,16 +14,16 @@ mirrors the signs). NCE averages over the pool rather than summing, as PyEPO
 does, so its scale does not grow with the pool. No solver is differentiated:
 the gradient is `w* − mean(S)` or `w* − argmin_S ĉᵀw`.
 
-The pool is a `SolutionCache`'s (the losses' `solver`): each call first passes `ĉ` through the
-cache, which solves a fraction of the rows exactly and adds the new
-solutions to the pool (PyEPO's `solve_ratio`); seed it with the training
-labels (`initial_solutions`), as PyEPO seeds its pool with the training set's
-solutions.
+The pool is a `SolutionCache`'s (the losses' `solver`): each call first
+passes `ĉ` through the cache, which solves a fraction of the rows exactly
+and adds the new solutions to the pool (PyEPO's `solve_ratio`); seed it
+with the training labels (`initial_solutions`), as PyEPO seeds its pool
+with the training set's solutions.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+import typing
 
 import keras
 import tensorflow as tf
@@ -35,33 +35,49 @@ from perturbations_tf._src import solution_cache
 from perturbations_tf._src import solver_loss
 from perturbations_tf._src import targets
 from perturbations_tf._src import validation
+from perturbations_tf._src.types import DTypeLike
+from perturbations_tf._src.types import SolverLike
+from perturbations_tf._src.types import TensorLike
 
 
-def _check_cache(solver, owner: str) -> solution_cache.SolutionCache:
+def _check_cache(
+  solver: SolverLike, owner: str
+) -> solution_cache.SolutionCache:
   solver = registry.get_solver(solver)
   if not isinstance(solver, solution_cache.SolutionCache):
     raise ValueError(
-        f"{owner} needs a SolutionCache as its solver (its pool, solver and "
-        f"sense), got {solver!r}: wrap the solver as SolutionCache(solver, "
-        "shape, initial_solutions=train_solutions).")
+      f"{owner} needs a SolutionCache as its solver (its pool, solver and "
+      f"sense), got {solver!r}: wrap the solver as SolutionCache(solver, "
+      "shape, initial_solutions=train_solutions)."
+    )
   return solver
 
 
-def _own_objective(y_true, y_pred, cache: solution_cache.SolutionCache,
-                   maximize: Optional[bool], owner: str):
+def _own_objective(
+  y_true: TensorLike,
+  y_pred: TensorLike,
+  cache: solution_cache.SolutionCache,
+  maximize: bool | None,
+  owner: str,
+):
   """`ĉᵀw*` per example `[B]`, ĉ flattened `[B, size]` (both in the
   pool's dtype), and the sign of the sense."""
   y_pred = validation.check_batched(y_pred, "y_pred")
   s = sense.sign(sense.resolve_sense(cache, maximize, owner))
-  w = labels.check_labels(cache.solver, targets.solutions_of(y_true, y_pred),
-                          owner)
+  w = labels.check_labels(
+    cache.solver, targets.solutions_of(y_true, y_pred), owner
+  )
   dtype = cache.pool.dtype
   own = targets.inner(tf.cast(y_pred, dtype), tf.cast(w, dtype))
   return own, tf.reshape(tf.cast(y_pred, dtype), [tf.shape(y_pred)[0], -1]), s
 
 
-def nce_loss(y_true, y_pred, solver: solution_cache.SolutionCache,
-             maximize: Optional[bool] = None) -> tf.Tensor:
+def nce_loss(
+  y_true: TensorLike,
+  y_pred: TensorLike,
+  solver: solution_cache.SolutionCache,
+  maximize: bool | None = None,
+) -> tf.Tensor:
   """Per-example NCE loss against the pool of a `SolutionCache` (the pool
   as it is).
 
@@ -93,8 +109,12 @@ def nce_loss(y_true, y_pred, solver: solution_cache.SolutionCache,
   return tf.cast(s * (mean - own), tf.convert_to_tensor(y_pred).dtype)
 
 
-def cmap_loss(y_true, y_pred, solver: solution_cache.SolutionCache,
-              maximize: Optional[bool] = None) -> tf.Tensor:
+def cmap_loss(
+  y_true: TensorLike,
+  y_pred: TensorLike,
+  solver: solution_cache.SolutionCache,
+  maximize: bool | None = None,
+) -> tf.Tensor:
   """Per-example contrastive MAP loss against the pool of a `SolutionCache`.
 
   Args: as `nce_loss`.
@@ -128,13 +148,25 @@ class _PoolLoss(solver_loss.SolverLoss):
   cache. It compiles under XLA when the cache's solver does.
   """
 
-  def __init__(self, solver, maximize=None, reduction="sum_over_batch_size",
-               name=None, dtype=None):
-    super().__init__(_check_cache(solver, type(self).__name__), maximize,
-                     reduction, name, dtype)
+  def __init__(
+    self,
+    solver: SolverLike,
+    maximize: bool | None = None,
+    reduction: str = "sum_over_batch_size",
+    name: str | None = None,
+    dtype: DTypeLike = None,
+  ):
+    super().__init__(
+      _check_cache(solver, type(self).__name__),
+      maximize,
+      reduction,
+      name,
+      dtype,
+    )
 
-  def call(self, y_true, y_pred):
-    self.solver.update(tf.stop_gradient(y_pred))  # Grows the pool.
+  def call(self, y_true: TensorLike, y_pred: TensorLike) -> tf.Tensor:
+    cache = typing.cast(solution_cache.SolutionCache, self.solver)
+    cache.update(tf.stop_gradient(y_pred))  # Grows the pool.
     return super().call(y_true, y_pred)
 
 
@@ -149,7 +181,9 @@ class NCELoss(_PoolLoss):
   Args:
     solver: a `SolutionCache` (solver, sense, pool).
     maximize: None (as the cache declares), True or False.
-    reduction, name, dtype: as for Keras losses.
+    reduction: the Keras reduction over the batch.
+    name: the loss's name.
+    dtype: the loss's dtype (Keras).
 
   Example:
     >>> cache = ptf.SolutionCache('grid_arc_shortest_path', shape=(40,),
@@ -162,8 +196,14 @@ class NCELoss(_PoolLoss):
 
   FUNCTION = staticmethod(nce_loss)
 
-  def __init__(self, solver, maximize=None, reduction="sum_over_batch_size",
-               name="nce", dtype=None):
+  def __init__(
+    self,
+    solver: SolverLike,
+    maximize: bool | None = None,
+    reduction: str = "sum_over_batch_size",
+    name: str = "nce",
+    dtype: DTypeLike = None,
+  ):
     super().__init__(solver, maximize, reduction, name, dtype)
 
 
@@ -179,6 +219,12 @@ class CMAPLoss(_PoolLoss):
 
   FUNCTION = staticmethod(cmap_loss)
 
-  def __init__(self, solver, maximize=None, reduction="sum_over_batch_size",
-               name="cmap", dtype=None):
+  def __init__(
+    self,
+    solver: SolverLike,
+    maximize: bool | None = None,
+    reduction: str = "sum_over_batch_size",
+    name: str = "cmap",
+    dtype: DTypeLike = None,
+  ):
     super().__init__(solver, maximize, reduction, name, dtype)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 from numbers import Real
-from typing import Callable, List, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -27,14 +26,21 @@ from perturbations_tf._src import grid_paths
 from perturbations_tf._src import registry
 from perturbations_tf._src import targets
 from perturbations_tf._src import validation
+from perturbations_tf._src.types import SolverLike
+from perturbations_tf._src.types import TensorLike
 
 
 def _check(deg: int, noise: float, noise_name: str = "noise_width"):
   validation.positive_int(deg, "deg")
-  if (isinstance(noise, bool) or not isinstance(noise, Real)
-      or not math.isfinite(noise) or noise < 0):
-    raise ValueError(f"{noise_name} must be a finite non-negative number, "
-                     f"got {noise!r}.")
+  if (
+    isinstance(noise, bool)
+    or not isinstance(noise, Real)
+    or not math.isfinite(noise)
+    or noise < 0
+  ):
+    raise ValueError(
+      f"{noise_name} must be a finite non-negative number, got {noise!r}."
+    )
 
 
 def _polynomial(x: np.ndarray, b: np.ndarray, deg: int) -> np.ndarray:
@@ -42,9 +48,14 @@ def _polynomial(x: np.ndarray, b: np.ndarray, deg: int) -> np.ndarray:
   return (x @ b.T / np.sqrt(x.shape[1]) + 3) ** deg + 1
 
 
-def shortest_path(num_data: int, num_features: int, grid=(5, 5),
-                  deg: int = 1, noise_width: float = 0.0,
-                  seed: int = 135) -> Tuple[np.ndarray, np.ndarray]:
+def shortest_path(
+  num_data: int,
+  num_features: int,
+  grid: tuple[int, int] = (5, 5),
+  deg: int = 1,
+  noise_width: float = 0.0,
+  seed: int = 135,
+) -> tuple[np.ndarray, np.ndarray]:
   """Features and arc costs of PyEPO's shortest path on a grid DAG.
 
   `c = [((Bx)/√p + 3)^deg + 1] / 3.5^deg · U[1 − ε̄, 1 + ε̄]`, arcs in
@@ -78,9 +89,15 @@ def shortest_path(num_data: int, num_features: int, grid=(5, 5),
   return x, c.astype(np.float32)
 
 
-def knapsack(num_data: int, num_features: int, num_items: int, dim: int,
-             deg: int = 1, noise_width: float = 0.0, seed: int = 135
-             ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def knapsack(
+  num_data: int,
+  num_features: int,
+  num_items: int,
+  dim: int,
+  deg: int = 1,
+  noise_width: float = 0.0,
+  seed: int = 135,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
   """Weights, features and item values of PyEPO's multi-dimensional knapsack.
 
   Weights `[dim, num_items]` uniform on {3.00, 3.01, …, 7.99}; values
@@ -106,7 +123,7 @@ def knapsack(num_data: int, num_features: int, num_items: int, dim: int,
   return weights, x, np.ceil(c).astype(np.float32)
 
 
-def tsp_edges(num_nodes: int) -> List[Tuple[int, int]]:
+def tsp_edges(num_nodes: int) -> list[tuple[int, int]]:
   """The edges `(i, j)`, `i < j`, of the complete graph in PyEPO's order
   (row-major upper triangle): the order of `tsp`'s costs.
 
@@ -118,9 +135,14 @@ def tsp_edges(num_nodes: int) -> List[Tuple[int, int]]:
   return [(i, j) for i in range(num_nodes) for j in range(i + 1, num_nodes)]
 
 
-def tsp(num_data: int, num_features: int, num_nodes: int, deg: int = 1,
-        noise_width: float = 0.0, seed: int = 135
-        ) -> Tuple[np.ndarray, np.ndarray]:
+def tsp(
+  num_data: int,
+  num_features: int,
+  num_nodes: int,
+  deg: int = 1,
+  noise_width: float = 0.0,
+  seed: int = 135,
+) -> tuple[np.ndarray, np.ndarray]:
   """Features and edge costs of PyEPO's travelling salesperson problem.
 
   Node coordinates: half uniform on `[−2, 2]²`, half standard normal; an
@@ -142,13 +164,13 @@ def tsp(num_data: int, num_features: int, num_nodes: int, deg: int = 1,
   validation.positive_int(num_nodes, "num_nodes")
   rng = np.random.RandomState(seed)
   m, p = num_nodes, num_features
-  coords = np.concatenate((rng.uniform(-2, 2, (m // 2, 2)),
-                           rng.normal(0, 1, (m - m // 2, 2))))
+  coords = np.concatenate(
+    (rng.uniform(-2, 2, (m // 2, 2)), rng.normal(0, 1, (m - m // 2, 2)))
+  )
   i, j = np.triu_indices(m, k=1)  # Row-major: PyEPO's (condensed) order.
   lengths = np.sqrt(np.sum((coords[i] - coords[j]) ** 2, axis=1))
   num_edges = m * (m - 1) // 2
-  b = (rng.binomial(1, 0.5, (num_edges, p))
-       * rng.uniform(-2, 2, (num_edges, p)))
+  b = rng.binomial(1, 0.5, (num_edges, p)) * rng.uniform(-2, 2, (num_edges, p))
   x = rng.normal(0, 1, (num_data, p))
   feature_cost = (x @ b.T / np.sqrt(p) + 3) ** deg / 3 ** (deg - 1)
   noise = rng.uniform(1 - noise_width, 1 + noise_width, (num_data, num_edges))
@@ -156,9 +178,14 @@ def tsp(num_data: int, num_features: int, num_nodes: int, deg: int = 1,
   return x, np.around(c, decimals=4).astype(np.float32)
 
 
-def portfolio(num_data: int, num_features: int, num_assets: int,
-              deg: int = 1, noise_level: float = 1.0, seed: int = 135
-              ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def portfolio(
+  num_data: int,
+  num_features: int,
+  num_assets: int,
+  deg: int = 1,
+  noise_level: float = 1.0,
+  seed: int = 135,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
   """Covariance, features and expected returns of PyEPO's portfolio.
 
   A factor model: `r = (0.05·(Bx)/√p + 0.1^(1/deg))^deg + L f + 0.01·τ·ε`
@@ -184,15 +211,18 @@ def portfolio(num_data: int, num_features: int, num_assets: int,
   x = rng.normal(0, 1, (num_data, p))
   r = (0.05 * (x @ b.T) / np.sqrt(p) + 0.1 ** (1 / deg)) ** deg
   factors_and_residuals = rng.randn(num_data, p + m)
-  factors, residuals = (factors_and_residuals[:, :p],
-                        factors_and_residuals[:, p:])
+  factors, residuals = (
+    factors_and_residuals[:, :p],
+    factors_and_residuals[:, p:],
+  )
   r += factors @ loadings.T + 0.01 * noise_level * residuals
   cov = loadings @ loadings.T + (1e-2 * noise_level) ** 2 * np.eye(m)
   return cov, x, r.astype(np.float32)
 
 
-def optimal_solutions(costs, solver: Callable,
-                      batch_size: int = 1024) -> np.ndarray:
+def optimal_solutions(
+  costs: TensorLike, solver: SolverLike, batch_size: int = 1024
+) -> np.ndarray:
   """`w*(c)` of every row of `costs`, solved in batches, float32.
 
   Args:
@@ -208,14 +238,24 @@ def optimal_solutions(costs, solver: Callable,
   solver = registry.get_solver(solver)
   costs = np.asarray(costs)
   validation.positive_int(batch_size, "batch_size")
-  return np.concatenate([
-      np.asarray(solver(tf.constant(costs[i:i + batch_size])), np.float32)
-      for i in range(0, len(costs), batch_size)]).reshape(costs.shape)
+  return np.concatenate(
+    [
+      np.asarray(solver(tf.constant(costs[i : i + batch_size])), np.float32)
+      for i in range(0, len(costs), batch_size)
+    ]
+  ).reshape(costs.shape)
 
 
-def make_dataset(x, c, solver: Callable, batch_size: int, *,
-                 shuffle: bool = True, seed: int = 0,
-                 solutions=None) -> tf.data.Dataset:
+def make_dataset(
+  x: TensorLike,
+  c: TensorLike,
+  solver: SolverLike,
+  batch_size: int,
+  *,
+  shuffle: bool = True,
+  seed: int = 0,
+  solutions: TensorLike = None,
+) -> tf.data.Dataset:
   """A `tf.data.Dataset` of `(x, stack_targets(c, w*(c)))` batches, the
   costs solved once (PyEPO's `optDataset`).
 
@@ -246,11 +286,15 @@ def make_dataset(x, c, solver: Callable, batch_size: int, *,
   x = np.asarray(x, np.float32)
   c = np.asarray(c, np.float32)
   if len(x) != len(c):
-    raise ValueError(f"x and c must have as many rows, got {len(x)} and "
-                     f"{len(c)}.")
+    raise ValueError(
+      f"x and c must have as many rows, got {len(x)} and {len(c)}."
+    )
   validation.positive_int(batch_size, "batch_size")
-  w = (optimal_solutions(c, solver) if solutions is None
-       else np.asarray(solutions, np.float32))
+  w = (
+    optimal_solutions(c, solver)
+    if solutions is None
+    else np.asarray(solutions, np.float32)
+  )
   y = targets.stack_targets(c, w)
   data = tf.data.Dataset.from_tensor_slices((x, y))
   if shuffle:

@@ -9,7 +9,6 @@ minimiser's loss is the maximiser's loss of `−θ`.
 from __future__ import annotations
 
 import warnings
-from typing import Callable, Optional
 
 import keras
 import tensorflow as tf
@@ -18,32 +17,39 @@ from perturbations_tf._src import labels
 from perturbations_tf._src import noise as noise_lib
 from perturbations_tf._src import perturbation as perturbation_lib
 from perturbations_tf._src import perturbed as perturbed_lib
+from perturbations_tf._src import registry
 from perturbations_tf._src import sense
 from perturbations_tf._src import solver_loss
 from perturbations_tf._src import targets
 from perturbations_tf._src.perturbation import ADDITIVE
 from perturbations_tf._src.perturbation import MULTIPLICATIVE
 from perturbations_tf._src.perturbation import SeedLike
+from perturbations_tf._src.types import DTypeLike
+from perturbations_tf._src.types import SolverLike
+from perturbations_tf._src.types import TensorLike
 
 _MULTIPLICATIVE_WARNING = (
-    "The Fenchel–Young loss with perturbation='multiplicative' is positively "
-    "homogeneous in θ (L(cθ; y) = c·L(θ; y)) and non-negative, so training "
-    "drives θ towards 0. Prefer perturbation='additive' (with a min_cost "
-    "floor for shortest paths) for the loss, and keep the multiplicative "
-    "perturbation for perturbed layers.")
+  "The Fenchel–Young loss with perturbation='multiplicative' is positively "
+  "homogeneous in θ (L(cθ; y) = c·L(θ; y)) and non-negative, so training "
+  "drives θ towards 0. Prefer perturbation='additive' (with a min_cost "
+  "floor for shortest paths) for the loss, and keep the multiplicative "
+  "perturbation for perturbed layers."
+)
 
 
-def fenchel_young_loss(y_true,
-                       theta,
-                       solver: Callable,
-                       num_samples: int = 1000,
-                       sigma: float = 0.01,
-                       noise: noise_lib.NoiseLike = "normal",
-                       batched: bool = True,
-                       maximize: Optional[bool] = None,
-                       *,
-                       perturbation: str = ADDITIVE,
-                       seed: SeedLike = None) -> tf.Tensor:
+def fenchel_young_loss(
+  y_true: TensorLike,
+  theta: TensorLike,
+  solver: SolverLike,
+  num_samples: int = 1000,
+  sigma: float = 0.01,
+  noise: noise_lib.NoiseLike = "normal",
+  batched: bool = True,
+  maximize: bool | None = None,
+  *,
+  perturbation: str = ADDITIVE,
+  seed: SeedLike = None,
+) -> tf.Tensor:
   """Per-example perturbed Fenchel–Young loss (up to the label constant).
 
   For a maximiser `y*(θ) = argmax_y <y, θ>` the value is
@@ -84,23 +90,38 @@ def fenchel_young_loss(y_true,
     >>> abs(float(loss[0]) - 1.0416) < 0.02
     True
   """
-  spec = perturbation_lib.get_perturbation(num_samples, sigma, noise,
-                                           perturbation)
-  maximize = sense.resolve_sense(solver, maximize, "fenchel_young_loss")
+  spec = perturbation_lib.get_perturbation(
+    num_samples, sigma, noise, perturbation
+  )
+  solve_fn = registry.get_solver(solver)
+  maximize = sense.resolve_sense(solve_fn, maximize, "fenchel_young_loss")
   sign = sense.sign(maximize)
   theta, z, eta, inputs, batched_solver = perturbed_lib.prepare(
-      spec, theta, solver, batched, perturbation_lib.resolve_seed(seed),
-      sign, "fenchel_young_loss")
-  y_true = labels.check_labels(solver, targets.solutions_of(y_true, theta),
-                               "fenchel_young_loss")
+    spec,
+    theta,
+    solve_fn,
+    batched,
+    perturbation_lib.resolve_seed(seed),
+    sign,
+    "fenchel_young_loss",
+  )
+  y_true = labels.check_labels(
+    solve_fn, targets.solutions_of(y_true, theta), "fenchel_young_loss"
+  )
 
   @tf.custom_gradient
-  def fy_op(theta, y_true):
-    y = perturbed_lib.solve(batched_solver, inputs, spec.num_samples,
-                            z.dtype, "fenchel_young_loss", same_shape=True)
+  def fy_op(theta: tf.Tensor, y_true: tf.Tensor):
+    y = perturbed_lib.solve(
+      batched_solver,
+      inputs,
+      spec.num_samples,
+      z.dtype,
+      "fenchel_young_loss",
+      same_shape=True,
+    )
     value, y_eps = _value_and_mean(spec, y, eta, z, theta, y_true, sign)
 
-    def grad(upstream, variables=None):
+    def grad(upstream: tf.Tensor, variables: list | None = None):
       grads = _gradients(upstream, y_eps, theta, y_true, sign)
       if variables:
         return grads, [None] * len(variables)
@@ -111,12 +132,21 @@ def fenchel_young_loss(y_true,
   return fy_op(theta, y_true)
 
 
-def _value_and_mean_graph(spec, y, eta, z, theta, y_true, sign):
+def _value_and_mean_graph(
+  spec: perturbation_lib.Perturbation,
+  y: tf.Tensor,
+  eta: tf.Tensor,
+  z: tf.Tensor,
+  theta: tf.Tensor,
+  y_true: tf.Tensor,
+  sign: float,
+):
   """`mean_m <y_m, η_m> - <θ', y>` and `y_ε` (with θ' = sign·θ)."""
   axes = tf.range(2, tf.rank(y))
   theta_c = sign * tf.cast(theta, y.dtype)
-  value = (tf.reduce_mean(tf.reduce_sum(y * eta, axis=axes), axis=0)
-           - tf.reduce_sum(theta_c * tf.cast(y_true, y.dtype), axis=axes - 1))
+  value = tf.reduce_mean(
+    tf.reduce_sum(y * eta, axis=axes), axis=0
+  ) - tf.reduce_sum(theta_c * tf.cast(y_true, y.dtype), axis=axes - 1)
   if spec.perturbation != ADDITIVE:  # Additive: ∂η/∂θ = 1.
     y = y * spec.tangent(z)
   y_eps = tf.reduce_mean(y, axis=0)
@@ -126,14 +156,24 @@ def _value_and_mean_graph(spec, y, eta, z, theta, y_true, sign):
 _value_and_mean = perturbation_lib.Compiled(_value_and_mean_graph)
 
 
-def _gradients(upstream, y_eps, theta, y_true, sign):
+def _gradients(
+  upstream: tf.Tensor,
+  y_eps: tf.Tensor,
+  theta: tf.Tensor,
+  y_true: tf.Tensor,
+  sign: float,
+):
   """The gradients in θ (`sign·g·(y_ε - y)`) and in y (`-sign·g·θ`)."""
   dtype = y_eps.dtype
-  g = tf.reshape(tf.cast(upstream, dtype), tf.concat(
-      [tf.shape(upstream), tf.ones([tf.rank(y_eps) - 1], tf.int32)], 0))
+  g = tf.reshape(
+    tf.cast(upstream, dtype),
+    tf.concat([tf.shape(upstream), tf.ones([tf.rank(y_eps) - 1], tf.int32)], 0),
+  )
   y_c = tf.cast(y_true, dtype)
-  return (tf.cast(sign * g * (y_eps - y_c), theta.dtype),
-          tf.cast(-sign * g * tf.cast(theta, dtype), theta.dtype))
+  return (
+    tf.cast(sign * g * (y_eps - y_c), theta.dtype),
+    tf.cast(-sign * g * tf.cast(theta, dtype), theta.dtype),
+  )
 
 
 @keras.saving.register_keras_serializable(package="perturbations_tf")
@@ -176,48 +216,74 @@ class FenchelYoungLoss(solver_loss.SolverLoss):
     >>> model.compile('adam', loss=FenchelYoungLoss('argmax', sigma=0.1))
   """
 
-  def __init__(self,
-               solver: Optional[Callable | str] = None,
-               num_samples: int = 1000,
-               sigma: float = 0.01,
-               noise: noise_lib.NoiseLike = "normal",
-               batched: bool = True,
-               maximize: Optional[bool] = None,
-               reduction: str = "sum_over_batch_size",
-               name: str = "fenchel_young",
-               *,
-               perturbation: str = ADDITIVE,
-               seed: Optional[int] = None,
-               dtype=None,
-               func: Optional[Callable | str] = None):
+  def __init__(
+    self,
+    solver: SolverLike | None = None,
+    num_samples: int = 1000,
+    sigma: float = 0.01,
+    noise: noise_lib.NoiseLike = "normal",
+    batched: bool = True,
+    maximize: bool | None = None,
+    reduction: str = "sum_over_batch_size",
+    name: str = "fenchel_young",
+    *,
+    perturbation: str = ADDITIVE,
+    seed: int | None = None,
+    dtype: DTypeLike = None,
+    func: SolverLike | None = None,
+  ):
     if func is not None:
       if solver is not None:
-        raise ValueError("Pass the solver once: as solver= (or "
-                         "positionally), or as func=, the google-research "
-                         "name.")
+        raise ValueError(
+          "Pass the solver once: as solver= (or "
+          "positionally), or as func=, the google-research "
+          "name."
+        )
       solver = func
-    spec = perturbation_lib.get_perturbation(num_samples, sigma, noise,
-                                             perturbation)  # Validates.
-    super().__init__(solver, maximize, reduction, name, dtype,
-                     num_samples=num_samples, sigma=spec.sigma,
-                     noise=noise_lib.noise_name(spec.noise), batched=batched,
-                     perturbation=perturbation)
+    spec = perturbation_lib.get_perturbation(
+      num_samples, sigma, noise, perturbation
+    )  # Validates.
+    super().__init__(
+      solver,
+      maximize,
+      reduction,
+      name,
+      dtype,
+      num_samples=num_samples,
+      sigma=spec.sigma,
+      noise=noise_lib.noise_name(spec.noise),
+      batched=batched,
+      perturbation=perturbation,
+    )
     if perturbation == MULTIPLICATIVE:
       warnings.warn(_MULTIPLICATIVE_WARNING, UserWarning, stacklevel=2)
     self.spec = spec
     self.seed = seed
     self.seed_generator = keras.random.SeedGenerator(seed)
     self.perturbed = perturbed_lib.perturbed(
-        self.solver, num_samples, sigma, spec.noise, batched,
-        maximize=self.maximize, perturbation=perturbation)
+      self.solver,
+      num_samples,
+      sigma,
+      spec.noise,
+      batched,
+      maximize=self.maximize,
+      perturbation=perturbation,
+    )
 
-  def call(self, y_true, y_pred):
+  def call(self, y_true: TensorLike, y_pred: TensorLike) -> tf.Tensor:
     """Per-example losses, in `y_pred`'s dtype."""
     return fenchel_young_loss(
-        y_true, y_pred, self.solver, self.spec.num_samples, self.spec.sigma,
-        self.spec.noise, self.options["batched"], self.maximize,
-        perturbation=self.spec.perturbation,
-        seed=self.seed_generator.next())
+      y_true,
+      y_pred,
+      self.solver,
+      self.spec.num_samples,
+      self.spec.sigma,
+      self.spec.noise,
+      self.options["batched"],
+      self.maximize,
+      perturbation=self.spec.perturbation,
+      seed=self.seed_generator.next(),
+    )
 
   def get_config(self) -> dict:
     return {**super().get_config(), "seed": self.seed}

@@ -8,8 +8,9 @@ check labels offered as their outputs (0/1 entries).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from collections.abc import Sequence
 import math
-from typing import Optional
 
 import keras
 import tensorflow as tf
@@ -23,17 +24,21 @@ _minimizes = sense.declare_sense(maximize=False)
 
 # Neighbour offsets (row, column), in the fixed order that breaks ties.
 _OFFSETS = {
-    4: ((-1, 0), (0, -1), (0, 1), (1, 0)),
-    8: ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)),
+  4: ((-1, 0), (0, -1), (0, 1), (1, 0)),
+  8: ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)),
 }
 
 
-def _neighbours(x: tf.Tensor, offsets, fill) -> tf.Tensor:
+Offsets = Sequence[tuple[int, int]]
+
+
+def _neighbours(x: tf.Tensor, offsets: Offsets, fill: float) -> tf.Tensor:
   """`[K, B, H, W]`: entry k at (i, j) is x at (i + dr_k, j + dc_k), or fill."""
   h, w = tf.shape(x)[1], tf.shape(x)[2]
   padded = tf.pad(x, [[0, 0], [1, 1], [1, 1]], constant_values=fill)
-  return tf.stack([padded[:, 1 + dr:1 + dr + h, 1 + dc:1 + dc + w]
-                   for dr, dc in offsets])
+  return tf.stack(
+    [padded[:, 1 + dr : 1 + dr + h, 1 + dc : 1 + dc + w] for dr, dc in offsets]
+  )
 
 
 def _max_neighbour(x: tf.Tensor, connectivity: int) -> tf.Tensor:
@@ -44,8 +49,9 @@ def _max_neighbour(x: tf.Tensor, connectivity: int) -> tf.Tensor:
   if connectivity == 8:
     return tf.nn.max_pool2d(x, 3, 1, "SAME")
   neighbours = _neighbours(x[..., 0], _OFFSETS[4], -float("inf"))
-  return tf.reduce_max(tf.concat([neighbours, x[tf.newaxis, ..., 0]], 0),
-                       axis=0)[..., tf.newaxis]
+  return tf.reduce_max(
+    tf.concat([neighbours, x[tf.newaxis, ..., 0]], 0), axis=0
+  )[..., tf.newaxis]
 
 
 # Loop schedules. On a GPU every while_loop trip is a kernel launch and a
@@ -62,14 +68,21 @@ def default_schedule() -> str:
   return "latency" if tf.config.list_logical_devices("GPU") else "throughput"
 
 
-def _until_stable(relax, x, max_relaxations, per_trip: int, first: int = 0):
+def _until_stable(
+  relax: Callable[[tf.Tensor], tf.Tensor],
+  x: tf.Tensor,
+  max_relaxations: int | tf.Tensor,
+  per_trip: int,
+  first: int = 0,
+):
   """Applies `relax` until `x` stops changing; returns `(x, trips)`.
 
   `first` relaxations known to be needed (the path's fewest moves) are
   applied unchecked in the first trip; then `per_trip` per trip, until a
   trip's last relaxation changes nothing (a fixed point: at most
   `per_trip - 1` relaxations are wasted)."""
-  def block(x, _, trips):
+
+  def block(x: tf.Tensor, _: tf.Tensor, trips: tf.Tensor):
     for _ in range(per_trip - 1):
       x = relax(x)
     new = relax(x)
@@ -78,29 +91,33 @@ def _until_stable(relax, x, max_relaxations, per_trip: int, first: int = 0):
   for _ in range(first):
     x = relax(x)
   x, _, trips = tf.while_loop(
-      lambda x, changed, trips: changed, block,
-      (x, tf.constant(True), 1 if first else 0),
-      maximum_iterations=max_relaxations // per_trip + 2)
+    lambda x, changed, trips: changed,
+    block,
+    (x, tf.constant(True), 1 if first else 0),
+    maximum_iterations=max_relaxations // per_trip + 2,
+  )
   return x, trips
 
 
-def _hop_counts(candidate: tf.Tensor, source: tf.Tensor, offsets,
-                per_trip: int):
+def _hop_counts(
+  candidate: tf.Tensor, source: tf.Tensor, offsets: Offsets, per_trip: int
+):
   """Fewest moves from the source along predecessor links (`candidate[k]`:
   neighbour k is a predecessor), used to break distance plateaus; and the
   loop trips taken."""
   big = tf.int32.max
 
-  def relax(hops):
+  def relax(hops: tf.Tensor) -> tf.Tensor:
     n_hops = tf.where(candidate, _neighbours(hops, offsets, big), big)
     best = tf.reduce_min(n_hops, axis=0)
     return tf.where(source, 0, tf.where(best == big, big, best + 1))
 
-  return _until_stable(relax, tf.where(source, 0, big), tf.size(source[0]),
-                       per_trip)
+  return _until_stable(
+    relax, tf.where(source, 0, big), tf.size(source[0]), per_trip
+  )
 
 
-def _ancestors(parent: tf.Tensor, start: tf.Tensor, size):
+def _ancestors(parent: tf.Tensor, start: tf.Tensor, size: int | tf.Tensor):
   """Marks `start` and all its ancestors along `parent` (`[B, N]` indices
   into the same row; a root is its own parent), by pointer jumping: after
   k doublings every ancestor within 2^k generations is marked, so
@@ -109,47 +126,60 @@ def _ancestors(parent: tf.Tensor, start: tf.Tensor, size):
   b = tf.shape(parent)[0]
   rows = tf.range(b)[:, tf.newaxis] * size
 
-  def jump(marked, parent):
+  def jump(marked: tf.Tensor, parent: tf.Tensor):
     # Each marked node marks its 2^k-th ancestor, in one scatter.
     reached = tf.math.unsorted_segment_max(
-        tf.reshape(tf.cast(marked, tf.int32), [-1]),
-        tf.reshape(parent + rows, [-1]), b * size)
+      tf.reshape(tf.cast(marked, tf.int32), [-1]),
+      tf.reshape(parent + rows, [-1]),
+      b * size,
+    )
     marked = marked | (tf.reshape(reached, [b, size]) > 0)
     return marked, tf.gather(parent, parent, batch_dims=1)
 
-  steps = (math.ceil(math.log2(size)) if isinstance(size, int) and size > 1
-           else None)
+  steps = (
+    math.ceil(math.log2(size)) if isinstance(size, int) and size > 1 else None
+  )
   if steps is not None:
     for _ in range(steps):
       start, parent = jump(start, parent)
     return start, steps
-  steps = tf.cast(tf.math.ceil(tf.math.log(tf.cast(size, tf.float32)) /
-                               math.log(2.0)), tf.int32)
-  start, _ = tf.while_loop(lambda m, p: True, jump, (start, parent),
-                           maximum_iterations=steps)
+  steps = tf.cast(
+    tf.math.ceil(tf.math.log(tf.cast(size, tf.float32)) / math.log(2.0)),
+    tf.int32,
+  )
+  start, _ = tf.while_loop(
+    lambda m, p: True, jump, (start, parent), maximum_iterations=steps
+  )
   return start, steps
 
 
-def _chain(parent: tf.Tensor, size):
+def _chain(parent: tf.Tensor, size: int | tf.Tensor):
   """Marks the last node and its ancestors along `parent`, one generation
   per trip (node 0 is the root); returns `(marked, trips)`."""
   b = tf.shape(parent)[0]
   position = tf.fill([b], size - 1)
   marked = tf.one_hot(position, size, on_value=True, off_value=False)
 
-  def step(position, marked, trips):
+  def step(position: tf.Tensor, marked: tf.Tensor, trips: tf.Tensor):
     position = tf.gather(parent, position, batch_dims=1)
-    return (position, marked | tf.one_hot(position, size, on_value=True,
-                                          off_value=False), trips + 1)
+    return (
+      position,
+      marked | tf.one_hot(position, size, on_value=True, off_value=False),
+      trips + 1,
+    )
 
   _, marked, trips = tf.while_loop(
-      lambda p, m, t: tf.reduce_any(p != 0), step, (position, marked, 0),
-      maximum_iterations=size)
+    lambda p, m, t: tf.reduce_any(p != 0),
+    step,
+    (position, marked, 0),
+    maximum_iterations=size,
+  )
   return marked, trips
 
 
-def _shortest_path_and_trips(costs: tf.Tensor, connectivity: int,
-                             schedule: str):
+def _shortest_path_and_trips(
+  costs: tf.Tensor, connectivity: int, schedule: str
+):
   """`shortest_path` on checked, floored float costs; and its sequential
   loop trips (a proxy for its latency on a GPU)."""
   per_trip = SCHEDULES[schedule]
@@ -161,9 +191,8 @@ def _shortest_path_and_trips(costs: tf.Tensor, connectivity: int,
   source = tf.pad(tf.ones([b, 1, 1], tf.bool), [[0, 0], [0, h - 1], [0, w - 1]])
   neg_c = -costs[..., tf.newaxis]
 
-  def relax(neg_dist):  # neg_dist = -dist, [B, H, W, 1].
-    return tf.maximum(neg_dist, neg_c + _max_neighbour(neg_dist,
-                                                       connectivity))
+  def relax(neg_dist: tf.Tensor) -> tf.Tensor:  # -dist, [B, H, W, 1].
+    return tf.maximum(neg_dist, neg_c + _max_neighbour(neg_dist, connectivity))
 
   # A path needs at least max(H, W) - 1 moves (8-connected; 4-connected:
   # H + W - 2), so as many relaxations are certainly needed: the latency
@@ -171,11 +200,14 @@ def _shortest_path_and_trips(costs: tf.Tensor, connectivity: int,
   fewest_moves = 0
   if schedule == "latency" and static:
     rows, cols = costs.shape[1], costs.shape[2]
-    fewest_moves = (max(rows, cols) - 1 if connectivity == 8
-                    else rows + cols - 2)
+    fewest_moves = max(rows, cols) - 1 if connectivity == 8 else rows + cols - 2
   neg_dist, trips = _until_stable(
-      relax, tf.where(source, -costs, -float("inf"))[..., tf.newaxis], h * w,
-      per_trip, first=fewest_moves)
+    relax,
+    tf.where(source, -costs, -float("inf"))[..., tf.newaxis],
+    h * w,
+    per_trip,
+    first=fewest_moves,
+  )
   dist = -neg_dist[..., 0]
 
   # Predecessors of a cell: its neighbours of least distance. Distances fall
@@ -185,34 +217,45 @@ def _shortest_path_and_trips(costs: tf.Tensor, connectivity: int,
   is_pred = n_dist == tf.reduce_min(n_dist, axis=0)
   plateau = tf.reduce_any(~source & (tf.reduce_min(n_dist, axis=0) >= dist))
   hops, hop_trips = tf.cond(
-      plateau, lambda: _hop_counts(is_pred, source, offsets, per_trip),
-      lambda: (tf.zeros_like(dist, tf.int32), 0))
-  n_hops = tf.where(is_pred, _neighbours(hops, offsets, tf.int32.max),
-                    tf.int32.max)
+    plateau,
+    lambda: _hop_counts(is_pred, source, offsets, per_trip),
+    lambda: (tf.zeros_like(dist, tf.int32), 0),
+  )
+  n_hops = tf.where(
+    is_pred, _neighbours(hops, offsets, tf.int32.max), tf.int32.max
+  )
   which = tf.argmin(  # The first predecessor of fewest hops.
-      tf.cast(n_hops != tf.reduce_min(n_hops, axis=0), tf.int32), axis=0,
-      output_type=tf.int32)
+    tf.cast(n_hops != tf.reduce_min(n_hops, axis=0), tf.int32),
+    axis=0,
+    output_type=tf.int32,
+  )
 
   # The path: the bottom-right cell and its ancestors along the chosen
   # predecessors (the top-left cell is its own).
   moves = tf.constant(offsets, tf.int32)  # [K, 2]
   step = tf.gather(moves, which)  # [B, H, W, 2]
   cells = tf.range(h * w)
-  parent = tf.where(tf.reshape(source, [b, -1]), 0, cells + tf.reshape(
-      step[..., 0] * w + step[..., 1], [b, -1]))
+  parent = tf.where(
+    tf.reshape(source, [b, -1]),
+    0,
+    cells + tf.reshape(step[..., 0] * w + step[..., 1], [b, -1]),
+  )
   if schedule == "latency":
     sink = tf.tile(tf.equal(cells, h * w - 1)[tf.newaxis], [b, 1])
     on_path, jumps = _ancestors(parent, sink, size)
   else:
     on_path, jumps = _chain(parent, h * w)
-  return (tf.reshape(tf.cast(on_path, costs.dtype), shape),
-          trips + hop_trips + jumps)
+  return (
+    tf.reshape(tf.cast(on_path, costs.dtype), shape),
+    trips + hop_trips + jumps,
+  )
 
 
 @_register
 @_minimizes
-def shortest_path(costs: tf.Tensor, connectivity: int = 8,
-                  min_cost: Optional[float] = None) -> tf.Tensor:
+def shortest_path(
+  costs: tf.Tensor, connectivity: int = 8, min_cost: float | None = None
+) -> tf.Tensor:
   """Shortest top-left to bottom-right path on vertex-weighted grids.
 
   The path's cost is the sum of the costs of its cells, both ends included;
@@ -221,10 +264,10 @@ def shortest_path(costs: tf.Tensor, connectivity: int = 8,
   they stop changing, then each cell takes as predecessor the neighbour of
   least (distance, hop count) — the first in a fixed order on exact ties —
   and the path is the bottom-right cell's chain of predecessors; so the
-  result is deterministic and loop-free even with zero costs. Where a GPU is visible the loops make few sequential trips
-  (8 relaxations per convergence check, `log2(H·W)` jumps: its latency is
-  the trips), elsewhere little work (see `SCHEDULES`); the paths are the
-  same.
+  result is deterministic and loop-free even with zero costs. Where a GPU
+  is visible the loops make few sequential trips (8 relaxations per
+  convergence check, `log2(H·W)` jumps: its latency is the trips),
+  elsewhere little work (see `SCHEDULES`); the paths are the same.
 
   Args:
     costs: non-negative vertex costs, `[B, H, W]`.
@@ -251,7 +294,8 @@ def shortest_path(costs: tf.Tensor, connectivity: int = 8,
   costs = tf.convert_to_tensor(costs)
   if costs.shape.rank != 3:
     raise ValueError(
-        f"costs must have shape [batch, height, width], got {costs.shape}.")
+      f"costs must have shape [batch, height, width], got {costs.shape}."
+    )
   if connectivity not in _OFFSETS:
     raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}.")
   dtype = validation.compute_dtype(costs.dtype)
@@ -261,14 +305,16 @@ def shortest_path(costs: tf.Tensor, connectivity: int = 8,
     c = tf.maximum(c, tf.cast(min_cost, dtype))
   else:
     tf.debugging.assert_non_negative(
-        c, message="shortest_path needs non-negative costs (negative cycles "
-        "make it undefined). Keep costs positive with a softplus output, use "
-        "perturbation='multiplicative', or set an explicit min_cost floor")
+      c,
+      message="shortest_path needs non-negative costs (negative cycles "
+      "make it undefined). Keep costs positive with a softplus output, use "
+      "perturbation='multiplicative', or set an explicit min_cost floor",
+    )
   mask, _ = _shortest_path_and_trips(c, connectivity, default_schedule())
   return tf.cast(mask, validation.solution_dtype(costs.dtype))
 
 
-def grid_arcs(grid) -> list:
+def grid_arcs(grid: Sequence[int]) -> list:
   """The arcs `(u, v)` of PyEPO's grid DAG, in its order; nodes row by row.
 
   Each row's east arcs, then (except for the last row) its south arcs down
@@ -287,16 +333,21 @@ def grid_arcs(grid) -> list:
   return arcs
 
 
-def _check_grid(grid) -> tuple:
-  if (not isinstance(grid, (tuple, list)) or len(grid) != 2 or any(
-      isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in grid)
-      or tuple(grid) == (1, 1)):
-    raise ValueError("grid must be (rows, columns) of nodes, two positive "
-                     f"integers and more than one node, got {grid!r}.")
+def _check_grid(grid: Sequence[int]) -> tuple:
+  if (
+    not isinstance(grid, (tuple, list))
+    or len(grid) != 2
+    or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in grid)
+    or tuple(grid) == (1, 1)
+  ):
+    raise ValueError(
+      "grid must be (rows, columns) of nodes, two positive "
+      f"integers and more than one node, got {grid!r}."
+    )
   return int(grid[0]), int(grid[1])
 
 
-def _shift(x: tf.Tensor, axis: int, fill=False) -> tf.Tensor:
+def _shift(x: tf.Tensor, axis: int, fill: bool | float = False) -> tf.Tensor:
   """`[B, m, n]` x moved one node south (axis 1) or east (axis 2), `fill` in."""
   pad = [[0, 0], [0, 0], [0, 0]]
   pad[axis][0] = 1
@@ -314,7 +365,9 @@ def _unshift(x: tf.Tensor, axis: int) -> tf.Tensor:
 
 @_register
 @_minimizes
-def grid_arc_shortest_path(costs: tf.Tensor, grid=(5, 5)) -> tf.Tensor:
+def grid_arc_shortest_path(
+  costs: tf.Tensor, grid: tuple[int, int] = (5, 5)
+) -> tf.Tensor:
   """Shortest north-west to south-east path on PyEPO's grid DAG, arc costs.
 
   The grid has `m × n` nodes; arcs go east and south only, so the graph is
@@ -354,8 +407,9 @@ def grid_arc_shortest_path(costs: tf.Tensor, grid=(5, 5)) -> tf.Tensor:
   num_arcs = (m - 1) * n + m * (n - 1)
   if costs.shape.rank != 2 or costs.shape[-1] != num_arcs:
     raise ValueError(
-        f"costs must have shape [batch, {num_arcs}] for grid {tuple(grid)} "
-        f"((m - 1)·n + m·(n - 1) arcs), got {costs.shape}.")
+      f"costs must have shape [batch, {num_arcs}] for grid {tuple(grid)} "
+      f"((m - 1)·n + m·(n - 1) arcs), got {costs.shape}."
+    )
   dtype = validation.compute_dtype(costs.dtype)
   c = tf.cast(validation.check_finite(costs, "grid_arc_shortest_path"), dtype)
   b = tf.shape(c)[0]
@@ -363,8 +417,8 @@ def grid_arc_shortest_path(costs: tf.Tensor, grid=(5, 5)) -> tf.Tensor:
   # stored at its head node: [B, m, n], +inf where a node has no such arc.
   head = (m - 1) * (2 * n - 1)
   rows = tf.reshape(c[:, :head], [b, m - 1, 2 * n - 1])
-  east = tf.concat([rows[..., :n - 1], c[:, tf.newaxis, head:]], axis=1)
-  south = rows[..., n - 1:]
+  east = tf.concat([rows[..., : n - 1], c[:, tf.newaxis, head:]], axis=1)
+  south = rows[..., n - 1 :]
   inf = tf.constant(float("inf"), dtype)
   into_east = tf.pad(east, [[0, 0], [0, 0], [1, 0]], constant_values=inf)
   into_south = tf.pad(south, [[0, 0], [1, 0], [0, 0]], constant_values=inf)
@@ -393,17 +447,23 @@ def grid_arc_shortest_path(costs: tf.Tensor, grid=(5, 5)) -> tf.Tensor:
   out = validation.solution_dtype(costs.dtype)
   arcs_east = tf.cast(used_east[..., 1:], out)  # At the head nodes.
   arcs_south = tf.cast(used_south[:, 1:], out)
-  blocks = tf.concat([arcs_east[:, :m - 1], arcs_south], axis=2)
-  return tf.concat([tf.reshape(blocks, [b, head]), arcs_east[:, m - 1]],
-                   axis=1)
+  blocks = tf.concat([arcs_east[:, : m - 1], arcs_south], axis=2)
+  return tf.concat([tf.reshape(blocks, [b, head]), arcs_east[:, m - 1]], axis=1)
 
 
-def _check_paths(y: tf.Tensor, owner: str, **solver_kwargs) -> tf.Tensor:
+def _check_paths(
+  y: tf.Tensor, owner: str, **solver_kwargs: object
+) -> tf.Tensor:
   """Labels of a path solver: 0/1 entries."""
   del solver_kwargs  # Any grid, connectivity or floor: the same check.
-  with tf.control_dependencies([tf.debugging.Assert(
-      tf.reduce_all((y == 0) | (y == 1)),
-      [f"{owner}: the labels of a shortest path are 0/1 masks."])]):
+  with tf.control_dependencies(
+    [
+      tf.debugging.Assert(
+        tf.reduce_all((y == 0) | (y == 1)),
+        [f"{owner}: the labels of a shortest path are 0/1 masks."],
+      )
+    ]
+  ):
     return tf.identity(y)
 
 

@@ -18,7 +18,8 @@ noise is PyEPO's Sum-of-Gamma.
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import keras
 import tensorflow as tf
@@ -31,18 +32,22 @@ from perturbations_tf._src import sense
 from perturbations_tf._src import solver_layer
 from perturbations_tf._src import validation
 from perturbations_tf._src.perturbation import SeedLike
+from perturbations_tf._src.types import SolverLike
+from perturbations_tf._src.types import TensorLike
 
 INFERENCE_MODES = ("smoothed", "exact")
 
 
-def imle(solver: Callable,
-         num_samples: int = 10,
-         sigma: float = 1.0,
-         lam: float = 10.0,
-         noise: noise_lib.NoiseLike = "sum_of_gamma",
-         two_sided: bool = False,
-         maximize: Optional[bool] = None,
-         seed: SeedLike = None) -> Callable:
+def imle(
+  solver: SolverLike,
+  num_samples: int = 10,
+  sigma: float = 1.0,
+  lam: float = 10.0,
+  noise: noise_lib.NoiseLike = "sum_of_gamma",
+  two_sided: bool = False,
+  maximize: bool | None = None,
+  seed: SeedLike = None,
+) -> Callable[..., tf.Tensor]:
   """The solver with I-MLE's perturb-and-MAP forward and gradient.
 
   Args:
@@ -81,33 +86,41 @@ def imle(solver: Callable,
   if seed is not None:
     perturbation_lib.resolve_seed(seed)
 
-  def wrapper(theta, seed: SeedLike = None):
+  def wrapper(theta: TensorLike, seed: SeedLike = None) -> tf.Tensor:
     theta = validation.check_batched(theta, "imle's input θ")
     theta = spec.check_input(theta)
     dtype = validation.compute_dtype(theta.dtype)
     z = noise_obj.sample(
-        tf.concat([[num_samples], tf.shape(theta)], 0),
-        perturbation_lib.resolve_seed(default_seed if seed is None else seed),
-        dtype)
+      tf.concat([[num_samples], tf.shape(theta)], 0),
+      perturbation_lib.resolve_seed(default_seed if seed is None else seed),
+      dtype,
+    )
     shift = tf.stop_gradient(s * sigma * z)  # [M, B, ...]
 
-    def solve_all(center):
+    def solve_all(center: tf.Tensor) -> tf.Tensor:
       inputs = tf.cast(center, dtype)[tf.newaxis] + shift
       flat = tf.reshape(inputs, tf.concat([[-1], tf.shape(theta)[1:]], 0))
-      return perturbed_lib.solve(solver, tf.cast(flat, theta.dtype),
-                                 num_samples, dtype, "imle", same_shape=True)
+      return perturbed_lib.solve(
+        solver,
+        tf.cast(flat, theta.dtype),
+        num_samples,
+        dtype,
+        "imle",
+        same_shape=True,
+      )
 
     @tf.custom_gradient
-    def imle_op(theta):
+    def imle_op(theta: tf.Tensor):
       w = solve_all(theta)
 
-      def grad(upstream):
+      def grad(upstream: tf.Tensor) -> tf.Tensor:
         step = s * lam * tf.cast(upstream, theta.dtype)
         behind = solve_all(theta - step)
         ahead = solve_all(theta + step) if two_sided else w
         width = 2.0 * lam if two_sided else lam
-        return tf.cast(s * tf.reduce_mean(ahead - behind, 0) / width,
-                       theta.dtype)
+        return tf.cast(
+          s * tf.reduce_mean(ahead - behind, 0) / width, theta.dtype
+        )
 
       return tf.cast(tf.reduce_mean(w, axis=0), theta.dtype), grad
 
@@ -125,8 +138,13 @@ class IMLE(solver_layer.SolverLayer):
   fixed by the layer's seed; `'exact'`: the solver's own output).
 
   Args:
-    solver, num_samples, sigma, lam, noise, two_sided, maximize: as `imle`
-      (a noise object does not serialise; names do).
+    solver: the batched solver, as for `imle`.
+    num_samples: M.
+    sigma: σ, the noise scale.
+    lam: λ, the step to the target.
+    noise: a noise name (a noise object does not serialise).
+    two_sided: central differences.
+    maximize: None (as the solver declares), True or False.
     seed: the seed of the layer's `SeedGenerator`.
     inference: `'smoothed'` (default) or `'exact'`.
     **kwargs: `keras.layers.Layer` arguments.
@@ -137,22 +155,34 @@ class IMLE(solver_layer.SolverLayer):
     True
   """
 
-  def __init__(self, solver, num_samples: int = 10, sigma: float = 1.0,
-               lam: float = 10.0, noise="sum_of_gamma",
-               two_sided: bool = False, maximize: Optional[bool] = None,
-               seed: Optional[int] = None, inference: str = "smoothed",
-               **kwargs):
+  def __init__(
+    self,
+    solver: SolverLike,
+    num_samples: int = 10,
+    sigma: float = 1.0,
+    lam: float = 10.0,
+    noise: noise_lib.NoiseLike = "sum_of_gamma",
+    two_sided: bool = False,
+    maximize: bool | None = None,
+    seed: int | None = None,
+    inference: str = "smoothed",
+    **kwargs: Any,
+  ):
     super().__init__(solver, maximize, **kwargs)
-    self._options = dict(num_samples=num_samples, sigma=sigma, lam=lam,
-                         noise=noise, two_sided=two_sided)
+    self._options: dict[str, Any] = dict(
+      num_samples=num_samples,
+      sigma=sigma,
+      lam=lam,
+      noise=noise,
+      two_sided=two_sided,
+    )
     self._solve = imle(self.solver, maximize=self.maximize, **self._options)
     self.seed = seed
     self.seed_generator = keras.random.SeedGenerator(seed)
-    self.inference = validation.one_of(inference, INFERENCE_MODES,
-                                       "inference")
+    self.inference = validation.one_of(inference, INFERENCE_MODES, "inference")
     self.supports_jit = self.supports_jit and noise != "sum_of_gamma"
 
-  def call(self, inputs, training=None):
+  def call(self, inputs: tf.Tensor, training: bool | None = None) -> tf.Tensor:
     if training:
       return self._solve(inputs, seed=self.seed_generator.next())
     if self.inference == "exact":
@@ -160,5 +190,9 @@ class IMLE(solver_layer.SolverLayer):
     return self._solve(inputs, seed=self.seed or 0)
 
   def get_config(self) -> dict:
-    return {**super().get_config(), **self._options, "seed": self.seed,
-            "inference": self.inference}
+    return {
+      **super().get_config(),
+      **self._options,
+      "seed": self.seed,
+      "inference": self.inference,
+    }

@@ -14,19 +14,21 @@ an argmax: no solver call, no host round trip.
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from perturbations_tf._src import validation
+from perturbations_tf._src.types import TensorLike
 
-ArrayLike = Union[np.ndarray, Sequence]
+ArrayLike = np.ndarray | Sequence
 
 
-def maximal_packings(weights: ArrayLike, capacity: ArrayLike,
-                     max_packings: int = 1_000_000) -> np.ndarray:
+def maximal_packings(
+  weights: ArrayLike, capacity: ArrayLike, max_packings: int = 1_000_000
+) -> np.ndarray:
   """Every maximal feasible packing of a multi-dimensional 0/1 knapsack.
 
   Enumerates the feasible packings item by item (vectorised over the
@@ -54,16 +56,23 @@ def maximal_packings(weights: ArrayLike, capacity: ArrayLike,
   capacity = np.asarray(capacity, np.float64)
   if capacity.ndim == 0:
     capacity = np.full(weights.shape[:1], float(capacity))
-  if (weights.ndim != 2 or weights.shape[1] < 1 or
-      capacity.shape != weights.shape[:1]):
-    raise ValueError(f"weights must be [dim, n] and capacity [dim], got "
-                     f"{weights.shape} and {capacity.shape}.")
+  if (
+    weights.ndim != 2
+    or weights.shape[1] < 1
+    or capacity.shape != weights.shape[:1]
+  ):
+    raise ValueError(
+      f"weights must be [dim, n] and capacity [dim], got "
+      f"{weights.shape} and {capacity.shape}."
+    )
   if not (np.all(np.isfinite(weights)) and np.all(np.isfinite(capacity))):
     raise ValueError("weights and capacity must be finite.")
   if np.any(weights < 0) or np.any(capacity < 0):
-    raise ValueError("weights and capacity must be non-negative (the "
-                     "enumeration relies on dropping items keeping a "
-                     "packing feasible).")
+    raise ValueError(
+      "weights and capacity must be non-negative (the "
+      "enumeration relies on dropping items keeping a "
+      "packing feasible)."
+    )
   # Decimal weights (PyEPO's 3.01, ...) sum with rounding errors: a packing
   # that fills a capacity exactly must stay feasible.
   limit = capacity + 1e-9 * max(1.0, float(np.max(capacity, initial=0.0)))
@@ -78,9 +87,10 @@ def maximal_packings(weights: ArrayLike, capacity: ArrayLike,
     used = np.concatenate([used, used[fits] + weights[:, item]])
     if len(packed) > max_packings:
       raise ValueError(
-          f"The knapsack has more than max_packings={max_packings} "
-          "feasible packings: raise max_packings, or solve it with "
-          "LinearProgram(..., integrality=1, maximize=True).")
+        f"The knapsack has more than max_packings={max_packings} "
+        "feasible packings: raise max_packings, or solve it with "
+        "LinearProgram(..., integrality=1, maximize=True)."
+      )
   room = limit - used  # [F, dim]
   addable = np.all(weights[np.newaxis] <= room[:, :, np.newaxis], axis=1)
   return packed[~np.any(addable & ~packed, axis=1)]
@@ -118,47 +128,60 @@ class Knapsack:
   supports_jit = True
   maximize = True
 
-  def __init__(self, weights: ArrayLike, capacity: ArrayLike,
-               max_packings: int = 1_000_000):
+  def __init__(
+    self, weights: ArrayLike, capacity: ArrayLike, max_packings: int = 1_000_000
+  ):
     self.packings = maximal_packings(weights, capacity, max_packings)
     self.num_items = self.packings.shape[1]
     self._weights = np.atleast_2d(np.asarray(weights, np.float64))
-    self._capacity = np.broadcast_to(np.asarray(capacity, np.float64),
-                                     self._weights.shape[:1])
+    self._capacity = np.broadcast_to(
+      np.asarray(capacity, np.float64), self._weights.shape[:1]
+    )
     self._config = dict(
-        weights=np.atleast_2d(np.asarray(weights, np.float64)).tolist(),
-        capacity=np.asarray(capacity, np.float64).tolist(),
-        max_packings=max_packings)
+      weights=np.atleast_2d(np.asarray(weights, np.float64)).tolist(),
+      capacity=np.asarray(capacity, np.float64).tolist(),
+      max_packings=max_packings,
+    )
     self.__name__ = "Knapsack"
 
-  def __call__(self, values) -> tf.Tensor:
+  def __call__(self, values: TensorLike) -> tf.Tensor:
     values = tf.convert_to_tensor(values)
     if values.shape.rank != 2 or values.shape[-1] != self.num_items:
-      raise ValueError(f"Knapsack takes values of shape [batch, "
-                       f"{self.num_items}], got {values.shape}.")
+      raise ValueError(
+        f"Knapsack takes values of shape [batch, "
+        f"{self.num_items}], got {values.shape}."
+      )
     dtype = validation.compute_dtype(values.dtype)
     v = tf.cast(validation.check_finite(values, "Knapsack"), dtype)
     packings = tf.constant(self.packings, dtype)
     gain = tf.matmul(tf.nn.relu(v), packings, transpose_b=True)  # [B, K]
     best = tf.gather(packings, tf.argmax(gain, axis=1, output_type=tf.int32))
-    return tf.cast(best * tf.cast(v > 0, dtype),
-                   validation.solution_dtype(values.dtype))
+    return tf.cast(
+      best * tf.cast(v > 0, dtype), validation.solution_dtype(values.dtype)
+    )
 
   def check_solutions(self, y: tf.Tensor, owner: str) -> tf.Tensor:
     """`y` after a check that its rows are feasible 0/1 packings."""
     y = tf.convert_to_tensor(y)
     used = tf.matmul(tf.cast(y, tf.float64), self._weights, transpose_b=True)
     limit = self._capacity + 1e-9 * max(1.0, float(np.max(self._capacity)))
-    ok = (tf.reduce_all((y == 0) | (y == 1))
-          & tf.reduce_all(used <= limit))
-    with tf.control_dependencies([tf.debugging.Assert(ok, [
-        f"{owner}: the labels of a Knapsack must be feasible 0/1 packings "
-        "(weights · y ≤ capacity)."])]):
+    ok = tf.reduce_all((y == 0) | (y == 1)) & tf.reduce_all(used <= limit)
+    with tf.control_dependencies(
+      [
+        tf.debugging.Assert(
+          ok,
+          [
+            f"{owner}: the labels of a Knapsack must be feasible 0/1 packings "
+            "(weights · y ≤ capacity)."
+          ],
+        )
+      ]
+    ):
       return tf.identity(y)
 
   def get_config(self) -> dict:
     return dict(self._config)
 
   @classmethod
-  def from_config(cls, config: dict) -> "Knapsack":
+  def from_config(cls, config: dict) -> Knapsack:
     return cls(**config)

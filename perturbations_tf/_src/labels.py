@@ -35,7 +35,9 @@ def check_labels(solver: Any, y: tf.Tensor, owner: str) -> tf.Tensor:
     ... # doctest: +ELLIPSIS
     <tf.Tensor: shape=(1, 3), dtype=float32, numpy=array([[0., 1., 0.]]...)>
   """
-  base, args, keywords = solver, [], {}
+  base: Any = solver
+  args: list[Any] = []
+  keywords: dict[str, Any] = {}
   while isinstance(base, functools.partial):
     args = list(base.args) + args
     keywords = {**base.keywords, **keywords}
@@ -47,6 +49,9 @@ def check_labels(solver: Any, y: tf.Tensor, owner: str) -> tf.Tensor:
     if inspect.ismethod(check):  # An object's check knows its settings.
       return check(y, owner)
     bound = inspect.signature(base).bind_partial(None, *args, **keywords)
-    keywords = {k: v for k, v in bound.arguments.items()
-                if k != next(iter(bound.arguments))}
+    keywords = {
+      k: v
+      for k, v in bound.arguments.items()
+      if k != next(iter(bound.arguments))
+    }
   return check(y, owner, **keywords)

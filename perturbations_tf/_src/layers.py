@@ -16,8 +16,9 @@ itself, one solve instead of M.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import functools
-from typing import Callable, Optional
+from typing import Any
 
 import keras
 import tensorflow as tf
@@ -31,6 +32,7 @@ from perturbations_tf._src import solving
 from perturbations_tf._src import validation
 from perturbations_tf._src.perturbation import ADDITIVE
 from perturbations_tf._src.perturbation import MULTIPLICATIVE
+from perturbations_tf._src.types import SolverLike
 
 _register = keras.saving.register_keras_serializable(package="perturbations_tf")
 
@@ -70,53 +72,65 @@ class Perturbed(solver_layer.SolverLayer):
     array([[1., 0., 2.]], dtype=float32)
   """
 
-  def __init__(self,
-               solver,
-               num_samples: int = 1000,
-               sigma: float = 0.05,
-               noise: noise_lib.NoiseLike = "normal",
-               batched: bool = True,
-               *,
-               maximize: Optional[bool] = None,
-               perturbation: str = ADDITIVE,
-               control_variate: bool = True,
-               antithetic: bool = False,
-               symmetrize: bool = False,
-               regenerate_noise: bool = False,
-               seed: Optional[int] = None,
-               inference: str = "smoothed",
-               **kwargs):
+  def __init__(
+    self,
+    solver: SolverLike,
+    num_samples: int = 1000,
+    sigma: float = 0.05,
+    noise: noise_lib.NoiseLike = "normal",
+    batched: bool = True,
+    *,
+    maximize: bool | None = None,
+    perturbation: str = ADDITIVE,
+    control_variate: bool = True,
+    antithetic: bool = False,
+    symmetrize: bool = False,
+    regenerate_noise: bool = False,
+    seed: int | None = None,
+    inference: str = "smoothed",
+    **kwargs: Any,
+  ):
     super().__init__(solver, maximize, **kwargs)
     self.batched = batched
-    self._options = dict(
-        num_samples=num_samples, sigma=sigma, noise=noise,
-        perturbation=perturbation, control_variate=control_variate,
-        antithetic=antithetic, symmetrize=symmetrize,
-        regenerate_noise=regenerate_noise)
+    self._options: dict[str, Any] = dict(
+      num_samples=num_samples,
+      sigma=sigma,
+      noise=noise,
+      perturbation=perturbation,
+      control_variate=control_variate,
+      antithetic=antithetic,
+      symmetrize=symmetrize,
+      regenerate_noise=regenerate_noise,
+    )
     self._perturbed = perturbed_lib.perturbed(
-        self.solver, batched=batched, maximize=self.maximize,
-        **self._options)
+      self.solver, batched=batched, maximize=self.maximize, **self._options
+    )
     self.seed = seed
     self.seed_generator = keras.random.SeedGenerator(seed)
-    self.inference = validation.one_of(inference, INFERENCE_MODES,
-                                       "inference")
+    self.inference = validation.one_of(inference, INFERENCE_MODES, "inference")
 
-  def call(self, inputs, training=None):
+  def call(self, inputs: tf.Tensor, training: bool | None = None) -> tf.Tensor:
     if training:
       return self._perturbed(inputs, seed=self.seed_generator.next())
     if self.inference == "exact":
-      solve = (self.solver if self.batched else solving.vectorize(
-          self.solver, validation.compute_dtype(inputs.dtype)))
-      return tf.cast(solving.call_solver(solve, inputs, type(self).__name__),
-                     inputs.dtype)
+      solve = (
+        self.solver
+        if self.batched
+        else solving.vectorize(
+          self.solver, validation.compute_dtype(inputs.dtype)
+        )
+      )
+      return tf.cast(
+        solving.call_solver(solve, inputs, type(self).__name__), inputs.dtype
+      )
     return self._perturbed(inputs, seed=self.seed or 0)
 
   # The noise-seed state is saved with the model (Keras leaves seed
   # generators out), so a loaded model continues the same noise sequence.
-  def save_own_variables(self, store):
+  def save_own_variables(self, store: dict) -> None:
     store["seed_generator_state"] = self.seed_generator.state.numpy()
 
-  def load_own_variables(self, store):
+  def load_own_variables(self, store: dict) -> None:
     if "seed_generator_state" in store.keys():  # Keras 3.3 stores lack `in`.
       self.seed_generator.state.assign(store["seed_generator_state"])
 
@@ -138,16 +152,28 @@ class _BuiltinPerturbed(Perturbed):
   gradient for argmax (benchmarks/).
   """
 
-  SOLVER: Callable = None
+  SOLVER: Callable[..., tf.Tensor]
   LINEAR = True
 
-  def __init__(self, num_samples: int = 1000, sigma: float = 0.05,
-               noise="normal", *, solver_kwargs=None, **kwargs):
-    kwargs.setdefault("symmetrize", self.LINEAR and kwargs.get(
-        "perturbation", ADDITIVE) == ADDITIVE)
+  def __init__(
+    self,
+    num_samples: int = 1000,
+    sigma: float = 0.05,
+    noise: noise_lib.NoiseLike = "normal",
+    *,
+    solver_kwargs: dict | None = None,
+    **kwargs: Any,
+  ):
+    kwargs.setdefault(
+      "symmetrize",
+      self.LINEAR and kwargs.get("perturbation", ADDITIVE) == ADDITIVE,
+    )
     self._solver_kwargs = solver_kwargs or {}
-    solver = (functools.partial(self.SOLVER, **self._solver_kwargs)
-              if self._solver_kwargs else self.SOLVER)
+    solver = (
+      functools.partial(self.SOLVER, **self._solver_kwargs)
+      if self._solver_kwargs
+      else self.SOLVER
+    )
     super().__init__(solver, num_samples, sigma, noise, **kwargs)
 
   def _solver_config(self) -> dict:
@@ -172,7 +198,13 @@ class PerturbedArgmax(_BuiltinPerturbed):
 
   SOLVER = staticmethod(solvers.argmax)
 
-  def __init__(self, num_samples=1000, sigma=0.05, noise="normal", **kwargs):
+  def __init__(
+    self,
+    num_samples: int = 1000,
+    sigma: float = 0.05,
+    noise: noise_lib.NoiseLike = "normal",
+    **kwargs: Any,
+  ):
     super().__init__(num_samples, sigma, noise, **kwargs)
 
 
@@ -182,7 +214,10 @@ class PerturbedTopK(_BuiltinPerturbed):
 
   Args:
     k: how many entries to select.
-    (the other arguments as in `Perturbed`)
+    num_samples: M.
+    sigma: ε.
+    noise: `'normal'`, `'gumbel'` or a noise object.
+    **kwargs: the other arguments of `Perturbed`.
 
   Example:
     >>> PerturbedTopK(k=2, num_samples=100)(tf.constant([[3., 1., 2.]])).numpy()
@@ -191,10 +226,17 @@ class PerturbedTopK(_BuiltinPerturbed):
 
   SOLVER = staticmethod(solvers.top_k)
 
-  def __init__(self, k: int = 1, num_samples=1000, sigma=0.05,
-               noise="normal", **kwargs):
-    super().__init__(num_samples, sigma, noise, solver_kwargs={"k": k},
-                     **kwargs)
+  def __init__(
+    self,
+    k: int = 1,
+    num_samples: int = 1000,
+    sigma: float = 0.05,
+    noise: noise_lib.NoiseLike = "normal",
+    **kwargs: Any,
+  ):
+    super().__init__(
+      num_samples, sigma, noise, solver_kwargs={"k": k}, **kwargs
+    )
 
 
 @_register
@@ -202,13 +244,20 @@ class PerturbedRanks(_BuiltinPerturbed):
   """Perturbed 0-based ascending ranks (the smallest entry gets 0).
 
   Example:
-    >>> PerturbedRanks(num_samples=100, sigma=0.1)(tf.constant([[3., 1.]])).numpy()
+    >>> layer = PerturbedRanks(num_samples=100, sigma=0.1)
+    >>> layer(tf.constant([[3., 1.]])).numpy()
     array([[1., 0.]], dtype=float32)
   """
 
   SOLVER = staticmethod(solvers.ranks)
 
-  def __init__(self, num_samples=1000, sigma=0.05, noise="normal", **kwargs):
+  def __init__(
+    self,
+    num_samples: int = 1000,
+    sigma: float = 0.05,
+    noise: noise_lib.NoiseLike = "normal",
+    **kwargs: Any,
+  ):
     super().__init__(num_samples, sigma, noise, **kwargs)
 
 
@@ -228,13 +277,25 @@ class PerturbedSort(_BuiltinPerturbed):
   SOLVER = staticmethod(solvers.sort)
   LINEAR = False  # Sorted values are not a linear maximiser's solution.
 
-  def __init__(self, direction: str = "ASCENDING", num_samples=1000,
-               sigma=0.05, noise="normal", **kwargs):
+  def __init__(
+    self,
+    direction: str = "ASCENDING",
+    num_samples: int = 1000,
+    sigma: float = 0.05,
+    noise: noise_lib.NoiseLike = "normal",
+    **kwargs: Any,
+  ):
     if direction not in ("ASCENDING", "DESCENDING"):
-      raise ValueError("direction must be 'ASCENDING' or 'DESCENDING', got "
-                       f"{direction!r}.")
-    super().__init__(num_samples, sigma, noise,
-                     solver_kwargs={"direction": direction}, **kwargs)
+      raise ValueError(
+        f"direction must be 'ASCENDING' or 'DESCENDING', got {direction!r}."
+      )
+    super().__init__(
+      num_samples,
+      sigma,
+      noise,
+      solver_kwargs={"direction": direction},
+      **kwargs,
+    )
 
 
 @_register
@@ -248,8 +309,12 @@ class PerturbedShortestPath(_BuiltinPerturbed):
 
   Args:
     connectivity: 8 (the Warcraft setting) or 4.
+    num_samples: M.
+    sigma: ε.
+    noise: `'normal'` (the multiplicative perturbation needs it).
     min_cost: the floor for perturbed costs, or None.
-    (the other arguments as in `Perturbed`)
+    perturbation: `'multiplicative'` (default) or `'additive'`.
+    **kwargs: the other arguments of `Perturbed`.
 
   Example:
     >>> layer = PerturbedShortestPath(num_samples=3, sigma=0.1)
@@ -260,12 +325,24 @@ class PerturbedShortestPath(_BuiltinPerturbed):
 
   SOLVER = staticmethod(grid_paths.shortest_path)
 
-  def __init__(self, connectivity: int = 8, num_samples=1000, sigma=0.05,
-               noise="normal", *, min_cost: Optional[float] = 0.0,
-               perturbation: str = MULTIPLICATIVE, **kwargs):
+  def __init__(
+    self,
+    connectivity: int = 8,
+    num_samples: int = 1000,
+    sigma: float = 0.05,
+    noise: noise_lib.NoiseLike = "normal",
+    *,
+    min_cost: float | None = 0.0,
+    perturbation: str = MULTIPLICATIVE,
+    **kwargs: Any,
+  ):
     if connectivity not in (4, 8):
       raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}.")
-    super().__init__(num_samples, sigma, noise,
-                     solver_kwargs={"connectivity": connectivity,
-                                    "min_cost": min_cost},
-                     perturbation=perturbation, **kwargs)
+    super().__init__(
+      num_samples,
+      sigma,
+      noise,
+      solver_kwargs={"connectivity": connectivity, "min_cost": min_cost},
+      perturbation=perturbation,
+      **kwargs,
+    )

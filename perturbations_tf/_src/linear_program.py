@@ -13,10 +13,11 @@ only: `pip install "perturbations-tf[lp]"`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import concurrent.futures
 import dataclasses
 import functools
-from typing import Optional, Union
+from typing import Any
 
 import keras
 import numpy as np
@@ -24,6 +25,11 @@ import tensorflow as tf
 
 from perturbations_tf._src import numpy_solver as numpy_solver_lib
 from perturbations_tf._src import validation
+from perturbations_tf._src.types import TensorLike
+
+ArrayLike = np.ndarray | Sequence[Any]
+# One (lower, upper) pair for every variable or one per variable; None: none.
+Bounds = Sequence[float | None] | Sequence[Sequence[float | None]]
 
 
 class InfeasibleProgramError(ValueError):
@@ -36,31 +42,37 @@ class UnsolvedProgramError(RuntimeError):
 
 def _scipy_optimize():
   try:
-    from scipy import optimize  # pylint: disable=import-outside-toplevel
+    from scipy import optimize
   except ImportError as error:
     raise ImportError(
-        "LinearProgram solves through scipy's HiGHS: pip install "
-        "'perturbations-tf[lp]' (or scipy).") from error
+      "LinearProgram solves through scipy's HiGHS: pip install "
+      "'perturbations-tf[lp]' (or scipy)."
+    ) from error
   return optimize
 
 
 @dataclasses.dataclass(frozen=True)
 class _Program:
   """The constraints as numpy arrays: picklable, for worker processes."""
-  a_ub: Optional[np.ndarray]
-  b_ub: Optional[np.ndarray]
-  a_eq: Optional[np.ndarray]
-  b_eq: Optional[np.ndarray]
+
+  a_ub: np.ndarray | None
+  b_ub: np.ndarray | None
+  a_eq: np.ndarray | None
+  b_eq: np.ndarray | None
   lower: np.ndarray
   upper: np.ndarray
-  integrality: Optional[np.ndarray]  # None: a pure LP, solved by linprog.
+  integrality: np.ndarray | None  # None: a pure LP, solved by linprog.
   maximize: bool
-  time_limit: Optional[float]
+  time_limit: float | None
 
 
 # The status codes of linprog and milp.
-_STATUS = {1: "stopped at its iteration or time limit", 2: "infeasible",
-           3: "unbounded", 4: "stopped by numerical difficulties"}
+_STATUS = {
+  1: "stopped at its iteration or time limit",
+  2: "infeasible",
+  3: "unbounded",
+  4: "stopped by numerical difficulties",
+}
 
 
 def solve_program(costs: np.ndarray, program: _Program) -> np.ndarray:
@@ -76,56 +88,84 @@ def solve_program(costs: np.ndarray, program: _Program) -> np.ndarray:
   if not np.all(np.isfinite(c)):
     raise ValueError("LinearProgram needs finite costs, got NaN or Inf.")
   c = -c if program.maximize else c
-  options = ({} if program.time_limit is None
-             else {"time_limit": program.time_limit})
+  options = (
+    {} if program.time_limit is None else {"time_limit": program.time_limit}
+  )
   if program.integrality is None:
-    bounds = [(None if np.isinf(lo) else lo, None if np.isinf(hi) else hi)
-              for lo, hi in zip(program.lower, program.upper)]
+    bounds = [
+      (None if np.isinf(lo) else lo, None if np.isinf(hi) else hi)
+      for lo, hi in zip(program.lower, program.upper)
+    ]
     result = optimize.linprog(
-        c, A_ub=program.a_ub, b_ub=program.b_ub, A_eq=program.a_eq,
-        b_eq=program.b_eq, bounds=bounds, method="highs", options=options)
+      c,
+      A_ub=program.a_ub,
+      b_ub=program.b_ub,
+      A_eq=program.a_eq,
+      b_eq=program.b_eq,
+      bounds=bounds,
+      method="highs",
+      options=options,
+    )
   else:
-    constraints = [optimize.LinearConstraint(a, lo, hi) for a, lo, hi in (
+    constraints = [
+      optimize.LinearConstraint(a, lo, hi)
+      for a, lo, hi in (
         (program.a_ub, -np.inf, program.b_ub),
-        (program.a_eq, program.b_eq, program.b_eq)) if a is not None]
+        (program.a_eq, program.b_eq, program.b_eq),
+      )
+      if a is not None
+    ]
     result = optimize.milp(
-        c, integrality=program.integrality, constraints=constraints,
-        bounds=optimize.Bounds(program.lower, program.upper), options=options)
+      c,
+      integrality=program.integrality,
+      constraints=constraints,
+      bounds=optimize.Bounds(program.lower, program.upper),
+      options=options,
+    )
   if result.status == 2:
     raise InfeasibleProgramError(
-        "The linear program is infeasible: no x satisfies its constraints.")
+      "The linear program is infeasible: no x satisfies its constraints."
+    )
   if result.status != 0 or result.x is None:
     raise UnsolvedProgramError(
-        f"HiGHS found no optimum: the instance is "
-        f"{_STATUS.get(result.status, 'unsolved')} ({result.message}).")
+      f"HiGHS found no optimum: the instance is "
+      f"{_STATUS.get(result.status, 'unsolved')} ({result.message})."
+    )
   return result.x
 
 
-def _matrix(name: str, value, num_rows_name: str, b) -> tuple:
+def _matrix(
+  name: str, value: ArrayLike | None, num_rows_name: str, b: ArrayLike | None
+) -> tuple:
   """Validated `(A, b)` as float64 arrays, or `(None, None)`."""
   if value is None and b is None:
     return None, None
   if value is None or b is None:
-    raise ValueError(f"{name} and {num_rows_name} go together: pass both or "
-                     "neither.")
+    raise ValueError(
+      f"{name} and {num_rows_name} go together: pass both or neither."
+    )
   a = np.atleast_2d(np.asarray(value, np.float64))
   b = np.atleast_1d(np.asarray(b, np.float64))
   if a.ndim != 2 or b.shape != (a.shape[0],):
-    raise ValueError(f"{name} must be [rows, n] and {num_rows_name} [rows], "
-                     f"got {a.shape} and {b.shape}.")
+    raise ValueError(
+      f"{name} must be [rows, n] and {num_rows_name} [rows], "
+      f"got {a.shape} and {b.shape}."
+    )
   if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
     raise ValueError(f"{name} and {num_rows_name} must be finite.")
   return a, b
 
 
-def _bounds(bounds, n: int) -> tuple:
+def _bounds(bounds: Bounds, n: int) -> tuple:
   """`(lower, upper)` arrays of n entries, ±inf where unbounded."""
   pairs = np.asarray(bounds, dtype=object)
   if pairs.shape == (2,):
     pairs = np.tile(pairs, (n, 1))
   if pairs.shape != (n, 2):
-    raise ValueError(f"bounds must be one (lower, upper) pair or n = {n} "
-                     f"of them, got {bounds!r}.")
+    raise ValueError(
+      f"bounds must be one (lower, upper) pair or n = {n} "
+      f"of them, got {bounds!r}."
+    )
   lower = np.array([-np.inf if v is None else v for v in pairs[:, 0]], float)
   upper = np.array([np.inf if v is None else v for v in pairs[:, 1]], float)
   if np.any(lower > upper):
@@ -145,8 +185,10 @@ class LinearProgram:
   (`get_config`), so losses and metrics that hold it save with a model.
 
   Args:
-    A_ub, b_ub: inequality constraints `A_ub x ≤ b_ub` (`[r, n]`, `[r]`).
-    A_eq, b_eq: equality constraints `A_eq x = b_eq`.
+    A_ub: the inequality constraints' matrix `[r, n]`: `A_ub x ≤ b_ub`.
+    b_ub: their right-hand sides `[r]`.
+    A_eq: the equality constraints' matrix: `A_eq x = b_eq`.
+    b_eq: their right-hand sides.
     bounds: one `(lower, upper)` pair for every variable, or n pairs;
       `None` for no bound (default `(0, None)`: `x ≥ 0`, as `linprog`).
     integrality: None or zeros for an LP (`linprog`); else per variable 1
@@ -181,28 +223,40 @@ class LinearProgram:
   supports_jit = False  # A host call.
   maps_rows = True  # `perturbed(batched=False)` must not map it again.
 
-  def __init__(self, A_ub=None, b_ub=None, A_eq=None, b_eq=None,
-               bounds=(0, None), integrality=None, maximize: bool = False,
-               *, executor: Union[str, concurrent.futures.Executor] = "threads",
-               num_workers: Optional[int] = None,
-               time_limit: Optional[float] = None):
-    a_ub, b_ub = _matrix("A_ub", A_ub, "b_ub", b_ub)
-    a_eq, b_eq = _matrix("A_eq", A_eq, "b_eq", b_eq)
+  def __init__(
+    self,
+    A_ub: ArrayLike | None = None,
+    b_ub: ArrayLike | None = None,
+    A_eq: ArrayLike | None = None,
+    b_eq: ArrayLike | None = None,
+    bounds: Bounds = (0, None),
+    integrality: ArrayLike | None = None,
+    maximize: bool = False,
+    *,
+    executor: str | concurrent.futures.Executor = "threads",
+    num_workers: int | None = None,
+    time_limit: float | None = None,
+  ):
+    a_ub, ub = _matrix("A_ub", A_ub, "b_ub", b_ub)
+    a_eq, eq = _matrix("A_eq", A_eq, "b_eq", b_eq)
     widths = {a.shape[1] for a in (a_ub, a_eq) if a is not None}
     if integrality is not None:
       integrality = np.asarray(integrality, np.int64).reshape(-1)
       widths.add(len(integrality))
       if not np.isin(integrality, (0, 1)).all():
-        raise ValueError("integrality must hold 0 (continuous) or 1 "
-                         f"(integer) per variable, got {integrality}.")
+        raise ValueError(
+          "integrality must hold 0 (continuous) or 1 "
+          f"(integer) per variable, got {integrality}."
+        )
     bounds_array = np.asarray(bounds, dtype=object)
     if bounds_array.ndim == 2:
       widths.add(bounds_array.shape[0])
     if len(widths) != 1:
       raise ValueError(
-          "The number of variables n must follow from the constraints, "
-          "integrality or per-variable bounds, and agree among them; got "
-          f"{sorted(widths) or 'none'}.")
+        "The number of variables n must follow from the constraints, "
+        "integrality or per-variable bounds, and agree among them; got "
+        f"{sorted(widths) or 'none'}."
+      )
     (n,) = widths
     if time_limit is not None:
       validation.positive_number(time_limit, "time_limit")
@@ -210,31 +264,52 @@ class LinearProgram:
     self.num_variables = n
     self.maximize = bool(maximize)
     self._program = _Program(
-        a_ub, b_ub, a_eq, b_eq, lower, upper,
-        None if integrality is None or not integrality.any() else integrality,
-        self.maximize, time_limit)
+      a_ub,
+      ub,
+      a_eq,
+      eq,
+      lower,
+      upper,
+      None if integrality is None or not integrality.any() else integrality,
+      self.maximize,
+      time_limit,
+    )
     self._config = dict(
-        A_ub=_listed(a_ub), b_ub=_listed(b_ub), A_eq=_listed(a_eq),
-        b_eq=_listed(b_eq), bounds=[[_finite_or_none(lo), _finite_or_none(hi)]
-                                    for lo, hi in zip(lower, upper)],
-        integrality=_listed(integrality), maximize=self.maximize,
-        num_workers=num_workers, time_limit=time_limit,
-        executor=executor if isinstance(executor, str) else "threads")
+      A_ub=_listed(a_ub),
+      b_ub=_listed(ub),
+      A_eq=_listed(a_eq),
+      b_eq=_listed(eq),
+      bounds=[
+        [_finite_or_none(lo), _finite_or_none(hi)]
+        for lo, hi in zip(lower, upper)
+      ],
+      integrality=_listed(integrality),
+      maximize=self.maximize,
+      num_workers=num_workers,
+      time_limit=time_limit,
+      executor=executor if isinstance(executor, str) else "threads",
+    )
     try:
       solve_program(np.zeros(n), self._program)
     except UnsolvedProgramError:
       pass  # Feasible; zero costs stopped early only on a time limit.
     self._solver = numpy_solver_lib.numpy_solver(
-        functools.partial(solve_program, program=self._program),
-        output_shape=(n,), output_dtype=None, executor=executor,
-        num_workers=num_workers, maximize=self.maximize)
+      functools.partial(solve_program, program=self._program),
+      output_shape=(n,),
+      output_dtype=None,
+      executor=executor,
+      num_workers=num_workers,
+      maximize=self.maximize,
+    )
     self.__name__ = "LinearProgram"
 
-  def __call__(self, costs) -> tf.Tensor:
+  def __call__(self, costs: TensorLike) -> tf.Tensor:
     costs = tf.convert_to_tensor(costs)
     if costs.shape.rank != 2 or costs.shape[-1] != self.num_variables:
-      raise ValueError(f"LinearProgram takes costs of shape [batch, "
-                       f"{self.num_variables}], got {costs.shape}.")
+      raise ValueError(
+        f"LinearProgram takes costs of shape [batch, "
+        f"{self.num_variables}], got {costs.shape}."
+      )
     return self._solver(costs)
 
   def solve(self, costs: np.ndarray) -> np.ndarray:
@@ -249,11 +324,11 @@ class LinearProgram:
     return dict(self._config)
 
   @classmethod
-  def from_config(cls, config: dict) -> "LinearProgram":
+  def from_config(cls, config: dict) -> LinearProgram:
     return cls(**config)
 
 
-def _listed(array):
+def _listed(array: np.ndarray | None) -> list | None:
   return None if array is None else np.asarray(array).tolist()
 
 

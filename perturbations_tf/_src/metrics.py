@@ -10,8 +10,6 @@ is the true costs; all accept `stack_targets(c, w*)`.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import keras
 import tensorflow as tf
 
@@ -21,6 +19,9 @@ from perturbations_tf._src import solver_loss
 from perturbations_tf._src import solvers
 from perturbations_tf._src import solving
 from perturbations_tf._src import targets
+from perturbations_tf._src.types import DTypeLike
+from perturbations_tf._src.types import SolverLike
+from perturbations_tf._src.types import TensorLike
 
 _register = keras.saving.register_keras_serializable(package="perturbations_tf")
 
@@ -28,7 +29,12 @@ _register = keras.saving.register_keras_serializable(package="perturbations_tf")
 class _StructureMean(keras.metrics.Mean):
   """Mean over examples of a per-example score of (y_true, structure)."""
 
-  def __init__(self, solver=None, name=None, dtype=None):
+  def __init__(
+    self,
+    solver: SolverLike | None = None,
+    name: str | None = None,
+    dtype: DTypeLike = None,
+  ):
     super().__init__(name=name, dtype=dtype)
     self.solver = None if solver is None else registry.get_solver(solver)
 
@@ -36,7 +42,12 @@ class _StructureMean(keras.metrics.Mean):
   def supports_jit(self) -> bool:
     return solver_loss.supports_jit(self.solver)
 
-  def update_state(self, y_true, y_pred, sample_weight=None):
+  def update_state(
+    self,
+    y_true: TensorLike,
+    y_pred: TensorLike,
+    sample_weight: TensorLike = None,
+  ) -> None:
     y_pred = tf.convert_to_tensor(y_pred)
     y_true = targets.solutions_of(y_true, y_pred)
     if self.solver is not None:
@@ -45,32 +56,39 @@ class _StructureMean(keras.metrics.Mean):
     y_pred = tf.cast(y_pred, tf.float32)
     return super().update_state(self.score(y_true, y_pred), sample_weight)
 
-  def score(self, y_true, y_pred):
+  def score(self, y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
+    """The per-example score, `[B]`."""
     raise NotImplementedError
 
   def get_config(self) -> dict:
     config = super().get_config()
-    config["solver"] = (None if self.solver is None
-                        else registry.solver_name(self.solver))
+    config["solver"] = (
+      None if self.solver is None else registry.solver_name(self.solver)
+    )
     return config
 
 
-def _per_example_axes(x):
+def _per_example_axes(x: tf.Tensor) -> tf.Tensor:
   return tf.range(1, tf.rank(x))
 
 
 class _EntrywiseMatch(_StructureMean):
   """Scores from the entries of y_pred within `tolerance` of y_true's."""
 
-  def __init__(self, solver=None, tolerance: float = 1e-3, name=None,
-               dtype=None):
+  def __init__(
+    self,
+    solver: SolverLike | None = None,
+    tolerance: float = 1e-3,
+    name: str | None = None,
+    dtype: DTypeLike = None,
+  ):
     super().__init__(solver, name, dtype)
     self.tolerance = tolerance
 
-  def matches(self, y_true, y_pred):
+  def matches(self, y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
     return tf.abs(y_true - y_pred) <= self.tolerance
 
-  def get_config(self):
+  def get_config(self) -> dict:
     return {**super().get_config(), "tolerance": self.tolerance}
 
 
@@ -81,7 +99,8 @@ class ExactMatchAccuracy(_EntrywiseMatch):
   Args:
     solver: optional solver applied to `y_pred` first.
     tolerance: entries within this distance count as equal.
-    name, dtype: as for Keras metrics.
+    name: the metric's name.
+    dtype: the dtype of its variables.
 
   Example:
     >>> m = ExactMatchAccuracy()
@@ -90,13 +109,22 @@ class ExactMatchAccuracy(_EntrywiseMatch):
     0.5
   """
 
-  def __init__(self, solver=None, tolerance: float = 1e-3,
-               name="exact_match_accuracy", dtype=None):
+  def __init__(
+    self,
+    solver: SolverLike | None = None,
+    tolerance: float = 1e-3,
+    name: str = "exact_match_accuracy",
+    dtype: DTypeLike = None,
+  ):
     super().__init__(solver, tolerance, name, dtype)
 
-  def score(self, y_true, y_pred):
-    return tf.cast(tf.reduce_all(self.matches(y_true, y_pred),
-                                 axis=_per_example_axes(y_true)), tf.float32)
+  def score(self, y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
+    return tf.cast(
+      tf.reduce_all(
+        self.matches(y_true, y_pred), axis=_per_example_axes(y_true)
+      ),
+      tf.float32,
+    )
 
 
 @_register
@@ -112,13 +140,20 @@ class HammingAccuracy(_EntrywiseMatch):
     0.75
   """
 
-  def __init__(self, solver=None, tolerance: float = 1e-3,
-               name="hamming_accuracy", dtype=None):
+  def __init__(
+    self,
+    solver: SolverLike | None = None,
+    tolerance: float = 1e-3,
+    name: str = "hamming_accuracy",
+    dtype: DTypeLike = None,
+  ):
     super().__init__(solver, tolerance, name, dtype)
 
-  def score(self, y_true, y_pred):
-    return tf.reduce_mean(tf.cast(self.matches(y_true, y_pred), tf.float32),
-                          axis=_per_example_axes(y_true))
+  def score(self, y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_mean(
+      tf.cast(self.matches(y_true, y_pred), tf.float32),
+      axis=_per_example_axes(y_true),
+    )
 
 
 @_register
@@ -137,13 +172,19 @@ class ProjectionAccuracy(_StructureMean):
     0.8
   """
 
-  def __init__(self, solver=None, name="projection_accuracy", dtype=None):
+  def __init__(
+    self,
+    solver: SolverLike | None = None,
+    name: str = "projection_accuracy",
+    dtype: DTypeLike = None,
+  ):
     super().__init__(solver, name, dtype)
 
-  def score(self, y_true, y_pred):
+  def score(self, y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
     axes = _per_example_axes(y_true)
-    return (tf.reduce_sum(y_pred * y_true, axis=axes) /
-            tf.reduce_sum(y_true * y_true, axis=axes))
+    return tf.reduce_sum(y_pred * y_true, axis=axes) / tf.reduce_sum(
+      y_true * y_true, axis=axes
+    )
 
 
 @_register
@@ -160,19 +201,22 @@ class SpearmanCorrelation(_StructureMean):
     0.8
   """
 
-  def __init__(self, name="spearman_correlation", dtype=None):
+  def __init__(
+    self, name: str = "spearman_correlation", dtype: DTypeLike = None
+  ):
     super().__init__(None, name, dtype)
 
-  def score(self, y_true, y_pred):
+  def score(self, y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
     a = solvers.ranks(y_true)
     b = solvers.ranks(y_pred)
     a -= tf.reduce_mean(a, axis=-1, keepdims=True)
     b -= tf.reduce_mean(b, axis=-1, keepdims=True)
     corr = tf.reduce_sum(a * b, -1) / tf.sqrt(
-        tf.reduce_sum(a * a, -1) * tf.reduce_sum(b * b, -1))
+      tf.reduce_sum(a * a, -1) * tf.reduce_sum(b * b, -1)
+    )
     return corr
 
-  def get_config(self):
+  def get_config(self) -> dict:
     config = super().get_config()
     config.pop("solver")
     return config
@@ -190,7 +234,8 @@ class Regret(keras.metrics.Metric):
     solver: the batched solver: a callable, a solver name or a serialisable
       solver object.
     maximize: None (as the solver declares), True or False.
-    name, dtype: as for Keras metrics.
+    name: the metric's name.
+    dtype: the dtype of its variables.
 
   `update_state(y_true, y_pred)`: `y_true` the true costs (or
   `stack_targets(c, w*(c))`, which skips their solve), `y_pred` the
@@ -204,45 +249,68 @@ class Regret(keras.metrics.Metric):
     0.0
   """
 
-  def __init__(self, solver, maximize: Optional[bool] = None,
-               name: str = "regret", dtype=None):
+  def __init__(
+    self,
+    solver: SolverLike,
+    maximize: bool | None = None,
+    name: str = "regret",
+    dtype: DTypeLike = None,
+  ):
     super().__init__(name=name, dtype=dtype)
     self.solver = registry.get_solver(solver)
-    self.maximize = sense.resolve_sense(self.solver, maximize,
-                                        type(self).__name__)
-    self.total_regret = self.add_variable(shape=(), initializer="zeros",
-                                          name="total_regret")
-    self.total_optimal = self.add_variable(shape=(), initializer="zeros",
-                                           name="total_optimal")
-    self.count = self.add_variable(shape=(), initializer="zeros",
-                                   name="count")
+    self.maximize = sense.resolve_sense(
+      self.solver, maximize, type(self).__name__
+    )
+    self.total_regret = self.add_variable(
+      shape=(), initializer="zeros", name="total_regret"
+    )
+    self.total_optimal = self.add_variable(
+      shape=(), initializer="zeros", name="total_optimal"
+    )
+    self.count = self.add_variable(shape=(), initializer="zeros", name="count")
 
   @property
   def supports_jit(self) -> bool:
     return solver_loss.supports_jit(self.solver)
 
-  def update_state(self, y_true, y_pred, sample_weight=None):
+  def update_state(
+    self,
+    y_true: TensorLike,
+    y_pred: TensorLike,
+    sample_weight: TensorLike = None,
+  ) -> None:
     y_pred = tf.convert_to_tensor(y_pred)
-    costs, solutions = targets.split_targets(y_true, y_pred, self.solver,
-                                             self.name)
-    decisions = solving.call_solver(self.solver, y_pred, self.name,
-                                    dtype=costs.dtype, same_shape=True)
+    costs, solutions = targets.split_targets(
+      y_true, y_pred, self.solver, self.name
+    )
+    decisions = solving.call_solver(
+      self.solver, y_pred, self.name, dtype=costs.dtype, same_shape=True
+    )
     optimal = targets.inner(costs, solutions)
     regret = sense.sign(self.maximize) * (
-        optimal - targets.inner(costs, decisions))
-    weight = (tf.ones_like(regret) if sample_weight is None else
-              tf.reshape(tf.cast(sample_weight, regret.dtype), [-1]))
-    for variable, value in ((self.total_regret, regret * weight),
-                            (self.total_optimal, tf.abs(optimal) * weight),
-                            (self.count, weight)):
+      optimal - targets.inner(costs, decisions)
+    )
+    weight = (
+      tf.ones_like(regret)
+      if sample_weight is None
+      else tf.reshape(tf.cast(sample_weight, regret.dtype), [-1])
+    )
+    for variable, value in (
+      (self.total_regret, regret * weight),
+      (self.total_optimal, tf.abs(optimal) * weight),
+      (self.count, weight),
+    ):
       variable.assign_add(tf.cast(tf.reduce_sum(value), variable.dtype))
 
-  def result(self):
+  def result(self) -> tf.Tensor:
     return tf.math.divide_no_nan(self.total_regret, self.count)
 
   def get_config(self) -> dict:
-    return {**super().get_config(), "solver": registry.solver_name(
-        self.solver), "maximize": self.maximize}
+    return {
+      **super().get_config(),
+      "solver": registry.solver_name(self.solver),
+      "maximize": self.maximize,
+    }
 
 
 @_register
@@ -260,9 +328,14 @@ class NormalizedRegret(Regret):
     0.0
   """
 
-  def __init__(self, solver, maximize: Optional[bool] = None,
-               name: str = "normalized_regret", dtype=None):
+  def __init__(
+    self,
+    solver: SolverLike,
+    maximize: bool | None = None,
+    name: str = "normalized_regret",
+    dtype: DTypeLike = None,
+  ):
     super().__init__(solver, maximize, name, dtype)
 
-  def result(self):
+  def result(self) -> tf.Tensor:
     return tf.math.divide_no_nan(self.total_regret, self.total_optimal)

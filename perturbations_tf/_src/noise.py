@@ -16,28 +16,33 @@ The built-in samplers draw from the library's counter-based generator
 from __future__ import annotations
 
 import math
-from typing import Any, Union
+from typing import Any
 
 import tensorflow as tf
 
 from perturbations_tf._src import random
 from perturbations_tf._src import validation
+from perturbations_tf._src.types import ShapeLike
+from perturbations_tf._src.types import TensorLike
 
 
-def _normal_graph(shape: tf.Tensor, seed: tf.Tensor,
-                  dtype: tf.DType) -> tf.Tensor:
+def _normal_graph(
+  shape: tf.Tensor, seed: tf.Tensor, dtype: tf.DType
+) -> tf.Tensor:
   """Box–Muller on pairs of uniforms, split along the first axis (half the
   transcendental work of a normal per uniform)."""
   half = tf.concat([[(shape[0] + 1) // 2], shape[1:]], axis=0)
   u = random.uniform_graph(tf.concat([[2], half], axis=0), seed, dtype)
   radius = tf.sqrt(-2.0 * tf.math.log(u[0]))
   angle = (2.0 * math.pi) * u[1]
-  return tf.concat([radius * tf.cos(angle), radius * tf.sin(angle)],
-                   axis=0)[:shape[0]]
+  return tf.concat([radius * tf.cos(angle), radius * tf.sin(angle)], axis=0)[
+    : shape[0]
+  ]
 
 
-def _gumbel_graph(shape: tf.Tensor, seed: tf.Tensor,
-                  dtype: tf.DType) -> tf.Tensor:
+def _gumbel_graph(
+  shape: tf.Tensor, seed: tf.Tensor, dtype: tf.DType
+) -> tf.Tensor:
   return -tf.math.log(-tf.math.log(random.uniform_graph(shape, seed, dtype)))
 
 
@@ -57,7 +62,9 @@ class Normal:
   name = "normal"
   symmetric = True
 
-  def sample(self, shape, seed, dtype=tf.float32) -> tf.Tensor:
+  def sample(
+    self, shape: ShapeLike, seed: TensorLike, dtype: tf.DType = tf.float32
+  ) -> tf.Tensor:
     """Draws standard normal samples from a stateless `[2]` integer seed
     (Box–Muller on pairs of uniforms)."""
     return _sample_normal(shape, seed, dtype)
@@ -82,7 +89,9 @@ class Gumbel:
   name = "gumbel"
   symmetric = False
 
-  def sample(self, shape, seed, dtype=tf.float32) -> tf.Tensor:
+  def sample(
+    self, shape: ShapeLike, seed: TensorLike, dtype: tf.DType = tf.float32
+  ) -> tf.Tensor:
     """Draws standard Gumbel samples `-log(-log(U))` from a stateless seed."""
     return _sample_gumbel(shape, seed, dtype)
 
@@ -118,19 +127,25 @@ class SumOfGamma:
   name = "sum_of_gamma"
   symmetric = False
 
-  def __init__(self, kappa: float = 5.0, num_terms: int = 10,
-               temperature: float = 1.0):
+  def __init__(
+    self, kappa: float = 5.0, num_terms: int = 10, temperature: float = 1.0
+  ):
     self.kappa = validation.positive_number(kappa, "kappa")
     self.num_terms = validation.positive_int(num_terms, "num_terms")
     self.temperature = validation.positive_number(temperature, "temperature")
 
-  def sample(self, shape, seed, dtype=tf.float32) -> tf.Tensor:
+  def sample(
+    self, shape: ShapeLike, seed: TensorLike, dtype: tf.DType = tf.float32
+  ) -> tf.Tensor:
     """Draws SoG samples from a stateless `[2]` integer seed."""
     shape = tf.convert_to_tensor(shape, tf.int32)
     s = self.num_terms
     gamma = tf.random.stateless_gamma(  # Gamma(1/κ, 1), scaled by κ/i below.
-        tf.concat([[s], shape], 0), seed=tf.cast(seed, tf.int64),
-        alpha=tf.constant(1.0 / self.kappa, dtype), dtype=dtype)
+      tf.concat([[s], shape], 0),
+      seed=tf.cast(seed, tf.int64),
+      alpha=tf.constant(1.0 / self.kappa, dtype),
+      dtype=dtype,
+    )
     scale = self.kappa / tf.range(1, s + 1, dtype=dtype)
     scale = tf.reshape(scale, tf.concat([[s], tf.ones_like(shape)], 0))
     total = tf.reduce_sum(gamma * scale, axis=0) - math.log(s)
@@ -141,10 +156,10 @@ _NOISES = {"normal": Normal, "gumbel": Gumbel}
 # Noises of perturb-and-MAP estimators, which need samples only.
 _SAMPLE_ONLY = {"sum_of_gamma": SumOfGamma}
 
-NoiseLike = Union[str, Any]
+NoiseLike = str | Any  # A name, or an object with sample() and the score.
 
 
-def get_noise(noise: NoiseLike, sample_only: bool = False):
+def get_noise(noise: NoiseLike, sample_only: bool = False) -> Any:
   """Returns a noise object from a name or a user object.
 
   Args:
@@ -162,34 +177,40 @@ def get_noise(noise: NoiseLike, sample_only: bool = False):
   if sample_only:
     if isinstance(noise, str) and noise in _SAMPLE_ONLY:
       return _SAMPLE_ONLY[noise]()
-    if not isinstance(noise, str) and callable(getattr(noise, "sample",
-                                                       None)):
+    if not isinstance(noise, str) and callable(getattr(noise, "sample", None)):
       return noise
   if isinstance(noise, str) and noise in _SAMPLE_ONLY:
     raise ValueError(
-        f"noise={noise!r} has no closed-form score ∇ν, which the perturbed "
-        "Jacobian and the Fenchel–Young loss need: use it with imle, or "
-        "choose 'normal' or 'gumbel' here.")
+      f"noise={noise!r} has no closed-form score ∇ν, which the perturbed "
+      "Jacobian and the Fenchel–Young loss need: use it with imle, or "
+      "choose 'normal' or 'gumbel' here."
+    )
   if isinstance(noise, str):
     if noise not in _NOISES:
       raise ValueError(
-          f"Unknown noise={noise!r}; supported names are {sorted(_NOISES)}, "
-          "or pass an object with sample(shape, seed, dtype) and "
-          "grad_neg_log_density(z) methods.")
+        f"Unknown noise={noise!r}; supported names are {sorted(_NOISES)}, "
+        "or pass an object with sample(shape, seed, dtype) and "
+        "grad_neg_log_density(z) methods."
+      )
     return _NOISES[noise]()
-  if not (callable(getattr(noise, "sample", None))
-          and callable(getattr(noise, "grad_neg_log_density", None))):
+  if not (
+    callable(getattr(noise, "sample", None))
+    and callable(getattr(noise, "grad_neg_log_density", None))
+  ):
     raise ValueError(
-        f"noise={noise!r} must be one of {sorted(_NOISES)} or an object with "
-        "sample(shape, seed, dtype) and grad_neg_log_density(z) methods.")
+      f"noise={noise!r} must be one of {sorted(_NOISES)} or an object with "
+      "sample(shape, seed, dtype) and grad_neg_log_density(z) methods."
+    )
   return noise
 
 
-def noise_name(noise) -> NoiseLike:
+def noise_name(noise: NoiseLike) -> NoiseLike:
   """The name of a built-in noise object (for configs), else the object."""
-  return getattr(noise, "name", noise) if type(noise) in _NOISES.values() else noise
+  return (
+    getattr(noise, "name", noise) if type(noise) in _NOISES.values() else noise
+  )
 
 
-def is_symmetric(noise) -> bool:
+def is_symmetric(noise: NoiseLike) -> bool:
   """Whether `Z` and `-Z` have the same law (needed for antithetic pairs)."""
   return bool(getattr(noise, "symmetric", False))

@@ -11,14 +11,16 @@ is a host call: it cannot be XLA-compiled, and says so.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from collections.abc import Sequence
 import concurrent.futures
 import os
 import pickle
-from typing import Callable, Optional, Sequence, Union
 
 import keras
 import numpy as np
 import tensorflow as tf
+
 # TensorFlow has no public way to ask whether a graph is being compiled by
 # XLA; without it, a host call under XLA fails deep in the compiler.
 from tensorflow.python.ops import control_flow_util
@@ -28,6 +30,8 @@ from perturbations_tf._src import registry
 from perturbations_tf._src import sense
 from perturbations_tf._src import validation
 from perturbations_tf._src.executors import WorkerCrashError
+from perturbations_tf._src.types import DTypeLike
+from perturbations_tf._src.types import TensorLike
 
 EXECUTORS = ("threads", "processes")
 
@@ -64,34 +68,49 @@ class NumpySolver:
   supports_jit = False
   maps_rows = True
 
-  def __init__(self, solver, output_shape, output_dtype, batched,
-               num_workers, executor, maximize):
+  def __init__(
+    self,
+    solver: Callable[[np.ndarray], np.ndarray],
+    output_shape: Sequence[int] | None,
+    output_dtype: DTypeLike,
+    batched: bool,
+    num_workers: int | None,
+    executor: str | concurrent.futures.Executor,
+    maximize: bool | None,
+  ):
     self.solver = solver
-    self.output_shape = (None if output_shape is None else
-                         tuple(int(d) for d in output_shape))
+    self.output_shape = (
+      None if output_shape is None else tuple(int(d) for d in output_shape)
+    )
     self.output_dtype = output_dtype
     self.batched = batched
     self.num_workers = num_workers  # None: one per CPU core, where it runs.
     self._workers = num_workers or os.cpu_count() or 1
     self.executor = executor
-    self.maximize = (sense.declared_sense(solver) if maximize is None
-                     else sense.resolve_sense(solver, maximize,
-                                              "numpy_solver"))
-    self._pool: Optional[concurrent.futures.Executor] = (
-        None if isinstance(executor, str) else executor)
+    self.maximize = (
+      sense.declared_sense(solver)
+      if maximize is None
+      else sense.resolve_sense(solver, maximize, "numpy_solver")
+    )
+    self._pool: concurrent.futures.Executor | None = (
+      None if isinstance(executor, str) else executor
+    )
     self.__name__ = getattr(solver, "__name__", "numpy_solver")
 
-  def __call__(self, x):
+  def __call__(self, x: TensorLike) -> tf.Tensor:
     if in_xla_context():
       raise ValueError(
-          "numpy_solver runs on the host through tf.numpy_function and "
-          "cannot be XLA-compiled: use jit_compile=False (in "
-          "model.compile(...) or tf.function), or a TF-native solver.")
+        "numpy_solver runs on the host through tf.numpy_function and "
+        "cannot be XLA-compiled: use jit_compile=False (in "
+        "model.compile(...) or tf.function), or a TF-native solver."
+      )
     x = tf.convert_to_tensor(x)
-    y = tf.numpy_function(self.solve, [x], self._dtype(x.dtype),
-                          stateful=False)
-    shape = (x.shape[1:] if self.output_shape is None else
-             tf.TensorShape(self.output_shape))
+    y = tf.numpy_function(self.solve, [x], self._dtype(x.dtype), stateful=False)
+    shape = (
+      x.shape[1:]
+      if self.output_shape is None
+      else tf.TensorShape(self.output_shape)
+    )
     y.set_shape(x.shape[:1].concatenate(shape))
     return y
 
@@ -101,25 +120,31 @@ class NumpySolver:
     return validation.solution_dtype(tf.as_dtype(input_dtype))
 
   def get_config(self) -> dict:
-    return {"solver": registry.solver_name(self.solver),
-            "output_shape": self.output_shape,
-            "output_dtype": (None if self.output_dtype is None else
-                             np.dtype(self.output_dtype).name),
-            "batched": self.batched, "num_workers": self.num_workers,
-            "executor": (self.executor if isinstance(self.executor, str)
-                         else "threads"),
-            "maximize": self.maximize}
+    return {
+      "solver": registry.solver_name(self.solver),
+      "output_shape": self.output_shape,
+      "output_dtype": (
+        None if self.output_dtype is None else np.dtype(self.output_dtype).name
+      ),
+      "batched": self.batched,
+      "num_workers": self.num_workers,
+      "executor": (
+        self.executor if isinstance(self.executor, str) else "threads"
+      ),
+      "maximize": self.maximize,
+    }
 
   @classmethod
-  def from_config(cls, config: dict) -> "NumpySolver":
+  def from_config(cls, config: dict) -> NumpySolver:
     config = dict(config)
     return numpy_solver(registry.get_solver(config.pop("solver")), **config)
 
   def solve(self, x: np.ndarray) -> np.ndarray:
     """Solves every row of `x` with numpy, on the executor; `[N, ...]`."""
     dtype = np.dtype(self._dtype(x.dtype).as_numpy_dtype)
-    out_shape = (len(x),) + (x.shape[1:] if self.output_shape is None
-                             else self.output_shape)
+    out_shape = (len(x),) + (
+      x.shape[1:] if self.output_shape is None else self.output_shape
+    )
     if not len(x):
       return np.zeros(out_shape, dtype)
     task = executors.solve_whole if self.batched else executors.solve_each
@@ -127,9 +152,9 @@ class NumpySolver:
       results = task(self.solver, 0, x)
     else:
       try:
-        results = executors.solve_rows(task, self.solver, x,
-                                       self._get_pool(), self._workers,
-                                       self.__name__)
+        results = executors.solve_rows(
+          task, self.solver, x, self._get_pool(), self._workers, self.__name__
+        )
       except WorkerCrashError:
         self.close()  # The next call starts a fresh pool.
         raise
@@ -139,10 +164,11 @@ class NumpySolver:
       solutions = None
     if solutions is None or solutions.shape != out_shape:
       raise ValueError(
-          f"The numpy solver {self.__name__} must return one solution of "
-          f"shape {out_shape[1:]} per example of shape {x.shape[1:]}, got "
-          f"{[np.shape(r) for r in results[:3]]}...; pass output_shape=... "
-          "(the shape of one solution) to numpy_solver.")
+        f"The numpy solver {self.__name__} must return one solution of "
+        f"shape {out_shape[1:]} per example of shape {x.shape[1:]}, got "
+        f"{[np.shape(r) for r in results[:3]]}...; pass output_shape=... "
+        "(the shape of one solution) to numpy_solver."
+      )
     return solutions
 
   def close(self):
@@ -157,21 +183,25 @@ class NumpySolver:
 
   def _get_pool(self) -> concurrent.futures.Executor:
     if self._pool is None:
-      make = (executors.thread_pool if self.executor == "threads"
-              else executors.process_pool)
+      make = (
+        executors.thread_pool
+        if self.executor == "threads"
+        else executors.process_pool
+      )
       self._pool = executors.own(make(self._workers))
     return self._pool
 
 
-def numpy_solver(solver: Callable[[np.ndarray], np.ndarray],
-                 output_shape: Optional[Sequence[int]] = None,
-                 output_dtype=None,
-                 *,
-                 batched: bool = False,
-                 num_workers: Optional[int] = None,
-                 executor: Union[str, concurrent.futures.Executor] = "threads",
-                 maximize: Optional[bool] = None,
-                 ) -> NumpySolver:
+def numpy_solver(
+  solver: Callable[[np.ndarray], np.ndarray],
+  output_shape: Sequence[int] | None = None,
+  output_dtype: DTypeLike = None,
+  *,
+  batched: bool = False,
+  num_workers: int | None = None,
+  executor: str | concurrent.futures.Executor = "threads",
+  maximize: bool | None = None,
+) -> NumpySolver:
   """Turns a numpy solver into a batched TensorFlow solver.
 
   Args:
@@ -212,12 +242,12 @@ def numpy_solver(solver: Callable[[np.ndarray], np.ndarray],
     ValueError: if `num_workers < 1`, an unknown executor, a solver that
       cannot be sent to worker processes, a `maximize` that contradicts the
       function's declaration, or when called under XLA.
-    The solver's own exception, annotated with the failing example's index
-    (in eager mode as is; in graphs TensorFlow re-raises it as a
-    `tf.errors.OpError` carrying the same message and traceback).
-    `WorkerCrashError` when a worker process dies, naming the example that
-    killed it, or the missing main guard when workers die at start-up; the
-    pool is restarted for the next call.
+    WorkerCrashError: when a worker process dies, naming the example that
+      killed it, or the missing main guard when workers die at start-up;
+      the pool is restarted for the next call.
+    Exception: the solver's own, with a note naming the failing example
+      (in eager mode as is; in graphs TensorFlow re-raises it as a
+      `tf.errors.OpError` carrying the same message and traceback).
 
   Example:
     >>> def cheapest(costs):  # One example: the cheapest of n options.
@@ -230,21 +260,26 @@ def numpy_solver(solver: Callable[[np.ndarray], np.ndarray],
     validation.positive_int(num_workers, "num_workers")
   if isinstance(executor, str):
     if executor not in EXECUTORS:
-      raise ValueError(f"Unknown executor={executor!r}: use one of "
-                       f"{EXECUTORS} or a concurrent.futures.Executor.")
+      raise ValueError(
+        f"Unknown executor={executor!r}: use one of "
+        f"{EXECUTORS} or a concurrent.futures.Executor."
+      )
   elif not isinstance(executor, concurrent.futures.Executor):
     raise ValueError(
-        "executor must be 'threads', 'processes' or a "
-        f"concurrent.futures.Executor (e.g. a Dask client's "
-        f".get_executor()), got {executor!r}.")
+      "executor must be 'threads', 'processes' or a "
+      f"concurrent.futures.Executor (e.g. a Dask client's "
+      f".get_executor()), got {executor!r}."
+    )
   if executor == "processes":
     try:
       pickle.dumps(solver)
     except (pickle.PicklingError, AttributeError, TypeError) as error:
       raise ValueError(
-          f"executor='processes' sends the solver {solver!r} to worker "
-          f"processes, but it cannot be pickled ({error}). Define it as a "
-          "module-level function (not a lambda, a closure or a local "
-          "function), or use executor='threads'.") from error
-  return NumpySolver(solver, output_shape, output_dtype, batched,
-                     num_workers, executor, maximize)
+        f"executor='processes' sends the solver {solver!r} to worker "
+        f"processes, but it cannot be pickled ({error}). Define it as a "
+        "module-level function (not a lambda, a closure or a local "
+        "function), or use executor='threads'."
+      ) from error
+  return NumpySolver(
+    solver, output_shape, output_dtype, batched, num_workers, executor, maximize
+  )

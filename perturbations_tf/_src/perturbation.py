@@ -9,13 +9,15 @@ as graphs even in eager mode (`Compiled`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 import weakref
-from typing import Any, Callable
 
 import tensorflow as tf
 
 from perturbations_tf._src import noise as noise_lib
 from perturbations_tf._src import validation
+from perturbations_tf._src.types import ShapeLike
 
 ADDITIVE = "additive"
 MULTIPLICATIVE = "multiplicative"
@@ -41,13 +43,14 @@ class Compiled:
 
   def __init__(self, fn: Callable):
     self._function = tf.function(fn, reduce_retracing=True, autograph=False)
-    self._concrete = {}
+    self._concrete: dict[tuple, Callable] = {}
 
-  def __call__(self, *args):
+  def __call__(self, *args: Any) -> Any:
     if not tf.executing_eagerly():
       return self._function(*args)
-    key = tuple((a.shape, a.dtype) if isinstance(a, tf.Tensor) else a
-                for a in args)
+    key = tuple(
+      (a.shape, a.dtype) if isinstance(a, tf.Tensor) else a for a in args
+    )
     concrete = self._concrete.get(key)
     if concrete is None:
       if len(self._concrete) >= self.MAX_CONCRETE:
@@ -77,29 +80,39 @@ class Perturbation:
     ValueError: on any invalid setting, naming the argument and the fix.
   """
 
-  def __init__(self, num_samples: int = 1000, sigma: float = 0.05,
-               noise: noise_lib.NoiseLike = "normal",
-               perturbation: str = ADDITIVE, antithetic: bool = False):
+  def __init__(
+    self,
+    num_samples: int = 1000,
+    sigma: float = 0.05,
+    noise: noise_lib.NoiseLike = "normal",
+    perturbation: str = ADDITIVE,
+    antithetic: bool = False,
+  ):
     self.num_samples = validation.positive_int(num_samples, "num_samples")
     self.sigma = validation.positive_number(sigma, "sigma")
-    self.perturbation = validation.one_of(perturbation, PERTURBATIONS,
-                                          "perturbation")
+    self.perturbation = validation.one_of(
+      perturbation, PERTURBATIONS, "perturbation"
+    )
     self.noise = noise_lib.get_noise(noise)
     if perturbation == MULTIPLICATIVE and not isinstance(
-        self.noise, noise_lib.Normal):
+      self.noise, noise_lib.Normal
+    ):
       raise ValueError(
-          "perturbation='multiplicative' needs noise='normal' (the log-normal "
-          f"factor exp(εZ - ε²/2) has mean 1 only then), got noise={noise!r}.")
+        "perturbation='multiplicative' needs noise='normal' (the log-normal "
+        f"factor exp(εZ - ε²/2) has mean 1 only then), got noise={noise!r}."
+      )
     if antithetic:
       if not noise_lib.is_symmetric(self.noise):
         raise ValueError(
-            f"antithetic=True needs a symmetric noise (Z and -Z equal in law), "
-            f"but noise={noise!r} is not; use noise='normal' or "
-            "antithetic=False.")
+          f"antithetic=True needs a symmetric noise (Z and -Z equal in law), "
+          f"but noise={noise!r} is not; use noise='normal' or "
+          "antithetic=False."
+        )
       if num_samples % 2:
         raise ValueError(
-            "antithetic=True draws pairs (Z, -Z): num_samples must be even, "
-            f"got {num_samples}.")
+          "antithetic=True draws pairs (Z, -Z): num_samples must be even, "
+          f"got {num_samples}."
+        )
     self.antithetic = bool(antithetic)
     # The op's own computations run as graphs even in eager mode: one call
     # each instead of dozens of eagerly dispatched ops.
@@ -126,13 +139,22 @@ class Perturbation:
     dtype = validation.compute_dtype(theta.dtype)
     z = self.sample(tf.shape(theta), seed, dtype)
     eta = self.apply(sign * tf.cast(theta, dtype), z)
-    inputs = tf.reshape(tf.cast(sign * eta, theta.dtype),
-                        tf.concat([[-1], tf.shape(theta)[1:]], axis=0))
+    inputs = tf.reshape(
+      tf.cast(sign * eta, theta.dtype),
+      tf.concat([[-1], tf.shape(theta)[1:]], axis=0),
+    )
     return z, eta, inputs
 
-  def _vjp(self, y: tf.Tensor, upstream: tf.Tensor, theta: tf.Tensor,
-           z: tf.Tensor, control_variate: bool, symmetrize: bool,
-           sign: float = 1.0) -> tf.Tensor:
+  def _vjp(
+    self,
+    y: tf.Tensor,
+    upstream: tf.Tensor,
+    theta: tf.Tensor,
+    z: tf.Tensor,
+    control_variate: bool,
+    symmetrize: bool,
+    sign: float = 1.0,
+  ) -> tf.Tensor:
     """`J y_ε(θ)ᵀ g` from the solutions `y` `[M, B, ...]`, in θ's dtype.
 
     With `sign = −1` the solutions are of `−θ`'s perturbations (`_draw`),
@@ -144,19 +166,27 @@ class Perturbation:
     inner = tf.reduce_sum(y * g, axis=tf.range(2, tf.rank(y)))  # [M, B]
     g_theta = self.score_sum(self.weights(inner, control_variate), theta_c, z)
     if symmetrize:
-      g_theta = 0.5 * (g_theta + self.jacobian_vector(y, g, z,
-                                                      control_variate))
+      g_theta = 0.5 * (g_theta + self.jacobian_vector(y, g, z, control_variate))
     return tf.cast(sign * g_theta, theta.dtype)
 
-  def _vjp_from_seed(self, y, upstream, theta, seed, control_variate,
-                     symmetrize, sign=1.0):
+  def _vjp_from_seed(
+    self,
+    y: tf.Tensor,
+    upstream: tf.Tensor,
+    theta: tf.Tensor,
+    seed: tf.Tensor,
+    control_variate: bool,
+    symmetrize: bool,
+    sign: float = 1.0,
+  ) -> tf.Tensor:
     """`_vjp` with the noise drawn again from its seed: the same numbers bit
     for bit, without keeping `[M, B, ...]` noise from the forward pass."""
     z = self.sample(tf.shape(theta), seed, y.dtype)
-    return self._vjp(y, upstream, theta, z, control_variate, symmetrize,
-                     sign)
+    return self._vjp(y, upstream, theta, z, control_variate, symmetrize, sign)
 
-  def sample(self, shape, seed: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
+  def sample(
+    self, shape: ShapeLike, seed: tf.Tensor, dtype: tf.DType
+  ) -> tf.Tensor:
     """Draws `Z` of shape `[M, *shape]` from a stateless `[2]` seed."""
     m = self.num_samples // 2 if self.antithetic else self.num_samples
     z = self.noise.sample(tf.concat([[m], shape], axis=0), seed, dtype)
@@ -172,8 +202,9 @@ class Perturbation:
     """`∂η/∂θ`, elementwise: 1 (additive) or `exp(εZ - ε²/2)`."""
     return 1.0 if self.perturbation == ADDITIVE else self._factor(z)
 
-  def score_sum(self, weights: tf.Tensor, theta: tf.Tensor,
-                z: tf.Tensor) -> tf.Tensor:
+  def score_sum(
+    self, weights: tf.Tensor, theta: tf.Tensor, z: tf.Tensor
+  ) -> tf.Tensor:
     """`(1/M) Σ_m w_m s(θ, Z_m)` for weights `[M, B]`: the score-function
     gradient, with `s = ∇ν(Z)/ε` (additive) or `Z/(εθ)` (multiplicative, by
     `u = log θ`). The scalings do not depend on m, so they are applied once,
@@ -182,25 +213,33 @@ class Perturbation:
     # A broadcast product and sum: several times faster on CPU than einsum,
     # which transposes the whole [M, B, ...] score to a batched matmul
     # (benchmarks/overhead.py measures the op against the plain estimator).
-    weights = tf.reshape(weights, tf.concat(
-        [tf.shape(weights), tf.ones([tf.rank(score) - 2], tf.int32)], 0))
+    weights = tf.reshape(
+      weights,
+      tf.concat(
+        [tf.shape(weights), tf.ones([tf.rank(score) - 2], tf.int32)], 0
+      ),
+    )
     total = tf.reduce_sum(weights * score, axis=0)
     total /= self.num_samples * self.sigma
     return total if self.perturbation == ADDITIVE else total / theta
 
-  def jacobian_vector(self, y: tf.Tensor, g: tf.Tensor, z: tf.Tensor,
-                      control_variate: bool) -> tf.Tensor:
+  def jacobian_vector(
+    self, y: tf.Tensor, g: tf.Tensor, z: tf.Tensor, control_variate: bool
+  ) -> tf.Tensor:
     """`J g ≈ (1/(εM)) Σ_m (y_m - b_m) <∇ν(Z_m), g>` (additive noise): the
     Jacobian applied to g rather than transposed, with a baseline on y_m."""
     score = self.noise.grad_neg_log_density(z)
     inner = tf.reduce_sum(score * g, axis=tf.range(2, tf.rank(score)))
     centred = self.weights(y, control_variate)
-    inner = tf.reshape(inner, tf.concat(
-        [tf.shape(inner), tf.ones([tf.rank(y) - 2], tf.int32)], 0))
+    inner = tf.reshape(
+      inner,
+      tf.concat([tf.shape(inner), tf.ones([tf.rank(y) - 2], tf.int32)], 0),
+    )
     return tf.reduce_sum(inner * centred, axis=0) / (
-        self.num_samples * self.sigma)
+      self.num_samples * self.sigma
+    )
 
-  def _factor(self, z):
+  def _factor(self, z: tf.Tensor) -> tf.Tensor:
     return tf.exp(self.sigma * z - 0.5 * self.sigma**2)
 
   def check_input(self, theta: tf.Tensor, name: str = "theta") -> tf.Tensor:
@@ -211,10 +250,16 @@ class Perturbation:
     """
     theta = validation.check_finite(theta, f"The perturbed solver's {name}")
     if self.perturbation == MULTIPLICATIVE:
-      with tf.control_dependencies([tf.debugging.assert_positive(
-          theta, message=f"perturbation='multiplicative' needs {name} > 0 "
-          "(e.g. a softplus or exponential output); use 'additive' for "
-          "signed inputs")]):
+      with tf.control_dependencies(
+        [
+          tf.debugging.assert_positive(
+            theta,
+            message=f"perturbation='multiplicative' needs {name} > 0 "
+            "(e.g. a softplus or exponential output); use 'additive' for "
+            "signed inputs",
+          )
+        ]
+      ):
         theta = tf.identity(theta)
     return theta
 
@@ -239,14 +284,18 @@ class Perturbation:
 # Perturbations in use, by settings: callers with the same settings share
 # one, and with it its compiled draw and backward pass (not traced again on
 # every call of the functional loss). Dropped when no caller holds it.
-_IN_USE: "weakref.WeakValueDictionary[tuple, Perturbation]" = (
-    weakref.WeakValueDictionary())
+_IN_USE: weakref.WeakValueDictionary[tuple, Perturbation] = (
+  weakref.WeakValueDictionary()
+)
 
 
-def get_perturbation(num_samples: int = 1000, sigma: float = 0.05,
-                     noise: noise_lib.NoiseLike = "normal",
-                     perturbation: str = ADDITIVE,
-                     antithetic: bool = False) -> Perturbation:
+def get_perturbation(
+  num_samples: int = 1000,
+  sigma: float = 0.05,
+  noise: noise_lib.NoiseLike = "normal",
+  perturbation: str = ADDITIVE,
+  antithetic: bool = False,
+) -> Perturbation:
   """A validated `Perturbation`, shared by the callers with its settings.
 
   Raises:
@@ -289,5 +338,6 @@ def resolve_seed(seed: SeedLike) -> tf.Tensor:
   seed = tf.convert_to_tensor(seed)
   if not seed.dtype.is_integer or seed.shape.rank != 1 or seed.shape[0] != 2:
     raise ValueError(
-        f"seed must be None, an int or a [2] integer tensor, got {seed!r}.")
+      f"seed must be None, an int or a [2] integer tensor, got {seed!r}."
+    )
   return tf.cast(seed, tf.int64)

@@ -1,4 +1,5 @@
-"""The perturbed optimizer: `y_ε(θ) = E[y*(θ + εZ)]` with a Monte Carlo Jacobian.
+"""The perturbed optimizer `y_ε(θ) = E[y*(θ + εZ)]`, with a Monte Carlo
+Jacobian.
 
 `perturbed(solver)` turns any solver `y*` — argmax, ranks, shortest paths, a
 black-box — into a differentiable function. The forward pass averages the
@@ -14,22 +15,33 @@ noise it sees `θ − εZ` (the same law for symmetric noise).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import functools
-from typing import Callable, Optional
+from typing import Any
 
 import tensorflow as tf
 
 from perturbations_tf._src import noise as noise_lib
 from perturbations_tf._src import perturbation as perturbation_lib
+from perturbations_tf._src import registry
 from perturbations_tf._src import sense
 from perturbations_tf._src import solving
 from perturbations_tf._src import validation
 from perturbations_tf._src.perturbation import ADDITIVE
 from perturbations_tf._src.perturbation import SeedLike
+from perturbations_tf._src.types import SolverLike
+from perturbations_tf._src.types import TensorLike
 
 
-def prepare(spec: perturbation_lib.Perturbation, theta, solver: Callable,
-            batched: bool, seed: tf.Tensor, sign: float, owner: str):
+def prepare(
+  spec: perturbation_lib.Perturbation,
+  theta: TensorLike,
+  solver: Callable[..., TensorLike],
+  batched: bool,
+  seed: tf.Tensor,
+  sign: float,
+  owner: str,
+):
   """The set-up shared by `perturbed` and the Fenchel–Young loss.
 
   Checks θ, vectorises a one-example solver and draws the noise
@@ -48,38 +60,53 @@ def prepare(spec: perturbation_lib.Perturbation, theta, solver: Callable,
   theta = validation.check_batched(theta, owner + "'s input θ")
   validation.check_floating(theta, owner + "'s input θ")
   if not batched:
-    solver = solving.vectorize(solver,
-                               validation.compute_dtype(theta.dtype))
+    solver = solving.vectorize(solver, validation.compute_dtype(theta.dtype))
   return (theta, *spec.draw(tf.stop_gradient(theta), seed, sign), solver)
 
 
-def solve(solver: Callable, inputs: tf.Tensor, num_samples: int,
-          dtype: tf.DType, owner: str, same_shape: bool = False, args=(),
-          kwargs=None) -> tf.Tensor:
+def solve(
+  solver: Callable,
+  inputs: tf.Tensor,
+  num_samples: int,
+  dtype: tf.DType,
+  owner: str,
+  same_shape: bool = False,
+  args: tuple = (),
+  kwargs: dict | None = None,
+) -> tf.Tensor:
   """Runs a batched solver on the `[M·B, ...]` perturbed inputs in one call.
 
   Returns:
     The solutions, `[M, B, ...]`, cast to `dtype`.
   """
-  y = solving.call_solver(solver, inputs, owner, dtype=dtype,
-                          same_shape=same_shape, args=args, kwargs=kwargs)
+  y = solving.call_solver(
+    solver,
+    inputs,
+    owner,
+    dtype=dtype,
+    same_shape=same_shape,
+    args=args,
+    kwargs=kwargs,
+  )
   return tf.reshape(y, tf.concat([[num_samples, -1], tf.shape(y)[1:]], 0))
 
 
-def perturbed(solver: Optional[Callable] = None,
-              num_samples: int = 1000,
-              sigma: float = 0.05,
-              noise: noise_lib.NoiseLike = "normal",
-              batched: bool = True,
-              *,
-              maximize: Optional[bool] = None,
-              perturbation: str = ADDITIVE,
-              control_variate: bool = True,
-              antithetic: bool = False,
-              symmetrize: bool = False,
-              regenerate_noise: bool = False,
-              seed: SeedLike = None,
-              func: Optional[Callable] = None) -> Callable:
+def perturbed(
+  solver: SolverLike | None = None,
+  num_samples: int = 1000,
+  sigma: float = 0.05,
+  noise: noise_lib.NoiseLike = "normal",
+  batched: bool = True,
+  *,
+  maximize: bool | None = None,
+  perturbation: str = ADDITIVE,
+  control_variate: bool = True,
+  antithetic: bool = False,
+  symmetrize: bool = False,
+  regenerate_noise: bool = False,
+  seed: SeedLike = None,
+  func: SolverLike | None = None,
+) -> Callable[..., Any]:
   """Turns a solver into its differentiable perturbed version.
 
   The returned function computes `y_ε(θ) = (1/M) Σ_m y*(η(θ, Z_m))` and
@@ -87,7 +114,8 @@ def perturbed(solver: Optional[Callable] = None,
   arguments and defaults match google-research `perturbations.perturbed`.
 
   Args:
-    solver: the solver `y*`. With `batched=True` it maps `[N, ...]` to
+    solver: the solver `y*` (a callable, or a built-in or registered name,
+      as for `Perturbed`). With `batched=True` it maps `[N, ...]` to
       `[N, ...]` or `[N]` (one scalar per row) and is called once on all
       `M·B` perturbed inputs. With `batched=False` it maps one example and
       is vectorised with `tf.vectorized_map` (or `tf.map_fn`). Any output
@@ -140,48 +168,74 @@ def perturbed(solver: Optional[Callable] = None,
   """
   if func is not None:
     if solver is not None:
-      raise ValueError("Pass the solver once: as solver= (or positionally), "
-                       "or as func=, the google-research name.")
+      raise ValueError(
+        "Pass the solver once: as solver= (or positionally), "
+        "or as func=, the google-research name."
+      )
     solver = func
   if solver is None:
     return functools.partial(
-        perturbed, num_samples=num_samples, sigma=sigma, noise=noise,
-        batched=batched, maximize=maximize, perturbation=perturbation,
-        control_variate=control_variate, antithetic=antithetic,
-        symmetrize=symmetrize, regenerate_noise=regenerate_noise, seed=seed)
-  spec = perturbation_lib.get_perturbation(num_samples, sigma, noise,
-                                           perturbation, antithetic)
-  sign = sense.sign(sense.resolve_sense(solver, maximize, "perturbed"))
+      perturbed,
+      num_samples=num_samples,
+      sigma=sigma,
+      noise=noise,
+      batched=batched,
+      maximize=maximize,
+      perturbation=perturbation,
+      control_variate=control_variate,
+      antithetic=antithetic,
+      symmetrize=symmetrize,
+      regenerate_noise=regenerate_noise,
+      seed=seed,
+    )
+  solve_fn = registry.get_solver(solver)
+  spec = perturbation_lib.get_perturbation(
+    num_samples, sigma, noise, perturbation, antithetic
+  )
+  sign = sense.sign(sense.resolve_sense(solve_fn, maximize, "perturbed"))
   if symmetrize and perturbation != ADDITIVE:
     raise ValueError(
-        "symmetrize=True needs perturbation='additive': only then is the "
-        "Jacobian the (symmetric) Hessian of F_ε.")
+      "symmetrize=True needs perturbation='additive': only then is the "
+      "Jacobian the (symmetric) Hessian of F_ε."
+    )
   default_seed = seed
   if default_seed is not None:
     perturbation_lib.resolve_seed(default_seed)  # Validates at construction.
 
-  def wrapper(theta, *args, seed: SeedLike = None, **kwargs):
-    seed = perturbation_lib.resolve_seed(
-        default_seed if seed is None else seed)
+  def wrapper(
+    theta: TensorLike, *args: Any, seed: SeedLike = None, **kwargs: Any
+  ) -> tf.Tensor:
+    seed = perturbation_lib.resolve_seed(default_seed if seed is None else seed)
     theta, z, _, inputs, batched_solver = prepare(
-        spec, theta, solver, batched, seed, sign, "perturbed")
+      spec, theta, solve_fn, batched, seed, sign, "perturbed"
+    )
     dtype = z.dtype
     # The backward pass keeps the noise, or only its seed to draw it again.
-    vjp, noise_or_seed = ((spec.vjp_from_seed, seed) if regenerate_noise
-                          else (spec.vjp, z))
+    vjp, noise_or_seed = (
+      (spec.vjp_from_seed, seed) if regenerate_noise else (spec.vjp, z)
+    )
 
     @tf.custom_gradient
-    def perturbed_op(theta):
-      y = solve(batched_solver, inputs, spec.num_samples, dtype, "perturbed",
-                args=args, kwargs=kwargs)
+    def perturbed_op(theta: tf.Tensor):
+      y = solve(
+        batched_solver,
+        inputs,
+        spec.num_samples,
+        dtype,
+        "perturbed",
+        args=args,
+        kwargs=kwargs,
+      )
 
-      def grad(upstream, variables=None):
+      def grad(upstream: tf.Tensor, variables: list | None = None):
         if symmetrize and y.shape[2:] != theta.shape[1:]:
           raise ValueError(
-              "symmetrize=True needs the solver's output to have θ's shape, "
-              f"got {y.shape[2:]} for θ of shape {theta.shape[1:]}.")
-        g_theta = vjp(y, upstream, theta, noise_or_seed, control_variate,
-                      symmetrize, sign)
+            "symmetrize=True needs the solver's output to have θ's shape, "
+            f"got {y.shape[2:]} for θ of shape {theta.shape[1:]}."
+          )
+        g_theta = vjp(
+          y, upstream, theta, noise_or_seed, control_variate, symmetrize, sign
+        )
         if variables:
           return g_theta, [None] * len(variables)
         return g_theta
@@ -190,8 +244,8 @@ def perturbed(solver: Optional[Callable] = None,
 
     return perturbed_op(theta)
 
-  functools.update_wrapper(wrapper, solver)
+  functools.update_wrapper(wrapper, solve_fn)
   # No `__wrapped__`: tf.function unwraps callables passed to it by that link
   # and would then run the bare solver.
-  del wrapper.__wrapped__
+  delattr(wrapper, "__wrapped__")
   return wrapper

@@ -17,10 +17,13 @@ of the seed's four 32-bit words.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import functools
-from typing import Callable
 
 import tensorflow as tf
+
+from perturbations_tf._src.types import ShapeLike
+from perturbations_tf._src.types import TensorLike
 
 _MULTIPLIERS = (0x7FEB352D, 0x846CA68B)
 _GOLDEN = 0x9E3779B9
@@ -50,8 +53,9 @@ def _bits(count: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
   return _mix(tf.bitwise.bitwise_xor(_mix(position + first), second))
 
 
-def uniform_graph(shape: tf.Tensor, seed: tf.Tensor,
-                  dtype: tf.DType) -> tf.Tensor:
+def uniform_graph(
+  shape: tf.Tensor, seed: tf.Tensor, dtype: tf.DType
+) -> tf.Tensor:
   """Uniforms in (0, 1), never 0 or 1, of `shape` (an int32 tensor), for
   use inside a `compiled` sampler: 23 random bits per float32 (as
   TensorFlow's own), 52 per float64 (two words)."""
@@ -66,8 +70,7 @@ def uniform_graph(shape: tf.Tensor, seed: tf.Tensor,
   return tf.reshape(u, shape)
 
 
-def compiled(graph: Callable[[tf.Tensor, tf.Tensor, tf.DType], tf.Tensor]
-             ) -> Callable[..., tf.Tensor]:
+def compiled(graph: Callable[..., tf.Tensor]) -> Callable[..., tf.Tensor]:
   """A sampler `graph(shape, seed, dtype)` (built on `uniform_graph`) run as
   one XLA program per dtype, from eager mode, graphs and XLA alike: the same
   program on the same device, so the same numbers bit for bit, transformed
@@ -81,12 +84,18 @@ def compiled(graph: Callable[[tf.Tensor, tf.Tensor, tf.DType], tf.Tensor]
     and cast).
   """
   programs = {
-      dtype: tf.function(functools.partial(graph, dtype=dtype),
-                         jit_compile=True, autograph=False,
-                         reduce_retracing=True)
-      for dtype in (tf.float32, tf.float64)}
+    dtype: tf.function(
+      functools.partial(graph, dtype=dtype),
+      jit_compile=True,
+      autograph=False,
+      reduce_retracing=True,
+    )
+    for dtype in (tf.float32, tf.float64)
+  }
 
-  def sample(shape, seed, dtype: tf.DType = tf.float32) -> tf.Tensor:
+  def sample(
+    shape: ShapeLike, seed: TensorLike, dtype: tf.DType = tf.float32
+  ) -> tf.Tensor:
     program = programs[tf.float64 if dtype == tf.float64 else tf.float32]
     shape = tf.cast(tf.convert_to_tensor(shape), tf.int32)
     seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
@@ -107,7 +116,7 @@ Example:
 """
 
 
-def permutation(n, seed) -> tf.Tensor:
+def permutation(n: int | tf.Tensor, seed: TensorLike) -> tf.Tensor:
   """A random permutation of `0, ..., n - 1` (int32), a function of `seed`.
 
   Example:

@@ -7,19 +7,27 @@ A solver is stored in a config as its registered Keras name (e.g.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import functools
-from typing import Callable, Union
 
 import keras
 
 from perturbations_tf._src import grid_paths
 from perturbations_tf._src import solvers
 
-BUILTIN = {f.__name__: f for f in (solvers.argmax, solvers.top_k, solvers.ranks,
-                                   solvers.sort, grid_paths.shortest_path,
-                                   grid_paths.grid_arc_shortest_path)}
+BUILTIN = {
+  f.__name__: f
+  for f in (
+    solvers.argmax,
+    solvers.top_k,
+    solvers.ranks,
+    solvers.sort,
+    grid_paths.shortest_path,
+    grid_paths.grid_arc_shortest_path,
+  )
+}
 
-SolverLike = Union[str, dict, Callable]
+SolverLike = str | dict | Callable
 
 
 def get_solver(solver: SolverLike) -> Callable:
@@ -27,9 +35,9 @@ def get_solver(solver: SolverLike) -> Callable:
 
   Args:
     solver: a callable; a built-in name (`'argmax'`, `'top_k'`, `'ranks'`,
-      `'sort'`, `'shortest_path'`, `'grid_arc_shortest_path'`); a registered Keras name; or
-      `{'name': ..., 'kwargs': {...}}`; or a serialised solver object (a
-      `SolutionCache` or a `NumpySolver`).
+      `'sort'`, `'shortest_path'`, `'grid_arc_shortest_path'`); a
+      registered Keras name; or `{'name': ..., 'kwargs': {...}}`; or a
+      serialised solver object (a `SolutionCache` or a `NumpySolver`).
 
   Returns:
     The solver callable.
@@ -45,22 +53,24 @@ def get_solver(solver: SolverLike) -> Callable:
   if isinstance(solver, dict) and "class_name" in solver:
     return keras.saving.deserialize_keras_object(solver)
   if isinstance(solver, dict):
-    return functools.partial(get_solver(solver["name"]),
-                             **solver.get("kwargs", {}))
+    return functools.partial(
+      get_solver(solver["name"]), **solver.get("kwargs", {})
+    )
   if isinstance(solver, str):
     found = BUILTIN.get(solver) or keras.saving.get_registered_object(solver)
     if found is None:
       raise ValueError(
-          f"Unknown solver {solver!r}: use a built-in name {sorted(BUILTIN)}, "
-          "a callable, or the name of a callable registered with "
-          "keras.saving.register_keras_serializable.")
+        f"Unknown solver {solver!r}: use a built-in name {sorted(BUILTIN)}, "
+        "a callable, or the name of a callable registered with "
+        "keras.saving.register_keras_serializable."
+      )
     return found
   if not callable(solver):
     raise ValueError(f"A solver must be callable or a name, got {solver!r}.")
   return solver
 
 
-def solver_name(solver: Callable) -> Union[str, dict]:
+def solver_name(solver: Callable) -> str | dict:
   """The config entry of a solver (inverse of `get_solver`).
 
   Raises:
@@ -81,5 +91,6 @@ def solver_name(solver: Callable) -> Union[str, dict]:
   if keras.saving.get_registered_object(name) is solver:
     return name
   raise ValueError(
-      f"Cannot serialise the solver {solver!r}: decorate it with "
-      "@keras.saving.register_keras_serializable() or use a built-in name.")
+    f"Cannot serialise the solver {solver!r}: decorate it with "
+    "@keras.saving.register_keras_serializable() or use a built-in name."
+  )

@@ -17,8 +17,10 @@ of `<y, θ>` is the maximisation of `<y, −θ>`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import functools
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any
+from typing import TypeVar
 
 SolverT = TypeVar("SolverT")
 
@@ -51,10 +53,11 @@ def declare_sense(*, maximize: bool) -> Callable[[SolverT], SolverT]:
   def declare(solver: SolverT) -> SolverT:
     solver.maximize = maximize  # type: ignore[attr-defined]
     return solver
+
   return declare
 
 
-def declared_sense(solver: Any) -> Optional[bool]:
+def declared_sense(solver: Any) -> bool | None:
   """The sense a solver declares: True, False, or None when it declares none
   (looking through `functools.partial`).
 
@@ -71,7 +74,7 @@ def declared_sense(solver: Any) -> Optional[bool]:
     solver = solver.func
 
 
-def resolve_sense(solver: Any, maximize: Optional[bool], owner: str) -> bool:
+def resolve_sense(solver: Any, maximize: bool | None, owner: str) -> bool:
   """The sense to use: `maximize` if given, else the solver's declared one,
   else True (maximise).
 
@@ -94,13 +97,15 @@ def resolve_sense(solver: Any, maximize: Optional[bool], owner: str) -> bool:
   if maximize is None:
     return True if declared is None else declared
   if not isinstance(maximize, bool):
-    raise TypeError(f"{owner}: maximize must be None, True or False, got "
-                    f"{maximize!r}.")
+    raise TypeError(
+      f"{owner}: maximize must be None, True or False, got {maximize!r}."
+    )
   if declared is not None and declared != maximize:
     raise ValueError(
-        f"{owner} was given maximize={maximize}, but its solver "
-        f"{_name(solver)} declares maximize={declared}. Leave maximize=None "
-        "to follow the solver, or give a solver of the other sense.")
+      f"{owner} was given maximize={maximize}, but its solver "
+      f"{_name(solver)} declares maximize={declared}. Leave maximize=None "
+      "to follow the solver, or give a solver of the other sense."
+    )
   return maximize
 
 

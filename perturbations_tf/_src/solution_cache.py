@@ -10,8 +10,9 @@ pooled solution of best objective is one matrix product away. This is the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import math
-from typing import Optional, Sequence, Tuple
+from typing import Any
 
 import keras
 import numpy as np
@@ -22,6 +23,8 @@ from perturbations_tf._src import sense
 from perturbations_tf._src import solver_layer
 from perturbations_tf._src import solving
 from perturbations_tf._src import validation
+from perturbations_tf._src.types import SolverLike
+from perturbations_tf._src.types import TensorLike
 
 
 @keras.saving.register_keras_serializable(package="perturbations_tf")
@@ -75,33 +78,39 @@ class SolutionCache(solver_layer.SolverLayer):
   # call): `perturbed(..., batched=False)` must not vectorise it again.
   maps_rows = True
 
-  def __init__(self,
-               solver,
-               shape: Sequence[int],
-               solve_fraction: float = 0.1,
-               capacity: int = 10_000,
-               maximize: Optional[bool] = None,
-               initial_solutions=None,
-               seed: Optional[int] = None,
-               **kwargs):
+  def __init__(
+    self,
+    solver: SolverLike,
+    shape: Sequence[int],
+    solve_fraction: float = 0.1,
+    capacity: int = 10_000,
+    maximize: bool | None = None,
+    initial_solutions: TensorLike = None,
+    seed: int | None = None,
+    **kwargs: Any,
+  ):
     super().__init__(solver, maximize, **kwargs)
-    self.solve_fraction = validation.fraction(solve_fraction,
-                                              "solve_fraction")
+    self.solve_fraction = validation.fraction(solve_fraction, "solve_fraction")
     self.capacity = validation.positive_int(capacity, "capacity")
     self.shape = tuple(int(d) for d in shape)
     if not self.shape or min(self.shape) < 1:
-      raise ValueError(f"shape must be the non-empty shape of one solution, "
-                       f"got {shape!r}.")
+      raise ValueError(
+        f"shape must be the non-empty shape of one solution, got {shape!r}."
+      )
     self.seed = seed
     self.seed_generator = keras.random.SeedGenerator(seed)
     self.build((None,) + self.shape)
     if initial_solutions is not None:
       self._add_to_pool(self._check_solutions(initial_solutions))
 
-  def build(self, input_shape):
+  def build(self, input_shape: Sequence[int | None]) -> None:
     size = math.prod(self.shape)
-    self.pool = self.add_weight(shape=(self.capacity, size), name="pool",
-                                initializer="zeros", trainable=False)
+    self.pool = self.add_weight(
+      shape=(self.capacity, size),
+      name="pool",
+      initializer="zeros",
+      trainable=False,
+    )
     counters = dict(initializer="zeros", trainable=False, dtype="int64")
     self.pool_size = self.add_weight(shape=(), name="pool_size", **counters)
     self.next_slot = self.add_weight(shape=(), name="next_slot", **counters)
@@ -109,19 +118,22 @@ class SolutionCache(solver_layer.SolverLayer):
     self.total_rows = self.add_weight(shape=(), name="total_rows", **counters)
     super().build(input_shape)
 
-  def call(self, inputs):
+  def call(self, inputs: TensorLike) -> tf.Tensor:
     x = self._check_inputs(inputs)
     n = tf.shape(x)[0]
     flat = tf.reshape(tf.cast(x, self.pool.dtype), [n, -1])
     order, by_rank, pooled, k = self._solve_some(x)
     solved = tf.range(n) < tf.where(pooled, k, n)  # By rank.
     rank = tf.argsort(order)  # The inverse permutation: row → rank.
-    solutions = tf.where(tf.gather(solved, rank)[:, tf.newaxis],
-                         tf.gather(by_rank, rank), self.best_in_pool(flat))
+    solutions = tf.where(
+      tf.gather(solved, rank)[:, tf.newaxis],
+      tf.gather(by_rank, rank),
+      self.best_in_pool(flat),
+    )
     self._add_solved(by_rank, pooled, k)
     return tf.cast(tf.reshape(solutions, tf.shape(x)), x.dtype)
 
-  def update(self, inputs) -> None:
+  def update(self, inputs: TensorLike) -> None:
     """Solves the fraction of the rows of `inputs` that `call` would and
     adds the new solutions to the pool, without answering the other rows:
     what a loss over the pool needs (`NCELoss`, `CMAPLoss`).
@@ -132,12 +144,14 @@ class SolutionCache(solver_layer.SolverLayer):
     _, by_rank, pooled, k = self._solve_some(self._check_inputs(inputs))
     self._add_solved(by_rank, pooled, k)
 
-  def _check_inputs(self, inputs) -> tf.Tensor:
+  def _check_inputs(self, inputs: TensorLike) -> tf.Tensor:
     x = tf.convert_to_tensor(inputs)
     if x.shape[1:] != self.shape:
-      raise ValueError(f"SolutionCache was built for inputs of shape "
-                       f"[N, {', '.join(map(str, self.shape))}], got "
-                       f"{x.shape}.")
+      raise ValueError(
+        f"SolutionCache was built for inputs of shape "
+        f"[N, {', '.join(map(str, self.shape))}], got "
+        f"{x.shape}."
+      )
     return x
 
   def _solve_some(self, x: tf.Tensor):
@@ -156,19 +170,27 @@ class SolutionCache(solver_layer.SolverLayer):
     """
     n = tf.shape(x)[0]
     if x.shape[0] is None:
-      k = tf.minimum(tf.cast(tf.math.ceil(
-          self.solve_fraction * tf.cast(n, tf.float32)), tf.int32), n)
+      k = tf.minimum(
+        tf.cast(
+          tf.math.ceil(self.solve_fraction * tf.cast(n, tf.float32)), tf.int32
+        ),
+        n,
+      )
     else:
       k = min(math.ceil(self.solve_fraction * x.shape[0]), x.shape[0])
     order = random.permutation(n, self.seed_generator.next())
 
-    def solve(rows):
-      solutions = solving.call_solver(self.solver, tf.gather(x, rows),
-                                      "SolutionCache", dtype=self.pool.dtype,
-                                      same_shape=True)
+    def solve(rows: tf.Tensor) -> tf.Tensor:
+      solutions = solving.call_solver(
+        self.solver,
+        tf.gather(x, rows),
+        "SolutionCache",
+        dtype=self.pool.dtype,
+        same_shape=True,
+      )
       return tf.reshape(solutions, [-1, math.prod(self.shape)])
 
-    def some():
+    def some() -> tf.Tensor:
       return tf.pad(solve(order[:k]), [[0, n - k], [0, 0]])
 
     pooled = self.pool_size > 0
@@ -177,16 +199,19 @@ class SolutionCache(solver_layer.SolverLayer):
     self.total_rows.assign_add(tf.cast(n, tf.int64))
     return order, by_rank, pooled, k
 
-  def _add_solved(self, by_rank: tf.Tensor, pooled: tf.Tensor, k):
+  def _add_solved(
+    self, by_rank: tf.Tensor, pooled: tf.Tensor, k: int | tf.Tensor
+  ) -> None:
     """Adds the solved rows to the pool: the first `k` ranks, or all of
     them if the pool was empty (only those are compared with the pool)."""
-    def add(rows):
+
+    def add(rows: tf.Tensor) -> tf.Tensor:
       self._add_to_pool(rows)
       return tf.constant(True)
 
     tf.cond(pooled, lambda: add(by_rank[:k]), lambda: add(by_rank))
 
-  def best_in_pool(self, theta) -> tf.Tensor:
+  def best_in_pool(self, theta: TensorLike) -> tf.Tensor:
     """The pooled solution of best `<y, θ>` for each row of θ, flattened
     `[N, prod(shape)]` (the pool must hold a solution).
 
@@ -194,15 +219,14 @@ class SolutionCache(solver_layer.SolverLayer):
       theta: `[N, *shape]` (or already flattened).
     """
     objective, filled = self.objectives(theta)
-    objective = tf.where(filled, sense.sign(self.maximize) * objective,
-                         -np.inf)
+    objective = tf.where(filled, sense.sign(self.maximize) * objective, -np.inf)
     return tf.gather(self.pool, tf.argmax(objective, axis=1))
 
   def _filled(self) -> tf.Tensor:
     """The `[capacity]` mask of the slots that hold a solution."""
     return tf.range(self.capacity, dtype=tf.int64) < self.pool_size
 
-  def objectives(self, theta) -> Tuple[tf.Tensor, tf.Tensor]:
+  def objectives(self, theta: TensorLike) -> tuple[tf.Tensor, tf.Tensor]:
     """`<y, θ>` of every pooled solution y for every row of θ.
 
     Args:
@@ -213,8 +237,7 @@ class SolutionCache(solver_layer.SolverLayer):
       (one matrix product), and the `[capacity]` mask of the slots that hold
       a solution (the others are meaningless).
     """
-    flat = tf.reshape(tf.cast(theta, self.pool.dtype),
-                      [tf.shape(theta)[0], -1])
+    flat = tf.reshape(tf.cast(theta, self.pool.dtype), [tf.shape(theta)[0], -1])
     objective = tf.matmul(flat, self.pool, transpose_b=True)
     return objective, self._filled()
 
@@ -222,25 +245,33 @@ class SolutionCache(solver_layer.SolverLayer):
     """The mean of the pooled solutions, flattened `[prod(shape)]` (zeros
     while the pool is empty)."""
     total = tf.reduce_sum(
-        tf.where(self._filled()[:, tf.newaxis], self.pool, 0.0), 0)
+      tf.where(self._filled()[:, tf.newaxis], self.pool, 0.0), 0
+    )
     return total / tf.maximum(tf.cast(self.pool_size, self.pool.dtype), 1.0)
 
-  def _add_to_pool(self, solutions: tf.Tensor):
+  def _add_to_pool(self, solutions: tf.Tensor) -> None:
     """Adds the rows of `solutions` not yet in the pool (nor repeated among
     them), with static shapes (XLA)."""
-    def squared_distances(a, b):  # Exact for 0/1 and integer structures.
-      return (tf.reduce_sum(a * a, 1)[:, tf.newaxis] - 2 * tf.matmul(
-          a, b, transpose_b=True) + tf.reduce_sum(b * b, 1)[tf.newaxis])
+
+    def squared_distances(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+      # Exact for 0/1 and integer structures.
+      return (
+        tf.reduce_sum(a * a, 1)[:, tf.newaxis]
+        - 2 * tf.matmul(a, b, transpose_b=True)
+        + tf.reduce_sum(b * b, 1)[tf.newaxis]
+      )
 
     k = tf.shape(solutions)[0]
-    tolerance = 1e-6 * (1.0 + tf.reduce_max(
-        tf.reduce_sum(solutions * solutions, 1)))
+    tolerance = 1e-6 * (
+      1.0 + tf.reduce_max(tf.reduce_sum(solutions * solutions, 1))
+    )
     in_pool = tf.reduce_any(
-        (squared_distances(solutions, self.pool) <= tolerance)
-        & self._filled(), 1)
+      (squared_distances(solutions, self.pool) <= tolerance) & self._filled(), 1
+    )
     earlier = tf.range(k)[:, tf.newaxis] > tf.range(k)[tf.newaxis]
     repeated = tf.reduce_any(
-        (squared_distances(solutions, solutions) <= tolerance) & earlier, 1)
+      (squared_distances(solutions, solutions) <= tolerance) & earlier, 1
+    )
     new = ~in_pool & ~repeated
     # The i-th new solution goes to slot next_slot + i of the ring; past
     # `capacity` new ones, only the last `capacity` are kept.
@@ -251,21 +282,28 @@ class SolutionCache(solver_layer.SolverLayer):
     slot = (self.next_slot + index - dropped) % self.capacity
     target = tf.where(write, slot, self.capacity)  # `capacity`: not written.
     source = tf.math.unsorted_segment_max(
-        tf.range(k), target, self.capacity + 1)[:self.capacity]
+      tf.range(k), target, self.capacity + 1
+    )[: self.capacity]
     written = source >= 0  # Empty segments hold the dtype's lowest value.
-    self.pool.assign(tf.where(
+    self.pool.assign(
+      tf.where(
         written[:, tf.newaxis],
-        tf.gather(solutions, tf.maximum(source, 0)), self.pool))
+        tf.gather(solutions, tf.maximum(source, 0)),
+        self.pool,
+      )
+    )
     stored = count - dropped
     self.next_slot.assign((self.next_slot + stored) % self.capacity)
     self.pool_size.assign(tf.minimum(self.pool_size + stored, self.capacity))
 
-  def _check_solutions(self, solutions) -> tf.Tensor:
+  def _check_solutions(self, solutions: TensorLike) -> tf.Tensor:
     solutions = tf.convert_to_tensor(solutions, self.pool.dtype)
     if solutions.shape[1:] != self.shape:
-      raise ValueError(f"initial_solutions must have shape [K, "
-                       f"{', '.join(map(str, self.shape))}], got "
-                       f"{solutions.shape}.")
+      raise ValueError(
+        f"initial_solutions must have shape [K, "
+        f"{', '.join(map(str, self.shape))}], got "
+        f"{solutions.shape}."
+      )
     return tf.reshape(solutions, [len(solutions), -1])
 
   @property
@@ -275,6 +313,10 @@ class SolutionCache(solver_layer.SolverLayer):
     return int(self.exact_rows.numpy()) / total if total else 1.0
 
   def get_config(self) -> dict:
-    return {**super().get_config(), "shape": self.shape,
-            "solve_fraction": self.solve_fraction, "capacity": self.capacity,
-            "seed": self.seed}
+    return {
+      **super().get_config(),
+      "shape": self.shape,
+      "solve_fraction": self.solve_fraction,
+      "capacity": self.capacity,
+      "seed": self.seed,
+    }

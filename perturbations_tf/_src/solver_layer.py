@@ -3,13 +3,14 @@ and the config entries, written once."""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any
 
 import keras
 
 from perturbations_tf._src import registry
 from perturbations_tf._src import sense
 from perturbations_tf._src import solver_loss
+from perturbations_tf._src.types import SolverLike
 
 
 class SolverLayer(keras.layers.Layer):
@@ -25,17 +26,22 @@ class SolverLayer(keras.layers.Layer):
       `jit_compile='auto'` off).
   """
 
-  def __init__(self, solver, maximize: Optional[bool] = None, **kwargs):
+  def __init__(
+    self, solver: SolverLike, maximize: bool | None = None, **kwargs: Any
+  ):
     super().__init__(**kwargs)
     self.solver = registry.get_solver(solver)
-    self.maximize = sense.resolve_sense(self.solver, maximize,
-                                        type(self).__name__)
+    self.maximize = sense.resolve_sense(
+      self.solver, maximize, type(self).__name__
+    )
     self.supports_jit = solver_loss.supports_jit(self.solver)
 
-  def compute_output_shape(self, input_shape):
+  def compute_output_shape(self, input_shape: tuple) -> tuple:
     return input_shape
 
   def get_config(self) -> dict:
-    return {**super().get_config(),
-            "solver": registry.solver_name(self.solver),
-            "maximize": self.maximize}
+    return {
+      **super().get_config(),
+      "solver": registry.solver_name(self.solver),
+      "maximize": self.maximize,
+    }

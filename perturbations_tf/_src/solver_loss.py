@@ -9,12 +9,17 @@ written here once.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional
+from collections.abc import Callable
+from typing import Any
 
 import keras
+import tensorflow as tf
 
 from perturbations_tf._src import registry
 from perturbations_tf._src import sense
+from perturbations_tf._src.types import DTypeLike
+from perturbations_tf._src.types import SolverLike
+from perturbations_tf._src.types import TensorLike
 
 
 def supports_jit(solver: Any) -> bool:
@@ -42,30 +47,43 @@ class SolverLoss(keras.losses.Loss):
       (through `perturbations_tf`'s compile fix) does not compile the step.
   """
 
-  FUNCTION: Callable = None
+  FUNCTION: Callable[..., tf.Tensor]
 
-  def __init__(self, solver, maximize: Optional[bool] = None,
-               reduction: str = "sum_over_batch_size",
-               name: Optional[str] = None, dtype=None, **options):
+  def __init__(
+    self,
+    solver: SolverLike | None,
+    maximize: bool | None = None,
+    reduction: str = "sum_over_batch_size",
+    name: str | None = None,
+    dtype: DTypeLike = None,
+    **options: Any,
+  ):
     super().__init__(name=name, reduction=reduction, dtype=dtype)
     if solver is None:
-      raise ValueError(f"{type(self).__name__} needs a solver: a callable, "
-                       "a built-in name such as 'argmax', or a solver object.")
+      raise ValueError(
+        f"{type(self).__name__} needs a solver: a callable, "
+        "a built-in name such as 'argmax', or a solver object."
+      )
     self.solver = registry.get_solver(solver)
-    self.maximize = sense.resolve_sense(self.solver, maximize,
-                                        type(self).__name__)
-    self.options: Dict[str, Any] = options
+    self.maximize = sense.resolve_sense(
+      self.solver, maximize, type(self).__name__
+    )
+    self.options: dict[str, Any] = options
 
   @property
   def supports_jit(self) -> bool:
     return supports_jit(self.solver)
 
-  def call(self, y_true, y_pred):
+  def call(self, y_true: TensorLike, y_pred: TensorLike) -> tf.Tensor:
     """Per-example losses, in `y_pred`'s dtype."""
-    return type(self).FUNCTION(y_true, y_pred, self.solver, self.maximize,
-                               **self.options)
+    return type(self).FUNCTION(
+      y_true, y_pred, self.solver, self.maximize, **self.options
+    )
 
   def get_config(self) -> dict:
-    return {**super().get_config(),
-            "solver": registry.solver_name(self.solver),
-            "maximize": self.maximize, **self.options}
+    return {
+      **super().get_config(),
+      "solver": registry.solver_name(self.solver),
+      "maximize": self.maximize,
+      **self.options,
+    }

@@ -17,23 +17,26 @@ import tensorflow as tf
 
 from perturbations_tf._src import sense
 from perturbations_tf._src import validation
+from perturbations_tf._src.types import TensorLike
 
 _register = keras.saving.register_keras_serializable(package="perturbations_tf")
 _maximizes = sense.declare_sense(maximize=True)
 
 
-def _scores(x, name: str) -> tf.Tensor:
+def _scores(x: TensorLike, name: str) -> tf.Tensor:
   """`x` checked finite, in its solutions' dtype."""
   x = tf.convert_to_tensor(x)
-  return tf.cast(validation.check_finite(x, name),
-                 validation.solution_dtype(x.dtype))
+  return tf.cast(
+    validation.check_finite(x, name), validation.solution_dtype(x.dtype)
+  )
 
 
 def _assert(condition: tf.Tensor, y: tf.Tensor, message: str) -> tf.Tensor:
   """`y` after an assertion of `condition` (eager and graphs; XLA compiles
   it out)."""
-  with tf.control_dependencies([tf.debugging.Assert(
-      tf.reduce_all(condition), [message])]):
+  with tf.control_dependencies(
+    [tf.debugging.Assert(tf.reduce_all(condition), [message])]
+  ):
     return tf.identity(y)
 
 
@@ -72,14 +75,19 @@ def argmax(x: tf.Tensor, axis: int = -1) -> tf.Tensor:
 
 def _check_argmax(y: tf.Tensor, owner: str, axis: int = -1) -> tf.Tensor:
   ok = _is_binary(y) & (tf.reduce_sum(y, axis=axis, keepdims=True) == 1)
-  return _assert(ok, y, f"{owner}: the labels of argmax must be one-hot "
-                 f"along axis {axis} (one 1 per row, zeros elsewhere).")
+  return _assert(
+    ok,
+    y,
+    f"{owner}: the labels of argmax must be one-hot "
+    f"along axis {axis} (one 1 per row, zeros elsewhere).",
+  )
 
 
 @_register
 @_maximizes
 def top_k(x: tf.Tensor, k: int = 1) -> tf.Tensor:
-  """k-hot mask of the `k` largest entries of the last axis (ties: lowest index).
+  """k-hot mask of the `k` largest entries of the last axis (ties: the
+  lowest index).
 
   Args:
     x: scores, `[..., n]`, finite.
@@ -100,21 +108,31 @@ def top_k(x: tf.Tensor, k: int = 1) -> tf.Tensor:
   """
   x = _scores(x, "top_k")
   n = x.shape[-1]
-  if isinstance(k, bool) or not isinstance(k, int) or k < 1 or (
-      n is not None and k > n):
+  if (
+    isinstance(k, bool)
+    or not isinstance(k, int)
+    or k < 1
+    or (n is not None and k > n)
+  ):
     raise ValueError(f"k must be an integer in [1, {n}], got {k!r}.")
   indices = tf.math.top_k(x, k=k, sorted=False).indices
-  return tf.reduce_sum(tf.one_hot(indices, tf.shape(x)[-1], dtype=x.dtype),
-                       axis=-2)
+  return tf.reduce_sum(
+    tf.one_hot(indices, tf.shape(x)[-1], dtype=x.dtype), axis=-2
+  )
 
 
 def _check_top_k(y: tf.Tensor, owner: str, k: int = 1) -> tf.Tensor:
   ok = _is_binary(y) & (tf.reduce_sum(y, axis=-1, keepdims=True) == k)
-  return _assert(ok, y, (
+  return _assert(
+    ok,
+    y,
+    (
       f"{owner}: the solver top_k was given k={k}, but the labels are not "
       f"{k}-hot rows (k ones per row). Give the solver the labels' k: "
       "{'name': 'top_k', 'kwargs': {'k': K}} or "
-      "functools.partial(ptf.solvers.top_k, k=K)."))
+      "functools.partial(ptf.solvers.top_k, k=K)."
+    ),
+  )
 
 
 @_register
@@ -138,8 +156,12 @@ def _check_ranks(y: tf.Tensor, owner: str) -> tf.Tensor:
   n = tf.shape(y)[-1]
   expected = tf.cast(tf.range(n), y.dtype)
   ok = tf.sort(y, axis=-1) == expected
-  return _assert(ok, y, f"{owner}: the labels of ranks must be permutations "
-                 "of 0, 1, ..., n - 1 along the last axis (0-based ranks).")
+  return _assert(
+    ok,
+    y,
+    f"{owner}: the labels of ranks must be permutations "
+    "of 0, 1, ..., n - 1 along the last axis (0-based ranks).",
+  )
 
 
 @_register

@@ -16,8 +16,6 @@ not given).
 
 from __future__ import annotations
 
-from typing import Callable, Optional
-
 import keras
 import tensorflow as tf
 
@@ -27,10 +25,17 @@ from perturbations_tf._src import solver_loss
 from perturbations_tf._src import solving
 from perturbations_tf._src import targets
 from perturbations_tf._src import validation
+from perturbations_tf._src.types import DTypeLike
+from perturbations_tf._src.types import SolverLike
+from perturbations_tf._src.types import TensorLike
 
 
-def spo_plus_loss(y_true, y_pred, solver: Callable,
-                  maximize: Optional[bool] = None) -> tf.Tensor:
+def spo_plus_loss(
+  y_true: TensorLike,
+  y_pred: TensorLike,
+  solver: SolverLike,
+  maximize: bool | None = None,
+) -> tf.Tensor:
   """Per-example SPO+ loss of predicted costs.
 
   Args:
@@ -60,21 +65,28 @@ def spo_plus_loss(y_true, y_pred, solver: Callable,
   s = sense.sign(sense.resolve_sense(solver, maximize, "spo_plus_loss"))
   y_pred = validation.check_batched(y_pred, "y_pred")
   dtype = validation.compute_dtype(y_pred.dtype)
-  costs, solutions = targets.split_targets(y_true, y_pred, solver,
-                                           "spo_plus_loss")
+  costs, solutions = targets.split_targets(
+    y_true, y_pred, solver, "spo_plus_loss"
+  )
   costs, solutions = tf.cast(costs, dtype), tf.cast(solutions, dtype)
 
   @tf.custom_gradient
-  def spo_plus(c_hat):
+  def spo_plus(c_hat: tf.Tensor):
     shifted = 2.0 * tf.cast(c_hat, dtype) - costs
-    w_hat = solving.call_solver(solver, tf.cast(shifted, c_hat.dtype),
-                                "spo_plus_loss", dtype=dtype, same_shape=True)
+    w_hat = solving.call_solver(
+      solver,
+      tf.cast(shifted, c_hat.dtype),
+      "spo_plus_loss",
+      dtype=dtype,
+      same_shape=True,
+    )
     gap = solutions - w_hat
     value = -s * targets.inner(shifted, gap)
 
-    def grad(upstream):
-      g = tf.reshape(tf.cast(upstream, dtype),
-                     [-1] + [1] * (gap.shape.rank - 1))
+    def grad(upstream: tf.Tensor) -> tf.Tensor:
+      g = tf.reshape(
+        tf.cast(upstream, dtype), [-1] + [1] * (gap.shape.rank - 1)
+      )
       return tf.cast(-2.0 * s * g * gap, c_hat.dtype)
 
     return tf.cast(value, c_hat.dtype), grad
@@ -91,7 +103,9 @@ class SPOPlusLoss(solver_loss.SolverLoss):
       (`'grid_arc_shortest_path'` …), a `LinearProgram`, a `Knapsack`, or
       any serialisable solver, as for `Perturbed`.
     maximize: None (as the solver declares), True or False.
-    reduction, name, dtype: as for Keras losses.
+    reduction: the Keras reduction over the batch.
+    name: the loss's name.
+    dtype: the loss's dtype (Keras).
 
   `y_true` is the true costs, or `stack_targets(c, w*(c))` to skip their
   solve; `y_pred` the predicted costs. See `spo_plus_loss`.
@@ -105,7 +119,12 @@ class SPOPlusLoss(solver_loss.SolverLoss):
 
   FUNCTION = staticmethod(spo_plus_loss)
 
-  def __init__(self, solver, maximize: Optional[bool] = None,
-               reduction: str = "sum_over_batch_size", name: str = "spo_plus",
-               dtype=None):
+  def __init__(
+    self,
+    solver: SolverLike,
+    maximize: bool | None = None,
+    reduction: str = "sum_over_batch_size",
+    name: str = "spo_plus",
+    dtype: DTypeLike = None,
+  ):
     super().__init__(solver, maximize, reduction, name, dtype)

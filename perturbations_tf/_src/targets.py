@@ -11,14 +11,15 @@ serves every method, and regret can be monitored beside any loss.
 
 from __future__ import annotations
 
-from typing import Callable, Tuple
+from collections.abc import Callable
 
 import tensorflow as tf
 
 from perturbations_tf._src import solving
+from perturbations_tf._src.types import TensorLike
 
 
-def stack_targets(costs, solutions) -> tf.Tensor:
+def stack_targets(costs: TensorLike, solutions: TensorLike) -> tf.Tensor:
   """`y_true` holding the true costs and their optimal decisions, `[B, 2, ...]`.
 
   Args:
@@ -43,25 +44,30 @@ def stack_targets(costs, solutions) -> tf.Tensor:
     costs = tf.cast(costs, tf.float32)
   solutions = tf.cast(tf.convert_to_tensor(solutions), costs.dtype)
   if costs.shape != solutions.shape:
-    raise ValueError(f"costs and solutions must have the same shape, got "
-                     f"{costs.shape} and {solutions.shape}.")
+    raise ValueError(
+      f"costs and solutions must have the same shape, got "
+      f"{costs.shape} and {solutions.shape}."
+    )
   return tf.stack([costs, solutions], axis=1)
 
 
 def _is_stacked(y_true: tf.Tensor, y_pred: tf.Tensor) -> bool:
-  return (y_true.shape.rank == y_pred.shape.rank + 1
-          and y_true.shape[1] == 2)
+  return y_true.shape.rank == y_pred.shape.rank + 1 and y_true.shape[1] == 2
 
 
-def _shape_error(y_true, y_pred, natural: str) -> ValueError:
+def _shape_error(
+  y_true: tf.Tensor, y_pred: tf.Tensor, natural: str
+) -> ValueError:
   return ValueError(
-      f"y_true must hold {natural}, of y_pred's shape {y_pred.shape}, or "
-      f"stack_targets(costs, solutions) of shape [B, 2, ...]; got "
-      f"{y_true.shape}.")
+    f"y_true must hold {natural}, of y_pred's shape {y_pred.shape}, or "
+    f"stack_targets(costs, solutions) of shape [B, 2, ...]; got "
+    f"{y_true.shape}."
+  )
 
 
-def split_targets(y_true, y_pred: tf.Tensor, solver: Callable,
-                  owner: str) -> Tuple[tf.Tensor, tf.Tensor]:
+def split_targets(
+  y_true: TensorLike, y_pred: tf.Tensor, solver: Callable, owner: str
+) -> tuple[tf.Tensor, tf.Tensor]:
   """The true costs and their optimal decisions, for a loss or metric whose
   natural `y_true` is the costs.
 
@@ -82,8 +88,13 @@ def split_targets(y_true, y_pred: tf.Tensor, solver: Callable,
     costs, solutions = y_true[:, 0], y_true[:, 1]
   elif y_true.shape.rank == y_pred.shape.rank:
     costs = y_true
-    solutions = solving.call_solver(solver, tf.stop_gradient(costs), owner,
-                                    dtype=y_pred.dtype, same_shape=True)
+    solutions = solving.call_solver(
+      solver,
+      tf.stop_gradient(costs),
+      owner,
+      dtype=y_pred.dtype,
+      same_shape=True,
+    )
   else:
     raise _shape_error(y_true, y_pred, "the true costs")
   if not costs.shape.is_compatible_with(y_pred.shape):
@@ -91,7 +102,7 @@ def split_targets(y_true, y_pred: tf.Tensor, solver: Callable,
   return costs, solutions
 
 
-def solutions_of(y_true, y_pred: tf.Tensor) -> tf.Tensor:
+def solutions_of(y_true: TensorLike, y_pred: TensorLike) -> tf.Tensor:
   """The optimal decisions, for a loss or metric whose natural `y_true` is
   the decisions: `y_true` itself, or the solutions of `stack_targets`.
 

@@ -7,6 +7,7 @@ solver sees them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import math
 from typing import Any
 
@@ -32,10 +33,13 @@ def positive_number(value: Any, name: str) -> float:
     >>> positive_number(2, "sigma")
     2.0
   """
-  if (isinstance(value, bool) or not isinstance(value, (int, float))
-      or not math.isfinite(value) or value <= 0):
-    raise ValueError(f"{name} must be a positive finite number, got "
-                     f"{value!r}.")
+  if (
+    isinstance(value, bool)
+    or not isinstance(value, (int, float))
+    or not math.isfinite(value)
+    or value <= 0
+  ):
+    raise ValueError(f"{name} must be a positive finite number, got {value!r}.")
   return float(value)
 
 
@@ -46,13 +50,16 @@ def fraction(value: Any, name: str) -> float:
     >>> fraction(0.25, "solve_fraction")
     0.25
   """
-  if (isinstance(value, bool) or not isinstance(value, (int, float))
-      or not 0 < value <= 1):
+  if (
+    isinstance(value, bool)
+    or not isinstance(value, (int, float))
+    or not 0 < value <= 1
+  ):
     raise ValueError(f"{name} must be a number in (0, 1], got {value!r}.")
   return float(value)
 
 
-def one_of(value: Any, choices, name: str):
+def one_of(value: Any, choices: Sequence[Any], name: str) -> Any:
   """`value` if it is one of `choices`, else ValueError listing them."""
   if value not in choices:
     raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}.")
@@ -99,8 +106,10 @@ def check_finite(x: tf.Tensor, what: str) -> tf.Tensor:
   if not x.dtype.is_floating:
     return x
   return tf.debugging.check_numerics(
-      x, f"{what} needs finite inputs, got NaN or Inf (check the model's "
-      "outputs or the learning rate)")
+    x,
+    f"{what} needs finite inputs, got NaN or Inf (check the model's "
+    "outputs or the learning rate)",
+  )
 
 
 def check_batched(x: tf.Tensor, name: str, min_rank: int = 2) -> tf.Tensor:
@@ -109,14 +118,17 @@ def check_batched(x: tf.Tensor, name: str, min_rank: int = 2) -> tf.Tensor:
   x = tf.convert_to_tensor(x)
   if x.shape.rank is None or x.shape.rank < min_rank:
     raise ValueError(
-        f"{name} must have a leading batch axis, [batch, ...] of rank >= "
-        f"{min_rank}, got shape {x.shape}. Add one with x[tf.newaxis].")
+      f"{name} must have a leading batch axis, [batch, ...] of rank >= "
+      f"{min_rank}, got shape {x.shape}. Add one with x[tf.newaxis]."
+    )
   return x
 
 
 def check_floating(x: tf.Tensor, name: str) -> tf.Tensor:
   """`x` if it is a floating tensor, else TypeError naming its dtype."""
   if not x.dtype.is_floating:
-    raise TypeError(f"{name} must be a floating tensor, got {x.dtype}; cast "
-                    "it with tf.cast(x, tf.float32).")
+    raise TypeError(
+      f"{name} must be a floating tensor, got {x.dtype}; cast "
+      "it with tf.cast(x, tf.float32)."
+    )
   return x
