@@ -22,9 +22,11 @@ def test_quick_section_produces_tables(section):
 
 def test_pyepo_side_by_side_trains_ours_on_the_shared_batches():
   # PyEPO's side needs torch and runs by hand; ours must stay runnable.
-  from benchmarks import pyepo_side_by_side as sbs  # pylint: disable=import-outside-toplevel
-  data = sbs.make_data([0, 1], epochs=2, batch_size=25, num_train=100,
-                       num_test=50)
+  from benchmarks import pyepo_side_by_side as sbs
+
+  data = sbs.make_data(
+    [0, 1], epochs=2, batch_size=25, num_train=100, num_test=50
+  )
   assert data["order_0"].shape == (2, 100)
   assert not (data["kernel_0"] == data["kernel_1"]).all()
   for method in sbs.METHODS:
@@ -32,3 +34,16 @@ def test_pyepo_side_by_side_trains_ours_on_the_shared_batches():
     assert result["predicted"].shape == (50, 40)
     regret = sbs.test_regret(data, result["predicted"])
     assert np.isfinite(regret) and regret >= 0, method
+
+
+def test_gpu_export_writes_each_program_its_inputs_and_outputs(tmp_path):
+  # The path to time the library's XLA programs on a machine with JAX
+  # alone: the HLO module and the arrays benchmarks/gpu/run.py reads.
+  from benchmarks.gpu import export
+
+  times = export.export(str(tmp_path), only=["shortest_path_B640_12x12"])
+  assert set(times) == {"shortest_path_B640_12x12"}
+  assert (tmp_path / "shortest_path_B640_12x12.hlo.pb").stat().st_size > 1000
+  arrays = np.load(tmp_path / "shortest_path_B640_12x12.npz")
+  assert arrays["arg0"].shape == arrays["out0"].shape == (640, 12, 12)
+  assert set(np.unique(arrays["out0"])) == {0.0, 1.0}
