@@ -5,6 +5,9 @@ import pytest
 
 from benchmarks import run as benchmarks
 
+# The repository's binaries, benchmarks or documentation, beside the library.
+pytestmark = pytest.mark.integration
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("section", sorted(benchmarks.SECTIONS))

@@ -9,6 +9,9 @@ import pytest
 
 import perturbations_tf as ptf
 
+# The repository's binaries, benchmarks or documentation, beside the library.
+pytestmark = pytest.mark.integration
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 API = ROOT / "docs" / "api"
 NAMESPACES = ("losses", "layers", "metrics", "solvers", "noise", "data")

@@ -1,8 +1,13 @@
 """The worked examples learn through real solver libraries (scipy)."""
 
+import pytest
+
 from examples import assignment
 from examples import knapsack
 from examples import production_planning
+
+# The repository's binaries, benchmarks or documentation, beside the library.
+pytestmark = pytest.mark.integration
 
 
 def test_assignment_learns_to_match():

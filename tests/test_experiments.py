@@ -22,6 +22,7 @@ from experiments import ranking
 from experiments import shortest_path
 from experiments import warcraft_data
 import perturbations_tf as ptf
+from tests import command_lines
 from tests import mock_cifar
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -476,79 +477,57 @@ def test_offline_classification_stops_at_once_with_the_message_alone(tmp_path):
   print(f"offline CIFAR-10 binary stopped after {elapsed:.1f} s")
 
 
-def run_binary(module, *args):
-  env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
-  return subprocess.run(
-    [sys.executable, "-m", module, *args],
-    cwd=ROOT,
-    capture_output=True,
-    text=True,
-    timeout=600,
-    env=env,
-    check=False,
-  )
-
-
-@pytest.mark.parametrize(
-  "module,args,message",
-  [
-    ("experiments.shortest_path", ["--loss=hinge"], "value should be one of"),
-    (
-      "experiments.shortest_path",
-      ["--data_dir=/nonexistent"],
-      "Missing Warcraft file /nonexistent/train_maps.npy",
-    ),
-    (
-      "experiments.ranking",
-      ["--noise_levels=-1"],
-      "--noise_levels must be non-negative",
-    ),
-    ("experiments.classification", ["--sigma=0"], "--sigma must be > 0"),
-    ("experiments.shortest_path", ["--solver=python"], "--nojit_compile"),
-    (
-      "experiments.shortest_path",
-      ["--solve_fraction=1.5"],
-      "--solve_fraction must be in (0, 1]",
-    ),
-    (
-      "experiments.ranking",
-      ["--strategy=multi_worker"],
-      "TF_CONFIG environment variable",
-    ),
-    (
-      "experiments.ranking",
-      ["--sweep_losses=squared,hinge"],
-      "--sweep_losses='hinge' is not one of",
-    ),
-    (
-      "experiments.ranking",
-      ["--sweep_sigma_ratios=0,1"],
-      "--sweep_sigma_ratios must be positive numbers",
-    ),
-    (
-      "experiments.ranking",
-      ["--sweep_num_samples=0"],
-      "--sweep_num_samples must be >= 1",
-    ),
-    (
-      "experiments.shortest_path",
-      ["--perturbation=multiplicative"],
-      "--perturbation=multiplicative is for --loss=perturbed_squared",
-    ),
-    ("experiments.reproduce", [], "needs the real data: --warcraft_data_dir"),
-    (
-      "experiments.reproduce",
-      ["--quick", "--only=ranking,sorting"],
-      "--only: no experiment ['sorting']",
-    ),
-  ],
-)
-def test_bad_flags_fail_fast(tmp_path, module, args, message):
-  output = "output_root" if module == "experiments.reproduce" else "output_dir"
-  result = run_binary(module, f"--{output}={tmp_path}", *args)
-  assert result.returncode != 0
-  assert message in result.stderr + result.stdout
-  assert "Epoch 1" not in result.stdout
+BAD_FLAGS = [  # (binary, flags, what its error says)
+  ("experiments.shortest_path", ["--loss=hinge"], "value should be one of"),
+  (
+    "experiments.shortest_path",
+    ["--data_dir=/nonexistent"],
+    "Missing Warcraft file /nonexistent/train_maps.npy",
+  ),
+  (
+    "experiments.ranking",
+    ["--noise_levels=-1"],
+    "--noise_levels must be non-negative",
+  ),
+  ("experiments.classification", ["--sigma=0"], "--sigma must be > 0"),
+  ("experiments.shortest_path", ["--solver=python"], "--nojit_compile"),
+  (
+    "experiments.shortest_path",
+    ["--solve_fraction=1.5"],
+    "--solve_fraction must be in (0, 1]",
+  ),
+  (
+    "experiments.ranking",
+    ["--strategy=multi_worker"],
+    "TF_CONFIG environment variable",
+  ),
+  (
+    "experiments.ranking",
+    ["--sweep_losses=squared,hinge"],
+    "--sweep_losses='hinge' is not one of",
+  ),
+  (
+    "experiments.ranking",
+    ["--sweep_sigma_ratios=0,1"],
+    "--sweep_sigma_ratios must be positive numbers",
+  ),
+  (
+    "experiments.ranking",
+    ["--sweep_num_samples=0"],
+    "--sweep_num_samples must be >= 1",
+  ),
+  (
+    "experiments.shortest_path",
+    ["--perturbation=multiplicative"],
+    "--perturbation=multiplicative is for --loss=perturbed_squared",
+  ),
+  ("experiments.reproduce", [], "needs the real data: --warcraft_data_dir"),
+  (
+    "experiments.reproduce",
+    ["--quick", "--only=ranking,sorting"],
+    "--only: no experiment ['sorting']",
+  ),
+]
 
 
 def free_port():
@@ -644,6 +623,9 @@ import json, os, signal, sys
 import keras
 from tests import mock_cifar
 from experiments import {binary} as binary
+
+# The repository's binaries, benchmarks or documentation, beside the library.
+pytestmark = pytest.mark.integration
 
 class Kill(keras.callbacks.Callback):
   def on_epoch_begin(self, epoch, logs=None):
@@ -746,20 +728,36 @@ def test_a_killed_and_resumed_run_ends_with_the_uninterrupted_numbers(
   assert results["killed"] == results["whole"]
 
 
-@pytest.mark.parametrize(
-  "module,flag",
-  [
-    ("experiments.shortest_path", "loss"),
-    ("experiments.ranking", "noise_levels"),
-    ("experiments.classification", "loss"),
-    ("experiments.predict_then_optimize", "methods"),
-    ("experiments.reproduce", "quick"),
-    ("experiments.plot", "runs"),
-    ("experiments.scale_study", "trained_run"),
-  ],
-)
-def test_help_lists_the_binarys_own_flags_and_exits_0(module, flag):
-  result = run_binary(module, "--help")
-  assert result.returncode == 0, result.stderr[-2000:]
-  assert re.search(rf"\n  --(\[no\])?{flag}:", result.stdout), result.stdout
-  assert "flags:" in result.stdout
+# Each binary and one of its own flags, which its --help must list.
+OWN_FLAGS = {
+  "experiments.shortest_path": "loss",
+  "experiments.ranking": "noise_levels",
+  "experiments.classification": "loss",
+  "experiments.predict_then_optimize": "methods",
+  "experiments.reproduce": "quick",
+  "experiments.plot": "runs",
+  "experiments.scale_study": "trained_run",
+}
+
+
+@pytest.mark.parametrize("module", sorted(OWN_FLAGS))
+def test_help_exits_0_and_bad_flags_fail_fast(tmp_path, module):
+  """--help lists the binary's own flags and exits 0; each bad flag stops
+  the binary before training, saying what is wrong (one process per
+  binary: `tests.command_lines`)."""
+  output = "output_root" if module == "experiments.reproduce" else "output_dir"
+  cases = [(args, message) for m, args, message in BAD_FLAGS if m == module]
+  argvs = [["--help"]] + [
+    [f"--{output}={tmp_path / str(i)}", *args]
+    for i, (args, _) in enumerate(cases)
+  ]
+  shown, *results = command_lines.run(module, argvs)
+  assert shown.returncode == 0, shown.stderr[-2000:]
+  flag = OWN_FLAGS[module]
+  assert re.search(rf"\n  --(\[no\])?{flag}:", shown.stdout), shown.stdout
+  assert "flags:" in shown.stdout
+  for (args, message), result in zip(cases, results):
+    printed = result.stderr + result.stdout
+    assert result.returncode != 0, (args, printed[-2000:])
+    assert message in printed, (args, printed[-2000:])
+    assert "Epoch 1" not in result.stdout, args

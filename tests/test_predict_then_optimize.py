@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 
 from experiments import predict_then_optimize as pto
-from tests.test_experiments import run_binary
+from tests import command_lines
+
+# The repository's binaries, benchmarks or documentation, beside the library.
+pytestmark = pytest.mark.integration
 
 
 def regrets(runs):
@@ -116,35 +119,36 @@ def write(path, **arrays):
   return f"--data_file={path}"
 
 
-@pytest.mark.parametrize(
-  "args,message",
-  [
-    (["--methods=spo_plus,ridge"], "--methods='ridge' is not one of"),
-    (["--degrees=0"], "--degrees must be positive"),
-    (["--noise_widths=1.5"], "--noise_widths must be in [0, 1)"),
-    (["--solve_ratio=0"], "--solve_ratio must be in (0, 1]"),
-    (["--data_file=/nonexistent.npz"], "does not exist"),
-    ("missing", "lacks the arrays ['c_test']"),
-    ("nan", "c_train must be a finite 2-D array"),
-    ("width", "a 5×5 grid has 40 arcs: set --grid_size"),
-    ("rows", "x_train and c_train have 20 and 19 rows"),
-  ],
-)
-def test_bad_flags_and_data_files_fail_before_training(tmp_path, args, message):
-  path = tmp_path / "bad.npz"
-  if args == "missing":
-    args = [write(path, c_test=None)]
-  elif args == "nan":
-    args = [write(path, c_train=np.full((20, 40), np.nan))]
-  elif args == "width":
-    args = [write(path, c_train=np.ones((20, 39)), c_test=np.ones((10, 39)))]
-  elif args == "rows":
-    args = [write(path, c_train=np.ones((19, 40)))]
-  result = run_binary(
-    "experiments.predict_then_optimize",
-    f"--output_dir={tmp_path / 'out'}",
-    *args,
-  )
-  assert result.returncode != 0
-  assert message in result.stderr + result.stdout
-  assert not os.path.exists(tmp_path / "out" / "two_stage")
+BAD_INPUTS = [  # (flags, or a broken data file; what the error says)
+  (["--methods=spo_plus,ridge"], "--methods='ridge' is not one of"),
+  (["--degrees=0"], "--degrees must be positive"),
+  (["--noise_widths=1.5"], "--noise_widths must be in [0, 1)"),
+  (["--solve_ratio=0"], "--solve_ratio must be in (0, 1]"),
+  (["--data_file=/nonexistent.npz"], "does not exist"),
+  ("missing", "lacks the arrays ['c_test']"),
+  ("nan", "c_train must be a finite 2-D array"),
+  ("width", "a 5×5 grid has 40 arcs: set --grid_size"),
+  ("rows", "x_train and c_train have 20 and 19 rows"),
+]
+
+
+def test_bad_flags_and_data_files_fail_before_training(tmp_path):
+  """Each bad flag or data file stops the binary before it trains, saying
+  what is wrong (one process for all: `tests.command_lines`)."""
+  files = {
+    "missing": dict(c_test=None),
+    "nan": dict(c_train=np.full((20, 40), np.nan)),
+    "width": dict(c_train=np.ones((20, 39)), c_test=np.ones((10, 39))),
+    "rows": dict(c_train=np.ones((19, 40))),
+  }
+  argvs = []
+  for i, (args, _) in enumerate(BAD_INPUTS):
+    if isinstance(args, str):
+      args = [write(tmp_path / f"{args}.npz", **files[args])]
+    argvs.append([f"--output_dir={tmp_path / str(i)}", *args])
+  results = command_lines.run("experiments.predict_then_optimize", argvs)
+  for i, ((args, message), result) in enumerate(zip(BAD_INPUTS, results)):
+    printed = result.stderr + result.stdout
+    assert result.returncode != 0, (args, printed[-2000:])
+    assert message in printed, (args, printed[-2000:])
+    assert not os.path.exists(tmp_path / str(i) / "two_stage"), args

@@ -10,6 +10,9 @@ import sys
 
 import pytest
 
+# The repository's binaries, benchmarks or documentation, beside the library.
+pytestmark = pytest.mark.integration
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
