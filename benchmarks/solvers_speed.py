@@ -13,6 +13,7 @@ from benchmarks import timing
 from experiments import dijkstra
 import perturbations_tf as ptf
 from perturbations_tf import solvers
+from perturbations_tf._src import grid_paths
 
 
 def _python_rate(costs) -> float:
@@ -73,9 +74,9 @@ def loop_trips(quick: bool = False) -> dict:
           previous_shortest_path.shortest_path_and_trips, mode
         )
       }
-      for schedule in solvers.SCHEDULES:
+      for schedule in grid_paths.SCHEDULES:
         runs[schedule] = timing.compile_mode(
-          lambda c, s=schedule: solvers._shortest_path_and_trips(c, 8, s),
+          lambda c, s=schedule: grid_paths._shortest_path_and_trips(c, 8, s),
           mode,
         )
       outputs = {name: run(costs) for name, run in runs.items()}
@@ -89,7 +90,7 @@ def loop_trips(quick: bool = False) -> dict:
       for name in runs:
         row[f"trips {name}"] = int(outputs[name][1])
       row["previous (ms)"] = 1e3 * seconds["previous"]
-      for name in solvers.SCHEDULES:
+      for name in grid_paths.SCHEDULES:
         row[f"{name} / previous"] = seconds[name] / seconds["previous"]
       rows.append(row)
   return {

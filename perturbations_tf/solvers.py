@@ -15,6 +15,7 @@ Every solver declares its sense (`maximize`); `declare_sense` declares yours.
 from perturbations_tf._src.executors import WorkerCrashError
 from perturbations_tf._src.grid_paths import grid_arc_shortest_path
 from perturbations_tf._src.grid_paths import grid_arcs
+from perturbations_tf._src.grid_paths import grid_flow_constraints
 from perturbations_tf._src.grid_paths import shortest_path
 from perturbations_tf._src.knapsack import Knapsack
 from perturbations_tf._src.knapsack import maximal_packings
@@ -42,6 +43,7 @@ __all__ = [
   "declare_sense",
   "grid_arc_shortest_path",
   "grid_arcs",
+  "grid_flow_constraints",
   "maximal_packings",
   "numpy_solver",
   "ranks",
