@@ -21,7 +21,13 @@ ratio or a rate measured in this process, side by side with its baseline:
    numpy-solver adapter on threads, processes and a local Dask cluster;
 4. memory: the memory a forward+backward holds between its passes and at
    its peak, keeping the noise or regenerating it from its seed;
-5. training throughput of the shortest-path experiment, FY against baselines.
+5. training throughput of the shortest-path experiment, FY against baselines;
+6. `LinearProgram(method='pdlp')` against HiGHS, its tolerance and what each
+   of its ingredients brings (`pdlp.py`).
+
+Each section records the machine it ran on (CPU model, cores, GPUs,
+TensorFlow and Python versions), printed above its tables: sections
+updated with `--only` on another machine say so.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from benchmarks import equal_accuracy
 from benchmarks import gradient_quality
 from benchmarks import memory
 from benchmarks import overhead
+from benchmarks import pdlp
 from benchmarks import solvers_speed
 from benchmarks import throughput
 
@@ -48,6 +55,7 @@ SECTIONS = {
   "equal_accuracy": equal_accuracy.run,
   "solvers": solvers_speed.run,
   "knapsack": solvers_speed.knapsacks,
+  "pdlp": pdlp.run,
   "memory": memory.run,
   "throughput": throughput.run,
 }
@@ -107,23 +115,29 @@ def main(argv):
   if f.only and os.path.exists(path):  # Update those sections, keep the rest.
     with open(path, encoding="utf-8") as previous:
       results = json.load(previous)
-  results.update(machine=machine(), quick=f.quick)
+  results.setdefault("machines", {})
+  results.update(quick=f.quick)
   start = time.time()
   for name, run in SECTIONS.items():
     if f.only and name not in f.only:
       continue
     print(f"== {name}", flush=True)
     results["sections"][name] = run(quick=f.quick)
+    results["machines"][name] = machine()
     for title, rows in results["sections"][name].items():
       print(to_markdown(title, rows), flush=True)
   results["wall_time_s"] = time.time() - start
   markdown = [
-    f"Machine: {results['machine']}. "
     f"Command: `python -m benchmarks.run{' --quick' if f.quick else ''}`"
     f"{' (sections updated with --only)' if f.only else ''}.\n"
   ]
   for name in SECTIONS:
-    for title, rows in results["sections"].get(name, {}).items():
+    if name not in results["sections"]:
+      continue
+    markdown.append(
+      f"## {name}\n\nMachine: {results['machines'].get(name, 'unknown')}.\n"
+    )
+    for title, rows in results["sections"][name].items():
       markdown.append(to_markdown(title, rows))
   with open(path, "w", encoding="utf-8") as out:
     json.dump(results, out, indent=2)

@@ -1,6 +1,7 @@
 """Keras metrics for structured outputs and for decisions: exact match,
 Hamming, projection, Spearman, and the regret of predict-then-optimize."""
 
+from perturbations_tf._src.metrics import ConvergedFraction
 from perturbations_tf._src.metrics import ExactMatchAccuracy
 from perturbations_tf._src.metrics import HammingAccuracy
 from perturbations_tf._src.metrics import NormalizedRegret
@@ -9,6 +10,7 @@ from perturbations_tf._src.metrics import Regret
 from perturbations_tf._src.metrics import SpearmanCorrelation
 
 __all__ = [
+  "ConvergedFraction",
   "ExactMatchAccuracy",
   "HammingAccuracy",
   "NormalizedRegret",

@@ -1,14 +1,17 @@
-"""Linear and mixed-integer linear programs as batched solvers, through
-scipy's HiGHS (`scipy.optimize.linprog` / `scipy.optimize.milp`).
+"""Linear and mixed-integer linear programs as batched solvers: through
+scipy's HiGHS on the host (`scipy.optimize.linprog` / `scipy.optimize.milp`),
+or, for linear programs, inside the graph by a batched PDLP (`pdlp.py`).
 
     min (or max)  cᵀx   s.t.  A_ub x ≤ b_ub,  A_eq x = b_eq,  lb ≤ x ≤ ub,
                               x_i integer where integrality_i = 1.
 
 The constraints are fixed; each row of the input is one cost vector `c`.
-The solves run through `numpy_solver` (threads or worker processes), so
-`perturbed`, `FenchelYoungLoss`, `SPOPlusLoss` and the regret metrics take a
-`LinearProgram` as they take any solver. scipy is imported on first use
-only: `pip install "perturbations-tf[lp]"`.
+With `method="highs"` the solves run through `numpy_solver` (threads or
+worker processes); with `method="pdlp"` they are TensorFlow operations
+(eager, `tf.function`, XLA; CPU or GPU). Either way `perturbed`,
+`FenchelYoungLoss`, `SPOPlusLoss` and the regret metrics take a
+`LinearProgram` as they take any solver. scipy is imported on first use of
+HiGHS only: `pip install "perturbations-tf[lp]"`.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from perturbations_tf._src import numpy_solver as numpy_solver_lib
+from perturbations_tf._src import pdlp
 from perturbations_tf._src import validation
 from perturbations_tf._src.types import TensorLike
 
@@ -173,16 +177,30 @@ def _bounds(bounds: Bounds, n: int) -> tuple:
   return lower, upper
 
 
+METHODS = ("highs", "pdlp")
+
+
 @keras.saving.register_keras_serializable(package="perturbations_tf")
 class LinearProgram:
   """A linear program (or MILP) over fixed constraints, as a batched solver.
 
   Calling it on costs `[B, n]` returns the optimal `x` of each row,
-  `[B, n]` in the costs' floating dtype (float32 for integer costs), solved
-  by HiGHS through `numpy_solver`. It declares its sense (`maximize`), which
-  losses and metrics follow. It is a host call: `compile()` leaves XLA off
-  for models whose losses or metrics hold one. Its settings serialise
-  (`get_config`), so losses and metrics that hold it save with a model.
+  `[B, n]` in the costs' floating dtype (float32 for integer costs). It
+  declares its sense (`maximize`), which losses and metrics follow. Its
+  settings serialise (`get_config`), so losses and metrics that hold it save
+  with a model.
+
+  - `method="highs"` (default): HiGHS through `numpy_solver`, exact (and
+    the MILP path): a host call, so `compile()` leaves XLA off for models
+    whose losses or metrics hold one.
+  - `method="pdlp"`: a batched primal–dual method inside the graph (see
+    `pdlp.py`), accurate to `tolerance` (relative KKT error), in eager mode,
+    `tf.function` and under XLA, on a CPU or a GPU. Each row gets a status
+    (`solve_with_status`): converged, iteration limit, primal or dual
+    infeasible. When called, a row that hit the iteration limit returns its
+    last iterate (count them with `metrics.ConvergedFraction`); an
+    infeasible or unbounded row is an error in eager mode and
+    `tf.function`, and NaN under XLA (which compiles assertions out).
 
   Args:
     A_ub: the inequality constraints' matrix `[r, n]`: `A_ub x ≤ b_ub`.
@@ -200,12 +218,17 @@ class LinearProgram:
     num_workers: as `numpy_solver` (default: the CPU count).
     time_limit: seconds per instance before HiGHS gives up (and the call
       raises), or None.
+    method: `'highs'` (default) or `'pdlp'`.
+    tolerance: `pdlp`: the relative primal residual, dual residual and
+      duality gap at which a row has converged.
+    max_iterations: `pdlp`: the most iterations per call.
 
   Raises:
-    ValueError: on malformed constraints or bounds.
-    InfeasibleProgramError: at construction, when no x satisfies the
-      constraints (checked once with zero costs).
-    ImportError: without scipy.
+    ValueError: on malformed constraints or bounds, or integrality with
+      `method='pdlp'`.
+    InfeasibleProgramError: at construction with HiGHS, when no x satisfies
+      the constraints (checked once with zero costs).
+    ImportError: HiGHS without scipy.
 
   When called, an unbounded instance (or one HiGHS cannot finish) raises
   `UnsolvedProgramError` with a note naming the example of the batch (in
@@ -220,8 +243,8 @@ class LinearProgram:
     array([[1. , 1. , 0.6]], dtype=float32)
   """
 
-  supports_jit = False  # A host call.
   maps_rows = True  # `perturbed(batched=False)` must not map it again.
+  STATUSES = pdlp.STATUSES
 
   def __init__(
     self,
@@ -236,7 +259,15 @@ class LinearProgram:
     executor: str | concurrent.futures.Executor = "threads",
     num_workers: int | None = None,
     time_limit: float | None = None,
+    method: str = "highs",
+    tolerance: float = 1e-6,
+    max_iterations: int = 20_000,
   ):
+    self.method = validation.one_of(method, METHODS, "method")
+    self.tolerance = validation.positive_number(tolerance, "tolerance")
+    self.max_iterations = validation.positive_int(
+      max_iterations, "max_iterations"
+    )
     a_ub, ub = _matrix("A_ub", A_ub, "b_ub", b_ub)
     a_eq, eq = _matrix("A_eq", A_eq, "b_eq", b_eq)
     widths = {a.shape[1] for a in (a_ub, a_eq) if a is not None}
@@ -258,6 +289,11 @@ class LinearProgram:
         f"{sorted(widths) or 'none'}."
       )
     (n,) = widths
+    if method == "pdlp" and integrality is not None and integrality.any():
+      raise ValueError(
+        "method='pdlp' solves linear programs only: integrality needs "
+        "method='highs' (a MILP), or drop integrality for the LP relaxation."
+      )
     if time_limit is not None:
       validation.positive_number(time_limit, "time_limit")
     lower, upper = _bounds(bounds, n)
@@ -288,7 +324,25 @@ class LinearProgram:
       num_workers=num_workers,
       time_limit=time_limit,
       executor=executor if isinstance(executor, str) else "threads",
+      method=method,
+      tolerance=self.tolerance,
+      max_iterations=self.max_iterations,
     )
+    self.__name__ = "LinearProgram"
+    self.supports_jit = method == "pdlp"  # HiGHS is a host call.
+    if method == "pdlp":
+      # One XLA program in every mode: in eager mode a graph at all (its
+      # loops would otherwise run op by op), and the same numbers as in a
+      # jit-compiled step.
+      program = pdlp.scale_program(a_eq, eq, a_ub, ub, lower, upper)
+
+      def solve_pdlp(costs: tf.Tensor) -> tuple:
+        return pdlp.solve(costs, program, self.tolerance, self.max_iterations)
+
+      self._pdlp = tf.function(
+        solve_pdlp, jit_compile=True, reduce_retracing=True, autograph=False
+      )
+      return
     try:
       solve_program(np.zeros(n), self._program)
     except UnsolvedProgramError:
@@ -301,24 +355,80 @@ class LinearProgram:
       num_workers=num_workers,
       maximize=self.maximize,
     )
-    self.__name__ = "LinearProgram"
 
-  def __call__(self, costs: TensorLike) -> tf.Tensor:
+  def _check_costs(self, costs: TensorLike) -> tf.Tensor:
     costs = tf.convert_to_tensor(costs)
     if costs.shape.rank != 2 or costs.shape[-1] != self.num_variables:
       raise ValueError(
         f"LinearProgram takes costs of shape [batch, "
         f"{self.num_variables}], got {costs.shape}."
       )
-    return self._solver(costs)
+    return costs
+
+  def __call__(self, costs: TensorLike) -> tf.Tensor:
+    costs = self._check_costs(costs)
+    if self.method == "highs":
+      return self._solver(costs)
+    x, status = self.solve_with_status(costs)
+    failed = (status == pdlp.PRIMAL_INFEASIBLE) | (
+      status == pdlp.DUAL_INFEASIBLE
+    )
+    with tf.control_dependencies(
+      [
+        tf.debugging.Assert(
+          ~tf.reduce_any(failed),
+          [
+            "LinearProgram (pdlp): rows are primal infeasible (no x satisfies "
+            "the constraints) or dual infeasible (unbounded for their costs); "
+            "their statuses:",
+            status,
+          ],
+          summarize=16,
+        )
+      ]
+    ):
+      return tf.where(failed[:, None], tf.constant(np.nan, x.dtype), x)
+
+  def solve_with_status(self, costs: TensorLike) -> tuple[tf.Tensor, tf.Tensor]:
+    """The solutions and each row's status.
+
+    Args:
+      costs: `[B, n]`.
+
+    Returns:
+      `(x, status)`: `[B, n]` solutions in the costs' floating dtype, and
+      `[B]` int32 statuses, indices of `LinearProgram.STATUSES`
+      (`'converged'`, `'iteration_limit'`, `'primal_infeasible'`,
+      `'dual_infeasible'`). With HiGHS every returned row converged (it
+      raises otherwise).
+
+    Example:
+      >>> lp = LinearProgram(A_ub=[[1.0, 1.0]], b_ub=[1.0], method="pdlp",
+      ...                    bounds=(None, None))
+      >>> x, status = lp.solve_with_status(tf.constant([[-1.0, -2.0],
+      ...                                              [1.0, 1.0]]))
+      >>> [LinearProgram.STATUSES[s] for s in status.numpy()]
+      ['dual_infeasible', 'dual_infeasible']
+    """
+    costs = self._check_costs(costs)
+    dtype = validation.solution_dtype(costs.dtype)
+    if self.method == "highs":
+      x = self._solver(costs)
+      return x, tf.zeros(tf.shape(x)[:1], tf.int32)
+    signed = validation.check_finite(costs, "LinearProgram")
+    x, _, status, _ = self._pdlp(-signed if self.maximize else signed)
+    return tf.cast(x, dtype), status
 
   def solve(self, costs: np.ndarray) -> np.ndarray:
-    """The optimal x of each row of a numpy `[B, n]` array, without TF."""
+    """The optimal x of each row of a numpy `[B, n]` array."""
+    if self.method == "pdlp":
+      return np.asarray(self(tf.constant(np.asarray(costs))))
     return self._solver.solve(np.asarray(costs))
 
   def close(self):
-    """Shuts down the worker pool (also done at exit)."""
-    self._solver.close()
+    """Shuts down HiGHS's worker pool (also done at exit)."""
+    if self.method == "highs":
+      self._solver.close()
 
   def get_config(self) -> dict:
     return dict(self._config)

@@ -339,3 +339,61 @@ class NormalizedRegret(Regret):
 
   def result(self) -> tf.Tensor:
     return tf.math.divide_no_nan(self.total_regret, self.total_optimal)
+
+
+@_register
+class ConvergedFraction(keras.metrics.Mean):
+  """The fraction of predictions whose program an iterative solver solved to
+  its tolerance (`LinearProgram(method='pdlp')` and any solver with
+  `solve_with_status(costs) -> (x, status)`, status 0 when converged).
+
+  A `LinearProgram` with `method='pdlp'` returns the last iterate of a row
+  that hit its iteration limit: this metric counts them, beside the loss.
+  `y_true` is ignored (any shape); `y_pred` the predicted costs.
+
+  Args:
+    solver: the solver with `solve_with_status`.
+    name: the metric's name.
+    dtype: the dtype of its variables.
+
+  Example:
+    >>> lp = ptf.solvers.LinearProgram(A_ub=[[1.0, 1.0]], b_ub=[1.0],
+    ...                                bounds=(0, 1), method="pdlp")
+    >>> m = ConvergedFraction(lp)
+    >>> m.update_state(None, tf.constant([[1.0, -1.0], [-2.0, 1.0]]))
+    >>> float(m.result())
+    1.0
+  """
+
+  def __init__(
+    self,
+    solver: SolverLike,
+    name: str = "converged_fraction",
+    dtype: DTypeLike = None,
+  ):
+    super().__init__(name=name, dtype=dtype)
+    self.solver = registry.get_solver(solver)
+    if not callable(getattr(self.solver, "solve_with_status", None)):
+      raise ValueError(
+        f"ConvergedFraction needs a solver with solve_with_status, such as "
+        f"LinearProgram(method='pdlp'); got {self.solver!r}."
+      )
+
+  @property
+  def supports_jit(self) -> bool:
+    return solver_loss.supports_jit(self.solver)
+
+  def update_state(
+    self,
+    y_true: TensorLike,
+    y_pred: TensorLike,
+    sample_weight: TensorLike = None,
+  ) -> None:
+    del y_true
+    _, status = self.solver.solve_with_status(  # type: ignore[attr-defined]
+      tf.convert_to_tensor(y_pred)
+    )
+    return super().update_state(tf.cast(status == 0, self.dtype), sample_weight)
+
+  def get_config(self) -> dict:
+    return {**super().get_config(), "solver": registry.solver_name(self.solver)}

@@ -1,0 +1,209 @@
+"""`LinearProgram(method='pdlp')` against HiGHS, and what each of its
+ingredients brings.
+
+1. Speed and accuracy: 1,024 random feasible bounded LPs (n = 40, 20
+   inequalities, 10 equalities, boxes; costs vary per row) solved by PDLP
+   under XLA in one batch, against HiGHS through `LinearProgram`'s host
+   path (threads, one per core), timed in the same run: seconds per batch,
+   the ratio, PDLP's iterations, its largest relative objective error and
+   constraint violation against HiGHS's optimum.
+2. Tolerance: the same for tolerances 1e-4, 1e-6, 1e-8.
+3. Ingredients: PDLP's median and largest iterations to a 1e-6 tolerance on
+   256 of the programs with each ingredient removed in turn
+   (preconditioning, Halpern iterations, restarts, primal-weight updates, a
+   step of 0.5/‖K̃‖ instead of 0.998/‖K̃‖).
+4. PyEPO's 5×5 shortest path as a flow LP: PDLP against the exact grid
+   solver, per instance, and the fraction of rounded solutions that are
+   optimal.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import tensorflow as tf
+
+import perturbations_tf as ptf
+from perturbations_tf._src import pdlp
+
+
+def random_program(
+  rng: np.random.Generator, n: int = 40, m_ub: int = 20, m_eq: int = 10
+) -> dict:
+  """Constraints feasible around an interior point of the unit box."""
+  x0 = rng.uniform(0.2, 0.8, n)
+  a_ub = rng.normal(size=(m_ub, n))
+  b_ub = a_ub @ x0 + rng.uniform(0.1, 1.0, m_ub)
+  a_eq = rng.normal(size=(m_eq, n))
+  return dict(A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=a_eq @ x0, bounds=(0, 1))
+
+
+def _compiled(
+  scaled: pdlp.ScaledProgram,
+  tolerance: float,
+  max_iterations: int,
+  options: pdlp.Options,
+):
+  """`pdlp.solve` over one program as an XLA function of the costs."""
+
+  def solve(costs: tf.Tensor) -> tuple:
+    return pdlp.solve(costs, scaled, tolerance, max_iterations, options=options)
+
+  return tf.function(solve, jit_compile=True)
+
+
+def _median_seconds(fn, repeats: int = 3) -> float:
+  fn()  # Compiles, starts workers.
+  seconds = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    fn()
+    seconds.append(time.perf_counter() - start)
+  return float(np.median(seconds))
+
+
+def _errors(
+  program: dict, costs: np.ndarray, x: np.ndarray, reference: np.ndarray
+) -> tuple[float, float]:
+  objective = np.sum(costs * x, 1)
+  reference_objective = np.sum(costs * reference, 1)
+  relative = np.abs(objective - reference_objective) / np.maximum(
+    np.abs(reference_objective), 1.0
+  )
+  scale = np.abs(np.concatenate([program["b_ub"], program["b_eq"]])).max()
+  violation = max(
+    np.maximum(x @ program["A_ub"].T - program["b_ub"], 0).max(),
+    np.abs(x @ program["A_eq"].T - program["b_eq"]).max(),
+  )
+  return float(relative.max()), float(violation / scale)
+
+
+def speed_and_accuracy(quick: bool = False) -> dict:
+  rng = np.random.default_rng(0)
+  program = random_program(rng)
+  count = 128 if quick else 1024
+  costs = rng.normal(size=(count, 40))
+  highs = ptf.solvers.LinearProgram(**program)
+  reference = highs.solve(costs)
+  highs_seconds = _median_seconds(lambda: highs.solve(costs))
+  highs.close()
+  rows, tolerance_rows = [], []
+  for tolerance in (1e-4, 1e-6, 1e-8):
+    scaled = pdlp.scale_program(
+      program["A_eq"],
+      program["b_eq"],
+      program["A_ub"],
+      program["b_ub"],
+      np.zeros(40),
+      np.ones(40),
+    )
+    solve = _compiled(scaled, tolerance, 50_000, pdlp.Options())
+    x, _, status, iterations = solve(tf.constant(costs))
+    seconds = _median_seconds(lambda s=solve: s(tf.constant(costs))[0].numpy())
+    objective_error, violation = _errors(program, costs, x.numpy(), reference)
+    row = {
+      "tolerance": f"{tolerance:g}",
+      "instances": count,
+      "HiGHS, threads (s)": highs_seconds,
+      "PDLP, XLA (s)": seconds,
+      "HiGHS / PDLP": highs_seconds / seconds,
+      "converged": float(np.mean(status.numpy() == pdlp.CONVERGED)),
+      "iterations (median)": float(np.median(iterations.numpy())),
+      "iterations (max)": float(iterations.numpy().max()),
+      "max rel. objective error": objective_error,
+      "max rel. violation": violation,
+      "ms per iteration of the batch": 1e3
+      * seconds
+      / float(iterations.numpy().max()),
+    }
+    (rows if tolerance == 1e-6 else tolerance_rows).append(row)
+  return {
+    f"PDLP under XLA vs HiGHS ({count} LPs, n = 40, 20 ≤ + 10 = rows, "
+    "boxes)": rows,
+    "PDLP: tolerance against accuracy and time": tolerance_rows + rows,
+  }
+
+
+def ingredients(quick: bool = False) -> dict:
+  rng = np.random.default_rng(1)
+  program = random_program(rng)
+  costs = tf.constant(rng.normal(size=(64 if quick else 256, 40)))
+  variants = {
+    "all (PDLP)": (True, pdlp.Options()),
+    "no preconditioning": (False, pdlp.Options()),
+    "no Halpern (plain PDHG)": (True, pdlp.Options(halpern=False)),
+    "no restarts": (True, pdlp.Options(restarts=False)),
+    "no primal-weight updates": (
+      True,
+      pdlp.Options(adaptive_primal_weight=False),
+    ),
+    "step 0.5/‖K‖": (True, pdlp.Options(step_fraction=0.5)),
+  }
+  rows = []
+  for name, (precondition, options) in variants.items():
+    scaled = pdlp.scale_program(
+      program["A_eq"],
+      program["b_eq"],
+      program["A_ub"],
+      program["b_ub"],
+      np.zeros(40),
+      np.ones(40),
+      precondition=precondition,
+    )
+    solve = _compiled(scaled, 1e-6, 20_000, options)
+    _, _, status, iterations = solve(costs)
+    rows.append(
+      {
+        "variant": name,
+        "converged": float(np.mean(status.numpy() == pdlp.CONVERGED)),
+        "iterations (median)": float(np.median(iterations.numpy())),
+        "iterations (max)": float(iterations.numpy().max()),
+      }
+    )
+  return {
+    "PDLP's ingredients: iterations to a 1e-6 tolerance (at most 20,000)": rows
+  }
+
+
+def flow_shortest_path(quick: bool = False) -> dict:
+  count = 200 if quick else 1000
+  _, c = ptf.data.shortest_path(
+    count, 5, (5, 5), deg=6, noise_width=0.5, seed=0
+  )
+  a_eq, b_eq = ptf.solvers.grid_flow_constraints((5, 5))
+  flow = ptf.solvers.LinearProgram(
+    A_eq=a_eq, b_eq=b_eq, bounds=(0, 1), method="pdlp"
+  )
+  solve = tf.function(flow, jit_compile=True)
+  exact = tf.function(
+    lambda t: ptf.solvers.grid_arc_shortest_path(t, grid=(5, 5)),
+    jit_compile=True,
+  )
+  costs = tf.constant(c)
+  x = solve(costs).numpy()
+  paths = exact(costs).numpy()
+  optimal = np.isclose(
+    np.sum(c * np.round(x), 1), np.sum(c * paths, 1), rtol=1e-5
+  )
+  flow_seconds = _median_seconds(lambda: solve(costs).numpy())
+  exact_seconds = _median_seconds(lambda: exact(costs).numpy())
+  return {
+    f"PyEPO's 5×5 shortest path as a flow LP ({count} instances)": [
+      {
+        "solver": "PDLP (flow LP), XLA",
+        "per instance (ms)": 1e3 * flow_seconds / count,
+        "exact grid DP, XLA, per instance (ms)": 1e3 * exact_seconds / count,
+        "PDLP / DP time": flow_seconds / exact_seconds,
+        "rounded solutions optimal": float(optimal.mean()),
+      }
+    ]
+  }
+
+
+def run(quick: bool = False) -> dict:
+  return {
+    **speed_and_accuracy(quick),
+    **ingredients(quick),
+    **flow_shortest_path(quick),
+  }

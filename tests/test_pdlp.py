@@ -1,0 +1,212 @@
+"""LinearProgram(method='pdlp'): HiGHS's optimum on random feasible bounded
+LPs in eager mode and under XLA, the statuses of infeasible, unbounded and
+unfinished rows and the policy for them, PyEPO's shortest path as a flow LP,
+and the losses and metrics over it."""
+
+import keras
+import numpy as np
+import pytest
+from scipy import optimize
+import tensorflow as tf
+
+import perturbations_tf as ptf
+from perturbations_tf._src import pdlp
+
+STATUS = {name: i for i, name in enumerate(ptf.solvers.LinearProgram.STATUSES)}
+
+
+def random_program(rng, n=40, m_ub=20, m_eq=10):
+  """Constraints feasible around an interior point of the unit box."""
+  x0 = rng.uniform(0.2, 0.8, n)
+  a_ub = rng.normal(size=(m_ub, n))
+  b_ub = a_ub @ x0 + rng.uniform(0.1, 1.0, m_ub)
+  a_eq = rng.normal(size=(m_eq, n))
+  return dict(A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=a_eq @ x0, bounds=(0, 1))
+
+
+def highs_objectives(program, costs, maximize=False):
+  sign = -1.0 if maximize else 1.0
+  return np.array(
+    [
+      sign * optimize.linprog(sign * c, method="highs", **program).fun
+      for c in np.asarray(costs, np.float64)
+    ]
+  )
+
+
+@pytest.mark.parametrize("mode", ["eager", "xla"])
+@pytest.mark.parametrize("maximize", [False, True])
+def test_equals_highs_on_random_feasible_bounded_programs(mode, maximize, rng):
+  # n = 40, 20 inequalities, 10 equalities, boxes; costs vary per row.
+  program = random_program(rng)
+  costs = rng.normal(size=(48, 40)).astype(np.float32)
+  lp = ptf.solvers.LinearProgram(**program, maximize=maximize, method="pdlp")
+  solve = lp.solve_with_status
+  if mode == "xla":
+    solve = tf.function(solve, jit_compile=True)
+  x, status = solve(tf.constant(costs))
+  x = x.numpy().astype(np.float64)
+  assert (status.numpy() == STATUS["converged"]).all()
+  objective = np.sum(costs * x, 1)
+  reference = highs_objectives(program, costs, maximize)
+  np.testing.assert_array_less(
+    np.abs(objective - reference) / np.maximum(np.abs(reference), 1.0), 1e-4
+  )
+  scale = np.abs(np.concatenate([program["b_ub"], program["b_eq"]])).max()
+  assert np.maximum(x @ program["A_ub"].T - program["b_ub"], 0).max() <= (
+    1e-4 * scale
+  )
+  assert np.abs(x @ program["A_eq"].T - program["b_eq"]).max() <= 1e-4 * scale
+  assert x.min() >= 0 and x.max() <= 1  # Bounds hold exactly (projected).
+
+
+def test_statuses_of_infeasible_unbounded_and_unfinished_rows():
+  # Free variables, x0 + x1 ≤ 1: unbounded for costs of any sign.
+  free = ptf.solvers.LinearProgram(
+    A_ub=[[1.0, 1.0]], b_ub=[1.0], bounds=(None, None), method="pdlp"
+  )
+  _, status = free.solve_with_status(tf.constant([[-1.0, -2.0], [1.0, 1.0]]))
+  assert (status.numpy() == STATUS["dual_infeasible"]).all()
+  # x0 + x1 ≤ −1 with x ≥ 0: no point at all.
+  empty = ptf.solvers.LinearProgram(
+    A_ub=[[1.0, 1.0]], b_ub=[-1.0], method="pdlp"
+  )
+  _, status = empty.solve_with_status(tf.constant([[1.0, 1.0], [0.0, 2.0]]))
+  assert (status.numpy() == STATUS["primal_infeasible"]).all()
+  # Too few iterations: the last iterate, flagged.
+  rng = np.random.default_rng(1)
+  short = ptf.solvers.LinearProgram(
+    **random_program(rng), method="pdlp", max_iterations=64
+  )
+  x, status = short.solve_with_status(rng.normal(size=(4, 40)))
+  assert (status.numpy() == STATUS["iteration_limit"]).all()
+  assert np.isfinite(x.numpy()).all()
+
+
+def test_the_policy_for_rows_that_fail():
+  empty = ptf.solvers.LinearProgram(
+    A_ub=[[1.0, 1.0]], b_ub=[-1.0], method="pdlp"
+  )
+  costs = tf.constant([[1.0, 1.0]])
+  # An error in eager mode and tf.function; NaN under XLA (no assertions).
+  with pytest.raises(tf.errors.InvalidArgumentError, match="infeasible"):
+    empty(costs)
+  with pytest.raises(tf.errors.InvalidArgumentError, match="infeasible"):
+    tf.function(empty)(costs)
+  assert np.isnan(tf.function(empty, jit_compile=True)(costs)).all()
+  # Unfinished rows are counted by a metric beside the loss.
+  rng = np.random.default_rng(2)
+  program = random_program(rng)
+  metric = ptf.metrics.ConvergedFraction(
+    ptf.solvers.LinearProgram(**program, method="pdlp", max_iterations=64)
+  )
+  metric.update_state(None, rng.normal(size=(8, 40)))
+  assert float(metric.result()) == 0.0
+  metric = ptf.metrics.ConvergedFraction(
+    ptf.solvers.LinearProgram(**program, method="pdlp")
+  )
+  metric.update_state(None, rng.normal(size=(8, 40)))
+  assert float(metric.result()) == 1.0
+  with pytest.raises(ValueError, match="solve_with_status"):
+    ptf.metrics.ConvergedFraction("argmax")
+
+
+def flow_program(grid=(5, 5), **kwargs):
+  a_eq, b_eq = ptf.solvers.grid_flow_constraints(grid)
+  return ptf.solvers.LinearProgram(
+    A_eq=a_eq, b_eq=b_eq, bounds=(0, 1), method="pdlp", **kwargs
+  )
+
+
+def test_pyepos_shortest_path_as_a_flow_program():
+  _, c = ptf.data.shortest_path(300, 5, (5, 5), deg=6, noise_width=0.5, seed=0)
+  flow = flow_program()
+  assert flow.maximize is False
+  x = tf.function(flow, jit_compile=True)(tf.constant(c)).numpy()
+  exact = ptf.solvers.grid_arc_shortest_path(c, grid=(5, 5)).numpy()
+  rounded = np.round(x)
+  optimal = np.isclose(np.sum(c * rounded, 1), np.sum(c * exact, 1), rtol=1e-5)
+  # Rounded paths are paths (flow conservation), and optimal.
+  a_eq, b_eq = ptf.solvers.grid_flow_constraints((5, 5))
+  assert np.allclose(rounded @ a_eq.T, b_eq)
+  assert optimal.mean() >= 0.99
+
+
+def test_losses_and_layers_over_it_train_under_xla():
+  x, c = ptf.data.shortest_path(200, 5, (3, 3), deg=4, noise_width=0.5, seed=1)
+  flow = flow_program((3, 3))
+  grid = {"name": "grid_arc_shortest_path", "kwargs": {"grid": (3, 3)}}
+  data = ptf.data.make_dataset(x, c, grid, batch_size=25, seed=0)
+  for loss in (
+    ptf.SPOPlusLoss(flow),
+    ptf.FenchelYoungLoss(flow, num_samples=3, sigma=1.0, seed=0),
+  ):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(12)])
+    model.compile(
+      keras.optimizers.Adam(0.05),
+      loss=loss,
+      metrics=[ptf.metrics.NormalizedRegret(grid)],
+    )
+    assert model.jit_compile is False  # No GPU here: Keras's own choice.
+    model.compile(
+      keras.optimizers.Adam(0.05),
+      loss=loss,
+      jit_compile=True,
+      metrics=[ptf.metrics.NormalizedRegret(grid)],
+    )
+    assert model.jit_compile is True  # TF-native: XLA allowed.
+    before = model.evaluate(data, verbose=0, return_dict=True)
+    model.fit(data, epochs=4, verbose=0)
+    after = model.evaluate(data, verbose=0, return_dict=True)
+    assert after["normalized_regret"] < 0.5 * before["normalized_regret"]
+
+
+def test_settings_serialise_and_bad_settings_raise():
+  lp = flow_program((2, 3), tolerance=1e-5, max_iterations=500)
+  copy = keras.saving.deserialize_keras_object(
+    keras.saving.serialize_keras_object(lp)
+  )
+  assert (copy.method, copy.tolerance, copy.max_iterations) == (
+    "pdlp",
+    1e-5,
+    500,
+  )
+  assert (
+    copy.supports_jit
+    and not ptf.solvers.LinearProgram(A_ub=[[1.0]], b_ub=[1.0]).supports_jit
+  )
+  with pytest.raises(ValueError, match="integrality needs method='highs'"):
+    ptf.solvers.LinearProgram(
+      A_ub=[[1.0]], b_ub=[1.0], integrality=[1], method="pdlp"
+    )
+  with pytest.raises(ValueError, match="method must be one of"):
+    ptf.solvers.LinearProgram(A_ub=[[1.0]], b_ub=[1.0], method="simplex")
+  with pytest.raises(ValueError, match="tolerance must be a positive"):
+    ptf.solvers.LinearProgram(
+      A_ub=[[1.0]], b_ub=[1.0], method="pdlp", tolerance=0
+    )
+
+
+def test_preconditioning_equilibrates_and_the_step_is_stable(rng):
+  program = random_program(rng)
+  scaled = pdlp.scale_program(
+    program["A_eq"],
+    program["b_eq"],
+    program["A_ub"],
+    program["b_ub"],
+    np.zeros(40),
+    np.ones(40),
+  )
+  k = scaled.matrix
+  # K̃ = D_r K D_c, and η·‖K̃‖ < 1: the condition of PDHG's convergence.
+  np.testing.assert_allclose(
+    k, scaled.original * scaled.row_scale[:, None] * scaled.col_scale, 1e-12
+  )
+  assert scaled.step * np.linalg.norm(k, 2) < 1.0
+  row_norms = np.abs(k).max(1)
+  assert (
+    row_norms.max() / row_norms.min()
+    < np.abs(scaled.original).max(1).max()
+    / np.abs(scaled.original).max(1).min()
+  )
