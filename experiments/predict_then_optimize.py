@@ -116,15 +116,21 @@ class Config(common.TrainConfig):
     "knapsacks with too many packings).",
     choices=("packings", "highs"),
   )
+  shortest_path_solver: str = common.field(
+    "grid",
+    "Shortest path: 'grid' (ptf.solvers.grid_arc_shortest_path, exact "
+    "dynamic programming, XLA), or the path as a flow linear program "
+    "through ptf.solvers.LinearProgram: 'pdlp' (in the graph, XLA) or "
+    "'highs' (HiGHS on the host).",
+    choices=("grid", "pdlp", "highs"),
+  )
   lp_executor: str = common.field(
     "processes",
-    "Knapsack with HiGHS: where it solves ('processes': "
+    "HiGHS (knapsack or flow LP): where it solves ('processes': "
     "spawned workers, faster for many small programs).",
     choices=("threads", "processes"),
   )
-  num_workers: int = common.field(
-    0, "Knapsack with HiGHS: workers (0: one per CPU core)."
-  )
+  num_workers: int = common.field(0, "HiGHS: workers (0: one per CPU core).")
   epochs: int = common.field(20, "Training epochs.")
   batch_size: int = common.field(32, "Mini-batch size.")
   learning_rate: float = common.field(1e-2, "Adam learning rate.")
@@ -284,10 +290,18 @@ def generate(
 def problem_solver(config: Config, problem: Problem):
   """The batched solver of the problem (it declares its sense)."""
   if config.problem == "shortest_path":
-    return {
-      "name": "grid_arc_shortest_path",
-      "kwargs": {"grid": [config.grid_size, config.grid_size]},
-    }
+    grid = [config.grid_size, config.grid_size]
+    if config.shortest_path_solver == "grid":
+      return {"name": "grid_arc_shortest_path", "kwargs": {"grid": grid}}
+    a_eq, b_eq = ptf.solvers.grid_flow_constraints(grid)
+    return ptf.LinearProgram(
+      A_eq=a_eq,
+      b_eq=b_eq,
+      bounds=(0, 1),
+      method=config.shortest_path_solver,
+      executor=config.lp_executor,
+      num_workers=config.num_workers or None,
+    )
   if config.knapsack_solver == "packings":
     return ptf.Knapsack(problem.weights, problem.capacity)
   return ptf.LinearProgram(
@@ -303,12 +317,15 @@ def problem_solver(config: Config, problem: Problem):
 
 class Cell(NamedTuple):
   """A data set with its solver and the optimal decisions, shared by the
-  methods trained on it."""
+  methods trained on it. The decisions and the regret come from an exact
+  solver (for the shortest path the grid's dynamic programming, whatever
+  solver trains)."""
 
   problem: Problem
   solver: object
   w_train: np.ndarray
   w_test: np.ndarray
+  exact: object
 
 
 def make_cell(config: Config, n, deg, noise, seed) -> Cell:
@@ -318,11 +335,19 @@ def make_cell(config: Config, n, deg, noise, seed) -> Cell:
     else generate(config, n, deg, noise, seed)
   )
   solver = problem_solver(config, problem)
+  exact = solver
+  if (
+    config.problem == "shortest_path" and config.shortest_path_solver != "grid"
+  ):
+    exact = problem_solver(
+      dataclasses.replace(config, shortest_path_solver="grid"), problem
+    )
   return Cell(
     problem,
     solver,
-    ptf.data.optimal_solutions(problem.c_train, solver),
-    ptf.data.optimal_solutions(problem.c_test, solver),
+    ptf.data.optimal_solutions(problem.c_train, exact),
+    ptf.data.optimal_solutions(problem.c_test, exact),
+    exact,
   )
 
 
@@ -417,7 +442,7 @@ def train_one(
   callbacks=(),
 ) -> dict[str, float]:
   """Trains the linear model with one method; its regrets and times."""
-  problem, solver, w_train, w_test = cell
+  problem, solver, w_train, w_test, exact = cell
   keras.utils.set_random_seed(seed)
   loss, target = make_loss(config, method, solver, w_train, seed)
   y = {
@@ -453,7 +478,7 @@ def train_one(
   ):
     predicted = model(x, training=False)
     metrics[f"{split}_normalized_regret"] = normalized_regret(
-      solver, c, w, predicted
+      exact, c, w, predicted
     )
   return metrics
 

@@ -32,6 +32,7 @@ from absl import app
 from absl import flags
 from absl import logging
 import keras
+import numpy as np
 
 from experiments import cli
 from experiments import common
@@ -238,8 +239,8 @@ def all_runs(
 
 def pto_runs(quick: bool) -> list[Run]:
   """PyEPO's benchmark: the shortest path (quick: one training size and
-  noise width; else PyEPO's grid of three sizes and two widths) and the
-  knapsack."""
+  noise width; else PyEPO's grid of three sizes and two widths), the
+  knapsack, and the shortest path as a flow LP through each solver."""
   shortest = (
     ("shortest_path", "configs/predict_then_optimize_quick.cfg")
     if quick
@@ -255,7 +256,18 @@ def pto_runs(quick: bool) -> list[Run]:
       shortest,
       ("knapsack", "configs/predict_then_optimize_knapsack.cfg"),
     )
+  ] + [
+    Run(
+      f"predict_then_optimize/flow_lp_{solver}",
+      "predict_then_optimize",
+      _flagfiles("configs/predict_then_optimize_flow_lp.cfg")
+      + (f"--shortest_path_solver={solver}",),
+    )
+    for solver in FLOW_LP_SOLVERS
   ]
+
+
+FLOW_LP_SOLVERS = ("grid", "pdlp", "highs")
 
 
 def make_config(run: Run, output_root: str, extra: Sequence[str] = ()):
@@ -709,7 +721,52 @@ def pto_docs(output_root: str, docs_dir: str) -> dict[str, str]:
         + _table(["method"] + [f"deg {d}" for d in degrees], rows)
       )
     tables[f"pto_{study}"] = "\n".join(blocks)
+  flow = flow_lp_table(output_root)
+  if flow:
+    tables["pto_flow_lp"] = flow
   return tables
+
+
+def flow_lp_table(output_root: str) -> str:
+  """The shortest path as a flow LP: each method's test regret (mean ± std
+  over seeds) and seconds per epoch through each solver."""
+  rows = []
+  for solver in FLOW_LP_SOLVERS:
+    folder = os.path.join(
+      output_root, "predict_then_optimize", f"flow_lp_{solver}"
+    )
+    results = _results(folder)
+    if not results:
+      continue
+    runs = results["metrics"]["runs"]
+    for method, cells in results["metrics"]["summary"].items():
+      for cell, summary in cells.items():
+        seconds = [
+          m["seconds_per_epoch"]
+          for name, m in runs.items()
+          if name.startswith(f"{method}/{cell}_")
+        ]
+        rows.append(
+          [
+            method,
+            solver,
+            cell,
+            _pm(summary, ".4f"),
+            f"{np.median(seconds):.3f}",
+          ]
+        )
+  if not rows:
+    return ""
+  return _table(
+    [
+      "method",
+      "solver",
+      "data",
+      "test normalised regret",
+      "s / epoch (median)",
+    ],
+    rows,
+  )
 
 
 def update_page(page: str, tables: dict[str, str]) -> None:

@@ -75,6 +75,27 @@ def test_every_method_trains_and_beats_nothing_on_both_problems(tmp_path):
     )
 
 
+def test_the_shortest_path_as_a_flow_lp_trains_as_the_grid_solver(tmp_path):
+  """SPO+ through the flow LP (PDLP in the graph, HiGHS on the host) meets
+  the grid solver's decisions, so it ends at the grid's regret."""
+  regret = {}
+  for solver in ("grid", "pdlp", "highs"):
+    config = tiny(
+      tmp_path / solver,
+      methods=["spo_plus"],
+      shortest_path_solver=solver,
+      lp_executor="threads",
+      num_workers=1,
+    )
+    runs = pto.run(config)["metrics"]["runs"]
+    regret[solver] = runs["spo_plus/n60_deg4_noise0.5_seed0"][
+      "test_normalized_regret"
+    ]
+  assert 0 < regret["grid"] < 1
+  assert regret["pdlp"] == pytest.approx(regret["grid"], abs=1e-3)
+  assert regret["highs"] == pytest.approx(regret["grid"], abs=1e-3)
+
+
 def test_rerun_skips_finished_runs_and_seeds_repeat(tmp_path):
   config = tiny(tmp_path, methods=["spo_plus", "two_stage"], num_seeds=2)
   first = pto.run(config)

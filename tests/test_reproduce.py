@@ -9,6 +9,9 @@ from experiments import classification
 from experiments import reproduce
 from tests import mock_cifar
 
+# The repository's binaries, benchmarks or documentation, beside the library.
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
@@ -70,6 +73,7 @@ def test_docs_figures_tables_and_results_page(smoke):
     "classification",
     "pto_shortest_path",
     "pto_knapsack",
+    "pto_flow_lp",
   }
   for figure in (
     "shortest_path_curves.png",
@@ -98,6 +102,9 @@ def test_docs_figures_tables_and_results_page(smoke):
     )
     assert tables[study].count("\n") == 2 + 2 + 9
     assert "| spo_plus | " in tables[study]
+  # Two methods through three solvers, one data cell.
+  # Header, rule, then 2 methods × 3 solvers × 2 degrees of the smoke.
+  assert tables["pto_flow_lp"].count("\n") == 2 + 2 * 3 * 2
   with open(page, encoding="utf-8") as f:
     text = f.read()
   assert "stale" not in text
