@@ -27,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import tensorflow as tf
 
+from benchmarks import pdlp as pdlp_benchmark
 import perturbations_tf as ptf
 from perturbations_tf import solvers
 
@@ -81,6 +82,15 @@ def cases() -> dict:
     out[f"shortest_path_B640_{size}x{size}"] = (
       lambda t: solvers.shortest_path(t),
       [grids],
+    )
+  # Linear programs in the graph: the benchmark's random LPs, a batch of
+  # 1,024 and one of the M·B perturbed copies of a Fenchel–Young loss.
+  program = pdlp_benchmark.random_program(np.random.default_rng(0))
+  lp = ptf.LinearProgram(**program, method="pdlp")
+  for batch in (1024, 8192):
+    out[f"pdlp_B{batch}_n40"] = (
+      lambda c: lp(c),
+      [rng.normal(size=(batch, 40)).astype("float32")],
     )
   return out
 
