@@ -407,8 +407,8 @@ class LinearProgram:
       ...                    bounds=(None, None))
       >>> x, status = lp.solve_with_status(tf.constant([[-1.0, -2.0],
       ...                                              [1.0, 1.0]]))
-      >>> [LinearProgram.STATUSES[s] for s in status.numpy()]
-      ['dual_infeasible', 'dual_infeasible']
+      >>> print(*(LinearProgram.STATUSES[s] for s in status.numpy()))
+      dual_infeasible dual_infeasible
     """
     costs = self._check_costs(costs)
     dtype = validation.solution_dtype(costs.dtype)
