@@ -17,4 +17,5 @@ def _doctest_names(doctest_namespace):
   doctest_namespace.update(
     functools=functools, keras=keras, np=np, ptf=ptf, tf=tf
   )
-  np.set_printoptions(legacy="1.25")
+  if np.lib.NumpyVersion(np.__version__) >= "2.0.0":
+    np.set_printoptions(legacy="1.25")  # NumPy 1's scalar reprs.

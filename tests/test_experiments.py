@@ -25,6 +25,9 @@ import perturbations_tf as ptf
 from tests import command_lines
 from tests import mock_cifar
 
+# The repository's binaries, benchmarks or documentation, beside the library.
+pytestmark = pytest.mark.integration
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -623,9 +626,6 @@ import json, os, signal, sys
 import keras
 from tests import mock_cifar
 from experiments import {binary} as binary
-
-# The repository's binaries, benchmarks or documentation, beside the library.
-pytestmark = pytest.mark.integration
 
 class Kill(keras.callbacks.Callback):
   def on_epoch_begin(self, epoch, logs=None):

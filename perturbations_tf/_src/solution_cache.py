@@ -70,7 +70,7 @@ class SolutionCache(solver_layer.SolverLayer):
     False
     >>> costs = tf.constant([[[1., 9.], [1., 1.]], [[1., 1.], [9., 1.]]])
     >>> paths = cache(costs)  # Solves every row: the pool starts empty.
-    >>> int(cache.pool_size), cache.exact_fraction
+    >>> int(cache.pool_size.numpy()), cache.exact_fraction
     (1, 1.0)
   """
 
