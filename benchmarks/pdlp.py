@@ -39,6 +39,19 @@ def random_program(
   return dict(A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=a_eq @ x0, bounds=(0, 1))
 
 
+def _scaled(program: dict, precondition: bool = True) -> pdlp.ScaledProgram:
+  """The random program's constraints, stacked and preconditioned."""
+  return pdlp.scale_program(
+    program["A_eq"],
+    program["b_eq"],
+    program["A_ub"],
+    program["b_ub"],
+    np.zeros(40),
+    np.ones(40),
+    precondition=precondition,
+  )
+
+
 def _compiled(
   scaled: pdlp.ScaledProgram,
   tolerance: float,
@@ -89,15 +102,8 @@ def speed_and_accuracy(quick: bool = False) -> dict:
   highs_seconds = _median_seconds(lambda: highs.solve(costs))
   highs.close()
   rows, tolerance_rows = [], []
+  scaled = _scaled(program)
   for tolerance in (1e-4, 1e-6, 1e-8):
-    scaled = pdlp.scale_program(
-      program["A_eq"],
-      program["b_eq"],
-      program["A_ub"],
-      program["b_ub"],
-      np.zeros(40),
-      np.ones(40),
-    )
     solve = _compiled(scaled, tolerance, 50_000, pdlp.Options())
     x, _, status, iterations = solve(tf.constant(costs))
     seconds = _median_seconds(lambda s=solve: s(tf.constant(costs))[0].numpy())
@@ -153,15 +159,7 @@ def ingredients(quick: bool = False) -> dict:
   }
   rows = []
   for name, (precondition, options) in variants.items():
-    scaled = pdlp.scale_program(
-      program["A_eq"],
-      program["b_eq"],
-      program["A_ub"],
-      program["b_ub"],
-      np.zeros(40),
-      np.ones(40),
-      precondition=precondition,
-    )
+    scaled = _scaled(program, precondition)
     solve = _compiled(scaled, 1e-6, 20_000, options)
     _, _, status, iterations = solve(costs)
     rows.append(
