@@ -20,6 +20,7 @@ from perturbations_tf import solvers
 from perturbations_tf._src import keras_compat
 from perturbations_tf._src.blackbox import blackbox
 from perturbations_tf._src.blackbox import negative_identity
+from perturbations_tf._src.frank_wolfe import regularized_frank_wolfe
 from perturbations_tf._src.imle import imle
 from perturbations_tf._src.perturbed import perturbed
 from perturbations_tf.data import stack_targets
@@ -93,6 +94,7 @@ __all__ = [
   "noise",
   "numpy_solver",
   "perturbed",
+  "regularized_frank_wolfe",
   "solvers",
   "spo_plus_loss",
   "stack_targets",

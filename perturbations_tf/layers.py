@@ -1,11 +1,14 @@
 """Keras layers over solvers: perturbed optimizers, surrogate gradients
-(DBB, NID), I-MLE, and the solution cache.
+(DBB, NID), I-MLE and adaptive I-MLE, the regularised Frank–Wolfe
+optimizer, and the solution cache.
 
-All are deterministic at inference and stochastic in training; all
-serialise."""
+All are deterministic at inference (the perturbed ones stochastic in
+training); all serialise."""
 
 from perturbations_tf._src.blackbox import Blackbox
 from perturbations_tf._src.blackbox import NegativeIdentity
+from perturbations_tf._src.frank_wolfe import RegularizedFrankWolfe
+from perturbations_tf._src.imle import AIMLE
 from perturbations_tf._src.imle import IMLE
 from perturbations_tf._src.layers import Perturbed
 from perturbations_tf._src.layers import PerturbedArgmax
@@ -16,6 +19,7 @@ from perturbations_tf._src.layers import PerturbedTopK
 from perturbations_tf._src.solution_cache import SolutionCache
 
 __all__ = [
+  "AIMLE",
   "Blackbox",
   "IMLE",
   "NegativeIdentity",
@@ -25,5 +29,6 @@ __all__ = [
   "PerturbedShortestPath",
   "PerturbedSort",
   "PerturbedTopK",
+  "RegularizedFrankWolfe",
   "SolutionCache",
 ]

@@ -8,6 +8,7 @@ from perturbations_tf._src.metrics import NormalizedRegret
 from perturbations_tf._src.metrics import ProjectionAccuracy
 from perturbations_tf._src.metrics import Regret
 from perturbations_tf._src.metrics import SpearmanCorrelation
+from perturbations_tf._src.metrics import UnambiguousRegret
 
 __all__ = [
   "ConvergedFraction",
@@ -17,4 +18,5 @@ __all__ = [
   "ProjectionAccuracy",
   "Regret",
   "SpearmanCorrelation",
+  "UnambiguousRegret",
 ]

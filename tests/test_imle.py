@@ -10,6 +10,7 @@ import perturbations_tf as ptf
 from perturbations_tf import noise as noise_lib
 from perturbations_tf import solvers
 from tests import stats
+from tests import training
 
 
 def argmin(x):
@@ -97,3 +98,72 @@ def test_layer_trains_with_pyepo_noise_and_serialises(rng):
   assert np.isfinite(history.history["loss"]).all()
   with pytest.raises(ValueError, match="num_samples must be"):
     ptf.imle(solver, num_samples=0)
+
+
+@pytest.mark.parametrize("two_sided", [False, True])
+def test_aimle_is_imle_at_its_adaptive_step(two_sided, rng):
+  # One backward pass of AIMLE is I-MLE's with λ = α‖θ‖/‖g‖ (same noise);
+  # then α moves by its step, up while the gradient's density is below 1.
+  theta = tf.constant(rng.normal(size=(4, 40)), tf.float32)
+  upstream = tf.constant(rng.normal(size=(4, 40)), tf.float32)
+  layer = ptf.layers.AIMLE(
+    "grid_arc_shortest_path", num_samples=5, noise="gumbel", two_sided=two_sided
+  )
+  lam = float(tf.norm(theta) / tf.norm(upstream))  # α = 1 at the start.
+  plain = ptf.imle(
+    "grid_arc_shortest_path",
+    num_samples=5,
+    lam=lam,
+    noise="gumbel",
+    two_sided=two_sided,
+  )
+  grads = []
+  for fn in (layer._solve, plain):
+    with tf.GradientTape() as tape:
+      tape.watch(theta)
+      y = fn(theta, seed=3)
+    grads.append(tape.gradient(y, theta, output_gradients=upstream).numpy())
+  np.testing.assert_allclose(grads[0], grads[1], rtol=1e-4, atol=1e-5)
+  density = np.mean(np.abs(grads[0]) > 1e-7)
+  assert density < 1
+  np.testing.assert_allclose(layer.density.numpy(), 0.9 + 0.1 * density)
+  np.testing.assert_allclose(layer.alpha.numpy(), 1.001)
+
+
+def test_aimle_alpha_shrinks_once_the_gradient_is_dense_enough():
+  layer = ptf.layers.AIMLE(
+    "argmax", num_samples=50, noise="gumbel", target_density=0.1, seed=0
+  )
+  theta = tf.zeros([8, 4])
+  for _ in range(3):
+    with tf.GradientTape() as tape:
+      tape.watch(theta)
+      y = layer(theta, training=True)
+    tape.gradient(y, theta, output_gradients=tf.tile(tf.eye(4)[:1], [8, 1]))
+  np.testing.assert_allclose(layer.alpha.numpy(), 1.0 - 3e-3, rtol=1e-6)
+
+
+def test_aimle_serialises_with_its_state():
+  layer = ptf.layers.AIMLE("argmax", target_density=0.5, alpha_step=0.01)
+  layer.alpha.assign(1.5)
+  clone = keras.layers.deserialize(keras.layers.serialize(layer))
+  assert clone.get_config() == layer.get_config()
+  assert "lam" not in layer.get_config()
+  clone.set_weights(layer.get_weights())
+  assert float(clone.alpha.numpy()) == 1.5
+  with pytest.raises(ValueError, match="target_density"):
+    ptf.layers.AIMLE("argmax", target_density=0.0)
+
+
+def test_aimle_trains_a_linear_model_to_lower_regret():
+  layer = ptf.layers.AIMLE(training.SOLVER, noise="gumbel", seed=0)
+
+  def make_loss(w_train):
+    def l1_to_the_solutions(y_true, y_pred):  # PyEPO's recipe for I-MLE.
+      decisions = layer(y_pred, training=True)
+      return tf.reduce_mean(tf.abs(decisions - y_true), -1)
+
+    return l1_to_the_solutions
+
+  before, after = training.regret_before_and_after(make_loss, "solutions")
+  assert after < 0.5 * before, (before, after)

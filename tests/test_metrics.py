@@ -99,3 +99,40 @@ def test_regret_and_normalized_regret_are_their_definitions(maximize, rng):
     np.testing.assert_allclose(metric.result(), weighted, rtol=1e-5)
   config = metrics.NormalizedRegret("grid_arc_shortest_path").get_config()
   assert metrics.NormalizedRegret.from_config(config).get_config() == config
+
+
+@pytest.mark.parametrize("maximize", [False, True])
+def test_unambiguous_regret_charges_the_worst_tied_decision(maximize, rng):
+  grid = (3, 3)
+  solver = ptf.solvers.declare_sense(maximize=maximize)(
+    lambda x: solvers.grid_arc_shortest_path(-x if maximize else x, grid)
+  )
+  paths = grid_paths.all_paths(grid)
+  c = rng.uniform(0.1, 2.0, (16, 12))
+  # Predictions with ties: half the rows all zeros (every path optimal), half
+  # costs that tie two paths exactly (the rest of the arcs priced out).
+  c_hat = np.zeros((16, 12))
+  c_hat[8:] = 10.0 * (1 - paths[0] - paths[1] + paths[0] * paths[1])
+  c_hat[8:] *= -1.0 if maximize else 1.0
+  metric = ptf.metrics.UnambiguousRegret(solver)
+  metric.update_state(c, c_hat)
+  objectives = c @ paths.T
+  optimal = objectives.max(1) if maximize else objectives.min(1)
+  predicted = c_hat @ paths.T
+  best = predicted.max(1) if maximize else predicted.min(1)
+  tied = np.abs(predicted - best[:, None]) < 1e-9
+  worst = np.where(tied, objectives, np.inf if maximize else -np.inf)
+  worst = worst.min(1) if maximize else worst.max(1)
+  s = 1.0 if maximize else -1.0
+  expected = np.sum(s * (optimal - worst)) / np.sum(np.abs(optimal))
+  np.testing.assert_allclose(metric.result(), expected, rtol=1e-5)
+  # Without ties it is the normalised regret.
+  unique = rng.uniform(0.1, 2.0, (16, 12))
+  plain = ptf.metrics.NormalizedRegret(solver)
+  plain.update_state(c, unique)
+  metric.reset_state()
+  metric.update_state(c, unique)
+  np.testing.assert_allclose(metric.result(), plain.result(), rtol=1e-6)
+  assert metric.tolerance == 1e-5
+  with pytest.raises(ValueError, match="tolerance"):
+    ptf.metrics.UnambiguousRegret(solver, tolerance=0.0)

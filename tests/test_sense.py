@@ -55,12 +55,32 @@ CLASSES = {
   "CMAPLoss": lambda s, m: ptf.CMAPLoss(
     ptf.SolutionCache(s, shape=(12,), maximize=m)
   ),
+  "PointwiseLTRLoss": lambda s, m: ptf.losses.PointwiseLTRLoss(
+    ptf.SolutionCache(s, shape=(12,), maximize=m)
+  ),
+  "PairwiseLTRLoss": lambda s, m: ptf.losses.PairwiseLTRLoss(
+    ptf.SolutionCache(s, shape=(12,), maximize=m)
+  ),
+  "ListwiseLTRLoss": lambda s, m: ptf.losses.ListwiseLTRLoss(
+    ptf.SolutionCache(s, shape=(12,), maximize=m)
+  ),
+  "PGLoss": lambda s, m: ptf.losses.PGLoss(s, maximize=m),
+  "RegularizedFenchelYoungLoss": lambda s, m: (
+    ptf.losses.RegularizedFenchelYoungLoss(s, maximize=m)
+  ),
   "Regret": lambda s, m: ptf.metrics.Regret(s, maximize=m),
+  "UnambiguousRegret": lambda s, m: ptf.metrics.UnambiguousRegret(
+    s, maximize=m
+  ),
   "NormalizedRegret": lambda s, m: ptf.metrics.NormalizedRegret(s, maximize=m),
   "Perturbed": lambda s, m: ptf.Perturbed(s, maximize=m),
   "Blackbox": lambda s, m: ptf.Blackbox(s, maximize=m),
   "NegativeIdentity": lambda s, m: ptf.NegativeIdentity(s, maximize=m),
   "IMLE": lambda s, m: ptf.IMLE(s, maximize=m),
+  "AIMLE": lambda s, m: ptf.layers.AIMLE(s, maximize=m),
+  "RegularizedFrankWolfe": lambda s, m: ptf.layers.RegularizedFrankWolfe(
+    s, maximize=m
+  ),
   "SolutionCache": lambda s, m: ptf.SolutionCache(s, shape=(12,), maximize=m),
 }
 
@@ -83,7 +103,11 @@ def test_an_undeclared_solver_maximises_unless_told(name):
 
 @pytest.mark.parametrize("name", CLASSES)
 def test_a_contradiction_is_an_error_naming_both(name):
-  owner = "SolutionCache" if name in ("NCELoss", "CMAPLoss") else name
+  owner = (
+    "SolutionCache"
+    if name.endswith(("NCELoss", "CMAPLoss", "LTRLoss"))
+    else name
+  )
   with pytest.raises(
     ValueError,
     match=(
@@ -96,7 +120,13 @@ def test_a_contradiction_is_an_error_naming_both(name):
 
 def test_the_pool_losses_check_their_own_maximize_against_the_cache():
   cache = ptf.SolutionCache(SHORTEST, shape=(12,))
-  for cls in (ptf.NCELoss, ptf.CMAPLoss):
+  for cls in (
+    ptf.NCELoss,
+    ptf.CMAPLoss,
+    ptf.losses.PointwiseLTRLoss,
+    ptf.losses.PairwiseLTRLoss,
+    ptf.losses.ListwiseLTRLoss,
+  ):
     assert cls(cache).maximize is False
     with pytest.raises(
       ValueError, match="SolutionCache declares maximize=False"
@@ -122,3 +152,12 @@ def test_the_fenchel_young_loss_over_a_shortest_path_learns_without_a_flag():
   after = model.evaluate(data, verbose=0, return_dict=True)
   assert after["normalized_regret"] < 0.1
   assert after["normalized_regret"] < 0.3 * before["normalized_regret"]
+
+
+def test_cave_follows_its_programs_sense():
+  program = dict(A_ub=np.ones((1, 12)), b_ub=[3.0], bounds=(0, 1))
+  for maximize in (False, True):
+    lp = ptf.LinearProgram(**program, maximize=maximize)
+    assert ptf.losses.CaVELoss(lp).maximize is maximize
+  with pytest.raises(ValueError, match="declares maximize=False"):
+    ptf.losses.CaVELoss(ptf.LinearProgram(**program), maximize=True)

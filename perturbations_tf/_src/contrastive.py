@@ -23,34 +23,18 @@ with the training set's solutions.
 
 from __future__ import annotations
 
-import typing
-
 import keras
 import tensorflow as tf
 
 from perturbations_tf._src import labels
-from perturbations_tf._src import registry
+from perturbations_tf._src import pool_loss
 from perturbations_tf._src import sense
 from perturbations_tf._src import solution_cache
-from perturbations_tf._src import solver_loss
 from perturbations_tf._src import targets
 from perturbations_tf._src import validation
 from perturbations_tf._src.types import DTypeLike
 from perturbations_tf._src.types import SolverLike
 from perturbations_tf._src.types import TensorLike
-
-
-def _check_cache(
-  solver: SolverLike, owner: str
-) -> solution_cache.SolutionCache:
-  solver = registry.get_solver(solver)
-  if not isinstance(solver, solution_cache.SolutionCache):
-    raise ValueError(
-      f"{owner} needs a SolutionCache as its solver (its pool, solver and "
-      f"sense), got {solver!r}: wrap the solver as SolutionCache(solver, "
-      "shape, initial_solutions=train_solutions)."
-    )
-  return solver
 
 
 def _own_objective(
@@ -101,7 +85,7 @@ def nce_loss(
     >>> nce_loss(tf.eye(40)[:1], c_hat, cache).numpy()  # 1 − (1 + 3) / 2
     array([-1.], dtype=float32)
   """
-  cache = _check_cache(solver, "nce_loss")
+  cache = pool_loss.check_cache(solver, "nce_loss")
   own, flat, s = _own_objective(y_true, y_pred, cache, maximize, "nce_loss")
   # The mean of ĉᵀw over the pool is ĉᵀ(mean of the pool): one vector, not
   # a product with every pooled solution.
@@ -131,7 +115,7 @@ def cmap_loss(
     >>> cmap_loss(tf.eye(40)[1:2], c_hat, cache).numpy()
     array([1.], dtype=float32)
   """
-  cache = _check_cache(solver, "cmap_loss")
+  cache = pool_loss.check_cache(solver, "cmap_loss")
   own, flat, s = _own_objective(y_true, y_pred, cache, maximize, "cmap_loss")
   # The best pooled solution is picked without a gradient, then scored
   # again: the gradient is s·(w_best − w*), not a product with the pool.
@@ -140,38 +124,8 @@ def cmap_loss(
   return tf.cast(value, tf.convert_to_tensor(y_pred).dtype)
 
 
-class _PoolLoss(solver_loss.SolverLoss):
-  """A loss against a `SolutionCache`'s pool, grown at every call.
-
-  The pool is not part of the config (only the cache's settings): a loaded
-  loss starts from an empty pool, unless the model's checkpoint holds the
-  cache. It compiles under XLA when the cache's solver does.
-  """
-
-  def __init__(
-    self,
-    solver: SolverLike,
-    maximize: bool | None = None,
-    reduction: str = "sum_over_batch_size",
-    name: str | None = None,
-    dtype: DTypeLike = None,
-  ):
-    super().__init__(
-      _check_cache(solver, type(self).__name__),
-      maximize,
-      reduction,
-      name,
-      dtype,
-    )
-
-  def call(self, y_true: TensorLike, y_pred: TensorLike) -> tf.Tensor:
-    cache = typing.cast(solution_cache.SolutionCache, self.solver)
-    cache.update(tf.stop_gradient(y_pred))  # Grows the pool.
-    return super().call(y_true, y_pred)
-
-
 @keras.saving.register_keras_serializable(package="perturbations_tf")
-class NCELoss(_PoolLoss):
+class NCELoss(pool_loss.PoolLoss):
   """Noise-contrastive estimation over a solution pool, a Keras loss.
 
   `call(y_true, y_pred)`: `y_true` the optimal solutions `w*(c)` (or
@@ -208,7 +162,7 @@ class NCELoss(_PoolLoss):
 
 
 @keras.saving.register_keras_serializable(package="perturbations_tf")
-class CMAPLoss(_PoolLoss):
+class CMAPLoss(pool_loss.PoolLoss):
   """Contrastive MAP over a solution pool, a Keras loss; as `NCELoss`.
 
   Example:

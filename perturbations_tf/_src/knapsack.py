@@ -20,6 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from perturbations_tf._src import polyhedron
 from perturbations_tf._src import validation
 from perturbations_tf._src.types import TensorLike
 
@@ -178,6 +179,17 @@ class Knapsack:
       ]
     ):
       return tf.identity(y)
+
+  def constraints(self) -> polyhedron.Polyhedron:
+    """The feasible set of the LP relaxation, `{Wx ≤ capacity, 0 ≤ x ≤ 1}`.
+
+    Example:
+      >>> Knapsack([[1.0, 2.0]], [2.0]).constraints().b_ub
+      array([2.])
+    """
+    return polyhedron.Polyhedron.of(
+      self.num_items, self._weights, self._capacity, lower=0.0, upper=1.0
+    )
 
   def get_config(self) -> dict:
     return dict(self._config)

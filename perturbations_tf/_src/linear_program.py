@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from perturbations_tf._src import numpy_solver as numpy_solver_lib
 from perturbations_tf._src import pdlp
+from perturbations_tf._src import polyhedron
 from perturbations_tf._src import validation
 from perturbations_tf._src.types import TensorLike
 
@@ -424,6 +425,19 @@ class LinearProgram:
     if self.method == "pdlp":
       return np.asarray(self(tf.constant(np.asarray(costs))))
     return self._solver.solve(np.asarray(costs))
+
+  def constraints(self) -> polyhedron.Polyhedron:
+    """The feasible set (integrality aside) as arrays.
+
+    Example:
+      >>> lp = LinearProgram(A_ub=[[1.0, 1.0]], b_ub=[1.0], bounds=(0, 1))
+      >>> lp.constraints().upper
+      array([1., 1.])
+    """
+    p = self._program
+    return polyhedron.Polyhedron.of(
+      self.num_variables, p.a_ub, p.b_ub, p.a_eq, p.b_eq, p.lower, p.upper
+    )
 
   def close(self):
     """Shuts down HiGHS's worker pool (also done at exit)."""

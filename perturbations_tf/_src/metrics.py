@@ -19,6 +19,7 @@ from perturbations_tf._src import solver_loss
 from perturbations_tf._src import solvers
 from perturbations_tf._src import solving
 from perturbations_tf._src import targets
+from perturbations_tf._src import validation
 from perturbations_tf._src.types import DTypeLike
 from perturbations_tf._src.types import SolverLike
 from perturbations_tf._src.types import TensorLike
@@ -283,9 +284,7 @@ class Regret(keras.metrics.Metric):
     costs, solutions = targets.split_targets(
       y_true, y_pred, self.solver, self.name
     )
-    decisions = solving.call_solver(
-      self.solver, y_pred, self.name, dtype=costs.dtype, same_shape=True
-    )
+    decisions = self.decisions(y_pred, costs)
     optimal = targets.inner(costs, solutions)
     regret = sense.sign(self.maximize) * (
       optimal - targets.inner(costs, decisions)
@@ -301,6 +300,12 @@ class Regret(keras.metrics.Metric):
       (self.count, weight),
     ):
       variable.assign_add(tf.cast(tf.reduce_sum(value), variable.dtype))
+
+  def decisions(self, y_pred: tf.Tensor, costs: tf.Tensor) -> tf.Tensor:
+    """The decisions taken on the predicted costs, in `costs`' dtype."""
+    return solving.call_solver(
+      self.solver, y_pred, self.name, dtype=costs.dtype, same_shape=True
+    )
 
   def result(self) -> tf.Tensor:
     return tf.math.divide_no_nan(self.total_regret, self.count)
@@ -339,6 +344,70 @@ class NormalizedRegret(Regret):
 
   def result(self) -> tf.Tensor:
     return tf.math.divide_no_nan(self.total_regret, self.total_optimal)
+
+
+@_register
+class UnambiguousRegret(NormalizedRegret):
+  """Normalised regret of the worst decision among the predicted optima
+  (PyEPO's `unambRegret`).
+
+  When the predicted costs `ĉ` have several optimal decisions (a model
+  predicting all zeros: every decision), the regret depends on which one
+  the solver returns. This metric charges the worst: among the decisions
+  optimal for `ĉ` rounded to a multiple of `tolerance`, the one of highest
+  true cost (lowest value for a maximisation). Written as one solve per
+  example: with `r = round(ĉ/tolerance)` (integers) and 0/1 decisions,
+  distinct objectives `rᵀw` differ by at least 1, so solving
+  `r − δc` with `δ = ½/(‖c‖₁ + 1)` keeps the optima of r and, among them,
+  picks the worst for c (minimisation; mirrored for a maximisation). The
+  solve is in float64, exact for the library's TF-native solvers; it needs
+  decisions in [0, 1] (paths, knapsacks, the 0/1 programs of PyEPO).
+
+  Args:
+    solver: the batched solver.
+    maximize: None (as the solver declares), True or False.
+    tolerance: the resolution at which predicted objectives tie, > 0.
+    name: the metric's name.
+    dtype: the dtype of its variables.
+
+  Example:
+    >>> c = (39.0 - tf.range(40.0))[tf.newaxis] / 40.0
+    >>> zeros = tf.zeros([1, 40])  # Every path is optimal for ĉ = 0.
+    >>> plain = ptf.metrics.NormalizedRegret('grid_arc_shortest_path')
+    >>> plain.update_state(c, zeros)  # The solver's tie-break: the best.
+    >>> worst = UnambiguousRegret('grid_arc_shortest_path')
+    >>> worst.update_state(c, zeros)  # The costliest path.
+    >>> round(float(plain.result()), 4), round(float(worst.result()), 4)
+    (0.0, 1.3913)
+  """
+
+  def __init__(
+    self,
+    solver: SolverLike,
+    maximize: bool | None = None,
+    tolerance: float = 1e-5,
+    name: str = "unambiguous_regret",
+    dtype: DTypeLike = None,
+  ):
+    super().__init__(solver, maximize, name, dtype)
+    self.tolerance = validation.positive_number(tolerance, "tolerance")
+
+  def decisions(self, y_pred: tf.Tensor, costs: tf.Tensor) -> tf.Tensor:
+    c = tf.cast(costs, tf.float64)
+    rounded = tf.round(tf.cast(y_pred, tf.float64) / self.tolerance)
+    axes = tf.range(1, tf.rank(c))
+    delta = 0.5 / (tf.reduce_sum(tf.abs(c), axes) + 1.0)
+    delta = tf.reshape(delta, tf.concat([[-1], tf.ones_like(axes)], 0))
+    return solving.call_solver(
+      self.solver,
+      rounded - delta * c,
+      self.name,
+      dtype=costs.dtype,
+      same_shape=True,
+    )
+
+  def get_config(self) -> dict:
+    return {**super().get_config(), "tolerance": self.tolerance}
 
 
 @_register

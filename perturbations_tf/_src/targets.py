@@ -125,6 +125,30 @@ def solutions_of(y_true: TensorLike, y_pred: TensorLike) -> tf.Tensor:
   return tf.cast(y_true, y_pred.dtype)
 
 
+def costs_of(y_true: TensorLike, y_pred: TensorLike) -> tf.Tensor:
+  """The true costs, for a loss whose natural `y_true` is the costs and that
+  needs no optimal decision: `y_true` itself, or the costs of
+  `stack_targets`.
+
+  Args:
+    y_true: `c`, `y_pred`'s shape; or `stack_targets(c, w*)`.
+    y_pred: the predicted costs, `[B, ...]`.
+
+  Returns:
+    `c` in `y_pred`'s dtype.
+
+  Raises:
+    ValueError: if `y_true` is neither of the two shapes.
+  """
+  y_pred = tf.convert_to_tensor(y_pred)
+  y_true = tf.convert_to_tensor(y_true)
+  if _is_stacked(y_true, y_pred):
+    y_true = y_true[:, 0]
+  if not y_true.shape.is_compatible_with(y_pred.shape):
+    raise _shape_error(y_true, y_pred, "the true costs")
+  return tf.cast(y_true, y_pred.dtype)
+
+
 def inner(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
   """`<a, b>` per example over all axes but the first, `[B]`."""
   return tf.reduce_sum(a * b, axis=tf.range(1, tf.rank(a)))
