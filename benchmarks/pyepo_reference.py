@@ -31,6 +31,8 @@ def train(
   lam: float,
   learning_rate: float,
   solve_ratio: float,
+  pg_h: float,
+  cave_max_iter: int,
 ) -> dict:
   grid = tuple(int(g) for g in data["grid"])
   optmodel = pyepo.model.ort.shortestPathModel(grid)
@@ -70,14 +72,45 @@ def train(
       optmodel, n_samples=num_samples, sigma=sigma, lambd=lam, processes=1
     )
     loss_fn = lambda cp, i: l1(imle(cp), w[i])
-  else:  # nce, cmap: a pool seeded with the training set, 5% refreshes.
+  elif method == "aimle":
+    aimle = pyepo.func.adaptiveImplicitMLE(
+      optmodel, n_samples=num_samples, sigma=sigma, processes=1
+    )
+    loss_fn = lambda cp, i: l1(aimle(cp), w[i])
+  elif method == "pg":
+    pg = pyepo.func.perturbationGradient(
+      optmodel, sigma=pg_h, two_sides=False, processes=1
+    )
+    loss_fn = lambda cp, i: pg(cp, c[i])
+  elif method == "rfy":
+    rfy = pyepo.func.regularizedFrankWolfeFenchelYoung(
+      optmodel, lambd=1.0, processes=1
+    )
+    loss_fn = lambda cp, i: rfy(cp, w[i])
+  elif method == "cave":
+    # The binding constraints' normals at w*, zero rows where a constraint
+    # does not bind (PyEPO drops them), computed on the TF side: PyEPO
+    # extracts them through Gurobi only. Its Clarabel projection stops after
+    # `cave_max_iter` iterations: to convergence (100) for the plain CaVE
+    # that the TF side computes, 3 for PyEPO's default CaVE+.
+    tight = torch.tensor(data["tight_train"], dtype=torch.float32)
+    cave = pyepo.func.coneAlignedCosine(
+      optmodel, max_iter=cave_max_iter, processes=1
+    )
+    loss_fn = lambda cp, i: cave(cp, tight[i])
+  else:  # A pool seeded with the training set, 5% refreshes.
     dataset = pyepo.data.dataset.optDataset(
       optmodel, data["x_train"], data["c_train"]
     )
-    contrast = (pyepo.func.NCE if method == "nce" else pyepo.func.CMAP)(
-      optmodel, processes=1, solve_ratio=solve_ratio, dataset=dataset
-    )
-    loss_fn = lambda cp, i: contrast(cp, w[i])
+    pool_loss = {
+      "nce": pyepo.func.NCE,
+      "cmap": pyepo.func.CMAP,
+      "pointwise_ltr": pyepo.func.pointwiseLearningToRank,
+      "pairwise_ltr": pyepo.func.pairwiseLearningToRank,
+      "listwise_ltr": pyepo.func.listwiseLearningToRank,
+    }[method](optmodel, processes=1, solve_ratio=solve_ratio, dataset=dataset)
+    target = c if method.endswith("ltr") else w  # Their natural targets.
+    loss_fn = lambda cp, i: pool_loss(cp, target[i])
   epochs = []
   for order in data[f"order_{seed}"]:  # One row of batch indices per epoch.
     start = time.perf_counter()
@@ -115,6 +148,8 @@ def main(data_path: str, out_path: str):
         settings["lam"],
         settings["learning_rate"],
         settings["solve_ratio"],
+        settings["pg_h"],
+        settings["cave_max_iter"],
       )
       print(
         method,

@@ -1,7 +1,8 @@
 r"""Ours against PyEPO itself: the same data, initial weights, optimiser,
 epochs and batches, on PyEPO's shortest path (run by hand, not in CI).
 
-  python -m venv /tmp/pyepo && /tmp/pyepo/bin/pip install torch pyepo ortools
+  python -m venv /tmp/pyepo
+  /tmp/pyepo/bin/pip install torch pyepo==2.2.7 ortools clarabel
   python -m benchmarks.pyepo_side_by_side --pyepo_python=/tmp/pyepo/bin/python
 
 The data are PyEPO's (its generator's numbers: `ptf.data`),
@@ -12,7 +13,12 @@ the same order. PyEPO trains through its documented loops with its OR-Tools
 GLOP shortest-path model in one process (`benchmarks/pyepo_reference.py`,
 run by `--pyepo_python`); ours through the TF-native grid solver in a
 `tf.function` (XLA where the method allows). Methods with noise (DPO, PFYL,
-I-MLE) or a pool (NCE, CMAP) draw their own random numbers on each side.
+I-MLE, AIMLE) or a pool (NCE, CMAP, the learning-to-rank losses) draw their
+own random numbers on each side. CaVE's binding constraints, which PyEPO
+extracts through Gurobi only, are computed here and given to PyEPO's loss;
+PyEPO's CaVE+ (Clarabel stopped after 3 iterations) faces ours with
+`interior=0.003`. PyEPO's regularised Frank–Wolfe calls its solver per
+example and iteration (minutes per epoch): compare it with `--epochs=1`.
 Both sides' test predictions are scored by the same `NormalizedRegret`.
 Writes `pyepo_side_by_side.{json,md}` to --output_dir.
 """
@@ -32,13 +38,31 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks import run as run_lib
+from experiments import predict_then_optimize as pto
 from experiments.predict_then_optimize import NOT_JIT
+from experiments.predict_then_optimize import POOL_LOSSES
 from experiments.predict_then_optimize import pool_capacity
 import perturbations_tf as ptf
+from perturbations_tf._src import cave
 
 GRID = (5, 5)
 SOLVER = {"name": "grid_arc_shortest_path", "kwargs": {"grid": list(GRID)}}
-METHODS = ("spo_plus", "dbb", "nid", "dpo", "pfyl", "imle", "nce", "cmap")
+# Every method of the binary but least squares (PyEPO's is not a loss).
+METHODS = tuple(m for m in pto.METHODS if m != "two_stage")
+A_EQ, B_EQ = ptf.solvers.grid_flow_constraints(GRID)
+# CaVE's cone comes from the path's flow LP (the grid solver has none).
+FLOW_LP = ptf.LinearProgram(A_eq=A_EQ, b_eq=B_EQ, bounds=(0, 1))
+PG_H = 0.1  # PyEPO's default width.
+CAVE_INTERIOR = 0.003  # The central path's point closest to PyEPO's CaVE+.
+
+
+def tight_constraints(w: np.ndarray) -> np.ndarray:
+  """The normals of the flow LP's constraints binding at each w, `[N, R,
+  n]` with zero rows where a constraint does not bind: CaVE's input as
+  PyEPO takes it (from Gurobi there)."""
+  p = FLOW_LP.constraints()
+  mask = cave.binding_mask(p, w).numpy()
+  return (mask[..., None] * cave.normals(p)[None]).astype(np.float32)
 
 
 def make_data(
@@ -62,6 +86,7 @@ def make_data(
     "x_test": x[num_train:],
     "c_test": c[num_train:],
     "w_test": w[num_train:],
+    "tight_train": tight_constraints(w[:num_train]),
     "grid": np.array(GRID),
     "batches_per_epoch": np.array(-(-num_train // batch_size)),
   }
@@ -99,11 +124,28 @@ def make_loss(
     return regret(ptf.negative_identity(SOLVER))
   if method == "dpo":
     layer = ptf.Perturbed(SOLVER, num_samples, sigma, seed=seed)
-    return lambda c, w, c_hat: tf.reduce_mean(tf.square(layer(c_hat) - w))
-  if method == "imle":
-    layer = ptf.IMLE(SOLVER, num_samples, sigma, lam, seed=seed)
-    return lambda c, w, c_hat: tf.reduce_mean(tf.abs(layer(c_hat) - w))
-  if method in ("nce", "cmap"):
+    return lambda c, w, c_hat: tf.reduce_mean(
+      tf.square(layer(c_hat, training=True) - w)
+    )
+  if method in ("imle", "aimle"):
+    layer = (
+      ptf.IMLE(SOLVER, num_samples, sigma, lam, seed=seed)
+      if method == "imle"
+      else ptf.layers.AIMLE(SOLVER, num_samples, sigma, seed=seed)
+    )
+    return lambda c, w, c_hat: tf.reduce_mean(
+      tf.abs(layer(c_hat, training=True) - w)
+    )
+  if method == "pg":
+    loss = ptf.losses.PGLoss(SOLVER, h=PG_H)
+    return lambda c, w, c_hat: loss(c, c_hat)
+  if method == "rfy":
+    loss = ptf.losses.RegularizedFenchelYoungLoss(SOLVER)
+    return lambda c, w, c_hat: loss(w, c_hat)
+  if method == "cave":  # CaVE+: a point inside the cone (as PyEPO's default).
+    loss = ptf.losses.CaVELoss(FLOW_LP, interior=CAVE_INTERIOR)
+    return lambda c, w, c_hat: loss(w, c_hat)
+  if method in POOL_LOSSES:
     num_train = len(data["w_train"])
     largest_batch = -(-num_train // int(data["batches_per_epoch"]))
     capacity = pool_capacity(
@@ -117,7 +159,9 @@ def make_loss(
       initial_solutions=data["w_train"],
       seed=seed,
     )
-    loss = (ptf.NCELoss if method == "nce" else ptf.CMAPLoss)(cache)
+    loss = POOL_LOSSES[method](cache)
+    if method.endswith("ltr"):  # Their natural targets: the costs.
+      return lambda c, w, c_hat: loss(c, c_hat)
     return lambda c, w, c_hat: loss(w, c_hat)
   loss = ptf.FenchelYoungLoss(SOLVER, num_samples, sigma, seed=seed)
   return lambda c, w, c_hat: loss(w, c_hat)
@@ -201,6 +245,8 @@ def main(argv):
     lam=f.lam,
     learning_rate=f.learning_rate,
     solve_ratio=0.05,
+    pg_h=PG_H,
+    cave_max_iter=f.cave_max_iter,
   )
   data = make_data(seeds, f.epochs, f.batch_size)
   theirs = run_pyepo(f.pyepo_python, data, settings)
@@ -280,6 +326,12 @@ if __name__ == "__main__":
   flags.DEFINE_float("sigma", 1.0, "σ of DPO, PFYL and I-MLE.")
   flags.DEFINE_float("lam", 10.0, "λ of DBB and I-MLE.")
   flags.DEFINE_float("learning_rate", 1e-2, "Adam's learning rate.")
+  flags.DEFINE_integer(
+    "cave_max_iter",
+    3,
+    "PyEPO's CaVE: Clarabel's iterations (3: PyEPO's default CaVE+, as "
+    "ours with interior=0.003; 100: converged, the plain CaVE).",
+  )
   flags.DEFINE_string(
     "output_dir", "benchmarks/results", "Where the table goes."
   )

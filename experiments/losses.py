@@ -173,7 +173,10 @@ class DecisionLoss(keras.losses.Loss):
 
   def call(self, y_true, y_pred):
     costs, solutions = y_true[:, 0], y_true[:, 1]
-    decisions = self.layer(y_pred)
+    # A layer called from a loss does not inherit the model's training flag
+    # (Keras leaves it None, the layer's inference mode: one fixed noise);
+    # a training loss trains it.
+    decisions = self.layer(y_pred, training=True)
     if self.target == "objective":
       error = tf.reduce_sum(costs * decisions, -1) - tf.reduce_sum(
         costs * solutions, -1

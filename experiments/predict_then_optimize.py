@@ -13,8 +13,13 @@ Methods (`--methods`): `two_stage` (least squares on the costs), `spo_plus`
 (SPO+), `dbb` (blackbox interpolation, λ, regret loss), `nid` (negative
 identity, regret loss), `dpo` (perturbed optimizer, squared error to w*),
 `pfyl` (perturbed Fenchel–Young), `imle` (I-MLE, Sum-of-Gamma noise, L1 to
-w*), `nce` and `cmap` (contrastive, over a solution pool seeded with the
-training solutions, a fraction `--solve_ratio` of the rows solved).
+w*), `aimle` (adaptive I-MLE, its λ from the data), `nce` and `cmap`
+(contrastive, over a solution pool seeded with the training solutions, a
+fraction `--solve_ratio` of the rows solved), `pointwise_ltr`,
+`pairwise_ltr` and `listwise_ltr` (learning to rank over the same pool),
+`pg` (perturbation gradient, width `--pg_h`), `rfy` (the Fenchel–Young loss
+of the quadratic regulariser, solved by Frank–Wolfe) and `cave` (CaVE: the
+cone of the binding constraints at w*, no solve in training).
 
 Data: PyEPO's generators (`ptf.data`) over the grid
 `--num_train × --degrees × --noise_widths`, `--num_seeds` seeds each (data
@@ -56,14 +61,32 @@ METHODS = (
   "dpo",
   "pfyl",
   "imle",
+  "aimle",
   "nce",
   "cmap",
+  "pointwise_ltr",
+  "pairwise_ltr",
+  "listwise_ltr",
+  "pg",
+  "rfy",
+  "cave",
 )
+# The losses over a SolutionCache's pool (seeded with the training
+# solutions), by method; the ranking losses take the costs as targets.
+POOL_LOSSES = {
+  "nce": ptf.NCELoss,
+  "cmap": ptf.CMAPLoss,
+  "pointwise_ltr": ptf.losses.PointwiseLTRLoss,
+  "pairwise_ltr": ptf.losses.PairwiseLTRLoss,
+  "listwise_ltr": ptf.losses.ListwiseLTRLoss,
+}
 PROBLEMS = ("shortest_path", "knapsack")
 DATA_ARRAYS = ("x_train", "c_train", "x_test", "c_test")
-# Methods whose training step cannot be XLA-compiled: TensorFlow's Gamma
-# sampler (I-MLE's Sum-of-Gamma noise) has no XLA kernel.
-NOT_JIT = ("imle",)
+# Methods whose training step is not XLA-compiled: TensorFlow's Gamma
+# sampler (I-MLE's Sum-of-Gamma noise) has no XLA kernel, and CaVE+'s
+# Newton systems are factored by XLA's CPU Cholesky ~100× slower than by
+# TensorFlow's own kernel.
+NOT_JIT = ("imle", "aimle", "cave")
 
 
 @dataclasses.dataclass
@@ -105,8 +128,20 @@ class Config(common.TrainConfig):
   sigma: float = common.field(1.0, "σ of dpo, pfyl and imle.")
   dbb_lambda: float = common.field(10.0, "λ of dbb.")
   imle_lambda: float = common.field(10.0, "λ of imle.")
+  pg_h: float = common.field(0.1, "pg: the finite-difference width h.")
+  pg_central: bool = common.field(
+    False, "pg: central differences (PGC) instead of backward ones (PGB)."
+  )
+  rfy_lambda: float = common.field(1.0, "rfy: the regulariser's weight λ.")
+  cave_interior: float = common.field(
+    0.003,
+    "cave: the weight η of the projection's central path (0: the exact "
+    "projection, CaVE; 0.003: as PyEPO's default CaVE+).",
+  )
   solve_ratio: float = common.field(
-    0.05, "Fraction of rows nce and cmap solve exactly (the rest: the pool)."
+    0.05,
+    "Fraction of rows the pool methods (nce, cmap, *_ltr) solve exactly "
+    "(the rest: the pool).",
   )
   knapsack_solver: str = common.field(
     "packings",
@@ -147,10 +182,21 @@ class Config(common.TrainConfig):
         "knapsack_dim",
         "num_samples",
       ),
-      positive=("sigma", "dbb_lambda", "imle_lambda", "capacity"),
+      positive=(
+        "sigma",
+        "dbb_lambda",
+        "imle_lambda",
+        "pg_h",
+        "rfy_lambda",
+        "capacity",
+      ),
     )
     if not self.methods:
       raise ValueError("--methods must name at least one method.")
+    if not self.cave_interior >= 0:
+      raise ValueError(
+        f"--cave_interior must be >= 0, got {self.cave_interior}."
+      )
     if not 0 < self.solve_ratio <= 1:
       raise ValueError(
         f"--solve_ratio must be in (0, 1], got {self.solve_ratio}."
@@ -390,12 +436,25 @@ def make_loss(
     ), "both"
   if method == "pfyl":
     return ptf.FenchelYoungLoss(solver, m, sigma, seed=seed), "solutions"
-  if method == "imle":
-    return losses.DecisionLoss(
-      ptf.IMLE(solver, m, sigma, config.imle_lambda, seed=seed),
-      "solution",
-      "l1",
-    ), "both"
+  if method in ("imle", "aimle"):
+    layer = (
+      ptf.IMLE(solver, m, sigma, config.imle_lambda, seed=seed)
+      if method == "imle"
+      else ptf.layers.AIMLE(solver, m, sigma, seed=seed)
+    )
+    return losses.DecisionLoss(layer, "solution", "l1"), "both"
+  if method == "pg":
+    return ptf.losses.PGLoss(
+      solver, h=config.pg_h, central=config.pg_central
+    ), "costs"
+  if method == "rfy":
+    return ptf.losses.RegularizedFenchelYoungLoss(
+      solver, lam=config.rfy_lambda
+    ), "solutions"
+  if method == "cave":
+    return ptf.losses.CaVELoss(
+      constraints_solver(config, solver), interior=config.cave_interior
+    ), "solutions"
   cache = ptf.SolutionCache(
     solver,
     shape=w_train.shape[1:],
@@ -406,10 +465,19 @@ def make_loss(
     initial_solutions=w_train,
     seed=seed,
   )
-  return (
-    ptf.NCELoss(cache) if method == "nce" else ptf.CMAPLoss(cache),
-    "solutions",
+  target = "costs" if method.endswith("ltr") else "solutions"
+  return POOL_LOSSES[method](cache), target
+
+
+def constraints_solver(config: Config, solver):
+  """A solver that holds the problem's constraints, for CaVE: the solver
+  itself (a knapsack, a LinearProgram), or the grid's flow LP."""
+  if hasattr(registry.get_solver(solver), "constraints"):
+    return solver
+  a_eq, b_eq = ptf.solvers.grid_flow_constraints(
+    [config.grid_size, config.grid_size]
   )
+  return ptf.LinearProgram(A_eq=a_eq, b_eq=b_eq, bounds=(0, 1))
 
 
 class EpochTimer(keras.callbacks.Callback):

@@ -32,6 +32,8 @@ def test_pyepo_side_by_side_trains_ours_on_the_shared_batches():
   )
   assert data["order_0"].shape == (2, 100)
   assert not (data["kernel_0"] == data["kernel_1"]).all()
+  # CaVE's binding constraints for PyEPO: ± the 25 flow rows, 80 bounds.
+  assert data["tight_train"].shape == (100, 2 * 25 + 80, 40)
   for method in sbs.METHODS:
     result = sbs.train_ours(method, data, 0, num_samples=3)
     assert result["predicted"].shape == (50, 40)

@@ -63,6 +63,54 @@ def test_loss_is_the_cosine_to_the_projection_and_zero_at_true_costs(rng):
   assert np.all((loss.numpy() >= 0) & (loss.numpy() <= 2))
 
 
+def test_the_interior_point_is_the_barrier_problems_minimiser(rng):
+  c = rng.uniform(0.1, 2.0, (4, 40))
+  w = ptf.solvers.grid_arc_shortest_path(c, training.GRID).numpy()
+  m = len(A_EQ)
+  inequalities, inner_mask = cave._inequalities(FLOW_LP.constraints(), w)
+  inequalities, inner_mask = inequalities.numpy(), inner_mask.numpy()
+  # One bound row per arc: −e_k off the path, e_k on it.
+  np.testing.assert_array_equal(inner_mask, True)
+  np.testing.assert_array_equal(np.einsum("bkk->bk", inequalities), 2 * w - 1)
+  v = -(c + rng.normal(scale=0.5, size=c.shape))
+  eta = 0.003
+  ours = cave.interior_projection(v, A_EQ, inequalities, inner_mask, eta, 15)
+  for b in range(4):  # An independent solve: L-BFGS-B on (y, λ > 0).
+    h = inequalities[b][inner_mask[b]]
+    mu = eta * v[b] @ v[b]
+
+    def objective(z, h=h, b=b, mu=mu):
+      y, lam = z[:m], z[m:]
+      r = A_EQ.T @ y + h.T @ lam - v[b]
+      value = 0.5 * r @ r - mu * np.sum(np.log(lam))
+      return value, np.concatenate([A_EQ @ r, h @ r - mu / lam])
+
+    z0 = np.concatenate([np.zeros(m), np.ones(len(h))])
+    bounds = [(None, None)] * m + [(1e-12, None)] * len(h)
+    result = optimize.minimize(
+      objective,
+      z0,
+      jac=True,
+      bounds=bounds,
+      method="L-BFGS-B",
+      options={"maxiter": 20_000, "ftol": 1e-15, "gtol": 1e-10},
+    )
+    point = A_EQ.T @ result.x[:m] + h.T @ result.x[m:]
+    np.testing.assert_allclose(ours[b], point, atol=1e-4)
+
+
+def test_interior_cave_keeps_pushing_inside_and_is_scale_free(rng):
+  c = rng.uniform(0.1, 2.0, (8, 40))
+  w = ptf.solvers.grid_arc_shortest_path(c, training.GRID).numpy()
+  exact = cave.cave_loss(w, c, FLOW_LP, interior=1e-9).numpy()
+  np.testing.assert_allclose(exact, 0.0, atol=1e-6)  # η → 0: CaVE.
+  inside = cave.cave_loss(w, c, FLOW_LP, interior=0.003).numpy()
+  assert np.all((inside > 1e-4) & (inside < 0.3)), inside
+  np.testing.assert_allclose(
+    cave.cave_loss(w, 10.0 * c, FLOW_LP, interior=0.003), inside, rtol=1e-6
+  )
+
+
 def test_a_full_knapsack_binds_its_capacity(rng):
   # Unit weights: the knapsack takes the 3 most valuable items and its
   # LP relaxation is tight, so the cone holds the true values.
@@ -77,15 +125,19 @@ def test_a_full_knapsack_binds_its_capacity(rng):
 
 
 def test_the_keras_loss_serialises_and_needs_constraints():
-  loss = ptf.losses.CaVELoss(FLOW_LP, max_iterations=200)
+  loss = ptf.losses.CaVELoss(FLOW_LP, max_iterations=200, interior=0.01)
   clone = keras.losses.deserialize(keras.losses.serialize(loss))
   assert clone.get_config() == loss.get_config()
+  assert clone.options == {"max_iterations": 200, "interior": 0.01}
+  with pytest.raises(ValueError, match="interior"):
+    ptf.losses.CaVELoss(FLOW_LP, interior=-1.0)
   with pytest.raises(ValueError, match="constraints"):
     ptf.losses.CaVELoss("grid_arc_shortest_path")
 
 
-def test_it_trains_a_linear_model_to_lower_regret():
+@pytest.mark.parametrize("interior", [0.0, 0.003])
+def test_it_trains_a_linear_model_to_lower_regret(interior):
   before, after = training.regret_before_and_after(
-    lambda w: ptf.losses.CaVELoss(FLOW_LP), "solutions"
+    lambda w: ptf.losses.CaVELoss(FLOW_LP, interior=interior), "solutions"
   )
   assert after < 0.5 * before, (before, after)

@@ -627,11 +627,17 @@ import keras
 from tests import mock_cifar
 from experiments import {binary} as binary
 
+# Kills a run that started fresh, in its second epoch; a resumed run goes
+# on (with several runs, each is killed once, then resumed).
 class Kill(keras.callbacks.Callback):
+  def on_train_begin(self, logs=None):
+    self.first = None
   def on_epoch_begin(self, epoch, logs=None):
     self.epoch = epoch
+    self.first = epoch if self.first is None else self.first
   def on_train_batch_end(self, batch, logs=None):
-    if self.epoch == 1 and batch == 1 and sys.argv[1] == 'kill':
+    if (self.first == 0 and self.epoch == 1 and batch == 1
+        and sys.argv[1] == 'kill'):
       os.kill(os.getpid(), signal.SIGKILL)
 
 config = binary.Config(**json.loads(sys.argv[2]))
@@ -684,6 +690,31 @@ KILL_SETTINGS = {
     batch_size=8,
     num_samples=3,
   ),
+  # The losses with state outside the model's layers: a solution cache's
+  # pool and counters (solve_ratio < 1), AIMLE's α; Keras saves them with
+  # the model's weights (a lost pool moves NCE's test regret from
+  # 0.516 to 0.525 here).
+  "predict_then_optimize:state": dict(
+    methods=[
+      "nce",
+      "cmap",
+      "pointwise_ltr",
+      "pairwise_ltr",
+      "listwise_ltr",
+      "aimle",
+    ],
+    # An 8×8 grid (3,432 paths) and few instances: the pool grows during
+    # the first epoch, so a run that lost it would score other solutions.
+    grid_size=8,
+    num_train=[16],
+    num_test=16,
+    degrees=[4],
+    num_seeds=1,
+    epochs=3,
+    batch_size=4,
+    num_samples=3,
+    solve_ratio=0.5,
+  ),
 }
 
 
@@ -702,7 +733,7 @@ def test_a_killed_and_resumed_run_ends_with_the_uninterrupted_numbers(
       [
         sys.executable,
         "-c",
-        KILLED_RUN.format(binary=binary),
+        KILLED_RUN.format(binary=binary.split(":")[0]),
         mode,
         json.dumps(settings),
       ],
@@ -718,7 +749,11 @@ def test_a_killed_and_resumed_run_ends_with_the_uninterrupted_numbers(
   killed = run("kill", "killed")
   assert killed.returncode == -9, killed.stderr[-3000:]
   assert not os.path.exists(tmp_path / "killed" / "results.json")
-  resumed = run("whole", "killed")
+  # Each run of the binary is killed once in its second epoch, then resumed.
+  for _ in range(len(KILL_SETTINGS[binary].get("methods", [None]))):
+    resumed = run("kill", "killed")
+    if resumed.returncode != -9:
+      break
   assert resumed.returncode == 0, resumed.stderr[-3000:]
   results = {}
   for folder in ("whole", "killed"):

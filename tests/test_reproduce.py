@@ -6,6 +6,7 @@ import os
 import pytest
 
 from experiments import classification
+from experiments import predict_then_optimize as pto
 from experiments import reproduce
 from tests import mock_cifar
 
@@ -74,6 +75,7 @@ def test_docs_figures_tables_and_results_page(smoke):
     "pto_shortest_path",
     "pto_knapsack",
     "pto_flow_lp",
+    "pto_catalogue",
   }
   for figure in (
     "shortest_path_curves.png",
@@ -94,17 +96,19 @@ def test_docs_figures_tables_and_results_page(smoke):
   assert tables["ranking"].count("\n") == 2 + 4
   assert tables["ranking_epsilon"].count("\n") == 2 + 4
   assert tables["ranking_samples"].count("\n") == 2 + 3
-  # Nine methods, each with its two degrees, under the cell's caption.
+  # Every method, each with its two degrees, under the cell's caption.
   for study in ("pto_shortest_path", "pto_knapsack"):
     assert tables[study].startswith(
       "*30 training instances, noise half-width 0.5*\n\n| method | deg 1 "
       "| deg 6 |\n"
     )
-    assert tables[study].count("\n") == 2 + 2 + 9
+    assert tables[study].count("\n") == 2 + 2 + len(pto.METHODS)
     assert "| spo_plus | " in tables[study]
   # Two methods through three solvers, one data cell.
   # Header, rule, then 2 methods × 3 solvers × 2 degrees of the smoke.
   assert tables["pto_flow_lp"].count("\n") == 2 + 2 * 3 * 2
+  # Eight methods of the catalogue, two degrees.
+  assert tables["pto_catalogue"].count("\n") == 2 + 8 * 2
   with open(page, encoding="utf-8") as f:
     text = f.read()
   assert "stale" not in text
@@ -115,7 +119,6 @@ def test_docs_figures_tables_and_results_page(smoke):
 
 
 def test_pyepos_grid_gets_a_panel_and_a_table_per_size_and_noise(tmp_path):
-  from experiments import predict_then_optimize as pto
 
   output = tmp_path / "runs"
   pto.run(

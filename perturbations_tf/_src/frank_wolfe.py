@@ -309,8 +309,11 @@ def regularized_fenchel_young_loss(
     y_true: the target structures `y` (e.g. `w*(c)`), `y_pred`'s shape, or
       `stack_targets(c, w*)`.
     y_pred: the predicted costs or scores θ, `[B, ...]`.
-    solver, maximize, lam, max_iterations, tolerance: as
-      `regularized_frank_wolfe`.
+    solver: the batched solver (the linear oracle).
+    maximize: None (as the solver declares), True or False.
+    lam: λ > 0, the regulariser's weight.
+    max_iterations: the most Frank–Wolfe iterations.
+    tolerance: the Frank–Wolfe gap at which a row stops.
 
   Returns:
     `[B]` losses `s⟨θ, ŷ − y⟩ − (λ/2)‖ŷ‖² + (λ/2)‖y‖²` in `y_pred`'s dtype
@@ -408,7 +411,9 @@ class RegularizedFenchelYoungLoss(solver_loss.SolverLoss):
     lam: λ, the regulariser's weight.
     max_iterations: the most Frank–Wolfe iterations.
     tolerance: the Frank–Wolfe gap at which a row stops.
-    reduction, name, dtype: as for Keras losses.
+    reduction: the Keras reduction over the batch.
+    name: the loss's name.
+    dtype: the loss's dtype (Keras).
 
   Example:
     >>> loss = RegularizedFenchelYoungLoss('argmax')

@@ -276,8 +276,14 @@ class AIMLE(IMLE):
   non-trainable weights: saved with it, restored with it.
 
   Args:
-    solver, num_samples, sigma, noise, two_sided, maximize, seed, inference:
-      as `IMLE`.
+    solver: the batched solver, as for `IMLE`.
+    num_samples: M.
+    sigma: σ, the noise scale.
+    noise: a noise name.
+    two_sided: central differences.
+    maximize: None (as the solver declares), True or False.
+    seed: the seed of the layer's `SeedGenerator`.
+    inference: `'smoothed'` (default) or `'exact'`.
     target_density: the fraction of non-zero gradient entries α aims at,
       in (0, 1].
     alpha_step: α's change per training step, > 0.

@@ -130,7 +130,10 @@ def pairwise_ltr_loss(
   with margin m.
 
   Args:
-    y_true, y_pred, solver, maximize: as `pointwise_ltr_loss`.
+    y_true: the true costs `c`, `y_pred`'s shape, or `stack_targets(c, w*)`.
+    y_pred: the predicted costs `ĉ`, `[B, ...]`.
+    solver: the `SolutionCache` whose pool (and sense) is used.
+    maximize: None (as the cache declares), True or False.
     margin: m ≥ 0, by how much the best solution should beat the others.
 
   Returns:
@@ -174,7 +177,10 @@ def listwise_ltr_loss(
   distributions `softmax(−cᵀw/τ)` and `softmax(−ĉᵀw/τ)` (minimisation).
 
   Args:
-    y_true, y_pred, solver, maximize: as `pointwise_ltr_loss`.
+    y_true: the true costs `c`, `y_pred`'s shape, or `stack_targets(c, w*)`.
+    y_pred: the predicted costs `ĉ`, `[B, ...]`.
+    solver: the `SolutionCache` whose pool (and sense) is used.
+    maximize: None (as the cache declares), True or False.
     temperature: τ > 0.
 
   Returns:

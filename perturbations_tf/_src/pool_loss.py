@@ -41,10 +41,11 @@ def flat_predictions(
 class PoolLoss(solver_loss.SolverLoss):
   """A loss against a `SolutionCache`'s pool, grown at every call.
 
-  The pool is not part of the config (only the cache's settings): a loaded
-  loss starts from an empty pool; the cache's variables (pool, counters,
-  seed) are what a checkpoint must hold to resume it. It compiles under XLA
-  when the cache's solver does.
+  The pool is not part of the config (only the cache's settings): a loss
+  loaded from its config starts from an empty pool. The model's weights
+  hold it (Keras saves the compiled loss's variables: `save_weights`,
+  `BackupAndRestore`), so a resumed fit goes on with the pool it had. It
+  compiles under XLA when the cache's solver does.
   """
 
   def __init__(
@@ -65,11 +66,7 @@ class PoolLoss(solver_loss.SolverLoss):
       **options,
     )
 
-  @property
-  def cache(self) -> solution_cache.SolutionCache:
-    """The loss's `SolutionCache` (its solver)."""
-    return typing.cast(solution_cache.SolutionCache, self.solver)
-
   def call(self, y_true: TensorLike, y_pred: TensorLike) -> tf.Tensor:
-    self.cache.update(tf.stop_gradient(y_pred))  # Grows the pool.
+    cache = typing.cast(solution_cache.SolutionCache, self.solver)
+    cache.update(tf.stop_gradient(y_pred))  # Grows the pool.
     return super().call(y_true, y_pred)
