@@ -28,16 +28,6 @@ def check_cache(solver: SolverLike, owner: str) -> solution_cache.SolutionCache:
   return solver
 
 
-def flat_predictions(
-  y_pred: TensorLike, cache: solution_cache.SolutionCache
-) -> tf.Tensor:
-  """`ĉ` flattened to `[B, size]` in the pool's dtype (differentiable)."""
-  y_pred = tf.convert_to_tensor(y_pred)
-  return tf.reshape(
-    tf.cast(y_pred, cache.pool.dtype), [tf.shape(y_pred)[0], -1]
-  )
-
-
 class PoolLoss(solver_loss.SolverLoss):
   """A loss against a `SolutionCache`'s pool, grown at every call.
 
