@@ -95,18 +95,25 @@ def normals(p: polyhedron.Polyhedron) -> np.ndarray:
   )
 
 
+def _binding(
+  p: polyhedron.Polyhedron, w: tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+  """Which constraints bind at each `w` `[B, n]` (float64): the rows of A_ub
+  `[B, m]`, the lower and the upper bounds `[B, n]` (infinite ones never)."""
+  w = tf.cast(w, tf.float64)
+  slack = tf.abs(tf.linalg.matvec(tf.constant(p.A_ub), w) - p.b_ub)
+  return slack <= _BINDING, w <= p.lower + _BINDING, w >= p.upper - _BINDING
+
+
 def binding_mask(p: polyhedron.Polyhedron, w: tf.Tensor) -> tf.Tensor:
   """Which rows of `normals(p)` bind at each `w` `[B, n]`: `[B, rows]`."""
-  w = tf.cast(w, tf.float64)
-  batch = tf.shape(w)[0]
-  lower, upper = np.isfinite(p.lower), np.isfinite(p.upper)
-  slack = tf.abs(tf.linalg.matvec(tf.constant(p.A_ub), w) - p.b_ub)
+  ub, at_lower, at_upper = _binding(p, w)
   return tf.concat(
     [
-      slack <= _BINDING,
-      tf.ones([batch, 2 * len(p.A_eq)], tf.bool),
-      tf.gather(w, np.flatnonzero(lower), axis=1) <= p.lower[lower] + _BINDING,
-      tf.gather(w, np.flatnonzero(upper), axis=1) >= p.upper[upper] - _BINDING,
+      ub,
+      tf.ones([tf.shape(ub)[0], 2 * len(p.A_eq)], tf.bool),
+      tf.gather(at_lower, np.flatnonzero(np.isfinite(p.lower)), axis=1),
+      tf.gather(at_upper, np.flatnonzero(np.isfinite(p.upper)), axis=1),
     ],
     1,
   )
@@ -122,17 +129,15 @@ def _inequalities(
   Returns:
     `([B, R, n] rows, [B, R] mask)`, R = rows of A_ub + n.
   """
-  w = tf.cast(w, tf.float64)
-  batch, n = tf.shape(w)[0], p.lower.shape[0]
-  slack = tf.abs(tf.linalg.matvec(tf.constant(p.A_ub), w) - p.b_ub)
-  at_lower = w <= p.lower + _BINDING  # −inf bounds never bind.
-  at_upper = (w >= p.upper - _BINDING) & ~at_lower
+  ub, at_lower, at_upper = _binding(p, w)
+  at_upper &= ~at_lower  # One row per variable.
+  batch, n = tf.shape(ub)[0], p.lower.shape[0]
   sign = tf.cast(at_upper, tf.float64) - tf.cast(at_lower, tf.float64)
   bounds = sign[..., tf.newaxis] * tf.eye(n, dtype=tf.float64)
   rows = tf.concat(
     [tf.broadcast_to(tf.constant(p.A_ub), [batch, *p.A_ub.shape]), bounds], 1
   )
-  return rows, tf.concat([slack <= _BINDING, at_lower | at_upper], 1)
+  return rows, tf.concat([ub, at_lower | at_upper], 1)
 
 
 def project_onto_cone(

@@ -83,11 +83,6 @@ def _away_step_frank_wolfe(
   atoms = tf.tile(v0[:, tf.newaxis], [1, width, 1])
   weights = tf.one_hot(tf.zeros([batch], tf.int32), width, dtype=theta.dtype)
 
-  def converged(mu: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    v = oracle(theta - mu)
-    gap = tf.reduce_sum((mu - theta) * (mu - v), -1)
-    return gap <= tolerance, v
-
   def body(
     i: tf.Tensor,
     mu: tf.Tensor,
@@ -97,8 +92,9 @@ def _away_step_frank_wolfe(
   ) -> tuple[tf.Tensor, ...]:
     del all_done
     grad = mu - theta
-    done, v = converged(mu)
+    v = oracle(theta - mu)
     gap_fw = tf.reduce_sum(grad * (mu - v), -1)
+    done = gap_fw <= tolerance
     active = weights > _DROP
     scores = tf.einsum("bkd,bd->bk", atoms, grad)
     scores = tf.where(active, scores, tf.cast(-np.inf, scores.dtype))

@@ -102,6 +102,20 @@ def split_targets(
   return costs, solutions
 
 
+def _natural_part(
+  y_true: TensorLike, y_pred: TensorLike, index: int, natural: str
+) -> tf.Tensor:
+  """`y_true` itself, or part `index` of `stack_targets` (0: the costs, 1:
+  the solutions), checked against `y_pred`'s shape and in its dtype."""
+  y_pred = tf.convert_to_tensor(y_pred)
+  y_true = tf.convert_to_tensor(y_true)
+  if _is_stacked(y_true, y_pred):
+    y_true = y_true[:, index]
+  if not y_true.shape.is_compatible_with(y_pred.shape):
+    raise _shape_error(y_true, y_pred, natural)
+  return tf.cast(y_true, y_pred.dtype)
+
+
 def solutions_of(y_true: TensorLike, y_pred: TensorLike) -> tf.Tensor:
   """The optimal decisions, for a loss or metric whose natural `y_true` is
   the decisions: `y_true` itself, or the solutions of `stack_targets`.
@@ -116,13 +130,7 @@ def solutions_of(y_true: TensorLike, y_pred: TensorLike) -> tf.Tensor:
   Raises:
     ValueError: if `y_true` is neither of the two shapes.
   """
-  y_pred = tf.convert_to_tensor(y_pred)
-  y_true = tf.convert_to_tensor(y_true)
-  if _is_stacked(y_true, y_pred):
-    y_true = y_true[:, 1]
-  if not y_true.shape.is_compatible_with(y_pred.shape):
-    raise _shape_error(y_true, y_pred, "the optimal decisions w*")
-  return tf.cast(y_true, y_pred.dtype)
+  return _natural_part(y_true, y_pred, 1, "the optimal decisions w*")
 
 
 def costs_of(y_true: TensorLike, y_pred: TensorLike) -> tf.Tensor:
@@ -140,13 +148,7 @@ def costs_of(y_true: TensorLike, y_pred: TensorLike) -> tf.Tensor:
   Raises:
     ValueError: if `y_true` is neither of the two shapes.
   """
-  y_pred = tf.convert_to_tensor(y_pred)
-  y_true = tf.convert_to_tensor(y_true)
-  if _is_stacked(y_true, y_pred):
-    y_true = y_true[:, 0]
-  if not y_true.shape.is_compatible_with(y_pred.shape):
-    raise _shape_error(y_true, y_pred, "the true costs")
-  return tf.cast(y_true, y_pred.dtype)
+  return _natural_part(y_true, y_pred, 0, "the true costs")
 
 
 def inner(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
