@@ -43,10 +43,12 @@ from perturbations_tf.losses import nce_loss
 from perturbations_tf.losses import spo_plus_loss
 from perturbations_tf.noise import Gumbel
 from perturbations_tf.noise import Normal
+from perturbations_tf.solvers import TSP
 from perturbations_tf.solvers import InfeasibleProgramError
 from perturbations_tf.solvers import Knapsack
 from perturbations_tf.solvers import LinearProgram
 from perturbations_tf.solvers import NumpySolver
+from perturbations_tf.solvers import Portfolio
 from perturbations_tf.solvers import SolutionCache
 from perturbations_tf.solvers import UnsolvedProgramError
 from perturbations_tf.solvers import WorkerCrashError
@@ -76,8 +78,10 @@ __all__ = [
   "PerturbedShortestPath",
   "PerturbedSort",
   "PerturbedTopK",
+  "Portfolio",
   "SPOPlusLoss",
   "SolutionCache",
+  "TSP",
   "UnsolvedProgramError",
   "WorkerCrashError",
   "blackbox",

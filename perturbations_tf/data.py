@@ -11,8 +11,8 @@ from perturbations_tf._src.data import optimal_solutions
 from perturbations_tf._src.data import portfolio
 from perturbations_tf._src.data import shortest_path
 from perturbations_tf._src.data import tsp
-from perturbations_tf._src.data import tsp_edges
 from perturbations_tf._src.targets import stack_targets
+from perturbations_tf._src.tsp import tsp_edges
 
 __all__ = [
   "knapsack",

@@ -7,8 +7,10 @@ Every solver declares its sense (`maximize`); `declare_sense` declares yours.
   `shortest_path` (vertex costs on a grid), `grid_arc_shortest_path`
   (PyEPO's grid DAG, arcs in `grid_arcs` order), `Knapsack` (exact 0/1,
   over `maximal_packings`).
-- Host solvers: `LinearProgram` (LP / MILP through HiGHS), `numpy_solver`
-  (any numpy / Python solver, on threads, processes or a cluster).
+- Host solvers: `LinearProgram` (LP / MILP through HiGHS), `TSP` (exact
+  tours through HiGHS), `Portfolio` (PyEPO's Markowitz portfolio through
+  Clarabel), `numpy_solver` (any numpy / Python solver, on threads,
+  processes or a cluster).
 - `SolutionCache`: answers part of the rows from a pool of seen solutions.
 """
 
@@ -24,19 +26,24 @@ from perturbations_tf._src.linear_program import LinearProgram
 from perturbations_tf._src.linear_program import UnsolvedProgramError
 from perturbations_tf._src.numpy_solver import NumpySolver
 from perturbations_tf._src.numpy_solver import numpy_solver
+from perturbations_tf._src.portfolio import Portfolio
 from perturbations_tf._src.sense import declare_sense
 from perturbations_tf._src.solution_cache import SolutionCache
 from perturbations_tf._src.solvers import argmax
 from perturbations_tf._src.solvers import ranks
 from perturbations_tf._src.solvers import sort
 from perturbations_tf._src.solvers import top_k
+from perturbations_tf._src.tsp import TSP
+from perturbations_tf._src.tsp import tsp_edges
 
 __all__ = [
   "InfeasibleProgramError",
   "Knapsack",
   "LinearProgram",
   "NumpySolver",
+  "Portfolio",
   "SolutionCache",
+  "TSP",
   "UnsolvedProgramError",
   "WorkerCrashError",
   "argmax",
@@ -50,4 +57,5 @@ __all__ = [
   "shortest_path",
   "sort",
   "top_k",
+  "tsp_edges",
 ]

@@ -123,18 +123,6 @@ def knapsack(
   return weights, x, np.ceil(c).astype(np.float32)
 
 
-def tsp_edges(num_nodes: int) -> list[tuple[int, int]]:
-  """The edges `(i, j)`, `i < j`, of the complete graph in PyEPO's order
-  (row-major upper triangle): the order of `tsp`'s costs.
-
-  Example:
-    >>> tsp_edges(4)
-    [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
-  """
-  validation.positive_int(num_nodes, "num_nodes")
-  return [(i, j) for i in range(num_nodes) for j in range(i + 1, num_nodes)]
-
-
 def tsp(
   num_data: int,
   num_features: int,

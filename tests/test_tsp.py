@@ -1,0 +1,111 @@
+"""TSP returns the optimal tour of every row (against all tours, for any
+costs' sign), in PyEPO's edge order, in graphs, on worker processes;
+serialises, trains SPO+ to lower regret, and names bad input."""
+
+import itertools
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import perturbations_tf as ptf
+from perturbations_tf.solvers import tsp_edges
+
+
+def all_tours(n: int) -> np.ndarray:
+  """Every tour of the complete graph on n nodes as 0/1 edge vectors."""
+  index = {e: k for k, e in enumerate(tsp_edges(n))}
+  tours = set()
+  for order in itertools.permutations(range(1, n)):
+    cycle = (0, *order, 0)
+    tour = np.zeros(len(index))
+    for a, b in zip(cycle, cycle[1:]):
+      tour[index[(min(a, b), max(a, b))]] = 1
+    tours.add(tuple(tour))
+  return np.array(sorted(tours))
+
+
+@pytest.mark.parametrize("num_nodes", [4, 5, 7])
+def test_equals_the_best_of_all_tours(num_nodes, rng):
+  # PyEPO's costs, costs of both signs (SPO+'s 2ĉ − c, noise) and
+  # integer costs with ties.
+  tours = all_tours(num_nodes)
+  assert len(tours) == np.prod(range(1, num_nodes)) // 2  # (n − 1)!/2.
+  e = len(tsp_edges(num_nodes))
+  _, c = ptf.data.tsp(20, 5, num_nodes, deg=4, noise_width=0.5, seed=1)
+  costs = np.concatenate(
+    [c, rng.normal(size=(20, e)), rng.integers(0, 3, (20, e))]
+  ).astype(np.float64)
+  solved = ptf.TSP(num_nodes)(tf.constant(costs)).numpy()
+  assert solved.dtype == np.float64
+  for cost, tour in zip(costs, solved):
+    assert any(np.array_equal(tour, t) for t in tours)  # A tour.
+    assert cost @ tour == pytest.approx(np.min(tours @ cost), abs=1e-9)
+
+
+def test_pyepos_edge_order_and_the_tour_order():
+  # PyEPO's tspABBase: itertools.combinations of the nodes.
+  assert tsp_edges(6) == list(itertools.combinations(range(6), 2))
+  assert ptf.data.tsp_edges is tsp_edges
+  # The pentagon's sides are the shortest tour; read back in order.
+  angle = 2 * np.pi * np.array([0, 2, 4, 1, 3]) / 5
+  points = np.stack([np.cos(angle), np.sin(angle)], 1)
+  i, j = np.array(tsp_edges(5)).T
+  lengths = np.linalg.norm(points[i] - points[j], axis=1)
+  tour = ptf.TSP(5)(tf.constant([lengths], tf.float32)).numpy()[0]
+  assert ptf.TSP.tour(tour, 5) == [0, 2, 4, 1, 3]  # Round the circle.
+  triangles = {(0, 1), (0, 2), (1, 2), (3, 4), (3, 5), (4, 5)}
+  two_triangles = np.array([e in triangles for e in tsp_edges(6)], float)
+  for not_a_tour in (two_triangles, np.eye(15)[0]):
+    with pytest.raises(ValueError, match="not a tour of all 6 nodes"):
+      ptf.TSP.tour(not_a_tour, 6)
+
+
+def test_in_a_graph_and_on_worker_processes():
+  _, c = ptf.data.tsp(12, 5, 8, seed=2)
+  threads = ptf.TSP(8)
+  expected = threads(tf.constant(c)).numpy()
+  np.testing.assert_array_equal(tf.function(threads)(c).numpy(), expected)
+  processes = ptf.TSP(8, executor="processes", num_workers=2)
+  try:
+    np.testing.assert_array_equal(processes.solve(c), expected)
+  finally:
+    processes.close()
+  with pytest.raises(ValueError, match="XLA|host"):
+    tf.function(threads, jit_compile=True)(c)
+
+
+def test_serialises_and_spo_plus_lowers_the_regret():
+  solver = ptf.TSP(8, time_limit=10.0)
+  copy = keras.saving.deserialize_keras_object(
+    keras.saving.serialize_keras_object(solver)
+  )
+  assert copy.get_config() == solver.get_config()
+  assert copy.num_nodes == 8 and copy.maximize is False
+  x, c = ptf.data.tsp(300, 5, 8, deg=4, noise_width=0.5, seed=0)
+  x = x.astype(np.float32)
+  w = solver.solve(c)
+  keras.utils.set_random_seed(0)
+  model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(28)])
+
+  def test_regret():
+    metric = ptf.metrics.NormalizedRegret(solver)
+    metric.update_state(ptf.stack_targets(c[200:], w[200:]), model(x[200:]))
+    return float(metric.result())
+
+  before = test_regret()
+  model.compile(keras.optimizers.Adam(0.05), loss=ptf.SPOPlusLoss(solver))
+  model.fit(x[:200], c[:200], batch_size=32, epochs=4, verbose=0)
+  assert test_regret() < 0.5 * before
+
+
+def test_names_bad_input():
+  with pytest.raises(ValueError, match="num_nodes >= 3"):
+    ptf.TSP(2)
+  with pytest.raises(ValueError, match="time_limit"):
+    ptf.TSP(5, time_limit=0)
+  with pytest.raises(ValueError, match=r"shape \[batch, 10\]"):
+    ptf.TSP(5)(tf.zeros([2, 9]))
+  with pytest.raises(tf.errors.OpError, match="finite costs"):
+    tf.function(ptf.TSP(5))(tf.constant([[np.nan] * 10]))
