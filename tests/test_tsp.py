@@ -109,3 +109,27 @@ def test_names_bad_input():
     ptf.TSP(5)(tf.zeros([2, 9]))
   with pytest.raises(tf.errors.OpError, match="finite costs"):
     tf.function(ptf.TSP(5))(tf.constant([[np.nan] * 10]))
+
+
+def test_solves_leave_the_process_warning_filters_alone(monkeypatch):
+  """scipy checks a dense constraint matrix under an "error" warnings
+  filter, process-wide: on a solver thread it turned a warning of the
+  training loop into an exception. TSP and MILPs give it none."""
+  from scipy.optimize import _constraints
+
+  def refuse(*args, **kwargs):
+    raise AssertionError("a solve entered scipy's catch_warnings()")
+
+  monkeypatch.setattr(_constraints, "catch_warnings", refuse)
+  _, c = ptf.data.tsp(4, 5, 8, seed=3)
+  assert ptf.TSP(8).solve(c).sum() == 4 * 8
+  milp = ptf.LinearProgram(
+    A_ub=[[3.0, 4.0, 5.0]],
+    b_ub=[8.0],
+    A_eq=[[1.0, 0.0, 1.0]],
+    b_eq=[1.0],
+    bounds=(0, 1),
+    integrality=[1, 1, 1],
+    maximize=True,
+  )
+  np.testing.assert_array_equal(milp.solve([[1.0, 1.0, 2.0]]), [[0, 0, 1]])

@@ -112,18 +112,10 @@ def solve_program(costs: np.ndarray, program: _Program) -> np.ndarray:
       options=options,
     )
   else:
-    constraints = [
-      optimize.LinearConstraint(a, lo, hi)
-      for a, lo, hi in (
-        (program.a_ub, -np.inf, program.b_ub),
-        (program.a_eq, program.b_eq, program.b_eq),
-      )
-      if a is not None
-    ]
     result = optimize.milp(
       c,
       integrality=program.integrality,
-      constraints=constraints,
+      constraints=_milp_constraint(program),
       bounds=optimize.Bounds(program.lower, program.upper),
       options=options,
     )
@@ -137,6 +129,35 @@ def solve_program(costs: np.ndarray, program: _Program) -> np.ndarray:
       f"{_STATUS.get(result.status, 'unsolved')} ({result.message})."
     )
   return result.x
+
+
+def sparse_constraint(a: np.ndarray, lower: np.ndarray, upper: np.ndarray):
+  """`lower ≤ a x ≤ upper` as the one sparse `LinearConstraint` of a `milp`.
+
+  Sparse, and one: scipy checks a dense constraint matrix (and a list of
+  three constraints) under `warnings.catch_warnings()` with an "error"
+  filter, which is process-wide, so on a solver thread it turns warnings
+  of the training loop's thread into exceptions.
+  """
+  from scipy import sparse
+
+  return _scipy_optimize().LinearConstraint(
+    sparse.csr_array(np.asarray(a, np.float64)), lower, upper
+  )
+
+
+def _milp_constraint(program: _Program):
+  """Every row of the program as one constraint, or None."""
+  parts = []
+  if program.a_ub is not None:
+    parts.append(
+      (program.a_ub, np.full(len(program.b_ub), -np.inf), program.b_ub)
+    )
+  if program.a_eq is not None:
+    parts.append((program.a_eq, program.b_eq, program.b_eq))
+  if not parts:
+    return None
+  return sparse_constraint(*(np.concatenate(arrays) for arrays in zip(*parts)))
 
 
 def _matrix(

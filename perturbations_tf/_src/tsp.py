@@ -28,6 +28,7 @@ import keras
 import numpy as np
 
 from perturbations_tf._src import host_solver
+from perturbations_tf._src import linear_program
 from perturbations_tf._src import validation
 
 
@@ -99,20 +100,14 @@ def solve_tour(costs: np.ndarray, graph: _Graph) -> np.ndarray:
   c = np.asarray(costs, np.float64)
   if not np.all(np.isfinite(c)):
     raise ValueError("TSP needs finite costs, got NaN or Inf.")
-  degree = optimize.LinearConstraint(graph.incidence, 2, 2)
-  cuts, sizes = [], []
+  rows, upper = [graph.incidence], [np.full(graph.num_nodes, 2.0)]
   options = {} if graph.time_limit is None else {"time_limit": graph.time_limit}
   while True:
-    constraints = [degree]
-    if cuts:
-      constraints.append(
-        optimize.LinearConstraint(np.array(cuts), -np.inf, np.array(sizes) - 1)
-      )
     result = optimize.milp(
       c,
       integrality=np.ones_like(c),
       bounds=optimize.Bounds(0, 1),
-      constraints=constraints,
+      constraints=_constraint(rows, upper, graph.num_nodes),
       options=options,
     )
     if result.status != 0 or result.x is None:
@@ -124,8 +119,17 @@ def solve_tour(costs: np.ndarray, graph: _Graph) -> np.ndarray:
     for nodes in parts:  # Each subtour's node set may not close on itself.
       inside = np.zeros(graph.num_nodes, bool)
       inside[nodes] = True
-      cuts.append((inside[graph.ends[:, 0]] & inside[graph.ends[:, 1]]) * 1.0)
-      sizes.append(len(nodes))
+      rows.append((inside[graph.ends[:, 0]] & inside[graph.ends[:, 1]])[None])
+      upper.append(np.array([len(nodes) - 1.0]))
+
+
+def _constraint(rows: list, upper: list, num_nodes: int):
+  """`degree = 2` and the cuts so far."""
+  lower = np.full(sum(len(u) for u in upper), -np.inf)
+  lower[:num_nodes] = 2.0
+  return linear_program.sparse_constraint(
+    np.concatenate(rows), lower, np.concatenate(upper)
+  )
 
 
 @keras.saving.register_keras_serializable(package="perturbations_tf")
