@@ -399,6 +399,12 @@ def pto_cells(summary: dict) -> dict[tuple, dict[str, dict[int, dict]]]:
   return dict(sorted(panels.items()))
 
 
+def pto_noise(problem: str) -> str:
+  """What a cell's noise is: the portfolio's noise level τ, else the
+  half-width of the costs' multiplicative noise."""
+  return "noise level" if problem == "portfolio" else "noise half-width"
+
+
 def plot_pto(results_path: str, output: str, title: str = "") -> str:
   """PyEPO's figure: test normalised regret against the polynomial degree,
   one panel per training size (columns) and noise width (rows), one colour
@@ -419,6 +425,8 @@ def plot_pto(results_path: str, output: str, title: str = "") -> str:
     figsize=(max(9.0, 5.0 * len(sizes)), 1.2 + 4.2 * len(noises)),
   )
   colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+  if len(order) > len(colours):  # One colour per method, none repeated.
+    colours = [plt.get_cmap("tab20")(k % 20) for k in range(len(order))]
   for (size, noise), methods in panels.items():
     ax = axes[noises.index(noise), sizes.index(size)]
     degrees = sorted({d for runs in methods.values() for d in runs})
@@ -441,14 +449,16 @@ def plot_pto(results_path: str, output: str, title: str = "") -> str:
     ax.set_ylabel("test normalised regret")
     ax.yaxis.set_tick_params(labelleft=True)
     ax.set_title(
-      f"{size:,} training instances, noise half-width {noise:g}", fontsize=10
+      f"{size:,} training instances, "
+      f"{pto_noise(results['config']['problem'])} {noise:g}",
+      fontsize=10,
     )
     ax.grid(alpha=0.3, axis="y")
   handles, names = axes.flat[0].get_legend_handles_labels()
-  legend_height = 0.55 / fig.get_figheight()
-  fig.legend(
-    handles, names, loc="lower center", ncol=min(len(names), 9), fontsize=9
-  )
+  columns = min(len(names), 8)
+  rows = -(-len(names) // columns)
+  legend_height = (0.25 + 0.3 * rows) / fig.get_figheight()
+  fig.legend(handles, names, loc="lower center", ncol=columns, fontsize=9)
   if title:
     fig.suptitle(textwrap.fill(title, 110), fontsize=10)
   fig.tight_layout(rect=(0, legend_height, 1, 1))

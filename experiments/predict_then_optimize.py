@@ -1,13 +1,16 @@
 r"""Predict-then-optimize on PyEPO's benchmark, as an absl binary.
 
-A linear model maps features `x` to the costs `ĉ` of a linear program —
-PyEPO's shortest path on a 5×5 grid (TF-native solver) or its
+A linear model maps features `x` to the costs `ĉ` of one of PyEPO's four
+problems — the shortest path on a 5×5 grid (TF-native solver), the
 multi-dimensional 0/1 knapsack (`ptf.Knapsack`, exact over the enumerated
-maximal packings, or HiGHS through `ptf.LinearProgram`) — and is
+maximal packings, or HiGHS through `ptf.LinearProgram`), the travelling
+salesperson (`ptf.TSP`, exact tours through HiGHS) or the Markowitz
+portfolio (`ptf.Portfolio`, a cone program through Clarabel) — and is
 trained end to end by one of the methods PyEPO and InferOpt compare, each
 with its published recipe; the score is the normalised regret of the
 decisions taken on the predicted costs, `Σ (cᵀw*(ĉ) − z*(c)) / Σ |z*(c)|`
-(mirrored for the knapsack, a maximisation), on held-out instances.
+(mirrored for the knapsack and the portfolio, maximisations), on held-out
+instances.
 
 Methods (`--methods`): `two_stage` (least squares on the costs), `spo_plus`
 (SPO+), `dbb` (blackbox interpolation, λ, regret loss), `nid` (negative
@@ -19,7 +22,10 @@ fraction `--solve_ratio` of the rows solved), `pointwise_ltr`,
 `pairwise_ltr` and `listwise_ltr` (learning to rank over the same pool),
 `pg` (perturbation gradient, width `--pg_h`), `rfy` (the Fenchel–Young loss
 of the quadratic regulariser, solved by Frank–Wolfe) and `cave` (CaVE: the
-cone of the binding constraints at w*, no solve in training).
+cone of the binding constraints at w*, no solve in training; the shortest
+path and the knapsack only, whose feasible sets are given as polyhedra —
+the TSP's subtour constraints are exponentially many, the portfolio's set
+is not a polyhedron).
 
 Data: PyEPO's generators (`ptf.data`) over the grid
 `--num_train × --degrees × --noise_widths`, `--num_seeds` seeds each (data
@@ -80,7 +86,9 @@ POOL_LOSSES = {
   "pairwise_ltr": ptf.losses.PairwiseLTRLoss,
   "listwise_ltr": ptf.losses.ListwiseLTRLoss,
 }
-PROBLEMS = ("shortest_path", "knapsack")
+PROBLEMS = ("shortest_path", "knapsack", "tsp", "portfolio")
+# CaVE reads the binding constraints of a polyhedron (module docstring).
+POLYHEDRAL = ("shortest_path", "knapsack")
 DATA_ARRAYS = ("x_train", "c_train", "x_test", "c_test")
 # Methods whose training step is not XLA-compiled: TensorFlow's Gamma
 # sampler (I-MLE's Sum-of-Gamma noise) has no XLA kernel, and CaVE+'s
@@ -100,11 +108,15 @@ class Config(common.TrainConfig):
     "",
     "A .npz with x_train, c_train, x_test, c_test (shortest path: "
     "costs in PyEPO's arc order; knapsack: also weights [dim, items] and "
-    "capacity); replaces the generated data (and --num_train, --degrees, "
-    "--noise_widths).",
+    "capacity; tsp: edge costs in PyEPO's order; portfolio: also "
+    "covariance [assets, assets]); replaces the generated data (and "
+    "--num_train, --degrees, --noise_widths).",
   )
   methods: list[str] = common.field(
-    list(METHODS), "Methods to train.", choices=METHODS, item_type=str
+    list(METHODS),
+    "Methods to train (default: every method that applies to --problem).",
+    choices=METHODS,
+    item_type=str,
   )
   num_train: list[int] = common.field([1000], "Training sizes.", item_type=int)
   num_test: int = common.field(1000, "Test instances.")
@@ -114,7 +126,9 @@ class Config(common.TrainConfig):
     item_type=int,
   )
   noise_widths: list[float] = common.field(
-    [0.5], "Half-widths of the multiplicative cost noise."
+    [0.5],
+    "Half-widths of the multiplicative cost noise (portfolio: the noise "
+    "level τ of the returns, PyEPO's noise_level, any τ ≥ 0).",
   )
   num_seeds: int = common.field(
     3, "Seeds per cell: --seed, --seed + 1, ... (data and initialisation)."
@@ -124,6 +138,11 @@ class Config(common.TrainConfig):
   num_items: int = common.field(32, "Knapsack: items.")
   knapsack_dim: int = common.field(2, "Knapsack: resources (dimensions).")
   capacity: float = common.field(20.0, "Knapsack: capacity per resource.")
+  num_nodes: int = common.field(20, "TSP: nodes (PyEPO's 20).")
+  num_assets: int = common.field(50, "Portfolio: assets (PyEPO's 50).")
+  risk_gamma: float = common.field(
+    2.25, "Portfolio: the risk budget γ·mean(Σ)'s γ (PyEPO's 2.25)."
+  )
   num_samples: int = common.field(10, "M of dpo, pfyl and imle.")
   sigma: float = common.field(1.0, "σ of dpo, pfyl and imle.")
   dbb_lambda: float = common.field(10.0, "λ of dbb.")
@@ -133,6 +152,11 @@ class Config(common.TrainConfig):
     False, "pg: central differences (PGC) instead of backward ones (PGB)."
   )
   rfy_lambda: float = common.field(1.0, "rfy: the regulariser's weight λ.")
+  rfy_max_iterations: int = common.field(
+    1000,
+    "rfy: the most Frank–Wolfe iterations (solver calls) per step: with a "
+    "host solver (tsp, portfolio, HiGHS) each is a host round trip.",
+  )
   cave_interior: float = common.field(
     0.003,
     "cave: the weight η of the projection's central path (0: the exact "
@@ -161,11 +185,14 @@ class Config(common.TrainConfig):
   )
   lp_executor: str = common.field(
     "processes",
-    "HiGHS (knapsack or flow LP): where it solves ('processes': "
-    "spawned workers, faster for many small programs).",
+    "Host solvers (HiGHS for the knapsack, flow LP and TSP; Clarabel for "
+    "the portfolio): where they solve ('processes': spawned workers, "
+    "faster for many small programs).",
     choices=("threads", "processes"),
   )
-  num_workers: int = common.field(0, "HiGHS: workers (0: one per CPU core).")
+  num_workers: int = common.field(
+    0, "Host solvers: workers (0: one per CPU core)."
+  )
   epochs: int = common.field(20, "Training epochs.")
   batch_size: int = common.field(32, "Mini-batch size.")
   learning_rate: float = common.field(1e-2, "Adam learning rate.")
@@ -179,8 +206,10 @@ class Config(common.TrainConfig):
         "num_features",
         "grid_size",
         "num_items",
+        "num_assets",
         "knapsack_dim",
         "num_samples",
+        "rfy_max_iterations",
       ),
       positive=(
         "sigma",
@@ -189,10 +218,21 @@ class Config(common.TrainConfig):
         "pg_h",
         "rfy_lambda",
         "capacity",
+        "risk_gamma",
       ),
     )
     if not self.methods:
       raise ValueError("--methods must name at least one method.")
+    if self.num_nodes < 3:
+      raise ValueError(f"--num_nodes must be >= 3, got {self.num_nodes}.")
+    if self.methods == list(METHODS) and self.problem not in POLYHEDRAL:
+      self.methods = [m for m in METHODS if m != "cave"]
+    if "cave" in self.methods and self.problem not in POLYHEDRAL:
+      raise ValueError(
+        f"--methods=cave needs the feasible set as a polyhedron, which "
+        f"--problem={self.problem} does not give (see the binary's help): "
+        "drop cave."
+      )
     if not self.cave_interior >= 0:
       raise ValueError(
         f"--cave_interior must be >= 0, got {self.cave_interior}."
@@ -212,9 +252,13 @@ class Config(common.TrainConfig):
       raise ValueError(
         f"--degrees must be positive integers, got {self.degrees}."
       )
-    if not self.noise_widths or not all(0 <= e < 1 for e in self.noise_widths):
+    limit = math.inf if self.problem == "portfolio" else 1
+    if not self.noise_widths or not all(
+      0 <= e < limit for e in self.noise_widths
+    ):
       raise ValueError(
-        f"--noise_widths must be in [0, 1), got {self.noise_widths}."
+        f"--noise_widths must be in [0, {limit}) for --problem="
+        f"{self.problem}, got {self.noise_widths}."
       )
 
   def cells(self) -> list[tuple[int | None, int | None, float | None, int]]:
@@ -245,6 +289,7 @@ class Problem(NamedTuple):
   c_test: np.ndarray
   weights: np.ndarray | None  # Knapsack only.
   capacity: np.ndarray | None
+  covariance: np.ndarray | None = None  # Portfolio only.
 
 
 def load_data_file(config: Config) -> Problem:
@@ -254,7 +299,8 @@ def load_data_file(config: Config) -> Problem:
     raise ValueError(f"--data_file={path} does not exist.")
   with np.load(path) as data:
     arrays = dict(data)
-  extra = ("weights", "capacity") if config.problem == "knapsack" else ()
+  extra = {"knapsack": ("weights", "capacity"), "portfolio": ("covariance",)}
+  extra = extra.get(config.problem, ())
   missing = [k for k in DATA_ARRAYS + extra if k not in arrays]
   if missing:
     raise ValueError(
@@ -280,7 +326,7 @@ def load_data_file(config: Config) -> Problem:
     raise ValueError(
       "--data_file: train and test arrays have different widths."
     )
-  weights = capacity = None
+  weights = capacity = covariance = None
   if config.problem == "shortest_path":
     arcs = len(solvers.grid_arcs((config.grid_size, config.grid_size)))
     if d != arcs:
@@ -288,6 +334,20 @@ def load_data_file(config: Config) -> Problem:
         f"--data_file has {d} costs per instance, but a "
         f"{config.grid_size}×{config.grid_size} grid has "
         f"{arcs} arcs: set --grid_size."
+      )
+  elif config.problem == "tsp":
+    edges = config.num_nodes * (config.num_nodes - 1) // 2
+    if d != edges:
+      raise ValueError(
+        f"--data_file has {d} costs per instance, but a tour of "
+        f"{config.num_nodes} nodes has {edges} edges: set --num_nodes."
+      )
+  elif config.problem == "portfolio":
+    covariance = np.asarray(arrays["covariance"], np.float64)
+    if covariance.shape != (d, d):
+      raise ValueError(
+        f"--data_file: covariance {covariance.shape} must be [{d}, {d}] "
+        f"for {d} assets."
       )
   else:
     weights = np.atleast_2d(arrays["weights"]).astype(np.float64)
@@ -298,7 +358,10 @@ def load_data_file(config: Config) -> Problem:
         f"[dim, {d}] for {d} items."
       )
   return Problem(
-    *(arrays[k].astype(np.float32) for k in DATA_ARRAYS), weights, capacity
+    *(arrays[k].astype(np.float32) for k in DATA_ARRAYS),
+    weights,
+    capacity,
+    covariance,
   )
 
 
@@ -307,6 +370,7 @@ def generate(
 ) -> Problem:
   """PyEPO's data: the first `--num_test` instances test, the rest train."""
   total = n + config.num_test
+  weights = capacity = covariance = None
   if config.problem == "shortest_path":
     x, c = ptf.data.shortest_path(
       total,
@@ -316,7 +380,14 @@ def generate(
       noise,
       seed,
     )
-    weights = capacity = None
+  elif config.problem == "tsp":
+    x, c = ptf.data.tsp(
+      total, config.num_features, config.num_nodes, deg, noise, seed
+    )
+  elif config.problem == "portfolio":
+    covariance, x, c = ptf.data.portfolio(
+      total, config.num_features, config.num_assets, deg, noise, seed
+    )
   else:
     weights, x, c = ptf.data.knapsack(
       total,
@@ -330,11 +401,18 @@ def generate(
     capacity = np.full(config.knapsack_dim, config.capacity)
   x = x.astype(np.float32)
   t = config.num_test
-  return Problem(x[t:], c[t:], x[:t], c[:t], weights, capacity)
+  return Problem(x[t:], c[t:], x[:t], c[:t], weights, capacity, covariance)
 
 
 def problem_solver(config: Config, problem: Problem):
   """The batched solver of the problem (it declares its sense)."""
+  host = dict(
+    executor=config.lp_executor, num_workers=config.num_workers or None
+  )
+  if config.problem == "tsp":
+    return ptf.TSP(config.num_nodes, **host)
+  if config.problem == "portfolio":
+    return ptf.Portfolio(problem.covariance, config.risk_gamma, **host)
   if config.problem == "shortest_path":
     grid = [config.grid_size, config.grid_size]
     if config.shortest_path_solver == "grid":
@@ -345,8 +423,7 @@ def problem_solver(config: Config, problem: Problem):
       b_eq=b_eq,
       bounds=(0, 1),
       method=config.shortest_path_solver,
-      executor=config.lp_executor,
-      num_workers=config.num_workers or None,
+      **host,
     )
   if config.knapsack_solver == "packings":
     return ptf.Knapsack(problem.weights, problem.capacity)
@@ -356,8 +433,7 @@ def problem_solver(config: Config, problem: Problem):
     bounds=(0, 1),
     integrality=np.ones(problem.weights.shape[1]),
     maximize=True,
-    executor=config.lp_executor,
-    num_workers=config.num_workers or None,
+    **host,
   )
 
 
@@ -398,8 +474,8 @@ def make_cell(config: Config, n, deg, noise, seed) -> Cell:
 
 
 def close(cell: Cell | None):
-  """Ends the worker pool of a knapsack's LinearProgram."""
-  if cell is not None and isinstance(cell.solver, ptf.LinearProgram):
+  """Ends the worker pool of a host solver (HiGHS, Clarabel)."""
+  if cell is not None and hasattr(cell.solver, "close"):
     cell.solver.close()
 
 
@@ -449,7 +525,7 @@ def make_loss(
     ), "costs"
   if method == "rfy":
     return ptf.losses.RegularizedFenchelYoungLoss(
-      solver, lam=config.rfy_lambda
+      solver, lam=config.rfy_lambda, max_iterations=config.rfy_max_iterations
     ), "solutions"
   if method == "cave":
     return ptf.losses.CaVELoss(

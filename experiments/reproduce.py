@@ -116,6 +116,8 @@ SMOKE_FLAGS = {
     "--num_samples=2",
     "--num_items=6",
     "--capacity=8",
+    "--num_nodes=6",
+    "--num_assets=8",
   ),
 }
 
@@ -240,13 +242,15 @@ def all_runs(
 def pto_runs(quick: bool) -> list[Run]:
   """PyEPO's benchmark: the shortest path (quick: one training size and
   noise width; else PyEPO's grid of three sizes and two widths), the
-  knapsack, the rest of the catalogue at PyEPO's default setting, and the
+  knapsack, the TSP and the portfolio (quick: one setting; else PyEPO's
+  grid), the rest of the catalogue at PyEPO's default setting, and the
   shortest path as a flow LP through each solver."""
   shortest = (
     ("shortest_path", "configs/predict_then_optimize_quick.cfg")
     if quick
     else ("shortest_path_grid", "configs/predict_then_optimize.cfg")
   )
+  grid = "" if quick else "_grid"
   return (
     [
       Run(
@@ -257,6 +261,10 @@ def pto_runs(quick: bool) -> list[Run]:
       for problem, flagfile in (
         shortest,
         ("knapsack", "configs/predict_then_optimize_knapsack.cfg"),
+        *(
+          (f"{p}{grid}", f"configs/predict_then_optimize_{p}{grid}.cfg")
+          for p in ("tsp", "portfolio")
+        ),
       )
     ]
     + [
@@ -698,17 +706,28 @@ def classification_docs(output_root: str, docs_dir: str) -> dict[str, str]:
   }
 
 
+PTO_STUDIES = (
+  "shortest_path",
+  "shortest_path_grid",
+  "knapsack",
+  "tsp",
+  "tsp_grid",
+  "portfolio",
+  "portfolio_grid",
+)
+
+
 def pto_docs(output_root: str, docs_dir: str) -> dict[str, str]:
   """PyEPO's figure and tables (mean ± std over seeds) per study: a table
   of methods against degrees for each training size and noise width."""
   tables = {}
-  for study in ("shortest_path", "shortest_path_grid", "knapsack"):
+  for study in PTO_STUDIES:
     folder = os.path.join(output_root, "predict_then_optimize", study)
     results = _results(folder)
     if not results:
       continue
     c = results["config"]
-    problem = c["problem"].replace("_", " ")
+    problem = {"tsp": "TSP"}.get(c["problem"], c["problem"].replace("_", " "))
     plot.plot_pto(
       os.path.join(folder, "results.json"),
       os.path.join(docs_dir, f"predict_then_optimize_{study}.png"),
@@ -727,7 +746,7 @@ def pto_docs(output_root: str, docs_dir: str) -> dict[str, str]:
         for method in c["methods"]
       ]
       blocks.append(
-        f"*{size:,} training instances, noise half-width "
+        f"*{size:,} training instances, {plot.pto_noise(c['problem'])} "
         f"{noise:g}*\n\n"
         + _table(["method"] + [f"deg {d}" for d in degrees], rows)
       )

@@ -54,6 +54,17 @@ def test_equals_an_independent_solve_on_pyepos_portfolio(deg, rng):
     )
 
 
+def test_on_worker_processes_as_on_threads():
+  cov, _, r = ptf.data.portfolio(8, 5, 10, seed=1)
+  processes = ptf.Portfolio(cov, executor="processes", num_workers=2)
+  try:
+    np.testing.assert_allclose(
+      processes.solve(r), ptf.Portfolio(cov).solve(r), atol=1e-7
+    )
+  finally:
+    processes.close()
+
+
 def test_serialises_and_spo_plus_lowers_the_regret():
   cov, x, r = ptf.data.portfolio(400, 5, 10, deg=2, seed=0)
   solver = ptf.Portfolio(cov, gamma=2.25)

@@ -75,6 +75,32 @@ def test_every_method_trains_and_beats_nothing_on_both_problems(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+  "problem, size",
+  [("tsp", dict(num_nodes=6)), ("portfolio", dict(num_assets=8))],
+)
+def test_tsp_and_portfolio_train_every_method_that_applies(
+  problem, size, tmp_path
+):
+  """Every method but CaVE (no polyhedron) trains through the host solver;
+  RFY with few Frank–Wolfe steps (each a host call)."""
+  methods = [m for m in pto.METHODS if m != "cave"]
+  config = tiny(
+    tmp_path,
+    problem=problem,
+    methods=methods,
+    lp_executor="threads",
+    num_workers=1,
+    rfy_max_iterations=5,
+    noise_widths=[0.5],
+    **size,
+  )
+  runs = pto.run(config)["metrics"]["runs"]
+  for method in methods:
+    regret = runs[f"{method}/n60_deg4_noise0.5_seed0"]["test_normalized_regret"]
+    assert 0 <= regret < 5, (method, regret)
+
+
 def test_the_shortest_path_as_a_flow_lp_trains_as_the_grid_solver(tmp_path):
   """SPO+ through the flow LP (PDLP in the graph, HiGHS on the host) meets
   the grid solver's decisions, so it ends at the grid's regret."""
@@ -110,14 +136,25 @@ def test_rerun_skips_finished_runs_and_seeds_repeat(tmp_path):
   assert np.isclose(summary["mean"], np.mean(summary["values"]))
 
 
-def test_a_data_file_gives_the_numbers_of_the_same_generated_data(tmp_path):
-  config = tiny(tmp_path, methods=["two_stage", "pfyl"])
+@pytest.mark.parametrize(
+  "problem", [dict(), dict(problem="portfolio", num_assets=6)]
+)
+def test_a_data_file_gives_the_numbers_of_the_same_generated_data(
+  problem, tmp_path
+):
+  config = tiny(tmp_path, methods=["two_stage", "pfyl"], **problem)
   generated = pto.run(config)["metrics"]["runs"]
-  problem = pto.generate(config, 60, 4, 0.5, 0)
+  data = pto.generate(config, 60, 4, 0.5, 0)
   path = tmp_path / "mine.npz"
-  np.savez(path, **{k: getattr(problem, k) for k in pto.DATA_ARRAYS})
+  extra = {"covariance": data.covariance} if problem else {}
+  np.savez(path, **{k: getattr(data, k) for k in pto.DATA_ARRAYS}, **extra)
   from_file = pto.run(
-    tiny(tmp_path / "file", methods=["two_stage", "pfyl"], data_file=str(path))
+    tiny(
+      tmp_path / "file",
+      methods=["two_stage", "pfyl"],
+      data_file=str(path),
+      **problem,
+    )
   )["metrics"]["runs"]
   generated, from_file = regrets(generated), regrets(from_file)
   for method in ("two_stage", "pfyl"):
@@ -144,13 +181,25 @@ BAD_INPUTS = [  # (flags, or a broken data file; what the error says)
   (["--methods=spo_plus,ridge"], "--methods='ridge' is not one of"),
   (["--degrees=0"], "--degrees must be positive"),
   (["--noise_widths=1.5"], "--noise_widths must be in [0, 1)"),
+  (["--problem=tsp", "--methods=cave"], "cave needs the feasible set as a"),
+  (["--problem=tsp", "--num_nodes=2"], "--num_nodes must be >= 3"),
+  (["--problem=portfolio", "--noise_widths=-1"], "must be in [0, inf)"),
   (["--solve_ratio=0"], "--solve_ratio must be in (0, 1]"),
   (["--data_file=/nonexistent.npz"], "does not exist"),
   ("missing", "lacks the arrays ['c_test']"),
   ("nan", "c_train must be a finite 2-D array"),
   ("width", "a 5×5 grid has 40 arcs: set --grid_size"),
   ("rows", "x_train and c_train have 20 and 19 rows"),
+  ("tsp", "a tour of 20 nodes has 190 edges: set --num_nodes"),
+  ("portfolio", "lacks the arrays ['covariance']"),
+  ("covariance", "covariance (3, 3) must be [40, 40] for 40 assets"),
 ]
+# Flags that go with a data file.
+FILE_FLAGS = {
+  "tsp": ["--problem=tsp"],
+  "portfolio": ["--problem=portfolio"],
+  "covariance": ["--problem=portfolio"],
+}
 
 
 def test_bad_flags_and_data_files_fail_before_training(tmp_path):
@@ -161,11 +210,16 @@ def test_bad_flags_and_data_files_fail_before_training(tmp_path):
     "nan": dict(c_train=np.full((20, 40), np.nan)),
     "width": dict(c_train=np.ones((20, 39)), c_test=np.ones((10, 39))),
     "rows": dict(c_train=np.ones((19, 40))),
+    "tsp": dict(),
+    "portfolio": dict(),
+    "covariance": dict(covariance=np.eye(3)),
   }
   argvs = []
   for i, (args, _) in enumerate(BAD_INPUTS):
     if isinstance(args, str):
-      args = [write(tmp_path / f"{args}.npz", **files[args])]
+      args = [write(tmp_path / f"{args}.npz", **files[args])] + FILE_FLAGS.get(
+        args, []
+      )
     argvs.append([f"--output_dir={tmp_path / str(i)}", *args])
   results = command_lines.run("experiments.predict_then_optimize", argvs)
   for i, ((args, message), result) in enumerate(zip(BAD_INPUTS, results)):

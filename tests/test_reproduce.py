@@ -74,6 +74,8 @@ def test_docs_figures_tables_and_results_page(smoke):
     "classification",
     "pto_shortest_path",
     "pto_knapsack",
+    "pto_tsp",
+    "pto_portfolio",
     "pto_flow_lp",
     "pto_catalogue",
   }
@@ -86,6 +88,8 @@ def test_docs_figures_tables_and_results_page(smoke):
     "classification_sweep.png",
     "predict_then_optimize_shortest_path.png",
     "predict_then_optimize_knapsack.png",
+    "predict_then_optimize_tsp.png",
+    "predict_then_optimize_portfolio.png",
   ):
     assert os.path.getsize(os.path.join(docs, figure)) > 10_000, figure
   # Eleven perturbed_squared settings, four λ, Fenchel–Young and blackbox on
@@ -104,6 +108,13 @@ def test_docs_figures_tables_and_results_page(smoke):
     )
     assert tables[study].count("\n") == 2 + 2 + len(pto.METHODS)
     assert "| spo_plus | " in tables[study]
+  # The TSP's three methods and the portfolio's fourteen (noise: a level).
+  for study, noise, methods in (
+    ("pto_tsp", "noise half-width 0.5", 3),
+    ("pto_portfolio", "noise level 1", 14),
+  ):
+    assert tables[study].startswith(f"*30 training instances, {noise}*\n\n")
+    assert tables[study].count("\n") == 2 + 2 + methods
   # Two methods through three solvers, one data cell.
   # Header, rule, then 2 methods × 3 solvers × 2 degrees of the smoke.
   assert tables["pto_flow_lp"].count("\n") == 2 + 2 * 3 * 2

@@ -148,10 +148,10 @@ def sparse_constraint(a: np.ndarray, lower: np.ndarray, upper: np.ndarray):
 
 def _milp_constraint(program: _Program):
   """Every row of the program as one constraint, or None."""
-  parts = []
+  parts: list[tuple[Any, Any, Any]] = []
   if program.a_ub is not None:
     parts.append(
-      (program.a_ub, np.full(len(program.b_ub), -np.inf), program.b_ub)
+      (program.a_ub, np.full(len(program.a_ub), -np.inf), program.b_ub)
     )
   if program.a_eq is not None:
     parts.append((program.a_eq, program.b_eq, program.b_eq))

@@ -44,6 +44,9 @@ class _Cone:
 
   risk_factor: np.ndarray  # Lᵀ / √budget: ‖risk_factor · x‖ ≤ 1.
 
+  def __reduce__(self):  # Clarabel's cones do not pickle: rebuilt there.
+    return (_Cone, (self.risk_factor,))
+
   @functools.cached_property
   def arrays(self) -> tuple[Any, np.ndarray, list]:
     clarabel, sparse = _clarabel()
