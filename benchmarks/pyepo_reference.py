@@ -5,21 +5,104 @@ with torch and pyepo (and OR-Tools), never TensorFlow.
 
 Reads the data, initial weights and batch order written by the TF side,
 trains `nn.Linear` with each of PyEPO's methods as its documentation's
-training loops do (its OR-Tools GLOP shortest-path model,
-one process), and writes each method's test predictions and seconds per
-epoch. Numbers only; the regret is computed on the TF side for both.
+training loops do (one process), and writes each method's test predictions
+and seconds per epoch. Numbers only; the regret is computed on the TF side
+for both. The models: PyEPO's OR-Tools GLOP shortest path; for the TSP and
+the portfolio, where PyEPO's open models are slow (Pyomo's TSP through
+HiGHS, 0.6–1 s a tour) or need a solver pip does not provide (Ipopt for
+the portfolio), two `optModel`s written here on PyEPO's own interfaces:
+OR-Tools CP-SAT's circuit constraint (`optOrtCpModel`, its integer scaling
+of the costs), and Clarabel's cone program.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 import time
 
+import clarabel
 import numpy as np
+from ortools.sat.python import cp_model
 import pyepo
+from pyepo import EPO
+from pyepo.model.opt import optModel
+from pyepo.model.ort.ortcpmodel import optOrtCpModel
+from scipy import sparse
 import torch
 from torch import nn
+
+
+class tspCircuitModel(optOrtCpModel):
+  """PyEPO's TSP (edges in its order) through CP-SAT's circuit constraint:
+  one Boolean per undirected edge, the sum of its two arcs."""
+
+  def __init__(self, num_nodes: int):
+    self.num_nodes = num_nodes
+    self.edges = list(itertools.combinations(range(num_nodes), 2))
+    super().__init__()
+
+  def _getModel(self):
+    model = cp_model.CpModel()
+    x, arcs = {}, []
+    for i, j in self.edges:
+      x[i, j] = model.NewBoolVar(f"x_{i}_{j}")
+      forward, backward = model.NewBoolVar(""), model.NewBoolVar("")
+      arcs += [(i, j, forward), (j, i, backward)]
+      model.Add(x[i, j] == forward + backward)
+    model.AddCircuit(arcs)
+    return model, x
+
+
+class portfolioClarabelModel(optModel):
+  """PyEPO's portfolio (`portfolioBase`'s risk budget γ·mean(Σ)) as a cone
+  program solved by Clarabel."""
+
+  def __init__(self, covariance: np.ndarray, gamma: float = 2.25):
+    self.covariance = np.asarray(covariance, np.float64)
+    self.risk_level = gamma * float(np.mean(self.covariance))
+    self.modelSense = EPO.MAXIMIZE
+    super().__init__()
+
+  def _getModel(self):
+    n = len(self.covariance)
+    factor = np.linalg.cholesky(self.covariance).T / np.sqrt(self.risk_level)
+    a = np.concatenate(
+      [np.ones((1, n)), -np.eye(n), np.eye(n), np.zeros((1, n)), -factor]
+    )
+    b = np.concatenate([[1.0], np.zeros(n), np.ones(n), [1.0], np.zeros(n)])
+    cones = [
+      clarabel.ZeroConeT(1),
+      clarabel.NonnegativeConeT(2 * n),
+      clarabel.SecondOrderConeT(n + 1),
+    ]
+    self._cone = (sparse.csc_matrix(a), b, cones)
+    self._c = np.zeros(n)
+    return None, {i: i for i in range(n)}
+
+  def setObj(self, c):
+    self._c = np.asarray(pyepo.utils.costToNumpy(c), np.float64)
+
+  def solve(self):
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    n = len(self._c)
+    solution = clarabel.DefaultSolver(
+      sparse.csc_matrix((n, n)), -self._c, *self._cone, settings
+    ).solve()
+    x = np.asarray(solution.x, np.float32)
+    return x, float(self._c @ x)
+
+
+def make_model(data: dict):
+  """PyEPO's model of the data's problem."""
+  problem = str(data["problem"])
+  if problem == "tsp":
+    return tspCircuitModel(int(data["num_nodes"]))
+  if problem == "portfolio":
+    return portfolioClarabelModel(data["covariance"], float(data["gamma"]))
+  return pyepo.model.ort.shortestPathModel(tuple(int(g) for g in data["grid"]))
 
 
 def train(
@@ -34,8 +117,7 @@ def train(
   pg_h: float,
   cave_max_iter: int,
 ) -> dict:
-  grid = tuple(int(g) for g in data["grid"])
-  optmodel = pyepo.model.ort.shortestPathModel(grid)
+  optmodel = make_model(data)
   x = torch.tensor(data["x_train"], dtype=torch.float32)
   c = torch.tensor(data["c_train"], dtype=torch.float32)
   w = torch.tensor(data["w_train"], dtype=torch.float32)
@@ -47,7 +129,9 @@ def train(
   optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
   l1, mse = nn.L1Loss(), nn.MSELoss()
   regret = lambda wp, i: l1((wp * c[i]).sum(1, keepdim=True), z[i])
-  if method == "spo_plus":
+  if method == "two_stage":
+    loss_fn = lambda cp, i: mse(cp, c[i])
+  elif method == "spo_plus":
     spo = pyepo.func.SPOPlus(optmodel, processes=1)
     loss_fn = lambda cp, i: spo(cp, c[i], w[i], z[i])
   elif method in ("dbb", "nid"):

@@ -1,9 +1,12 @@
 r"""Ours against PyEPO itself: the same data, initial weights, optimiser,
-epochs and batches, on PyEPO's shortest path (run by hand, not in CI).
+epochs and batches, on PyEPO's shortest path, travelling salesperson or
+portfolio (run by hand, not in CI).
 
   python -m venv /tmp/pyepo
-  /tmp/pyepo/bin/pip install torch pyepo==2.2.7 ortools clarabel
+  /tmp/pyepo/bin/pip install torch pyepo==2.2.7 ortools clarabel scipy
   python -m benchmarks.pyepo_side_by_side --pyepo_python=/tmp/pyepo/bin/python
+  python -m benchmarks.pyepo_side_by_side --pyepo_python=/tmp/pyepo/bin/python \
+      --problem=tsp --methods=two_stage,spo_plus,pfyl --num_samples=1
 
 The data are PyEPO's (its generator's numbers: `ptf.data`),
 degree 6, noise half-width 0.5, 1,000 training and 1,000 test instances;
@@ -20,7 +23,18 @@ PyEPO's CaVE+ (Clarabel stopped after 3 iterations) faces ours with
 `interior=0.003`. PyEPO's regularised Frank–Wolfe calls its solver per
 example and iteration (minutes per epoch): compare it with `--epochs=1`.
 Both sides' test predictions are scored by the same `NormalizedRegret`.
-Writes `pyepo_side_by_side.{json,md}` to --output_dir.
+Writes `pyepo_side_by_side[_PROBLEM].{json,md}` to --output_dir.
+
+`--problem=tsp`: PyEPO's 20-node TSP (degree 6, noise 0.5); PyEPO 2.2.7
+has no OR-Tools TSP and its Pyomo models take 0.6–1 s a tour through
+HiGHS, so its side solves through an `optOrtCpModel` of ours: OR-Tools
+CP-SAT's circuit constraint, exact, costs scaled to integers as PyEPO's
+CP-SAT models do. Ours: `ptf.TSP` on two threads. `--problem=portfolio`:
+PyEPO's 50 assets (degree 6, noise level 1, γ = 2.25); its Pyomo model
+needs a solver of quadratic constraints (Ipopt, Gurobi) that pip does not
+provide, so its side solves the same cone program through Clarabel in an
+`optModel` of ours, ours through `ptf.Portfolio`. Least squares
+(`two_stage`) is the same MSE loop on both sides.
 """
 
 from __future__ import annotations
@@ -47,8 +61,10 @@ from perturbations_tf._src import cave
 
 GRID = (5, 5)
 SOLVER = {"name": "grid_arc_shortest_path", "kwargs": {"grid": list(GRID)}}
-# Every method of the binary but least squares (PyEPO's is not a loss).
+# Shortest path: every method of the binary but least squares.
 METHODS = tuple(m for m in pto.METHODS if m != "two_stage")
+PROBLEMS = ("shortest_path", "tsp", "portfolio")
+NUM_NODES, NUM_ASSETS = 20, 50  # PyEPO's TSP and portfolio sizes.
 A_EQ, B_EQ = ptf.solvers.grid_flow_constraints(GRID)
 # CaVE's cone comes from the path's flow LP (the grid solver has none).
 FLOW_LP = ptf.LinearProgram(A_eq=A_EQ, b_eq=B_EQ, bounds=(0, 1))
@@ -65,31 +81,62 @@ def tight_constraints(w: np.ndarray) -> np.ndarray:
   return (mask[..., None] * cave.normals(p)[None]).astype(np.float32)
 
 
+_SOLVERS: dict[str, object] = {}  # One problem per process: built once.
+
+
+def solver_of(data: dict):
+  """Our solver of the data's problem."""
+  problem = str(data["problem"])
+  if problem not in _SOLVERS:
+    if problem == "tsp":
+      _SOLVERS[problem] = ptf.TSP(int(data["num_nodes"]), executor="threads")
+    elif problem == "portfolio":
+      _SOLVERS[problem] = ptf.Portfolio(
+        data["covariance"], float(data["gamma"])
+      )
+    else:
+      _SOLVERS[problem] = SOLVER
+  return _SOLVERS[problem]
+
+
 def make_data(
   seeds,
   epochs: int,
   batch_size: int,
   num_train: int = 1000,
   num_test: int = 1000,
+  problem: str = "shortest_path",
 ) -> dict:
   """PyEPO's data (seed 135), and per seed the initial weights and the
   batch order of every epoch."""
-  x, c = ptf.data.shortest_path(
-    num_train + num_test, 5, GRID, deg=6, noise_width=0.5, seed=135
-  )
+  total = num_train + num_test
+  data = {"problem": np.array(problem)}
+  if problem == "tsp":
+    x, c = ptf.data.tsp(total, 5, NUM_NODES, deg=6, noise_width=0.5, seed=135)
+    data["num_nodes"] = np.array(NUM_NODES)
+  elif problem == "portfolio":
+    cov, x, c = ptf.data.portfolio(
+      total, 5, NUM_ASSETS, deg=6, noise_level=1.0, seed=135
+    )
+    data.update(covariance=cov, gamma=np.array(2.25))
+  else:
+    x, c = ptf.data.shortest_path(
+      total, 5, GRID, deg=6, noise_width=0.5, seed=135
+    )
+    data["grid"] = np.array(GRID)
   x = x.astype(np.float32)
-  w = ptf.solvers.grid_arc_shortest_path(c, GRID).numpy()
-  data = {
-    "x_train": x[:num_train],
-    "c_train": c[:num_train],
-    "w_train": w[:num_train],
-    "x_test": x[num_train:],
-    "c_test": c[num_train:],
-    "w_test": w[num_train:],
-    "tight_train": tight_constraints(w[:num_train]),
-    "grid": np.array(GRID),
-    "batches_per_epoch": np.array(-(-num_train // batch_size)),
-  }
+  w = np.asarray(ptf.data.optimal_solutions(c, solver_of(data)))
+  data.update(
+    x_train=x[:num_train],
+    c_train=c[:num_train],
+    w_train=w[:num_train],
+    x_test=x[num_train:],
+    c_test=c[num_train:],
+    w_test=w[num_train:],
+    batches_per_epoch=np.array(-(-num_train // batch_size)),
+  )
+  if problem == "shortest_path":
+    data["tight_train"] = tight_constraints(w[:num_train])
   for seed in seeds:
     keras.utils.set_random_seed(seed)
     dense = keras.layers.Dense(c.shape[1])
@@ -110,37 +157,41 @@ def make_loss(
   (costs, solutions, predicted costs) averaged over the batch (λ serves DBB
   and I-MLE, as the flags of `experiments.predict_then_optimize`)."""
 
+  solver = solver_of(data)
+
   def regret(decide):
     return lambda c, w, c_hat: tf.reduce_mean(
       tf.abs(tf.reduce_sum(c * decide(c_hat), 1) - tf.reduce_sum(c * w, 1))
     )
 
+  if method == "two_stage":
+    return lambda c, w, c_hat: tf.reduce_mean(tf.square(c_hat - c))
   if method == "spo_plus":
-    loss = ptf.SPOPlusLoss(SOLVER)
+    loss = ptf.SPOPlusLoss(solver)
     return lambda c, w, c_hat: loss(ptf.stack_targets(c, w), c_hat)
   if method == "dbb":
-    return regret(ptf.blackbox(SOLVER, lam))
+    return regret(ptf.blackbox(solver, lam))
   if method == "nid":
-    return regret(ptf.negative_identity(SOLVER))
+    return regret(ptf.negative_identity(solver))
   if method == "dpo":
-    layer = ptf.Perturbed(SOLVER, num_samples, sigma, seed=seed)
+    layer = ptf.Perturbed(solver, num_samples, sigma, seed=seed)
     return lambda c, w, c_hat: tf.reduce_mean(
       tf.square(layer(c_hat, training=True) - w)
     )
   if method in ("imle", "aimle"):
     layer = (
-      ptf.IMLE(SOLVER, num_samples, sigma, lam, seed=seed)
+      ptf.IMLE(solver, num_samples, sigma, lam, seed=seed)
       if method == "imle"
-      else ptf.layers.AIMLE(SOLVER, num_samples, sigma, seed=seed)
+      else ptf.layers.AIMLE(solver, num_samples, sigma, seed=seed)
     )
     return lambda c, w, c_hat: tf.reduce_mean(
       tf.abs(layer(c_hat, training=True) - w)
     )
   if method == "pg":
-    loss = ptf.losses.PGLoss(SOLVER, h=PG_H)
+    loss = ptf.losses.PGLoss(solver, h=PG_H)
     return lambda c, w, c_hat: loss(c, c_hat)
   if method == "rfy":
-    loss = ptf.losses.RegularizedFenchelYoungLoss(SOLVER)
+    loss = ptf.losses.RegularizedFenchelYoungLoss(solver)
     return lambda c, w, c_hat: loss(w, c_hat)
   if method == "cave":  # CaVE+: a point inside the cone (as PyEPO's default).
     loss = ptf.losses.CaVELoss(FLOW_LP, interior=CAVE_INTERIOR)
@@ -152,7 +203,7 @@ def make_loss(
       num_train, largest_batch, len(data[f"order_{seed}"]), 0.05
     )
     cache = ptf.SolutionCache(
-      SOLVER,
+      solver,
       shape=(data["c_train"].shape[1],),
       solve_fraction=0.05,
       capacity=capacity,
@@ -163,7 +214,7 @@ def make_loss(
     if method.endswith("ltr"):  # Their natural targets: the costs.
       return lambda c, w, c_hat: loss(c, c_hat)
     return lambda c, w, c_hat: loss(w, c_hat)
-  loss = ptf.FenchelYoungLoss(SOLVER, num_samples, sigma, seed=seed)
+  loss = ptf.FenchelYoungLoss(solver, num_samples, sigma, seed=seed)
   return lambda c, w, c_hat: loss(w, c_hat)
 
 
@@ -190,7 +241,9 @@ def train_ours(
 
   x, c, w = (tf.constant(data[k]) for k in ("x_train", "c_train", "w_train"))
 
-  @tf.function(jit_compile=method not in NOT_JIT)
+  jit = method not in NOT_JIT and getattr(solver_of(data), "supports_jit", 1)
+
+  @tf.function(jit_compile=bool(jit))
   def step(index):  # The batch is gathered in the step: no eager ops.
     with tf.GradientTape() as tape:
       loss = loss_fn(
@@ -213,7 +266,7 @@ def train_ours(
 
 
 def test_regret(data: dict, predicted) -> float:
-  metric = ptf.metrics.NormalizedRegret(SOLVER)
+  metric = ptf.metrics.NormalizedRegret(solver_of(data))
   metric.update_state(
     ptf.stack_targets(data["c_test"], data["w_test"]),
     tf.constant(predicted, tf.float32),
@@ -247,8 +300,11 @@ def main(argv):
     solve_ratio=0.05,
     pg_h=PG_H,
     cave_max_iter=f.cave_max_iter,
+    problem=f.problem,
   )
-  data = make_data(seeds, f.epochs, f.batch_size)
+  data = make_data(
+    seeds, f.epochs, f.batch_size, f.num_train, problem=f.problem
+  )
   theirs = run_pyepo(f.pyepo_python, data, settings)
   rows, runs = [], {}
   for method in f.methods:
@@ -283,16 +339,33 @@ def main(argv):
         ),
       }
     )
+  setting = {
+    "shortest_path": ("OR-Tools GLOP", "XLA", "shortest path 5x5, noise 0.5"),
+    "tsp": (
+      "OR-Tools CP-SAT circuit",
+      "ptf.TSP, HiGHS on 2 threads",
+      f"TSP {NUM_NODES} nodes, noise 0.5",
+    ),
+    "portfolio": (
+      "Clarabel",
+      "ptf.Portfolio, Clarabel on 2 threads",
+      f"portfolio {NUM_ASSETS} assets, noise level 1",
+    ),
+  }[f.problem]
   title = (
     f"PyEPO {theirs['versions']['pyepo']} (torch "
-    f"{theirs['versions']['torch']}, OR-Tools GLOP, 1 process) "
-    f"against ours (TensorFlow {tf.__version__}, XLA): shortest path "
-    f"5x5, degree 6, noise 0.5, 1,000/1,000 instances, "
+    f"{theirs['versions']['torch']}, {setting[0]}, 1 process) "
+    f"against ours (TensorFlow {tf.__version__}, {setting[1]}): "
+    f"{setting[2]}, degree 6, {len(data['x_train']):,}/"
+    f"{len(data['x_test']):,} instances, "
     f"{f.epochs} epochs, {f.num_seeds} seeds (mean ± std)"
+  )
+  name = "pyepo_side_by_side" + (
+    "" if f.problem == "shortest_path" else f"_{f.problem}"
   )
   os.makedirs(f.output_dir, exist_ok=True)
   with open(
-    os.path.join(f.output_dir, "pyepo_side_by_side.json"), "w", encoding="utf-8"
+    os.path.join(f.output_dir, f"{name}.json"), "w", encoding="utf-8"
   ) as out:
     json.dump(
       {
@@ -306,7 +379,7 @@ def main(argv):
     )
   markdown = run_lib.to_markdown(title, rows)
   with open(
-    os.path.join(f.output_dir, "pyepo_side_by_side.md"), "w", encoding="utf-8"
+    os.path.join(f.output_dir, f"{name}.md"), "w", encoding="utf-8"
   ) as out:
     out.write(f"Machine: {run_lib.machine()}.\n\n{markdown}")
   print(markdown)
@@ -318,7 +391,13 @@ if __name__ == "__main__":
     None,
     "The python of an environment with torch, pyepo and ortools.",
   )
-  flags.DEFINE_list("methods", list(METHODS), "Methods to compare.")
+  flags.DEFINE_enum("problem", "shortest_path", PROBLEMS, "PyEPO's problem.")
+  flags.DEFINE_list(
+    "methods",
+    list(METHODS),
+    "Methods to compare (tsp and portfolio: two_stage, spo_plus, pfyl).",
+  )
+  flags.DEFINE_integer("num_train", 1000, "Training instances.")
   flags.DEFINE_integer("num_seeds", 3, "Seeds (initial weights, batches).")
   flags.DEFINE_integer("epochs", 20, "Training epochs.")
   flags.DEFINE_integer("batch_size", 32, "Mini-batch size.")

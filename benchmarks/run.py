@@ -23,7 +23,9 @@ ratio or a rate measured in this process, side by side with its baseline:
    its peak, keeping the noise or regenerating it from its seed;
 5. training throughput of the shortest-path experiment, FY against baselines;
 6. `LinearProgram(method='pdlp')` against HiGHS, its tolerance and what each
-   of its ingredients brings (`pdlp.py`).
+   of its ingredients brings (`pdlp.py`);
+7. exact TSP: `ptf.TSP`'s formulation against two others through the same
+   HiGHS (`tsp_formulations.py`).
 
 Each section records the machine it ran on (CPU model, cores, GPUs,
 TensorFlow and Python versions), printed above its tables: sections
@@ -48,6 +50,7 @@ from benchmarks import overhead
 from benchmarks import pdlp
 from benchmarks import solvers_speed
 from benchmarks import throughput
+from benchmarks import tsp_formulations
 
 SECTIONS = {
   "overhead": overhead.run,
@@ -58,6 +61,7 @@ SECTIONS = {
   "pdlp": pdlp.run,
   "memory": memory.run,
   "throughput": throughput.run,
+  "tsp": tsp_formulations.run,
 }
 
 
