@@ -9,6 +9,7 @@ from scipy import optimize
 import tensorflow as tf
 
 import perturbations_tf as ptf
+from tests import training
 
 
 def slsqp(returns: np.ndarray, cov: np.ndarray, budget: float) -> np.ndarray:
@@ -73,20 +74,10 @@ def test_serialises_and_spo_plus_lowers_the_regret():
   )
   assert copy.get_config() == solver.get_config()
   np.testing.assert_allclose(copy.covariance, cov)
-  x = x.astype(np.float32)
-  w = solver.solve(r)
-  keras.utils.set_random_seed(0)
-  model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(10)])
-
-  def test_regret():
-    metric = ptf.metrics.NormalizedRegret(solver)
-    metric.update_state(ptf.stack_targets(r[300:], w[300:]), model(x[300:]))
-    return float(metric.result())
-
-  before = test_regret()
-  model.compile(keras.optimizers.Adam(0.01), loss=ptf.SPOPlusLoss(solver))
-  model.fit(x[:300], r[:300], batch_size=32, epochs=5, verbose=0)
-  assert test_regret() < 0.5 * before
+  before, after = training.spo_plus_regret_before_and_after(
+    solver, x, r, num_train=300, epochs=5, learning_rate=0.01
+  )
+  assert after < 0.5 * before
 
 
 def test_names_bad_input():

@@ -41,3 +41,30 @@ def regret_before_and_after(
   model.compile(keras.optimizers.Adam(learning_rate), loss=make_loss(w))
   model.fit(x, y, batch_size=32, epochs=epochs, verbose=0, shuffle=True)
   return before, regret()
+
+
+def spo_plus_regret_before_and_after(
+  solver, x, c, num_train: int, epochs: int, learning_rate: float
+):
+  """The test normalised regret of a seeded linear model before and after
+  `epochs` of SPO+ through `solver` on the first `num_train` rows; the
+  rest test it."""
+  x = np.asarray(x, np.float32)
+  w = solver.solve(c)
+  keras.utils.set_random_seed(0)
+  model = keras.Sequential(
+    [keras.Input(x.shape[1:]), keras.layers.Dense(c.shape[1])]
+  )
+  n = num_train
+
+  def regret():
+    metric = ptf.metrics.NormalizedRegret(solver)
+    metric.update_state(ptf.stack_targets(c[n:], w[n:]), model(x[n:]))
+    return float(metric.result())
+
+  before = regret()
+  model.compile(
+    keras.optimizers.Adam(learning_rate), loss=ptf.SPOPlusLoss(solver)
+  )
+  model.fit(x[:n], c[:n], batch_size=32, epochs=epochs, verbose=0)
+  return before, regret()

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from perturbations_tf._src import numpy_solver as numpy_solver_lib
+from perturbations_tf._src import validation
 from perturbations_tf._src.types import TensorLike
 
 
@@ -66,13 +67,9 @@ class HostSolver:
     )
 
   def __call__(self, costs: TensorLike) -> tf.Tensor:
-    costs = tf.convert_to_tensor(costs)
-    if costs.shape.rank != 2 or costs.shape[-1] != self.num_variables:
-      raise ValueError(
-        f"{self.__name__} takes costs of shape [batch, "
-        f"{self.num_variables}], got {costs.shape}."
-      )
-    return self._solver(costs)
+    return self._solver(
+      validation.check_rows(costs, self.num_variables, self.__name__)
+    )
 
   def solve(self, costs: np.ndarray) -> np.ndarray:
     """The optimal solution of each row of a numpy `[B, n]` array."""

@@ -146,12 +146,7 @@ class Knapsack:
     self.__name__ = "Knapsack"
 
   def __call__(self, values: TensorLike) -> tf.Tensor:
-    values = tf.convert_to_tensor(values)
-    if values.shape.rank != 2 or values.shape[-1] != self.num_items:
-      raise ValueError(
-        f"Knapsack takes values of shape [batch, "
-        f"{self.num_items}], got {values.shape}."
-      )
+    values = validation.check_rows(values, self.num_items, "Knapsack", "values")
     dtype = validation.compute_dtype(values.dtype)
     v = tf.cast(validation.check_finite(values, "Knapsack"), dtype)
     packings = tf.constant(self.packings, dtype)

@@ -379,13 +379,7 @@ class LinearProgram:
     )
 
   def _check_costs(self, costs: TensorLike) -> tf.Tensor:
-    costs = tf.convert_to_tensor(costs)
-    if costs.shape.rank != 2 or costs.shape[-1] != self.num_variables:
-      raise ValueError(
-        f"LinearProgram takes costs of shape [batch, "
-        f"{self.num_variables}], got {costs.shape}."
-      )
-    return costs
+    return validation.check_rows(costs, self.num_variables, "LinearProgram")
 
   def __call__(self, costs: TensorLike) -> tf.Tensor:
     costs = self._check_costs(costs)

@@ -124,6 +124,19 @@ def check_batched(x: tf.Tensor, name: str, min_rank: int = 2) -> tf.Tensor:
   return x
 
 
+def check_rows(
+  x: Any, width: int, owner: str, what: str = "costs"
+) -> tf.Tensor:
+  """`x` as a tensor if it is `[batch, width]`, else ValueError naming the
+  solver, the expected shape and the given one."""
+  x = tf.convert_to_tensor(x)
+  if x.shape.rank != 2 or x.shape[-1] != width:
+    raise ValueError(
+      f"{owner} takes {what} of shape [batch, {width}], got {x.shape}."
+    )
+  return x
+
+
 def check_floating(x: tf.Tensor, name: str) -> tf.Tensor:
   """`x` if it is a floating tensor, else TypeError naming its dtype."""
   if not x.dtype.is_floating:
