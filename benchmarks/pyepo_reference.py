@@ -151,16 +151,14 @@ def train(
       optmodel, n_samples=num_samples, sigma=sigma, processes=1
     )
     loss_fn = lambda cp, i: pfy(cp, w[i])
-  elif method == "imle":
-    imle = pyepo.func.implicitMLE(
-      optmodel, n_samples=num_samples, sigma=sigma, lambd=lam, processes=1
+  elif method in ("imle", "aimle"):
+    sampler = dict(n_samples=num_samples, sigma=sigma, processes=1)
+    mle = (
+      pyepo.func.implicitMLE(optmodel, lambd=lam, **sampler)
+      if method == "imle"
+      else pyepo.func.adaptiveImplicitMLE(optmodel, **sampler)
     )
-    loss_fn = lambda cp, i: l1(imle(cp), w[i])
-  elif method == "aimle":
-    aimle = pyepo.func.adaptiveImplicitMLE(
-      optmodel, n_samples=num_samples, sigma=sigma, processes=1
-    )
-    loss_fn = lambda cp, i: l1(aimle(cp), w[i])
+    loss_fn = lambda cp, i: l1(mle(cp), w[i])
   elif method == "pg":
     pg = pyepo.func.perturbationGradient(
       optmodel, sigma=pg_h, two_sides=False, processes=1

@@ -48,7 +48,7 @@ class _Cone:
     return (_Cone, (self.risk_factor,))
 
   @functools.cached_property
-  def arrays(self) -> tuple[Any, np.ndarray, list]:
+  def arrays(self) -> tuple[Any, Any, np.ndarray, list]:
     clarabel, sparse = _clarabel()
     n = self.risk_factor.shape[1]
     a = np.concatenate(
@@ -66,7 +66,8 @@ class _Cone:
       clarabel.NonnegativeConeT(2 * n),
       clarabel.SecondOrderConeT(n + 1),
     ]
-    return sparse.csc_matrix(a), b, cones
+    zero_quadratic = sparse.csc_matrix((n, n))  # A linear objective.
+    return zero_quadratic, sparse.csc_matrix(a), b, cones
 
 
 def solve_portfolio(returns: np.ndarray, cone: _Cone) -> np.ndarray:
@@ -76,17 +77,14 @@ def solve_portfolio(returns: np.ndarray, cone: _Cone) -> np.ndarray:
     ValueError: on non-finite returns.
     RuntimeError: when Clarabel stops without an optimum.
   """
-  clarabel, sparse = _clarabel()
+  clarabel, _ = _clarabel()
   r = np.asarray(returns, np.float64)
   if not np.all(np.isfinite(r)):
     raise ValueError("Portfolio needs finite returns, got NaN or Inf.")
-  a, b, cones = cone.arrays
-  n = len(r)
+  p, a, b, cones = cone.arrays
   settings = clarabel.DefaultSettings()
   settings.verbose = False
-  solution = clarabel.DefaultSolver(
-    sparse.csc_matrix((n, n)), -r, a, b, cones, settings
-  ).solve()
+  solution = clarabel.DefaultSolver(p, -r, a, b, cones, settings).solve()
   if str(solution.status) not in ("Solved", "AlmostSolved"):
     raise RuntimeError(f"Clarabel found no optimum: {solution.status}.")
   return np.asarray(solution.x)
