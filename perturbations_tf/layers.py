@@ -1,10 +1,11 @@
 """Keras layers over solvers: perturbed optimizers, surrogate gradients
-(DBB, NID), I-MLE and adaptive I-MLE, the regularised Frank–Wolfe
-optimizer, and the solution cache.
+(DBB, NID), I-MLE and adaptive I-MLE, and the regularised Frank–Wolfe
+optimizer; their function forms are in `ptf.ops`.
 
 All are deterministic at inference (the perturbed ones stochastic in
 training); all serialise."""
 
+from perturbations_tf._src import deprecation as _deprecation
 from perturbations_tf._src.blackbox import Blackbox
 from perturbations_tf._src.blackbox import NegativeIdentity
 from perturbations_tf._src.frank_wolfe import RegularizedFrankWolfe
@@ -16,7 +17,6 @@ from perturbations_tf._src.layers import PerturbedRanks
 from perturbations_tf._src.layers import PerturbedShortestPath
 from perturbations_tf._src.layers import PerturbedSort
 from perturbations_tf._src.layers import PerturbedTopK
-from perturbations_tf._src.solution_cache import SolutionCache
 
 __all__ = [
   "AIMLE",
@@ -30,5 +30,8 @@ __all__ = [
   "PerturbedSort",
   "PerturbedTopK",
   "RegularizedFrankWolfe",
-  "SolutionCache",
 ]
+
+__getattr__ = _deprecation.aliases(
+  "ptf.layers", {"SolutionCache": "perturbations_tf.solvers:SolutionCache"}
+)

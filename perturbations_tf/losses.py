@@ -2,6 +2,7 @@
 
 | loss | natural `y_true` | paper |
 |---|---|---|
+| `LeastSquaresLoss`, `least_squares_loss` (two-stage) | costs `c` | — |
 | `FenchelYoungLoss`, `fenchel_young_loss` | `w*` | Berthet et al. (2020) |
 | `SPOPlusLoss`, `spo_plus_loss` | costs `c` | Elmachtoub & Grigas (2022) |
 | `NCELoss`, `nce_loss` | `w*` | Mulamba et al. (2021) |
@@ -13,7 +14,7 @@
 | `RegularizedFenchelYoungLoss`, its function | `w*` | Dalle et al. (2022) |
 | `CaVELoss`, `cave_loss` | `w*` | Tang & Khalil (2024) |
 
-Each also accepts `ptf.data.stack_targets(c, w*)` (also `ptf.stack_targets`).
+Each also accepts `ptf.data.stack_targets(c, w*)`.
 """
 
 from perturbations_tf._src.cave import CaVELoss
@@ -32,6 +33,8 @@ from perturbations_tf._src.learning_to_rank import PointwiseLTRLoss
 from perturbations_tf._src.learning_to_rank import listwise_ltr_loss
 from perturbations_tf._src.learning_to_rank import pairwise_ltr_loss
 from perturbations_tf._src.learning_to_rank import pointwise_ltr_loss
+from perturbations_tf._src.least_squares import LeastSquaresLoss
+from perturbations_tf._src.least_squares import least_squares_loss
 from perturbations_tf._src.perturbation_gradient import PGLoss
 from perturbations_tf._src.perturbation_gradient import pg_loss
 from perturbations_tf._src.spo_plus import SPOPlusLoss
@@ -41,6 +44,7 @@ __all__ = [
   "CMAPLoss",
   "CaVELoss",
   "FenchelYoungLoss",
+  "LeastSquaresLoss",
   "ListwiseLTRLoss",
   "NCELoss",
   "PGLoss",
@@ -51,6 +55,7 @@ __all__ = [
   "cave_loss",
   "cmap_loss",
   "fenchel_young_loss",
+  "least_squares_loss",
   "listwise_ltr_loss",
   "nce_loss",
   "pairwise_ltr_loss",

@@ -12,8 +12,12 @@ Every solver declares its sense (`maximize`); `declare_sense` declares yours.
   Clarabel), `numpy_solver` (any numpy / Python solver, on threads,
   processes or a cluster).
 - `SolutionCache`: answers part of the rows from a pool of seen solutions.
+- `get` and `serialize`: a solver from its name or config, and back (what a
+  custom Keras layer or loss over a solver needs for `get_config`).
 """
 
+from perturbations_tf._src.errors import InfeasibleProgramError
+from perturbations_tf._src.errors import UnsolvedProgramError
 from perturbations_tf._src.executors import WorkerCrashError
 from perturbations_tf._src.grid_paths import grid_arc_shortest_path
 from perturbations_tf._src.grid_paths import grid_arcs
@@ -21,12 +25,12 @@ from perturbations_tf._src.grid_paths import grid_flow_constraints
 from perturbations_tf._src.grid_paths import shortest_path
 from perturbations_tf._src.knapsack import Knapsack
 from perturbations_tf._src.knapsack import maximal_packings
-from perturbations_tf._src.linear_program import InfeasibleProgramError
 from perturbations_tf._src.linear_program import LinearProgram
-from perturbations_tf._src.linear_program import UnsolvedProgramError
 from perturbations_tf._src.numpy_solver import NumpySolver
 from perturbations_tf._src.numpy_solver import numpy_solver
 from perturbations_tf._src.portfolio import Portfolio
+from perturbations_tf._src.registry import get_solver as get
+from perturbations_tf._src.registry import solver_config as serialize
 from perturbations_tf._src.sense import declare_sense
 from perturbations_tf._src.solution_cache import SolutionCache
 from perturbations_tf._src.solvers import argmax
@@ -48,12 +52,14 @@ __all__ = [
   "WorkerCrashError",
   "argmax",
   "declare_sense",
+  "get",
   "grid_arc_shortest_path",
   "grid_arcs",
   "grid_flow_constraints",
   "maximal_packings",
   "numpy_solver",
   "ranks",
+  "serialize",
   "shortest_path",
   "sort",
   "top_k",

@@ -1,7 +1,6 @@
 """CaVE: the binding constraints' cone, its projection against scipy's NNLS,
 the loss against its formula."""
 
-import keras
 import numpy as np
 import pytest
 from scipy import optimize
@@ -9,6 +8,7 @@ import tensorflow as tf
 
 import perturbations_tf as ptf
 from perturbations_tf._src import cave
+from tests import serialization
 from tests import training
 
 A_EQ, B_EQ = ptf.solvers.grid_flow_constraints(training.GRID)
@@ -41,13 +41,18 @@ def test_the_projection_is_scipys_non_negative_least_squares(rng):
 
 
 def test_loss_is_the_cosine_to_the_projection_and_zero_at_true_costs(rng):
+  # The exact projection (interior=0): the paper's plain CaVE.
   c = rng.uniform(0.1, 2.0, (16, 40))
   w = ptf.solvers.grid_arc_shortest_path(c, training.GRID).numpy()
-  np.testing.assert_allclose(cave.cave_loss(w, c, FLOW_LP), 0.0, atol=1e-10)
+  np.testing.assert_allclose(
+    cave.cave_loss(w, c, FLOW_LP, interior=0.0), 0.0, atol=1e-10
+  )
   c_hat = tf.constant(rng.normal(size=(16, 40)))
   with tf.GradientTape() as tape:
     tape.watch(c_hat)
-    loss = ptf.losses.cave_loss(ptf.stack_targets(c, w), c_hat, FLOW_LP)
+    loss = ptf.losses.cave_loss(
+      ptf.data.stack_targets(c, w), c_hat, FLOW_LP, interior=0.0
+    )
   grad = tape.gradient(loss, c_hat).numpy()
   p = FLOW_LP.constraints()
   v = -c_hat.numpy()  # A minimisation: −ĉ should point into the cone.
@@ -114,20 +119,23 @@ def test_interior_cave_keeps_pushing_inside_and_is_scale_free(rng):
 def test_a_full_knapsack_binds_its_capacity(rng):
   # Unit weights: the knapsack takes the 3 most valuable items and its
   # LP relaxation is tight, so the cone holds the true values.
-  knapsack = ptf.Knapsack(np.ones((1, 8)), [3.0])
+  knapsack = ptf.solvers.Knapsack(np.ones((1, 8)), [3.0])
   values = rng.uniform(0.1, 2.0, (8, 8))
   w = knapsack(values).numpy()
   p = knapsack.constraints()
   mask = cave.binding_mask(p, w).numpy()
   np.testing.assert_array_equal(mask[:, 0], True)  # The capacity row.
-  np.testing.assert_allclose(cave.cave_loss(w, values, knapsack), 0, atol=1e-9)
-  assert np.all(cave.cave_loss(w, -values, knapsack).numpy() > 0.1)
+  np.testing.assert_allclose(
+    cave.cave_loss(w, values, knapsack, interior=0.0), 0, atol=1e-9
+  )
+  assert np.all(
+    cave.cave_loss(w, -values, knapsack, interior=0.0).numpy() > 0.1
+  )
 
 
 def test_the_keras_loss_serialises_and_needs_constraints():
   loss = ptf.losses.CaVELoss(FLOW_LP, max_iterations=200, interior=0.01)
-  clone = keras.losses.deserialize(keras.losses.serialize(loss))
-  assert clone.get_config() == loss.get_config()
+  clone = serialization.round_trip(loss)
   assert clone.options == {"max_iterations": 200, "interior": 0.01}
   with pytest.raises(ValueError, match="interior"):
     ptf.losses.CaVELoss(FLOW_LP, interior=-1.0)

@@ -21,7 +21,7 @@ def test_positional_arguments_and_extra_kwargs_as_the_reference():
   def sign_any(x, axis=-1):  # Extra keyword arguments reach func.
     return tf.cast(tf.reduce_any(x > 0, axis=axis), x.dtype) * 2.0 - 1.0
 
-  soft = ptf.perturbed(sign_any, 1000, 0.01, "normal", True)
+  soft = ptf.ops.perturbed(sign_any, 1000, 0.01, "normal", True)
   theta = tf.constant([[-0.3, -1.2, 1.6], [-0.4, -2.4, -1.0]])
   np.testing.assert_allclose(soft(theta, axis=-1), [1.0, -1.0])
 
@@ -29,14 +29,14 @@ def test_positional_arguments_and_extra_kwargs_as_the_reference():
 def test_fenchel_young_loss_exposes_its_perturbed_solver():
   # The reference's keyword `func` still names the solver; θ keeps its batch
   # axis even with batched=False (the solver then takes one example).
-  loss = ptf.FenchelYoungLoss(
+  loss = ptf.losses.FenchelYoungLoss(
     func=one_based_ranks, num_samples=2000, sigma=0.1, batched=False
   )
   theta = tf.constant([[1.0, 20.0, 7.3, 7.35]])
   y_eps = loss.perturbed(theta, seed=0)
   np.testing.assert_allclose(
     y_eps,
-    ptf.perturbed(
+    ptf.ops.perturbed(
       func=one_based_ranks, num_samples=2000, sigma=0.1, batched=False, seed=0
     )(theta),
   )
@@ -70,7 +70,9 @@ def test_minimising_loss_perturbs_like_its_gradient():
     return tf.one_hot(tf.argmin(x, -1), tf.shape(x)[-1])
 
   theta = tf.constant([[0.3, 0.1, 0.5]])
-  loss = ptf.FenchelYoungLoss(argmin, 20000, 0.5, "gumbel", maximize=False)
+  loss = ptf.losses.FenchelYoungLoss(
+    argmin, 20000, 0.5, "gumbel", maximize=False
+  )
   np.testing.assert_allclose(
     loss.perturbed(theta, seed=1), tf.nn.softmax(-theta / 0.5), atol=0.01
   )
@@ -84,13 +86,13 @@ def test_stacked_copies_solver_fails_at_once_with_the_fix():
   def argmax_of_stack(t):
     return tf.one_hot(tf.argmax(t, 1), 3)
 
-  soft = ptf.perturbed(
+  soft = ptf.ops.perturbed(
     argmax_of_stack, sigma=0.5, num_samples=1_000_000, batched=False
   )
   with pytest.raises(ValueError, match=r"(?s)one example.*batched=True"):
     soft(tf.constant([[-0.6, -0.5, 0.5]]))
   # Written for one example, the same solver works.
-  one = ptf.perturbed(
+  one = ptf.ops.perturbed(
     lambda t: tf.one_hot(tf.argmax(t), 3),
     sigma=0.5,
     num_samples=1000,
@@ -102,7 +104,7 @@ def test_stacked_copies_solver_fails_at_once_with_the_fix():
   with pytest.raises(ValueError, match="leading batch axis"):
     one(tf.constant([-0.6, -0.5, 0.5]))
   with pytest.raises(ValueError, match="Pass the solver once"):
-    ptf.perturbed(argmax_of_stack, func=argmax_of_stack)
+    ptf.ops.perturbed(argmax_of_stack, func=argmax_of_stack)
 
 
 def test_loss_value_is_fenchel_young_not_a_squared_surrogate():
@@ -111,7 +113,7 @@ def test_loss_value_is_fenchel_young_not_a_squared_surrogate():
   # gradients agree: y_ε(θ) - y.
   theta = tf.constant([[1.0, 2.0, 0.5]])
   y = tf.constant([[0.0, 1.0, 0.0]])
-  loss = ptf.FenchelYoungLoss(
+  loss = ptf.losses.FenchelYoungLoss(
     "argmax", 100_000, 1.0, "gumbel", reduction="sum", seed=0
   )
   cross_entropy = tf.nn.softmax_cross_entropy_with_logits(y, theta)
@@ -124,3 +126,23 @@ def test_loss_value_is_fenchel_young_not_a_squared_surrogate():
   np.testing.assert_allclose(
     tape.gradient(value, theta), tf.nn.softmax(theta) - y, atol=0.01
   )
+
+
+def test_the_reference_names_still_work_with_a_deprecation_warning():
+  with pytest.warns(DeprecationWarning, match="use ptf.ops.perturbed"):
+    perturbed = ptf.perturbed
+  with pytest.warns(DeprecationWarning, match="ptf.losses.FenchelYoungLoss"):
+    loss_class = ptf.FenchelYoungLoss
+  assert perturbed is ptf.ops.perturbed
+  assert loss_class is ptf.losses.FenchelYoungLoss
+  # The reference's convention: an undeclared solver maximises.
+  assert loss_class(one_based_ranks).maximize is True
+
+
+def test_maximize_is_keyword_only():
+  with pytest.raises(TypeError, match="positional"):
+    ptf.losses.FenchelYoungLoss(one_based_ranks, 10, 0.1, "normal", True, False)
+  loss = ptf.losses.FenchelYoungLoss(
+    one_based_ranks, 10, 0.1, "normal", True, maximize=False
+  )
+  assert loss.maximize is False

@@ -10,6 +10,7 @@ import tensorflow as tf
 import perturbations_tf as ptf
 from perturbations_tf import solvers
 from tests import grid_paths
+from tests import serialization
 
 GRID = (3, 3)
 SHORTEST = functools.partial(solvers.grid_arc_shortest_path, grid=GRID)
@@ -27,8 +28,11 @@ def test_values_and_gradients_are_the_definitions(maximize, rng):
   c_hat = tf.constant(rng.uniform(0.1, 2.0, (32, 12)), tf.float32)
   w = solver(c).numpy()
   s = -1.0 if maximize else 1.0
-  for loss_class, reduce in ((ptf.NCELoss, np.mean), (ptf.CMAPLoss, np.max)):
-    cache = ptf.SolutionCache(
+  for loss_class, reduce in (
+    (ptf.losses.NCELoss, np.mean),
+    (ptf.losses.CMAPLoss, np.max),
+  ):
+    cache = ptf.solvers.SolutionCache(
       solver,
       shape=(12,),
       solve_fraction=0.25,
@@ -47,7 +51,7 @@ def test_values_and_gradients_are_the_definitions(maximize, rng):
     np.testing.assert_allclose(
       value, reduce(margins, axis=1), rtol=1e-5, atol=1e-5
     )
-    if loss_class is ptf.NCELoss:
+    if loss_class is ptf.losses.NCELoss:
       np.testing.assert_allclose(grad, s * (w - pool.mean(0)), atol=1e-6)
     else:  # The most violating pooled solution.
       worst = pool[margins.argmax(1)]
@@ -57,14 +61,14 @@ def test_values_and_gradients_are_the_definitions(maximize, rng):
 def test_cmap_is_zero_when_the_true_solution_is_best_in_the_pool(rng):
   c = rng.uniform(0.1, 2.0, (16, 12)).astype(np.float32)
   w = SHORTEST(c).numpy()
-  cache = ptf.SolutionCache(
+  cache = ptf.solvers.SolutionCache(
     SHORTEST,
     shape=(12,),
     maximize=False,
     initial_solutions=grid_paths.all_paths(GRID),
   )
-  np.testing.assert_allclose(ptf.cmap_loss(w, c, cache), 0.0, atol=1e-6)
-  assert (ptf.nce_loss(w, c, cache).numpy() < 0).all()
+  np.testing.assert_allclose(ptf.losses.cmap_loss(w, c, cache), 0.0, atol=1e-6)
+  assert (ptf.losses.nce_loss(w, c, cache).numpy() < 0).all()
 
 
 @pytest.mark.parametrize("jit", [False, True])
@@ -73,8 +77,8 @@ def test_training_lowers_the_regret_and_errors(jit, rng):
   x = rng.normal(size=(256, 5)).astype(np.float32)
   c = (0.3 * x @ rng.normal(size=(5, 12)) + 1.0).astype(np.float32)
   w = SHORTEST(c).numpy()
-  for loss_class in (ptf.NCELoss, ptf.CMAPLoss):
-    cache = ptf.SolutionCache(
+  for loss_class in (ptf.losses.NCELoss, ptf.losses.CMAPLoss):
+    cache = ptf.solvers.SolutionCache(
       SHORTEST,
       shape=(12,),
       solve_fraction=0.1,
@@ -93,16 +97,15 @@ def test_training_lowers_the_regret_and_errors(jit, rng):
     regret.reset_state()
     regret.update_state(c, model.predict(x, verbose=0))
     assert float(regret.result()) < 0.3 * before, loss_class
-  config = ptf.NCELoss(cache).get_config()
-  copy = ptf.NCELoss.from_config(config)
+  copy = serialization.round_trip(ptf.losses.NCELoss(cache))
   assert copy.solver.get_config() == cache.get_config()
   assert copy.maximize is False  # As the cache, as its shortest path.
   with pytest.raises(ValueError, match="needs a SolutionCache"):
-    ptf.CMAPLoss(SHORTEST)
+    ptf.losses.CMAPLoss(SHORTEST)
   # The stacked targets of every loss: the solutions are read from them.
-  for loss_fn in (ptf.nce_loss, ptf.cmap_loss):
+  for loss_fn in (ptf.losses.nce_loss, ptf.losses.cmap_loss):
     np.testing.assert_allclose(
-      loss_fn(ptf.stack_targets(c, w), c, cache), loss_fn(w, c, cache)
+      loss_fn(ptf.data.stack_targets(c, w), c, cache), loss_fn(w, c, cache)
     )
-  with pytest.raises(tf.errors.InvalidArgumentError, match="0/1 masks"):
-    ptf.nce_loss(w + 0.5, c, cache)
+  with pytest.raises(tf.errors.InvalidArgumentError, match="0/1 arc vectors"):
+    ptf.losses.nce_loss(w + 0.5, c, cache)

@@ -39,27 +39,27 @@ def test_generators_equal_pyepo_own(monkeypatch, deg, noise, seed):
   pyepo = pyepo_generators(monkeypatch)
   cases = [
     (
-      ptf.data.shortest_path(50, 5, (5, 5), deg, noise, seed),
+      ptf.data.shortest_path_data(50, 5, (5, 5), deg, noise, seed),
       pyepo["shortestpath"].genData(50, 5, (5, 5), deg, noise, seed),
     ),
     (
-      ptf.data.shortest_path(20, 3, (3, 4), deg, noise, seed),
+      ptf.data.shortest_path_data(20, 3, (3, 4), deg, noise, seed),
       pyepo["shortestpath"].genData(20, 3, (3, 4), deg, noise, seed),
     ),
     (
-      ptf.data.knapsack(50, 5, 32, 2, deg, noise, seed),
+      ptf.data.knapsack_data(50, 5, 32, 2, deg, noise, seed),
       pyepo["knapsack"].genData(50, 5, 32, 2, deg, noise, seed),
     ),
     (
-      ptf.data.tsp(50, 5, 10, deg, noise, seed),
+      ptf.data.tsp_data(50, 5, 10, deg, noise, seed),
       pyepo["tsp"].genData(50, 5, 10, deg, noise, seed),
     ),
     (
-      ptf.data.tsp(20, 4, 7, deg, noise, seed),
+      ptf.data.tsp_data(20, 4, 7, deg, noise, seed),
       pyepo["tsp"].genData(20, 4, 7, deg, noise, seed),
     ),
     (
-      ptf.data.portfolio(50, 5, 20, deg, 1.0 + noise, seed),
+      ptf.data.portfolio_data(50, 5, 20, deg, 1.0 + noise, seed),
       pyepo["portfolio"].genData(50, 5, 20, deg, 1.0 + noise, seed),
     ),
   ]
@@ -71,25 +71,28 @@ def test_generators_equal_pyepo_own(monkeypatch, deg, noise, seed):
 
 
 def test_tsp_edges_are_the_order_of_the_costs():
-  edges = ptf.data.tsp_edges(5)
+  edges = ptf.solvers.tsp_edges(5)
   assert len(edges) == 10 and edges[:4] == [(0, 1), (0, 2), (0, 3), (0, 4)]
-  _, c = ptf.data.tsp(3, 2, 5)
+  _, c = ptf.data.tsp_data(3, 2, 5)
   assert c.shape == (3, len(edges))
 
 
 @pytest.mark.parametrize(
   "call,message",
   [
-    (lambda: ptf.data.shortest_path(5, 5, deg=0), "deg must be a positive"),
     (
-      lambda: ptf.data.knapsack(5, 5, 8, 2, noise_width=-0.1),
+      lambda: ptf.data.shortest_path_data(5, 5, deg=0),
+      "deg must be a positive",
+    ),
+    (
+      lambda: ptf.data.knapsack_data(5, 5, 8, 2, noise_width=-0.1),
       "noise_width must be a finite non-negative",
     ),
     (
-      lambda: ptf.data.portfolio(5, 5, 4, noise_level=float("nan")),
+      lambda: ptf.data.portfolio_data(5, 5, 4, noise_level=float("nan")),
       "noise_level must be a finite non-negative",
     ),
-    (lambda: ptf.data.tsp(5, 5, 0), "num_nodes must be a positive"),
+    (lambda: ptf.data.tsp_data(5, 5, 0), "num_nodes must be a positive"),
   ],
 )
 def test_bad_settings_raise(call, message):
@@ -98,7 +101,9 @@ def test_bad_settings_raise(call, message):
 
 
 def test_make_dataset_serves_every_loss_and_metric():
-  x, c = ptf.data.shortest_path(200, 5, (3, 3), deg=4, noise_width=0.5, seed=1)
+  x, c = ptf.data.shortest_path_data(
+    200, 5, (3, 3), deg=4, noise_width=0.5, seed=1
+  )
   solver = {"name": "grid_arc_shortest_path", "kwargs": {"grid": (3, 3)}}
   data = ptf.data.make_dataset(x, c, solver, batch_size=32, seed=0)
   features, y = next(iter(data))
@@ -108,12 +113,12 @@ def test_make_dataset_serves_every_loss_and_metric():
   np.testing.assert_array_equal(
     ptf.solvers.grid_arc_shortest_path(y[:, 0], grid=(3, 3)), y[:, 1]
   )
-  cache = ptf.SolutionCache(solver, shape=(12,), initial_solutions=w)
+  cache = ptf.solvers.SolutionCache(solver, shape=(12,), initial_solutions=w)
   losses = [
-    ptf.SPOPlusLoss(solver),
-    ptf.FenchelYoungLoss(solver, 5, 1.0),
-    ptf.NCELoss(cache),
-    ptf.CMAPLoss(cache),
+    ptf.losses.SPOPlusLoss(solver),
+    ptf.losses.FenchelYoungLoss(solver, 5, 1.0),
+    ptf.losses.NCELoss(cache),
+    ptf.losses.CMAPLoss(cache),
   ]
   metrics = [
     ptf.metrics.NormalizedRegret(solver),
@@ -134,7 +139,7 @@ def test_make_dataset_serves_every_loss_and_metric():
 
 
 def test_make_dataset_checks_and_accepts_known_solutions():
-  x, c = ptf.data.shortest_path(10, 5, (3, 3))
+  x, c = ptf.data.shortest_path_data(10, 5, (3, 3))
   w = ptf.data.optimal_solutions(
     c, {"name": "grid_arc_shortest_path", "kwargs": {"grid": (3, 3)}}
   )

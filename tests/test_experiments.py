@@ -162,8 +162,8 @@ def test_shortest_path_with_the_python_solver_and_a_cache(tmp_path, executor):
     os.path.join(config.output_dir, "checkpoint.keras")
   )
   loss = model.loss.solver
-  assert isinstance(loss, ptf.SolutionCache)
-  assert isinstance(loss.solver, ptf.NumpySolver)
+  assert isinstance(loss, ptf.solvers.SolutionCache)
+  assert isinstance(loss.solver, ptf.solvers.NumpySolver)
 
 
 def test_same_seed_same_metrics(tmp_path):

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 import perturbations_tf as ptf
 from perturbations_tf import solvers
+from tests import serialization
 from tests import stats
 
 THETA = np.array(
@@ -31,7 +32,7 @@ def test_gumbel_argmax_value_is_cross_entropy_and_grad_is_softmax():
 
   def run(seed):
     value, grad = value_and_grad(
-      lambda y, t: ptf.fenchel_young_loss(
+      lambda y, t: ptf.losses.fenchel_young_loss(
         y, t, solvers.argmax, m, sigma, "gumbel", seed=seed
       ),
       LABELS,
@@ -75,7 +76,7 @@ def test_finite_difference_of_value_matches_gradient(
   theta = np.abs(THETA) + 0.2
   solver = solvers.ranks if maximize else lambda x: solvers.ranks(-x)
   loss = functools.partial(
-    ptf.fenchel_young_loss,
+    ptf.losses.fenchel_young_loss,
     solver=solver,
     num_samples=50,
     sigma=0.3,
@@ -99,12 +100,14 @@ def test_minimize_is_maximize_of_negated_scores():
   argmin = lambda x: solvers.argmax(-x)
   kwargs = dict(num_samples=64, sigma=0.4, noise="normal", seed=5)
   v_min, g_min = value_and_grad(
-    lambda y, t: ptf.fenchel_young_loss(y, t, argmin, maximize=False, **kwargs),
+    lambda y, t: ptf.losses.fenchel_young_loss(
+      y, t, argmin, maximize=False, **kwargs
+    ),
     LABELS,
     THETA,
   )
   v_max, g_max = value_and_grad(
-    lambda y, t: ptf.fenchel_young_loss(y, -t, solvers.argmax, **kwargs),
+    lambda y, t: ptf.losses.fenchel_young_loss(y, -t, solvers.argmax, **kwargs),
     LABELS,
     THETA,
   )
@@ -114,9 +117,9 @@ def test_minimize_is_maximize_of_negated_scores():
 
 def test_multiplicative_gradient_is_weighted_mean_and_warns():
   with pytest.warns(UserWarning, match="positively homogeneous"):
-    ptf.FenchelYoungLoss(solvers.argmax, perturbation="multiplicative")
+    ptf.losses.FenchelYoungLoss(solvers.argmax, perturbation="multiplicative")
   loss = functools.partial(
-    ptf.fenchel_young_loss,
+    ptf.losses.fenchel_young_loss,
     solver=solvers.argmax,
     num_samples=200,
     sigma=0.5,
@@ -136,15 +139,15 @@ def test_a_one_example_solver_gives_the_batched_solvers_loss():
   def one_example_argmax(t):
     return tf.one_hot(tf.argmax(t), tf.shape(t)[0], dtype=t.dtype)
 
-  loss = ptf.fenchel_young_loss(
+  loss = ptf.losses.fenchel_young_loss(
     LABELS, THETA, one_example_argmax, 10, 0.1, batched=False, seed=0
   )
-  batched = ptf.fenchel_young_loss(
+  batched = ptf.losses.fenchel_young_loss(
     LABELS, THETA, solvers.argmax, 10, 0.1, seed=0
   )
   assert loss.shape == (3,)
   np.testing.assert_allclose(loss, batched, rtol=1e-6)
-  keras_loss = ptf.FenchelYoungLoss(
+  keras_loss = ptf.losses.FenchelYoungLoss(
     one_example_argmax, 10, 0.1, batched=False, seed=0
   )
   assert keras_loss(LABELS, THETA).shape == ()
@@ -154,20 +157,20 @@ def test_a_one_example_solver_gives_the_batched_solvers_loss():
     r"of shape \(30, 4\).*"
     "batched=False",
   ):
-    ptf.fenchel_young_loss(
+    ptf.losses.fenchel_young_loss(
       LABELS, THETA, lambda t: tf.reduce_sum(t, 0), 10, 0.1
     )
 
 
 def test_stacked_targets_give_the_loss_of_their_solutions():
   costs = -THETA  # Any costs: the loss reads the solutions of the stack.
-  stacked = ptf.stack_targets(costs, LABELS)
+  stacked = ptf.data.stack_targets(costs, LABELS)
   kwargs = dict(num_samples=20, sigma=0.3, seed=2)
   np.testing.assert_allclose(
-    ptf.fenchel_young_loss(stacked, THETA, solvers.argmax, **kwargs),
-    ptf.fenchel_young_loss(LABELS, THETA, solvers.argmax, **kwargs),
+    ptf.losses.fenchel_young_loss(stacked, THETA, solvers.argmax, **kwargs),
+    ptf.losses.fenchel_young_loss(LABELS, THETA, solvers.argmax, **kwargs),
   )
-  loss = ptf.FenchelYoungLoss("argmax", 20, 0.3, seed=2)
+  loss = ptf.losses.FenchelYoungLoss("argmax", 20, 0.3, seed=2)
   assert np.isfinite(loss(stacked, THETA).numpy())
 
 
@@ -186,54 +189,58 @@ def test_stacked_targets_give_the_loss_of_their_solutions():
   ],
 )
 def test_labels_the_solver_cannot_produce_raise(solver, labels, message):
-  loss = ptf.FenchelYoungLoss(solver, 10, 0.1, seed=0)
+  loss = ptf.losses.FenchelYoungLoss(solver, 10, 0.1, seed=0)
   with pytest.raises(tf.errors.InvalidArgumentError, match=message):
     loss(np.array(labels, np.float32), THETA[:1])
   with pytest.raises(tf.errors.InvalidArgumentError, match=message):
     tf.function(loss)(np.array(labels, np.float32), THETA[:1])
   # The right k is accepted.
-  three_hot = ptf.FenchelYoungLoss(
+  three_hot = ptf.losses.FenchelYoungLoss(
     {"name": "top_k", "kwargs": {"k": 3}}, 10, 0.1, seed=0
   )
   assert np.isfinite(three_hot([[1.0, 1.0, 1.0, 0.0]], THETA[:1]).numpy())
 
 
 def test_the_sense_follows_the_solver_and_contradictions_raise():
-  assert ptf.FenchelYoungLoss("shortest_path").maximize is False
-  assert ptf.FenchelYoungLoss("argmax").maximize is True
-  assert ptf.FenchelYoungLoss(lambda x: x).maximize is True  # Undeclared.
-  assert ptf.FenchelYoungLoss(lambda x: x, maximize=False).maximize is False
+  assert ptf.losses.FenchelYoungLoss("shortest_path").maximize is False
+  assert ptf.losses.FenchelYoungLoss("argmax").maximize is True
+  assert (
+    ptf.losses.FenchelYoungLoss(lambda x: x).maximize is True
+  )  # Undeclared.
+  assert (
+    ptf.losses.FenchelYoungLoss(lambda x: x, maximize=False).maximize is False
+  )
   with pytest.raises(
     ValueError,
     match=r"(?s)maximize=True.*shortest_path "
     "declares maximize=False",
   ):
-    ptf.FenchelYoungLoss("shortest_path", maximize=True)
+    ptf.losses.FenchelYoungLoss("shortest_path", maximize=True)
 
 
 def test_keras_loss_config_round_trip_and_errors():
-  loss = ptf.FenchelYoungLoss("top_k", 10, 0.2, "gumbel", seed=3)
+  loss = ptf.losses.FenchelYoungLoss("top_k", 10, 0.2, "gumbel", seed=3)
   assert loss.get_config()["solver"] == "top_k"
-  clone = ptf.FenchelYoungLoss.from_config(loss.get_config())
+  clone = serialization.round_trip(loss)
   first = loss(LABELS, THETA)
   np.testing.assert_array_equal(clone(LABELS, THETA), first)  # Same sequence.
   assert not np.array_equal(loss(LABELS, THETA), first)  # Fresh noise.
-  partial = ptf.FenchelYoungLoss(
+  partial = ptf.losses.FenchelYoungLoss(
     functools.partial(solvers.shortest_path, min_cost=0.1), maximize=False
   )
   assert partial.get_config()["solver"] == {
     "name": "shortest_path",
     "kwargs": {"min_cost": 0.1},
   }
-  restored = keras.losses.deserialize(keras.losses.serialize(partial))
+  restored = serialization.round_trip(partial)
   assert restored.solver.keywords == {"min_cost": 0.1}
   assert restored.maximize is False
   with pytest.raises(ValueError, match="register_keras_serializable"):
-    ptf.FenchelYoungLoss(lambda x: x).get_config()
+    ptf.losses.FenchelYoungLoss(lambda x: x).get_config()
   with pytest.raises(ValueError, match="needs a solver"):
-    ptf.FenchelYoungLoss()
+    ptf.losses.FenchelYoungLoss()
   with pytest.raises(ValueError, match="Unknown solver"):
-    ptf.FenchelYoungLoss("dijkstra")
+    ptf.losses.FenchelYoungLoss("dijkstra")
   with pytest.raises(ValueError, match="of y_pred's shape"):
     loss(LABELS[:, :3], THETA)
 
@@ -248,7 +255,7 @@ def test_keras_model_trains_with_fit():
   model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3)])
   model.compile(
     keras.optimizers.Adam(0.05),
-    loss=ptf.FenchelYoungLoss("argmax", 100, 0.5),
+    loss=ptf.losses.FenchelYoungLoss("argmax", 100, 0.5),
     metrics=["categorical_accuracy"],
   )
   before = model.evaluate(x, y, verbose=0)

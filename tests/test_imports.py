@@ -12,8 +12,8 @@ import pytest
 import perturbations_tf as ptf
 
 PACKAGE = pathlib.Path(ptf.__file__).parent
-NAMESPACES = ("data", "layers", "losses", "metrics", "noise", "solvers")
-# The top-level names of 0.1.0, all kept.
+NAMESPACES = ("data", "layers", "losses", "metrics", "noise", "ops", "solvers")
+# The top-level names of 0.1.0 and 0.2.0, all kept (deprecated aliases).
 NAMES_0_1 = (
   "Blackbox",
   "CMAPLoss",
@@ -126,14 +126,46 @@ def test_namespaces_and_every_public_name():
     assert getattr(ptf, namespace) is module
     for name in module.__all__:
       assert getattr(module, name) is not None, (namespace, name)
-  for name in NAMES_0_1 + tuple(ptf.__all__):
-    assert hasattr(ptf, name), name
-  # The flat names are the namespaced objects.
-  assert ptf.FenchelYoungLoss is ptf.losses.FenchelYoungLoss
-  assert ptf.PerturbedRanks is ptf.layers.PerturbedRanks
-  assert ptf.LinearProgram is ptf.solvers.LinearProgram
-  assert ptf.stack_targets is ptf.data.stack_targets
-  assert callable(ptf.perturbed)  # The function, not a module.
+  # The top level holds the namespaces only.
+  assert sorted(ptf.__all__) == sorted(NAMESPACES)
+  assert not hasattr(ptf, "keras_compat")  # Private.
+
+
+def _namespace(name):
+  return f"perturbations_tf.{name}"
+
+
+def test_every_public_object_has_one_home():
+  homes = {}
+  for namespace in NAMESPACES:
+    module = importlib.import_module(f"perturbations_tf.{namespace}")
+    for name in module.__all__:
+      homes.setdefault(id(getattr(module, name)), []).append(
+        f"{namespace}.{name}"
+      )
+  twice = [places for places in homes.values() if len(places) > 1]
+  assert not twice, twice
+
+
+def test_old_names_resolve_to_their_home_with_a_warning():
+  old = NAMES_0_1 + ("LinearProgram", "TSP", "Portfolio", "declare_sense")
+  for name in old:
+    if name in NAMESPACES:
+      continue
+    with pytest.warns(DeprecationWarning, match=f"ptf.{name} is deprecated"):
+      alias = getattr(ptf, name)
+    homes = [
+      module
+      for module in map(importlib.import_module, map(_namespace, NAMESPACES))
+      if name in module.__all__
+    ]
+    assert len(homes) == 1 and getattr(homes[0], name) is alias, name
+  with pytest.warns(DeprecationWarning, match="ptf.solvers.SolutionCache"):
+    assert ptf.layers.SolutionCache is ptf.solvers.SolutionCache
+  with pytest.warns(DeprecationWarning, match="shortest_path_data"):
+    assert ptf.data.shortest_path is ptf.data.shortest_path_data
+  with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+    ptf.nothing  # noqa: B018
 
 
 def test_the_default_import_needs_no_optional_dependency():

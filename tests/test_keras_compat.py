@@ -48,10 +48,10 @@ def test_a_host_solver_in_the_loss_or_a_metric_keeps_fit_out_of_xla(
   visible_gpu, rng
 ):
   del visible_gpu
-  plan = ptf.LinearProgram(**PLAN)
+  plan = ptf.solvers.LinearProgram(**PLAN)
   x, profits = _data(rng)
   for loss, metrics in (
-    (ptf.SPOPlusLoss(plan), []),
+    (ptf.losses.SPOPlusLoss(plan), []),
     ("mse", [ptf.metrics.NormalizedRegret(plan)]),
   ):
     model = _model()
@@ -63,7 +63,7 @@ def test_a_host_solver_in_the_loss_or_a_metric_keeps_fit_out_of_xla(
   model = _model()
   with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
-    model.compile("adam", loss=ptf.SPOPlusLoss(plan), jit_compile=True)
+    model.compile("adam", loss=ptf.losses.SPOPlusLoss(plan), jit_compile=True)
   assert model.jit_compile is False
   assert any("jit_compile" in str(w.message) for w in caught)
   model.fit(x, profits, epochs=1, batch_size=16, verbose=0)
@@ -73,12 +73,12 @@ def test_a_host_solver_in_the_loss_or_a_metric_keeps_fit_out_of_xla(
 def test_tf_native_solvers_still_get_xla(visible_gpu, rng):
   del visible_gpu
   x, _ = _data(rng)
-  knapsack = ptf.Knapsack([[3.0, 4.0, 5.0]], [8.0])
+  knapsack = ptf.solvers.Knapsack([[3.0, 4.0, 5.0]], [8.0])
   values = np.abs(x @ rng.normal(size=(4, 3))).astype(np.float32)
   model = _model()
   model.compile(
     "adam",
-    loss=ptf.SPOPlusLoss(knapsack),
+    loss=ptf.losses.SPOPlusLoss(knapsack),
     metrics=[ptf.metrics.NormalizedRegret(knapsack)],
   )
   assert model.jit_compile is True
@@ -90,10 +90,23 @@ def test_keras_alone_still_ignores_losses():
   # When this fails, Keras consults losses and metrics itself: remove
   # perturbations_tf._src.keras_compat and this test.
   original = keras_trainer.model_supports_jit.original
-  plan = ptf.LinearProgram(**PLAN)
+  plan = ptf.solvers.LinearProgram(**PLAN)
   model = _model()
-  model.compile("adam", loss=ptf.SPOPlusLoss(plan), jit_compile=False)
-  assert not ptf.SPOPlusLoss(plan).supports_jit
+  model.compile("adam", loss=ptf.losses.SPOPlusLoss(plan), jit_compile=False)
+  assert not ptf.losses.SPOPlusLoss(plan).supports_jit
   assert original(model) is True  # Keras would compile the step.
   assert keras_trainer.model_supports_jit(model) is False
   plan.close()
+
+
+def test_models_without_the_library_are_left_to_keras():
+  class HostLoss(keras.losses.Loss):  # Not the library's: not consulted.
+    supports_jit = False
+
+    def call(self, y_true, y_pred):
+      return tf.reduce_mean(tf.square(y_true - y_pred), -1)
+
+  model = _model()
+  model.compile("adam", loss=HostLoss(), jit_compile=False)
+  original = keras_trainer.model_supports_jit.original
+  assert keras_trainer.model_supports_jit(model) is original(model) is True

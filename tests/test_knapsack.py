@@ -12,6 +12,7 @@ import tensorflow as tf
 
 import perturbations_tf as ptf
 from perturbations_tf.solvers import maximal_packings
+from tests import serialization
 
 MODES = {
   "eager": lambda f: f,
@@ -25,14 +26,14 @@ def test_equals_the_milp_optimum_on_pyepos_knapsack(mode, rng):
   # PyEPO's weights (two dimensions, 32 items, decimals), capacity 20;
   # values as a model, SPO+ (2ĉ − c), the blackbox and noise make them:
   # positive, mixed in sign, with ties (integers).
-  weights, _, c = ptf.data.knapsack(
+  weights, _, c = ptf.data.knapsack_data(
     40, 5, 32, 2, deg=4, noise_width=0.5, seed=3
   )
   capacity = np.full(2, 20.0)
   values = np.concatenate(
     [c, rng.normal(size=(40, 32)), np.round(rng.normal(2.0, 2.0, (40, 32)))]
   )
-  knapsack = ptf.Knapsack(weights, capacity)
+  knapsack = ptf.solvers.Knapsack(weights, capacity)
   packed = MODES[mode](knapsack)(tf.constant(values, tf.float32)).numpy()
   assert set(np.unique(packed)) <= {0.0, 1.0}
   for v, x in zip(values, packed):
@@ -81,7 +82,7 @@ def test_one_dimension_scalar_capacity_and_the_docstring():
   np.testing.assert_array_equal(
     maximal_packings([[0.1, 0.2, 0.25]], [0.3]), [[1, 1, 0], [0, 0, 1]]
   )
-  knapsack = ptf.Knapsack(weights=[[3.0, 4.0, 5.0]], capacity=[8.0])
+  knapsack = ptf.solvers.Knapsack(weights=[[3.0, 4.0, 5.0]], capacity=[8.0])
   np.testing.assert_array_equal(
     knapsack(tf.constant([[1.0, 1.0, 3.0], [2.0, -1.0, 0.5]])),
     [[1, 0, 1], [1, 0, 1]],
@@ -93,12 +94,9 @@ def test_one_dimension_scalar_capacity_and_the_docstring():
 
 
 def test_serialises_and_trains_with_the_losses_under_xla(rng):
-  weights, x, c = ptf.data.knapsack(256, 5, 10, 2, deg=2, seed=0)
-  knapsack = ptf.Knapsack(weights, 8.0)
-  copy = keras.saving.deserialize_keras_object(
-    keras.saving.serialize_keras_object(knapsack)
-  )
-  assert copy.get_config() == knapsack.get_config()
+  weights, x, c = ptf.data.knapsack_data(256, 5, 10, 2, deg=2, seed=0)
+  knapsack = ptf.solvers.Knapsack(weights, 8.0)
+  copy = serialization.round_trip(knapsack)
   np.testing.assert_array_equal(copy.packings, knapsack.packings)
   x = x.astype(np.float32)
   w = knapsack(c).numpy()
@@ -106,10 +104,10 @@ def test_serialises_and_trains_with_the_losses_under_xla(rng):
   # every loss and metric follows it.
   regret = ptf.metrics.NormalizedRegret(knapsack)
   for loss, y in (
-    (ptf.SPOPlusLoss(knapsack), ptf.stack_targets(c, w)),
+    (ptf.losses.SPOPlusLoss(knapsack), ptf.data.stack_targets(c, w)),
     (
-      ptf.FenchelYoungLoss(knapsack, num_samples=4, sigma=1.0, seed=0),
-      ptf.stack_targets(c, w),
+      ptf.losses.FenchelYoungLoss(knapsack, num_samples=4, sigma=1.0, seed=0),
+      ptf.data.stack_targets(c, w),
     ),
   ):
     assert loss.maximize
@@ -117,42 +115,40 @@ def test_serialises_and_trains_with_the_losses_under_xla(rng):
     model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(10)])
     model.compile(keras.optimizers.Adam(0.05), loss=loss, jit_compile=True)
     regret.reset_state()
-    regret.update_state(ptf.stack_targets(c, w), model(x))
+    regret.update_state(ptf.data.stack_targets(c, w), model(x))
     before = float(regret.result())
     model.fit(x, y, epochs=8, batch_size=32, verbose=0)
     regret.reset_state()
-    regret.update_state(ptf.stack_targets(c, w), model(x))
+    regret.update_state(ptf.data.stack_targets(c, w), model(x))
     assert float(regret.result()) < 0.5 * before, loss.name
-  restored = keras.losses.deserialize(
-    keras.losses.serialize(ptf.SPOPlusLoss(knapsack))
-  )
+  restored = serialization.round_trip(ptf.losses.SPOPlusLoss(knapsack))
   np.testing.assert_allclose(
-    restored.call(ptf.stack_targets(c[:4], w[:4]), c[:4] + 0.3),
-    ptf.spo_plus_loss(
-      ptf.stack_targets(c[:4], w[:4]), c[:4] + 0.3, knapsack, True
+    restored.call(ptf.data.stack_targets(c[:4], w[:4]), c[:4] + 0.3),
+    ptf.losses.spo_plus_loss(
+      ptf.data.stack_targets(c[:4], w[:4]), c[:4] + 0.3, knapsack, maximize=True
     ),
   )
 
 
 def test_errors_name_the_problem():
   with pytest.raises(ValueError, match="non-negative"):
-    ptf.Knapsack([[1.0, -1.0]], [2.0])
+    ptf.solvers.Knapsack([[1.0, -1.0]], [2.0])
   with pytest.raises(ValueError, match=r"capacity \[dim\]"):
-    ptf.Knapsack([[1.0, 1.0]], [2.0, 2.0])
+    ptf.solvers.Knapsack([[1.0, 1.0]], [2.0, 2.0])
   with pytest.raises(ValueError, match="finite"):
-    ptf.Knapsack([[1.0, np.nan]], [2.0])
+    ptf.solvers.Knapsack([[1.0, np.nan]], [2.0])
   with pytest.raises(ValueError, match="max_packings=10 .*LinearProgram"):
-    ptf.Knapsack(np.ones((1, 8)), [4.0], max_packings=10)
-  knapsack = ptf.Knapsack([[1.0, 2.0, 3.0]], [3.0])
+    ptf.solvers.Knapsack(np.ones((1, 8)), [4.0], max_packings=10)
+  knapsack = ptf.solvers.Knapsack([[1.0, 2.0, 3.0]], [3.0])
   with pytest.raises(ValueError, match=r"shape \[batch, 3\]"):
     knapsack(tf.ones([2, 4]))
   with pytest.raises(tf.errors.InvalidArgumentError, match="finite inputs"):
     knapsack(tf.constant([[1.0, np.nan, 0.0]]))
   with pytest.raises(ValueError, match="Knapsack declares maximize=True"):
-    ptf.SPOPlusLoss(knapsack, maximize=False)
+    ptf.losses.SPOPlusLoss(knapsack, maximize=False)
   # Integer values give floating packings; labels it cannot produce raise.
   assert knapsack(tf.constant([[1, 2, 3]])).dtype == tf.float32
-  loss = ptf.FenchelYoungLoss(knapsack, 4, 0.5, seed=0)
+  loss = ptf.losses.FenchelYoungLoss(knapsack, 4, 0.5, seed=0)
   with pytest.raises(
     tf.errors.InvalidArgumentError, match="feasible 0/1 packings"
   ):

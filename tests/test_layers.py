@@ -8,15 +8,16 @@ import tensorflow as tf
 
 import perturbations_tf as ptf
 from perturbations_tf import solvers
+from tests import serialization
 
 LOGITS = np.array([[1.0, 2.0, 0.5, -0.3], [0.2, 0.1, 0.0, 0.4]], np.float32)
 
 LAYERS = [
-  ptf.PerturbedArgmax(num_samples=20, sigma=0.5, seed=1),
-  ptf.PerturbedTopK(k=2, num_samples=20, sigma=0.5, seed=1),
-  ptf.PerturbedRanks(num_samples=20, sigma=0.5, seed=1, antithetic=True),
-  ptf.PerturbedSort("DESCENDING", num_samples=20, sigma=0.5, seed=1),
-  ptf.Perturbed(
+  ptf.layers.PerturbedArgmax(num_samples=20, sigma=0.5, seed=1),
+  ptf.layers.PerturbedTopK(k=2, num_samples=20, sigma=0.5, seed=1),
+  ptf.layers.PerturbedRanks(num_samples=20, sigma=0.5, seed=1, antithetic=True),
+  ptf.layers.PerturbedSort("DESCENDING", num_samples=20, sigma=0.5, seed=1),
+  ptf.layers.Perturbed(
     "ranks",
     num_samples=20,
     sigma=0.5,
@@ -24,14 +25,14 @@ LAYERS = [
     control_variate=False,
     seed=1,
   ),
-  ptf.Perturbed(
+  ptf.layers.Perturbed(
     solvers.argmax, num_samples=20, sigma=0.5, batched=False, seed=1
   ),
 ]
 
 
 def test_perturbed_argmax_layer_is_softmax_with_gumbel_noise():
-  layer = ptf.PerturbedArgmax(
+  layer = ptf.layers.PerturbedArgmax(
     num_samples=20000, sigma=0.5, noise="gumbel", seed=0
   )
   np.testing.assert_allclose(
@@ -41,7 +42,7 @@ def test_perturbed_argmax_layer_is_softmax_with_gumbel_noise():
 
 @pytest.mark.parametrize("layer", LAYERS, ids=lambda layer: layer.name)
 def test_config_round_trip_seeds_and_gradients(layer):
-  clone = layer.__class__.from_config(layer.get_config())
+  clone = serialization.round_trip(layer)
   np.testing.assert_array_equal(
     clone(LOGITS, training=True), layer(LOGITS, training=True)
   )
@@ -59,29 +60,29 @@ def test_config_round_trip_seeds_and_gradients(layer):
 
 
 def test_seeded_layers_reproduce_and_unseeded_differ_in_training():
-  a = ptf.PerturbedRanks(num_samples=8, sigma=0.5, seed=3)
-  b = ptf.PerturbedRanks(num_samples=8, sigma=0.5, seed=3)
+  a = ptf.layers.PerturbedRanks(num_samples=8, sigma=0.5, seed=3)
+  b = ptf.layers.PerturbedRanks(num_samples=8, sigma=0.5, seed=3)
   for _ in range(3):
     np.testing.assert_array_equal(
       a(LOGITS, training=True), b(LOGITS, training=True)
     )
-  c = ptf.PerturbedRanks(num_samples=8, sigma=0.5)
-  d = ptf.PerturbedRanks(num_samples=8, sigma=0.5)
+  c = ptf.layers.PerturbedRanks(num_samples=8, sigma=0.5)
+  d = ptf.layers.PerturbedRanks(num_samples=8, sigma=0.5)
   assert not np.array_equal(c(LOGITS, training=True), d(LOGITS, training=True))
 
 
 def test_inference_is_deterministic_smoothed_or_exact():
-  layer = ptf.PerturbedRanks(num_samples=8, sigma=0.5, seed=0)
+  layer = ptf.layers.PerturbedRanks(num_samples=8, sigma=0.5, seed=0)
   smoothed = layer(LOGITS, training=False)
   for _ in range(3):
     layer(LOGITS, training=True)  # Training moves the seed generator...
     np.testing.assert_array_equal(layer(LOGITS), smoothed)  # ...not this.
   # The same perturbed mean as in training, with noise fixed by the seed.
   np.testing.assert_array_equal(
-    smoothed, ptf.perturbed(solvers.ranks, 8, 0.5, seed=0)(LOGITS)
+    smoothed, ptf.ops.perturbed(solvers.ranks, 8, 0.5, seed=0)(LOGITS)
   )
   assert not np.array_equal(smoothed, solvers.ranks(LOGITS))
-  exact = ptf.PerturbedRanks(
+  exact = ptf.layers.PerturbedRanks(
     num_samples=8, sigma=0.5, seed=0, inference="exact"
   )
   np.testing.assert_array_equal(
@@ -89,56 +90,56 @@ def test_inference_is_deterministic_smoothed_or_exact():
   )
   assert not np.array_equal(exact(LOGITS, training=True), solvers.ranks(LOGITS))
   with pytest.raises(ValueError, match="inference must be one of"):
-    ptf.PerturbedRanks(inference="random")
+    ptf.layers.PerturbedRanks(inference="random")
 
 
 def test_shortest_path_layer_defaults_to_multiplicative_and_floors():
   costs = np.random.default_rng(0).uniform(0.5, 2.0, (3, 6, 6))
-  layer = ptf.PerturbedShortestPath(num_samples=50, sigma=0.2, seed=0)
+  layer = ptf.layers.PerturbedShortestPath(num_samples=50, sigma=0.2, seed=0)
   assert layer.get_config()["perturbation"] == "multiplicative"
   paths = layer(costs.astype(np.float32)).numpy()
   assert np.all((paths >= 0) & (paths <= 1))
   np.testing.assert_allclose(paths[:, 0, 0], 1.0)
-  additive = ptf.PerturbedShortestPath(
+  additive = ptf.layers.PerturbedShortestPath(
     4, num_samples=50, sigma=5.0, seed=0, perturbation="additive"
   )
   assert np.all(np.isfinite(additive(costs)))  # min_cost=0 floors noise.
-  strict = ptf.PerturbedShortestPath(
+  strict = ptf.layers.PerturbedShortestPath(
     num_samples=50, sigma=5.0, seed=0, perturbation="additive", min_cost=None
   )
   with pytest.raises(tf.errors.InvalidArgumentError, match="non-negative"):
     strict(costs)
   with pytest.raises(ValueError, match="connectivity"):
-    ptf.PerturbedShortestPath(connectivity=3)
+    ptf.layers.PerturbedShortestPath(connectivity=3)
   with pytest.raises(tf.errors.InvalidArgumentError, match="needs theta > 0"):
-    ptf.PerturbedShortestPath(num_samples=4)(-costs)
+    ptf.layers.PerturbedShortestPath(num_samples=4)(-costs)
 
 
 def test_linear_maximiser_layers_symmetrize_by_default():
-  assert ptf.PerturbedArgmax().get_config()["symmetrize"]
-  assert ptf.PerturbedRanks(noise="gumbel").get_config()["symmetrize"]
-  assert not ptf.PerturbedSort().get_config()["symmetrize"]
-  assert not ptf.PerturbedShortestPath().get_config()["symmetrize"]
-  assert ptf.PerturbedShortestPath(perturbation="additive").get_config()[
+  assert ptf.layers.PerturbedArgmax().get_config()["symmetrize"]
+  assert ptf.layers.PerturbedRanks(noise="gumbel").get_config()["symmetrize"]
+  assert not ptf.layers.PerturbedSort().get_config()["symmetrize"]
+  assert not ptf.layers.PerturbedShortestPath().get_config()["symmetrize"]
+  assert ptf.layers.PerturbedShortestPath(perturbation="additive").get_config()[
     "symmetrize"
   ]
-  assert not ptf.Perturbed("argmax").get_config()["symmetrize"]
+  assert not ptf.layers.Perturbed("argmax").get_config()["symmetrize"]
 
 
 def test_layer_validates_options_at_construction():
   with pytest.raises(ValueError, match="num_samples"):
-    ptf.PerturbedArgmax(num_samples=0)
+    ptf.layers.PerturbedArgmax(num_samples=0)
   with pytest.raises(ValueError, match="Unknown solver"):
-    ptf.Perturbed("hungarian")
+    ptf.layers.Perturbed("hungarian")
   with pytest.raises(ValueError, match="direction"):
-    ptf.PerturbedSort("UP")
+    ptf.layers.PerturbedSort("UP")
 
 
 def _ranking_model(seed=0):
   """Scores and their perturbed ranks; FY loss on scores, MSE on ranks."""
   inputs = keras.Input((6,))
   scores = keras.layers.Dense(4, name="scores")(inputs)
-  soft_ranks = ptf.PerturbedRanks(
+  soft_ranks = ptf.layers.PerturbedRanks(
     num_samples=16, sigma=0.5, seed=seed, name="ranks"
   )(scores)
   model = keras.Model(inputs, {"scores": scores, "ranks": soft_ranks})
@@ -157,7 +158,7 @@ def _compile(model, **kwargs):
   model.compile(
     keras.optimizers.Adam(0.05),
     loss={
-      "scores": ptf.FenchelYoungLoss("ranks", 8, 0.5, seed=0),
+      "scores": ptf.losses.FenchelYoungLoss("ranks", 8, 0.5, seed=0),
       "ranks": "mse",
     },
     metrics={"scores": [ptf.metrics.SpearmanCorrelation()]},
@@ -174,7 +175,7 @@ def test_model_with_layers_saves_loads_and_predicts_the_same(tmp_path):
   path = str(tmp_path / "model.keras")
   model.save(path)
   loaded = keras.models.load_model(path)
-  assert isinstance(loaded.loss["scores"], ptf.FenchelYoungLoss)
+  assert isinstance(loaded.loss["scores"], ptf.losses.FenchelYoungLoss)
   expected, restored = model.predict(x, verbose=0), loaded.predict(x, verbose=0)
   # Inference is deterministic: the same predictions on every call and
   # after loading, bit for bit.

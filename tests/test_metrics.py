@@ -10,6 +10,7 @@ import perturbations_tf as ptf
 from perturbations_tf import metrics
 from perturbations_tf import solvers
 from tests import grid_paths
+from tests import serialization
 
 
 def test_exact_match_accuracy():
@@ -28,7 +29,7 @@ def test_exact_match_through_a_solver():
   scores = [[0.1, 0.5, 0.3], [2.0, 1.0, 0.0]]
   m.update_state([[0, 2, 1], [0, 1, 2]], scores)
   assert float(m.result()) == pytest.approx(0.5)
-  assert metrics.ExactMatchAccuracy.from_config(m.get_config()).solver
+  assert serialization.round_trip(m).solver
 
 
 def test_hamming_accuracy_with_weights():
@@ -63,7 +64,7 @@ def test_projection_accuracy():
   one_hot = metrics.ProjectionAccuracy(solver="argmax")
   one_hot.update_state(np.eye(3)[[0, 1]], [[2.0, 1.0, 0.0], [2.0, 1.0, 0.0]])
   np.testing.assert_allclose(one_hot.result(), 0.5)  # The accuracy.
-  restored = metrics.ProjectionAccuracy.from_config(metric.get_config())
+  restored = serialization.round_trip(metric)
   assert restored.solver is solvers.ranks
 
 
@@ -80,14 +81,16 @@ def test_regret_and_normalized_regret_are_their_definitions(maximize, rng):
   weights = rng.uniform(0, 2, 40)
   assert (regret >= -1e-12).all() and (regret > 0).any()
   for metric, want in (
-    (metrics.Regret(solver, maximize), np.mean(regret)),
+    (metrics.Regret(solver, maximize=maximize), np.mean(regret)),
     (
-      metrics.NormalizedRegret(solver, maximize),
+      metrics.NormalizedRegret(solver, maximize=maximize),
       np.sum(regret) / np.sum(np.abs(z)),
     ),
   ):
     metric.update_state(c[:25], c_hat[:25])  # Two batches accumulate.
-    metric.update_state(ptf.stack_targets(c[25:], solver(c[25:])), c_hat[25:])
+    metric.update_state(
+      ptf.data.stack_targets(c[25:], solver(c[25:])), c_hat[25:]
+    )
     np.testing.assert_allclose(metric.result(), want, rtol=1e-5)
     metric.reset_state()
     metric.update_state(c, c_hat, sample_weight=weights)
@@ -97,8 +100,7 @@ def test_regret_and_normalized_regret_are_their_definitions(maximize, rng):
       else np.sum(regret * weights) / np.sum(np.abs(z) * weights)
     )
     np.testing.assert_allclose(metric.result(), weighted, rtol=1e-5)
-  config = metrics.NormalizedRegret("grid_arc_shortest_path").get_config()
-  assert metrics.NormalizedRegret.from_config(config).get_config() == config
+  serialization.round_trip(metrics.NormalizedRegret("grid_arc_shortest_path"))
 
 
 @pytest.mark.parametrize("maximize", [False, True])

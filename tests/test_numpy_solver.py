@@ -15,6 +15,7 @@ import tensorflow as tf
 from experiments import dijkstra
 import perturbations_tf as ptf
 from perturbations_tf import solvers
+from tests import serialization
 
 # Module-level solvers: worker processes receive them by reference.
 python_shortest_path = dijkstra.path_mask
@@ -39,7 +40,7 @@ def fails_on_negative(x):
 @pytest.fixture(scope="module")
 def process_solver():
   """One pool of two worker processes, shared by the tests that need one."""
-  solver = ptf.numpy_solver(
+  solver = ptf.solvers.numpy_solver(
     python_shortest_path, executor="processes", num_workers=2
   )
   yield solver
@@ -48,7 +49,7 @@ def process_solver():
 
 def test_matches_tf_solver_in_eager_and_function(rng):
   costs = rng.uniform(0.1, 3.0, size=(6, 5, 5)).astype(np.float32)
-  solver = ptf.numpy_solver(python_shortest_path, num_workers=3)
+  solver = ptf.solvers.numpy_solver(python_shortest_path, num_workers=3)
   expected = solvers.shortest_path(costs)
   np.testing.assert_array_equal(solver(costs), expected)
   traced = tf.function(solver)
@@ -60,33 +61,33 @@ def test_matches_tf_solver_in_eager_and_function(rng):
 
 def test_inside_perturbed_and_fenchel_young(rng):
   costs = rng.uniform(2.0, 4.0, size=(2, 4, 4)).astype(np.float32)
-  solver = ptf.numpy_solver(python_shortest_path)
+  solver = ptf.solvers.numpy_solver(python_shortest_path)
   kwargs = dict(num_samples=10, sigma=0.3, seed=0)
   np.testing.assert_array_equal(
-    tf.function(ptf.perturbed(solver, **kwargs))(costs),
-    ptf.perturbed(solvers.shortest_path, **kwargs)(costs),
+    tf.function(ptf.ops.perturbed(solver, **kwargs))(costs),
+    ptf.ops.perturbed(solvers.shortest_path, **kwargs)(costs),
   )
   labels = solvers.shortest_path(costs)
-  loss = ptf.FenchelYoungLoss(
+  loss = ptf.losses.FenchelYoungLoss(
     solver, maximize=False, perturbation="additive", **kwargs
   )
   np.testing.assert_allclose(
     tf.function(loss)(labels, costs + 10.0),
-    ptf.FenchelYoungLoss(solvers.shortest_path, maximize=False, **kwargs)(
-      labels, costs + 10.0
-    ),
+    ptf.losses.FenchelYoungLoss(
+      solvers.shortest_path, maximize=False, **kwargs
+    )(labels, costs + 10.0),
     rtol=1e-6,
   )
 
 
 def test_output_shape_dtype_and_batched_mode():
-  scalar = ptf.numpy_solver(
+  scalar = ptf.solvers.numpy_solver(
     lambda x: x.max(), output_shape=(), output_dtype=np.float64
   )
   out = scalar(tf.constant([[1.0, 3.0], [2.0, 0.0]]))
   assert out.dtype == tf.float64 and out.shape == (2,)
   np.testing.assert_array_equal(out, [3.0, 2.0])
-  whole = ptf.numpy_solver(
+  whole = ptf.solvers.numpy_solver(
     lambda x: np.argsort(np.argsort(x, -1), -1),
     output_dtype="float32",
     batched=True,
@@ -95,12 +96,12 @@ def test_output_shape_dtype_and_batched_mode():
     whole(tf.constant([[0.3, -1.0, 2.0]])), [[1, 0, 2]]
   )
   assert not whole.supports_jit
-  layer = ptf.Perturbed(whole, num_samples=4)
+  layer = ptf.layers.Perturbed(whole, num_samples=4)
   assert not layer.supports_jit  # Keras then leaves jit_compile='auto' off.
 
 
 def test_errors_name_the_example_and_xla():
-  solver = ptf.numpy_solver(fails_on_negative, num_workers=2)
+  solver = ptf.solvers.numpy_solver(fails_on_negative, num_workers=2)
   bad = tf.constant([[1.0, 2.0], [3.0, 4.0], [-1.0, 0.0]])
   with pytest.raises(ArithmeticError, match="negative entry") as info:
     solver(bad)
@@ -112,11 +113,11 @@ def test_errors_name_the_example_and_xla():
   with pytest.raises(ValueError, match="cannot be XLA-compiled"):
     tf.function(solver, jit_compile=True)(bad)
   with pytest.raises(ValueError, match="num_workers"):
-    ptf.numpy_solver(fails_on_negative, num_workers=0)
+    ptf.solvers.numpy_solver(fails_on_negative, num_workers=0)
   with pytest.raises(ValueError, match="executor"):
-    ptf.numpy_solver(fails_on_negative, executor="gpu")
+    ptf.solvers.numpy_solver(fails_on_negative, executor="gpu")
   with pytest.raises(ValueError, match="output_shape"):
-    ptf.numpy_solver(lambda x: x[:1])(tf.ones([3, 2]))
+    ptf.solvers.numpy_solver(lambda x: x[:1])(tf.ones([3, 2]))
 
 
 def test_processes_match_the_tf_solver_everywhere(rng, process_solver):
@@ -127,8 +128,8 @@ def test_processes_match_the_tf_solver_everywhere(rng, process_solver):
   kwargs = dict(num_samples=5, sigma=0.3, seed=1)
   floored = functools.partial(solvers.shortest_path, min_cost=0.0)
   np.testing.assert_array_equal(
-    ptf.perturbed(process_solver, **kwargs)(costs[:4]),
-    ptf.perturbed(floored, **kwargs)(costs[:4]),
+    ptf.ops.perturbed(process_solver, **kwargs)(costs[:4]),
+    ptf.ops.perturbed(floored, **kwargs)(costs[:4]),
   )
   pool = process_solver._pool
   process_solver(costs)
@@ -151,7 +152,7 @@ def test_processes_train_a_model_as_the_tf_solver_does(rng, process_solver):
     model.compile(
       keras.optimizers.Adam(1e-2),
       jit_compile=False,
-      loss=ptf.FenchelYoungLoss(solver, 3, 0.1, maximize=False, seed=0),
+      loss=ptf.losses.FenchelYoungLoss(solver, 3, 0.1, maximize=False, seed=0),
     )
     return model.fit(
       costs.reshape(60, 36),
@@ -172,7 +173,7 @@ def test_processes_train_a_model_as_the_tf_solver_does(rng, process_solver):
 
 
 def test_processes_reraise_the_solver_error_with_its_example():
-  solver = ptf.numpy_solver(
+  solver = ptf.solvers.numpy_solver(
     fails_on_negative, executor="processes", num_workers=2
   )
   bad = np.ones((9, 2), np.float32)
@@ -185,12 +186,14 @@ def test_processes_reraise_the_solver_error_with_its_example():
 
 
 def test_a_crashing_worker_names_its_example_and_the_pool_restarts():
-  solver = ptf.numpy_solver(
+  solver = ptf.solvers.numpy_solver(
     dies_on_negative, executor="processes", num_workers=2
   )
   bad = np.ones((10, 3), np.float32)
   bad[7, 2] = -1.0
-  with pytest.raises(ptf.WorkerCrashError, match="example 7 of the batch"):
+  with pytest.raises(
+    ptf.solvers.WorkerCrashError, match="example 7 of the batch"
+  ):
     solver(bad)
   np.testing.assert_array_equal(solver(np.abs(bad)), np.abs(bad))
   solver.close()
@@ -206,10 +209,11 @@ def test_workers_dying_at_start_up_name_the_missing_main_guard(tmp_path):
     "import perturbations_tf as ptf\n"
     "def solve(x):\n"
     "  return x\n"
-    "solver = ptf.numpy_solver(solve, executor='processes', num_workers=1)\n"
+    "solver = ptf.solvers.numpy_solver(\n"
+    "  solve, executor='processes', num_workers=1)\n"
     "try:\n"
     "  solver(np.ones((4, 2), np.float32))\n"
-    "except ptf.WorkerCrashError as error:\n"
+    "except ptf.solvers.WorkerCrashError as error:\n"
     "  print('CRASH:', error)\n",
     encoding="utf-8",
   )
@@ -229,13 +233,13 @@ def test_workers_dying_at_start_up_name_the_missing_main_guard(tmp_path):
 
 def test_unpicklable_solver_gets_a_clear_error():
   with pytest.raises(ValueError, match="module-level function"):
-    ptf.numpy_solver(lambda x: x, executor="processes")
+    ptf.solvers.numpy_solver(lambda x: x, executor="processes")
 
   def local(x):
     return x
 
   with pytest.raises(ValueError, match="executor='threads'"):
-    ptf.numpy_solver(local, executor="processes")
+    ptf.solvers.numpy_solver(local, executor="processes")
 
 
 @pytest.mark.slow
@@ -254,15 +258,15 @@ def test_dask_cluster_runs_solves_and_training_steps(rng):
     ) as cluster,
     distributed.Client(cluster) as client,
   ):
-    solver = ptf.numpy_solver(
+    solver = ptf.solvers.numpy_solver(
       python_shortest_path, num_workers=2, executor=client.get_executor()
     )
     np.testing.assert_array_equal(solver(costs), paths)
     kwargs = dict(num_samples=4, sigma=0.2, seed=0)
     floored = functools.partial(solvers.shortest_path, min_cost=0.0)
     np.testing.assert_array_equal(
-      tf.function(ptf.perturbed(solver, **kwargs))(costs),
-      ptf.perturbed(floored, **kwargs)(costs),
+      tf.function(ptf.ops.perturbed(solver, **kwargs))(costs),
+      ptf.ops.perturbed(floored, **kwargs)(costs),
     )
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
@@ -271,7 +275,7 @@ def test_dask_cluster_runs_solves_and_training_steps(rng):
     model.compile(
       keras.optimizers.Adam(1e-2),
       jit_compile=False,
-      loss=ptf.FenchelYoungLoss(solver, 3, 0.1, maximize=False),
+      loss=ptf.losses.FenchelYoungLoss(solver, 3, 0.1, maximize=False),
     )
     history = model.fit(
       costs.reshape(30, 36), paths, epochs=2, batch_size=10, verbose=0
@@ -281,7 +285,7 @@ def test_dask_cluster_runs_solves_and_training_steps(rng):
     bad = np.ones((4, 2), np.float32)
     bad[3, 0] = -1.0
     with pytest.raises(ArithmeticError, match="negative entry") as info:
-      ptf.numpy_solver(
+      ptf.solvers.numpy_solver(
         fails_on_negative, num_workers=2, executor=client.get_executor()
       )(bad)
     assert "example 3 of the batch" in str(info.value.__notes__)
@@ -295,13 +299,13 @@ class TestOneExampleCompositions:
 
   @pytest.mark.parametrize("executor", ["threads", "processes"])
   def test_perturbed(self, executor):
-    solver = ptf.numpy_solver(one_hot_argmax, executor=executor)
+    solver = ptf.solvers.numpy_solver(one_hot_argmax, executor=executor)
     kwargs = dict(num_samples=50, sigma=0.5, batched=False, seed=2)
     with tf.GradientTape(persistent=True) as tape:
       theta = tf.constant(self.THETA)
       tape.watch(theta)
-      ours = ptf.perturbed(solver, **kwargs)(theta)
-      reference = ptf.perturbed(solvers.argmax, **kwargs)(theta)
+      ours = ptf.ops.perturbed(solver, **kwargs)(theta)
+      reference = ptf.ops.perturbed(solvers.argmax, **kwargs)(theta)
       ours_1, reference_1 = ours[0, 1], reference[0, 1]
     np.testing.assert_allclose(ours, reference)
     gradient = tape.gradient(ours_1, theta)
@@ -312,18 +316,18 @@ class TestOneExampleCompositions:
     solver.close()
 
   def test_fenchel_young_and_layer(self):
-    solver = ptf.numpy_solver(one_hot_argmax)
+    solver = ptf.solvers.numpy_solver(one_hot_argmax)
     y = tf.constant([[0.0, 1.0, 0.0, 0.0]])
     kwargs = dict(num_samples=20, sigma=0.5, batched=False, seed=0)
     np.testing.assert_allclose(
-      ptf.fenchel_young_loss(y, self.THETA, solver, **kwargs),
-      ptf.fenchel_young_loss(y, self.THETA, solvers.argmax, **kwargs),
+      ptf.losses.fenchel_young_loss(y, self.THETA, solver, **kwargs),
+      ptf.losses.fenchel_young_loss(y, self.THETA, solvers.argmax, **kwargs),
       rtol=1e-6,
     )
-    layer = ptf.Perturbed(
+    layer = ptf.layers.Perturbed(
       solver, num_samples=20, sigma=0.5, batched=False, seed=0
     )
-    reference = ptf.Perturbed(
+    reference = ptf.layers.Perturbed(
       solvers.argmax, num_samples=20, sigma=0.5, batched=False, seed=0
     )
     np.testing.assert_allclose(layer(self.THETA), reference(self.THETA))
@@ -331,12 +335,12 @@ class TestOneExampleCompositions:
 
 def test_serialises_with_a_registered_solver():
   fn = keras.saving.register_keras_serializable("tests")(one_hot_argmax)
-  solver = ptf.numpy_solver(
+  solver = ptf.solvers.numpy_solver(
     functools.partial(fn), output_dtype="float32", num_workers=2
   )
-  layer = ptf.Perturbed(solver, num_samples=4, sigma=0.5)
-  restored = ptf.Perturbed.from_config(layer.get_config()).solver
-  assert isinstance(restored, ptf.NumpySolver)
+  layer = ptf.layers.Perturbed(solver, num_samples=4, sigma=0.5)
+  restored = serialization.round_trip(layer).solver
+  assert isinstance(restored, ptf.solvers.NumpySolver)
   assert (restored.executor, restored.num_workers) == ("threads", 2)
   x = np.array([[0.1, 0.5, 0.2]], np.float32)
   np.testing.assert_array_equal(restored(x), [[0.0, 1.0, 0.0]])
@@ -359,8 +363,8 @@ def test_process_pool_ends_cleanly_at_exit():
     "import numpy as np, perturbations_tf as ptf\n"
     "from experiments import dijkstra\n"
     "if __name__ == '__main__':\n"
-    "  solver = ptf.numpy_solver(dijkstra.path_mask, executor='processes',"
-    " num_workers=2)\n"
+    "  solver = ptf.solvers.numpy_solver(\n"
+    "    dijkstra.path_mask, executor='processes', num_workers=2)\n"
     "  print(solver(np.ones((4, 3, 3), np.float32)).numpy().sum())\n"
   )
   assert result.returncode == 0, result.stderr
@@ -374,7 +378,7 @@ def test_default_import_path_needs_no_extras():
     "import sys, tensorflow, keras\n"
     "before = set(sys.modules)\n"
     "import perturbations_tf as ptf\n"
-    "ptf.perturbed(ptf.solvers.ranks, 4, 0.1)([[0.3, 0.1]])\n"
+    "ptf.ops.perturbed(ptf.solvers.ranks, 4, 0.1)([[0.3, 0.1]])\n"
     "print(sorted(m for m in set(sys.modules) - before"
     " if m.split('.')[0] in ('dask', 'distributed', 'scipy')))\n"
   )
@@ -398,8 +402,8 @@ def test_worker_processes_end_when_their_parent_is_killed(tmp_path):
     "import numpy as np, perturbations_tf as ptf\n"
     "from experiments import dijkstra\n"
     "if __name__ == '__main__':\n"
-    "  solver = ptf.numpy_solver(dijkstra.path_mask, executor='processes',"
-    " num_workers=2)\n"
+    "  solver = ptf.solvers.numpy_solver(\n"
+    "    dijkstra.path_mask, executor='processes', num_workers=2)\n"
     "  solver(np.ones((4, 3, 3), np.float32))\n"
     "  print(' '.join(str(p.pid) for p in multiprocessing.active_children()),"
     " flush=True)\n"

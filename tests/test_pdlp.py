@@ -11,6 +11,7 @@ import tensorflow as tf
 
 import perturbations_tf as ptf
 from perturbations_tf._src import pdlp
+from tests import serialization
 
 STATUS = {name: i for i, name in enumerate(ptf.solvers.LinearProgram.STATUSES)}
 
@@ -88,12 +89,22 @@ def test_the_policy_for_rows_that_fail():
     A_ub=[[1.0, 1.0]], b_ub=[-1.0], method="pdlp"
   )
   costs = tf.constant([[1.0, 1.0]])
-  # An error in eager mode and tf.function; NaN under XLA (no assertions).
-  with pytest.raises(tf.errors.InvalidArgumentError, match="infeasible"):
+  # An error in words in eager mode (HiGHS's types) and tf.function (the
+  # rows and their statuses); NaN under XLA (no assertions).
+  with pytest.raises(ptf.solvers.InfeasibleProgramError, match="examples 0 "):
     empty(costs)
-  with pytest.raises(tf.errors.InvalidArgumentError, match="infeasible"):
+  with pytest.raises(
+    tf.errors.InvalidArgumentError, match=r"(?s)no optimum.*\[0\].*\[2\]"
+  ):
     tf.function(empty)(costs)
   assert np.isnan(tf.function(empty, jit_compile=True)(costs)).all()
+  free = ptf.solvers.LinearProgram(
+    A_ub=[[1.0, 1.0]], b_ub=[1.0], bounds=(None, 1), method="pdlp"
+  )  # Unbounded below for costs with a positive entry.
+  with pytest.raises(
+    ptf.solvers.UnsolvedProgramError, match="unbounded .* examples 1 of"
+  ):
+    free(tf.constant([[-1.0, -1.0], [1.0, -1.0]]))
   # Unfinished rows are counted by a metric beside the loss.
   rng = np.random.default_rng(2)
   program = random_program(rng)
@@ -119,7 +130,9 @@ def flow_program(grid=(5, 5), **kwargs):
 
 
 def test_pyepos_shortest_path_as_a_flow_program():
-  _, c = ptf.data.shortest_path(300, 5, (5, 5), deg=6, noise_width=0.5, seed=0)
+  _, c = ptf.data.shortest_path_data(
+    300, 5, (5, 5), deg=6, noise_width=0.5, seed=0
+  )
   flow = flow_program()
   assert flow.maximize is False
   x = tf.function(flow, jit_compile=True)(tf.constant(c)).numpy()
@@ -133,13 +146,15 @@ def test_pyepos_shortest_path_as_a_flow_program():
 
 
 def test_losses_and_layers_over_it_train_under_xla():
-  x, c = ptf.data.shortest_path(200, 5, (3, 3), deg=4, noise_width=0.5, seed=1)
+  x, c = ptf.data.shortest_path_data(
+    200, 5, (3, 3), deg=4, noise_width=0.5, seed=1
+  )
   flow = flow_program((3, 3))
   grid = {"name": "grid_arc_shortest_path", "kwargs": {"grid": (3, 3)}}
   data = ptf.data.make_dataset(x, c, grid, batch_size=25, seed=0)
   for loss in (
-    ptf.SPOPlusLoss(flow),
-    ptf.FenchelYoungLoss(flow, num_samples=3, sigma=1.0, seed=0),
+    ptf.losses.SPOPlusLoss(flow),
+    ptf.losses.FenchelYoungLoss(flow, num_samples=3, sigma=1.0, seed=0),
   ):
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(12)])
@@ -164,9 +179,7 @@ def test_losses_and_layers_over_it_train_under_xla():
 
 def test_settings_serialise_and_bad_settings_raise():
   lp = flow_program((2, 3), tolerance=1e-5, max_iterations=500)
-  copy = keras.saving.deserialize_keras_object(
-    keras.saving.serialize_keras_object(lp)
-  )
+  copy = serialization.round_trip(lp)
   assert (copy.method, copy.tolerance, copy.max_iterations) == (
     "pdlp",
     1e-5,

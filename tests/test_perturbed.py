@@ -37,7 +37,7 @@ class TestGumbelArgmaxIsSoftmax:
   )
   def test_forward_and_vjp(self, control_variate, symmetrize):
     g = np.random.default_rng(1).normal(size=THETA.shape).astype(np.float32)
-    fn = ptf.perturbed(
+    fn = ptf.ops.perturbed(
       solvers.argmax,
       self.M,
       self.SIGMA,
@@ -65,7 +65,7 @@ class TestGumbelArgmaxIsSoftmax:
   def vjp_mse(self, g, **options):
     """Mean squared error of the M = 100 VJP over 40 seeds."""
     truth = softmax_vjp(THETA, g, self.SIGMA)
-    fn = ptf.perturbed(solvers.argmax, 100, self.SIGMA, "gumbel", **options)
+    fn = ptf.ops.perturbed(solvers.argmax, 100, self.SIGMA, "gumbel", **options)
     return np.mean(
       [
         np.square(value_and_vjp(fn, THETA, g, seed=s)[1] - truth)
@@ -131,7 +131,7 @@ def test_vjp_matches_finite_differences(
     and perturbation == "additive"
   )
   m, sigma = 4000, 0.5
-  fn = ptf.perturbed(
+  fn = ptf.ops.perturbed(
     solver,
     m,
     sigma,
@@ -183,7 +183,7 @@ class TestSeeds:
     # generator, run as one XLA program everywhere), so the solutions are;
     # the outputs and gradients are sums of the same terms, which XLA adds
     # in another order: equal to rounding.
-    fn = ptf.perturbed(solver, 100, 0.5, noise, seed=7)
+    fn = ptf.ops.perturbed(solver, 100, 0.5, noise, seed=7)
     theta = tf.random.stateless_normal([batch, size], seed=[0, 1])
     seed = tf.Variable([7, 0], dtype=tf.int64)  # A runtime seed, as Keras's.
 
@@ -209,16 +209,16 @@ class TestSeeds:
 
   def test_different_or_no_seed_gives_different_noise(self):
     theta = tf.constant(THETA)
-    a = ptf.perturbed(solvers.ranks, 16, 0.5, seed=1)(theta)
-    b = ptf.perturbed(solvers.ranks, 16, 0.5, seed=2)(theta)
-    fresh = ptf.perturbed(solvers.ranks, 16, 0.5)
+    a = ptf.ops.perturbed(solvers.ranks, 16, 0.5, seed=1)(theta)
+    b = ptf.ops.perturbed(solvers.ranks, 16, 0.5, seed=2)(theta)
+    fresh = ptf.ops.perturbed(solvers.ranks, 16, 0.5)
     assert not np.array_equal(a, b)
     assert not np.array_equal(fresh(theta), fresh(theta))
     step = tf.function(fresh)
     assert not np.array_equal(step(theta), step(theta))
 
   def test_call_seed_overrides(self):
-    fn = ptf.perturbed(solvers.ranks, 16, 0.5, seed=1)
+    fn = ptf.ops.perturbed(solvers.ranks, 16, 0.5, seed=1)
     theta = tf.constant(THETA)
     np.testing.assert_array_equal(
       fn(theta, seed=tf.constant([1, 0])), fn(theta)
@@ -230,7 +230,7 @@ class TestSeeds:
   "dtype", [tf.float16, tf.bfloat16, tf.float32, tf.float64]
 )
 def test_dtypes(dtype):
-  fn = ptf.perturbed(solvers.argmax, 2000, 0.7, "gumbel", seed=0)
+  fn = ptf.ops.perturbed(solvers.argmax, 2000, 0.7, "gumbel", seed=0)
   theta = tf.constant(THETA, dtype)
   y, grad = _forward_backward(fn, theta)
   assert y.dtype == dtype and grad.dtype == dtype
@@ -241,7 +241,7 @@ def test_dtypes(dtype):
 
 
 def test_higher_rank_inputs_and_args():
-  fn = ptf.perturbed(solvers.top_k, 50, 0.3, seed=0)
+  fn = ptf.ops.perturbed(solvers.top_k, 50, 0.3, seed=0)
   theta = tf.random.stateless_normal([2, 3, 4], seed=[0, 1])
   y, grad = _forward_backward(lambda t: fn(t, k=2), theta)
   assert y.shape == theta.shape and grad.shape == theta.shape
@@ -253,14 +253,14 @@ def test_unbatched_falls_back_to_map_fn_for_python_control_flow():
     return solvers.ranks(x) if float(x[0]) > -100 else x
 
   theta = tf.constant(THETA[:1])
-  fn = ptf.perturbed(eager_only, 8, 0.5, batched=False, seed=3)
-  reference = ptf.perturbed(solvers.ranks, 8, 0.5, batched=False, seed=3)
+  fn = ptf.ops.perturbed(eager_only, 8, 0.5, batched=False, seed=3)
+  reference = ptf.ops.perturbed(solvers.ranks, 8, 0.5, batched=False, seed=3)
   np.testing.assert_array_equal(fn(theta), reference(theta))
 
 
 def test_func_reading_variables_gets_gradient_for_theta_only():
   scale = tf.Variable(2.0)
-  fn = ptf.perturbed(lambda x: solvers.ranks(x * scale), 32, 0.5, seed=0)
+  fn = ptf.ops.perturbed(lambda x: solvers.ranks(x * scale), 32, 0.5, seed=0)
   theta = tf.constant(THETA)
 
   @tf.function
@@ -283,7 +283,7 @@ def test_custom_noise_object():
     def grad_neg_log_density(self, z):
       return tf.sign(z)
 
-  fn = ptf.perturbed(
+  fn = ptf.ops.perturbed(
     solvers.argmax, 100, 0.5, Laplace(), antithetic=True, seed=0
   )
   _, grad = _forward_backward(fn, tf.constant(THETA))
@@ -293,9 +293,9 @@ def test_custom_noise_object():
 def test_num_samples_one_uses_plain_estimator():
   theta = tf.constant(THETA)
   kwargs = dict(num_samples=1, sigma=0.5, seed=4)
-  with_cv = _forward_backward(ptf.perturbed(solvers.ranks, **kwargs), theta)
+  with_cv = _forward_backward(ptf.ops.perturbed(solvers.ranks, **kwargs), theta)
   plain = _forward_backward(
-    ptf.perturbed(solvers.ranks, control_variate=False, **kwargs), theta
+    ptf.ops.perturbed(solvers.ranks, control_variate=False, **kwargs), theta
   )
   np.testing.assert_array_equal(with_cv[1], plain[1])
   assert np.any(plain[1] != 0)
@@ -326,11 +326,11 @@ def test_num_samples_one_uses_plain_estimator():
 )
 def test_bad_settings_raise_at_construction(kwargs, match):
   with pytest.raises(ValueError, match=match):
-    ptf.perturbed(solvers.argmax, **kwargs)
+    ptf.ops.perturbed(solvers.argmax, **kwargs)
 
 
 def test_bad_inputs_raise():
-  fn = ptf.perturbed(solvers.argmax, 4)
+  fn = ptf.ops.perturbed(solvers.argmax, 4)
   with pytest.raises(ValueError, match="must have a leading batch axis"):
     fn(tf.constant([1.0, 2.0]))
   with pytest.raises(TypeError, match="floating"):
@@ -339,7 +339,7 @@ def test_bad_inputs_raise():
     fn(tf.constant([[1.0, np.nan]]))
   with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or Inf"):
     tf.function(fn)(tf.constant([[1.0, np.inf]]))
-  multiplicative = ptf.perturbed(
+  multiplicative = ptf.ops.perturbed(
     solvers.argmax, 4, perturbation="multiplicative"
   )
   with pytest.raises(tf.errors.InvalidArgumentError, match="needs theta > 0"):
@@ -350,16 +350,16 @@ def test_bad_inputs_raise():
     theta = tf.constant([[1.0, 2.0]])
     with tf.GradientTape() as tape:
       tape.watch(theta)
-      y = ptf.perturbed(soft_or, 4, symmetrize=True)(theta)
+      y = ptf.ops.perturbed(soft_or, 4, symmetrize=True)(theta)
     tape.gradient(y, theta)
   with pytest.raises(ValueError, match="one solution per input row"):
-    ptf.perturbed(lambda x: tf.reduce_sum(x), 4)(tf.constant([[1.0, 2.0]]))
+    ptf.ops.perturbed(lambda x: tf.reduce_sum(x), 4)(tf.constant([[1.0, 2.0]]))
   with pytest.raises(
     ValueError,
     match=r"(?s)returned shape \(2, 2\) for "
     r"inputs of shape \(4, 2\).*batched=False",
   ):
-    ptf.perturbed(lambda x: tf.one_hot(tf.argmax(x), 2), 4)(
+    ptf.ops.perturbed(lambda x: tf.one_hot(tf.argmax(x), 2), 4)(
       tf.constant([[1.0, 2.0]])
     )
 
@@ -369,7 +369,7 @@ def test_regenerated_noise_gives_the_same_numbers(mode):
   theta = tf.constant(THETA)
   runs = []
   for regenerate in (False, True):
-    fn = ptf.perturbed(
+    fn = ptf.ops.perturbed(
       solvers.ranks,
       64,
       0.5,

@@ -2,13 +2,13 @@
 PyEPO's data, feasible to the tolerances; takes PyEPO's risk budget;
 serialises, trains SPO+ to lower regret, and names bad input."""
 
-import keras
 import numpy as np
 import pytest
 from scipy import optimize
 import tensorflow as tf
 
 import perturbations_tf as ptf
+from tests import serialization
 from tests import training
 
 
@@ -35,8 +35,10 @@ def slsqp(returns: np.ndarray, cov: np.ndarray, budget: float) -> np.ndarray:
 
 @pytest.mark.parametrize("deg", [1, 4])
 def test_equals_an_independent_solve_on_pyepos_portfolio(deg, rng):
-  cov, _, r = ptf.data.portfolio(20, 5, 50, deg=deg, noise_level=1.0, seed=4)
-  solver = ptf.Portfolio(cov)
+  cov, _, r = ptf.data.portfolio_data(
+    20, 5, 50, deg=deg, noise_level=1.0, seed=4
+  )
+  solver = ptf.solvers.Portfolio(cov)
   assert solver.maximize is True
   assert solver.risk_level == pytest.approx(2.25 * np.mean(cov))  # PyEPO's.
   # PyEPO's returns and returns of both signs (SPO+'s 2ĉ − c, noise).
@@ -56,23 +58,20 @@ def test_equals_an_independent_solve_on_pyepos_portfolio(deg, rng):
 
 
 def test_on_worker_processes_as_on_threads():
-  cov, _, r = ptf.data.portfolio(8, 5, 10, seed=1)
-  processes = ptf.Portfolio(cov, executor="processes", num_workers=2)
+  cov, _, r = ptf.data.portfolio_data(8, 5, 10, seed=1)
+  processes = ptf.solvers.Portfolio(cov, executor="processes", num_workers=2)
   try:
     np.testing.assert_allclose(
-      processes.solve(r), ptf.Portfolio(cov).solve(r), atol=1e-7
+      processes.solve(r), ptf.solvers.Portfolio(cov).solve(r), atol=1e-7
     )
   finally:
     processes.close()
 
 
 def test_serialises_and_spo_plus_lowers_the_regret():
-  cov, x, r = ptf.data.portfolio(400, 5, 10, deg=2, seed=0)
-  solver = ptf.Portfolio(cov, gamma=2.25)
-  copy = keras.saving.deserialize_keras_object(
-    keras.saving.serialize_keras_object(solver)
-  )
-  assert copy.get_config() == solver.get_config()
+  cov, x, r = ptf.data.portfolio_data(400, 5, 10, deg=2, seed=0)
+  solver = ptf.solvers.Portfolio(cov, gamma=2.25)
+  copy = serialization.round_trip(solver)
   np.testing.assert_allclose(copy.covariance, cov)
   before, after = training.spo_plus_regret_before_and_after(
     solver, x, r, num_train=300, epochs=5, learning_rate=0.01
@@ -82,17 +81,17 @@ def test_serialises_and_spo_plus_lowers_the_regret():
 
 def test_names_bad_input():
   with pytest.raises(ValueError, match=r"\[n, n\]"):
-    ptf.Portfolio(np.ones(3))
+    ptf.solvers.Portfolio(np.ones(3))
   with pytest.raises(ValueError, match="symmetric"):
-    ptf.Portfolio([[1.0, 0.5], [0.0, 1.0]])
+    ptf.solvers.Portfolio([[1.0, 0.5], [0.0, 1.0]])
   with pytest.raises(ValueError, match="positive definite"):
-    ptf.Portfolio([[1.0, 2.0], [2.0, 1.0]])
+    ptf.solvers.Portfolio([[1.0, 2.0], [2.0, 1.0]])
   with pytest.raises(ValueError, match="gamma"):
-    ptf.Portfolio(np.eye(2), gamma=0.0)
+    ptf.solvers.Portfolio(np.eye(2), gamma=0.0)
   # Budget 0.6 · mean(I₂) = 0.3 < ½, the least variance of 1ᵀx = 1.
   with pytest.raises(ValueError, match="risk budget.*raise gamma"):
-    ptf.Portfolio(np.eye(2), gamma=0.6)
+    ptf.solvers.Portfolio(np.eye(2), gamma=0.6)
   with pytest.raises(ValueError, match=r"shape \[batch, 2\]"):
-    ptf.Portfolio(np.eye(2))(tf.zeros([1, 3]))
+    ptf.solvers.Portfolio(np.eye(2))(tf.zeros([1, 3]))
   with pytest.raises(tf.errors.OpError, match="finite returns"):
-    tf.function(ptf.Portfolio(np.eye(2)))(tf.constant([[np.inf, 0.0]]))
+    tf.function(ptf.solvers.Portfolio(np.eye(2)))(tf.constant([[np.inf, 0.0]]))

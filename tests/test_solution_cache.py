@@ -20,7 +20,7 @@ def pool_of(cache):
 def test_answers_are_exact_when_every_optimum_is_pooled(rng):
   # Argmax over 5 entries: the pool of all 5 one-hot vectors holds every
   # optimum, so the cached answers equal the solver's on every row.
-  cache = ptf.SolutionCache(
+  cache = ptf.solvers.SolutionCache(
     solvers.argmax,
     (5,),
     solve_fraction=0.1,
@@ -37,7 +37,7 @@ def test_answers_are_exact_when_every_optimum_is_pooled(rng):
 def test_minimisation_and_seeding_with_labels(rng):
   costs = rng.uniform(0.5, 3.0, size=(50, 5, 5)).astype(np.float32)
   paths = solvers.shortest_path(costs).numpy()
-  cache = ptf.SolutionCache(
+  cache = ptf.solvers.SolutionCache(
     solvers.shortest_path,
     (5, 5),
     0.2,
@@ -51,7 +51,7 @@ def test_minimisation_and_seeding_with_labels(rng):
 
 
 def test_cached_rows_get_the_pooled_solution_of_best_objective(rng):
-  cache = ptf.SolutionCache(
+  cache = ptf.solvers.SolutionCache(
     solvers.shortest_path, (4, 4), 0.25, maximize=False, seed=2
   )
   costs = rng.uniform(0.5, 3.0, size=(40, 4, 4)).astype(np.float32)
@@ -74,7 +74,9 @@ def test_cached_rows_get_the_pooled_solution_of_best_objective(rng):
 
 
 def test_pool_is_a_ring_buffer_without_duplicates():
-  cache = ptf.SolutionCache(solvers.argmax, (4,), 1.0, capacity=3, seed=0)
+  cache = ptf.solvers.SolutionCache(
+    solvers.argmax, (4,), 1.0, capacity=3, seed=0
+  )
   cache(tf.constant([[1.0, 0, 0, 0], [2.0, 0, 0, 0], [0, 1.0, 0, 0]]))
   np.testing.assert_array_equal(pool_of(cache), np.eye(4)[:2])
   cache(tf.constant([[0, 0, 1.0, 0], [0, 0, 0, 1.0]]))
@@ -86,7 +88,9 @@ def test_pool_is_a_ring_buffer_without_duplicates():
 
 
 def test_one_call_with_more_new_solutions_than_room_keeps_the_last():
-  cache = ptf.SolutionCache(solvers.argmax, (5,), 1.0, capacity=2, seed=0)
+  cache = ptf.solvers.SolutionCache(
+    solvers.argmax, (5,), 1.0, capacity=2, seed=0
+  )
   cache(tf.constant(np.eye(5, dtype=np.float32)))
   assert int(cache.pool_size.numpy()) == 2
   assert int(cache.next_slot.numpy()) == 0  # Filled the ring exactly.
@@ -101,7 +105,7 @@ def test_compiles_under_xla_with_the_same_behaviour(rng):
   # solution, at most ceil(0.25 · 24) = 6 rows of a call are solved, and
   # the ring (capacity 4, fewer than the distinct optima of one call)
   # holds distinct optima.
-  cache = ptf.SolutionCache(
+  cache = ptf.solvers.SolutionCache(
     solvers.shortest_path, (4, 4), 0.25, capacity=4, maximize=False, seed=3
   )
   assert cache.supports_jit
@@ -133,13 +137,13 @@ def test_compiles_under_xla_with_the_same_behaviour(rng):
 def test_fraction_of_exact_rows_in_perturbed_and_fenchel_young(rng):
   theta = rng.normal(size=(8, 6)).astype(np.float32)
   labels = solvers.argmax(theta)
-  cache = ptf.SolutionCache(
+  cache = ptf.solvers.SolutionCache(
     solvers.argmax, (6,), 0.3, seed=0, initial_solutions=np.eye(6)
   )
   m = 10
-  loss = ptf.FenchelYoungLoss(cache, m, 0.5, seed=0)
+  loss = ptf.losses.FenchelYoungLoss(cache, m, 0.5, seed=0)
   value = tf.function(loss)(labels, theta)
-  reference = ptf.FenchelYoungLoss(solvers.argmax, m, 0.5, seed=0)(
+  reference = ptf.losses.FenchelYoungLoss(solvers.argmax, m, 0.5, seed=0)(
     labels, theta
   )
   # Every one-hot is pooled: the cached loss is the exact one.
@@ -148,9 +152,9 @@ def test_fraction_of_exact_rows_in_perturbed_and_fenchel_young(rng):
   with tf.GradientTape(persistent=True) as tape:
     t = tf.constant(theta)
     tape.watch(t)
-    cached = tf.reduce_sum(ptf.perturbed(cache, m, 0.5, seed=3)(t) * labels)
+    cached = tf.reduce_sum(ptf.ops.perturbed(cache, m, 0.5, seed=3)(t) * labels)
     exact = tf.reduce_sum(
-      ptf.perturbed(solvers.argmax, m, 0.5, seed=3)(t) * labels
+      ptf.ops.perturbed(solvers.argmax, m, 0.5, seed=3)(t) * labels
     )
   np.testing.assert_allclose(
     tape.gradient(cached, t), tape.gradient(exact, t), rtol=1e-5, atol=1e-6
@@ -164,14 +168,14 @@ def test_trains_and_saves_its_pool_with_the_model(rng, tmp_path):
   # Seeded: some initial weights give logits too large for σ = 0.5 to flip
   # any argmax, so no gradient (a loss flat at 0.2 was seen unseeded).
   keras.utils.set_random_seed(0)
-  cache = ptf.SolutionCache(
+  cache = ptf.solvers.SolutionCache(
     solvers.argmax, (3,), 0.25, seed=0, initial_solutions=np.eye(3)
   )
   model = keras.Sequential(
     [
       keras.Input((5,)),
       keras.layers.Dense(3),
-      ptf.Perturbed(cache, num_samples=8, sigma=0.5, seed=0),
+      ptf.layers.Perturbed(cache, num_samples=8, sigma=0.5, seed=0),
     ]
   )
   labels = rng.integers(0, 3, 120)
@@ -185,19 +189,19 @@ def test_trains_and_saves_its_pool_with_the_model(rng, tmp_path):
   path = str(tmp_path / "model.keras")
   model.save(path)
   restored = keras.models.load_model(path).layers[-1].solver
-  assert isinstance(restored, ptf.SolutionCache)
+  assert isinstance(restored, ptf.solvers.SolutionCache)
   np.testing.assert_array_equal(restored.pool.numpy(), cache.pool.numpy())
   assert int(restored.pool_size.numpy()) == int(cache.pool_size.numpy()) == 3
 
 
 def test_bad_arguments_name_themselves():
   with pytest.raises(ValueError, match="solve_fraction"):
-    ptf.SolutionCache(solvers.argmax, (3,), solve_fraction=0.0)
+    ptf.solvers.SolutionCache(solvers.argmax, (3,), solve_fraction=0.0)
   with pytest.raises(ValueError, match="capacity"):
-    ptf.SolutionCache(solvers.argmax, (3,), capacity=0)
+    ptf.solvers.SolutionCache(solvers.argmax, (3,), capacity=0)
   with pytest.raises(ValueError, match="shape"):
-    ptf.SolutionCache(solvers.argmax, ())
+    ptf.solvers.SolutionCache(solvers.argmax, ())
   with pytest.raises(ValueError, match="initial_solutions"):
-    ptf.SolutionCache(solvers.argmax, (3,), initial_solutions=np.eye(4))
+    ptf.solvers.SolutionCache(solvers.argmax, (3,), initial_solutions=np.eye(4))
   with pytest.raises(ValueError, match="built for inputs"):
-    ptf.SolutionCache(solvers.argmax, (3,))(tf.ones([2, 4]))
+    ptf.solvers.SolutionCache(solvers.argmax, (3,))(tf.ones([2, 4]))

@@ -269,7 +269,7 @@ NATIVE = {
   "grid_arc_shortest_path": lambda x: solvers.grid_arc_shortest_path(
     tf.concat([x, x[:, :1]], 1), grid=(2, 3)
   ),  # 7 arcs.
-  "Knapsack": ptf.Knapsack(np.ones((1, 6)), [2.0]),
+  "Knapsack": ptf.solvers.Knapsack(np.ones((1, 6)), [2.0]),
 }
 
 

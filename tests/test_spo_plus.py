@@ -11,6 +11,7 @@ import tensorflow as tf
 import perturbations_tf as ptf
 from perturbations_tf import solvers
 from tests import grid_paths
+from tests import serialization
 
 GRID = (3, 4)
 NUM_ARCS = len(solvers.grid_arcs(GRID))
@@ -44,14 +45,14 @@ def test_value_is_the_definition_and_bounds_the_regret(maximize, rng):
   c = rng.uniform(0.1, 2.0, (300, NUM_ARCS))
   c_hat = c + rng.normal(scale=0.7, size=c.shape)
   solver = longest if maximize else SHORTEST
-  got = ptf.spo_plus_loss(c, c_hat, solver, maximize).numpy()
+  got = ptf.losses.spo_plus_loss(c, c_hat, solver, maximize=maximize).numpy()
   np.testing.assert_allclose(
     got, spo_plus_by_enumeration(c_hat, c, maximize), rtol=1e-10, atol=1e-10
   )
   assert (got >= regret(c_hat, c, maximize) - 1e-10).all()
   assert (regret(c_hat, c, maximize) > 0).mean() > 0.3  # Not a trivial case.
   np.testing.assert_allclose(
-    ptf.spo_plus_loss(c, c, solver, maximize), 0.0, atol=1e-12
+    ptf.losses.spo_plus_loss(c, c, solver, maximize=maximize), 0.0, atol=1e-12
   )
 
 
@@ -64,7 +65,7 @@ def test_subgradient_matches_finite_differences(maximize, rng):
   with tf.GradientTape() as tape:
     tape.watch(c_hat)
     value = tf.reduce_sum(
-      upstream * ptf.spo_plus_loss(c, c_hat, solver, maximize)
+      upstream * ptf.losses.spo_plus_loss(c, c_hat, solver, maximize=maximize)
     )
   grad = tape.gradient(value, c_hat).numpy()
   # Piecewise linear: central differences are exact off the kinks.
@@ -88,10 +89,10 @@ def test_stacked_targets_skip_the_solve_and_give_the_same_values(jit, rng):
     calls.append(x.shape[0])
     return SHORTEST(x)
 
-  loss = ptf.SPOPlusLoss(counting)
+  loss = ptf.losses.SPOPlusLoss(counting, maximize=False)
   run = tf.function(loss.call, jit_compile=jit)
   plain = run(c, c_hat)
-  stacked = run(ptf.stack_targets(c, SHORTEST(c)), c_hat)
+  stacked = run(ptf.data.stack_targets(c, SHORTEST(c)), c_hat)
   np.testing.assert_allclose(plain, stacked, rtol=1e-6)
   assert calls == [16, 16, 16]  # Traced: two solves, then one.
   with pytest.raises(ValueError, match="y_true must hold the true costs"):
@@ -106,7 +107,7 @@ def test_keras_training_lowers_the_regret_and_config_round_trips(rng):
   model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(NUM_ARCS)])
   model.compile(
     keras.optimizers.Adam(0.05),
-    loss=ptf.SPOPlusLoss(solver),
+    loss=ptf.losses.SPOPlusLoss(solver),
     metrics=[ptf.metrics.NormalizedRegret(solver)],
     jit_compile=True,
   )
@@ -114,9 +115,8 @@ def test_keras_training_lowers_the_regret_and_config_round_trips(rng):
   model.fit(x, c, epochs=10, batch_size=32, verbose=0)
   after = model.evaluate(x, c, verbose=0, return_dict=True)
   assert after["normalized_regret"] < 0.3 * before["normalized_regret"]
-  loss = ptf.SPOPlusLoss(solver, name="spo")
-  copy = keras.losses.deserialize(keras.losses.serialize(loss))
-  assert copy.get_config() == loss.get_config()
+  loss = ptf.losses.SPOPlusLoss(solver, name="spo")
+  copy = serialization.round_trip(loss)
   assert not copy.maximize and copy.solver.keywords == {"grid": GRID}
   with pytest.raises(ValueError, match="declares maximize=False"):
-    ptf.SPOPlusLoss(solver, maximize=True)
+    ptf.losses.SPOPlusLoss(solver, maximize=True)

@@ -4,13 +4,13 @@ serialises, trains SPO+ to lower regret, and names bad input."""
 
 import itertools
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import perturbations_tf as ptf
 from perturbations_tf.solvers import tsp_edges
+from tests import serialization
 from tests import training
 
 
@@ -34,11 +34,11 @@ def test_equals_the_best_of_all_tours(num_nodes, rng):
   tours = all_tours(num_nodes)
   assert len(tours) == np.prod(range(1, num_nodes)) // 2  # (n − 1)!/2.
   e = len(tsp_edges(num_nodes))
-  _, c = ptf.data.tsp(20, 5, num_nodes, deg=4, noise_width=0.5, seed=1)
+  _, c = ptf.data.tsp_data(20, 5, num_nodes, deg=4, noise_width=0.5, seed=1)
   costs = np.concatenate(
     [c, rng.normal(size=(20, e)), rng.integers(0, 3, (20, e))]
   ).astype(np.float64)
-  solved = ptf.TSP(num_nodes)(tf.constant(costs)).numpy()
+  solved = ptf.solvers.TSP(num_nodes)(tf.constant(costs)).numpy()
   assert solved.dtype == np.float64
   for cost, tour in zip(costs, solved):
     assert any(np.array_equal(tour, t) for t in tours)  # A tour.
@@ -48,27 +48,27 @@ def test_equals_the_best_of_all_tours(num_nodes, rng):
 def test_pyepos_edge_order_and_the_tour_order():
   # PyEPO's tspABBase: itertools.combinations of the nodes.
   assert tsp_edges(6) == list(itertools.combinations(range(6), 2))
-  assert ptf.data.tsp_edges is tsp_edges
+  assert ptf.solvers.tsp_edges is tsp_edges
   # The pentagon's sides are the shortest tour; read back in order.
   angle = 2 * np.pi * np.array([0, 2, 4, 1, 3]) / 5
   points = np.stack([np.cos(angle), np.sin(angle)], 1)
   i, j = np.array(tsp_edges(5)).T
   lengths = np.linalg.norm(points[i] - points[j], axis=1)
-  tour = ptf.TSP(5)(tf.constant([lengths], tf.float32)).numpy()[0]
-  assert ptf.TSP.tour(tour, 5) == [0, 2, 4, 1, 3]  # Round the circle.
+  tour = ptf.solvers.TSP(5)(tf.constant([lengths], tf.float32)).numpy()[0]
+  assert ptf.solvers.TSP.tour(tour, 5) == [0, 2, 4, 1, 3]  # Round the circle.
   triangles = {(0, 1), (0, 2), (1, 2), (3, 4), (3, 5), (4, 5)}
   two_triangles = np.array([e in triangles for e in tsp_edges(6)], float)
   for not_a_tour in (two_triangles, np.eye(15)[0]):
     with pytest.raises(ValueError, match="not a tour of all 6 nodes"):
-      ptf.TSP.tour(not_a_tour, 6)
+      ptf.solvers.TSP.tour(not_a_tour, 6)
 
 
 def test_in_a_graph_and_on_worker_processes():
-  _, c = ptf.data.tsp(12, 5, 8, seed=2)
-  threads = ptf.TSP(8)
+  _, c = ptf.data.tsp_data(12, 5, 8, seed=2)
+  threads = ptf.solvers.TSP(8)
   expected = threads(tf.constant(c)).numpy()
   np.testing.assert_array_equal(tf.function(threads)(c).numpy(), expected)
-  processes = ptf.TSP(8, executor="processes", num_workers=2)
+  processes = ptf.solvers.TSP(8, executor="processes", num_workers=2)
   try:
     np.testing.assert_array_equal(processes.solve(c), expected)
   finally:
@@ -78,13 +78,10 @@ def test_in_a_graph_and_on_worker_processes():
 
 
 def test_serialises_and_spo_plus_lowers_the_regret():
-  solver = ptf.TSP(8, time_limit=10.0)
-  copy = keras.saving.deserialize_keras_object(
-    keras.saving.serialize_keras_object(solver)
-  )
-  assert copy.get_config() == solver.get_config()
+  solver = ptf.solvers.TSP(8, time_limit=10.0)
+  copy = serialization.round_trip(solver)
   assert copy.num_nodes == 8 and copy.maximize is False
-  x, c = ptf.data.tsp(300, 5, 8, deg=4, noise_width=0.5, seed=0)
+  x, c = ptf.data.tsp_data(300, 5, 8, deg=4, noise_width=0.5, seed=0)
   before, after = training.spo_plus_regret_before_and_after(
     solver, x, c, num_train=200, epochs=4, learning_rate=0.05
   )
@@ -93,13 +90,13 @@ def test_serialises_and_spo_plus_lowers_the_regret():
 
 def test_names_bad_input():
   with pytest.raises(ValueError, match="num_nodes >= 3"):
-    ptf.TSP(2)
+    ptf.solvers.TSP(2)
   with pytest.raises(ValueError, match="time_limit"):
-    ptf.TSP(5, time_limit=0)
+    ptf.solvers.TSP(5, time_limit=0)
   with pytest.raises(ValueError, match=r"shape \[batch, 10\]"):
-    ptf.TSP(5)(tf.zeros([2, 9]))
+    ptf.solvers.TSP(5)(tf.zeros([2, 9]))
   with pytest.raises(tf.errors.OpError, match="finite costs"):
-    tf.function(ptf.TSP(5))(tf.constant([[np.nan] * 10]))
+    tf.function(ptf.solvers.TSP(5))(tf.constant([[np.nan] * 10]))
 
 
 def test_solves_leave_the_process_warning_filters_alone(monkeypatch):
@@ -112,9 +109,9 @@ def test_solves_leave_the_process_warning_filters_alone(monkeypatch):
     raise AssertionError("a solve entered scipy's catch_warnings()")
 
   monkeypatch.setattr(_constraints, "catch_warnings", refuse)
-  _, c = ptf.data.tsp(4, 5, 8, seed=3)
-  assert ptf.TSP(8).solve(c).sum() == 4 * 8
-  milp = ptf.LinearProgram(
+  _, c = ptf.data.tsp_data(4, 5, 8, seed=3)
+  assert ptf.solvers.TSP(8).solve(c).sum() == 4 * 8
+  milp = ptf.solvers.LinearProgram(
     A_ub=[[3.0, 4.0, 5.0]],
     b_ub=[8.0],
     A_eq=[[1.0, 0.0, 1.0]],

@@ -12,7 +12,7 @@ SOLVER = {"name": "grid_arc_shortest_path", "kwargs": {"grid": list(GRID)}}
 
 def data(num_train: int = 200, num_test: int = 200, seed: int = 0):
   """`(x_train, c_train, w_train, x_test, c_test, w_test)`, degree 4."""
-  x, c = ptf.data.shortest_path(
+  x, c = ptf.data.shortest_path_data(
     num_train + num_test, 5, GRID, deg=4, noise_width=0.5, seed=seed
   )
   x = x.astype(np.float32)
@@ -33,7 +33,7 @@ def regret_before_and_after(
 
   def regret():
     metric = ptf.metrics.NormalizedRegret(SOLVER)
-    metric.update_state(ptf.stack_targets(c_test, w_test), model(x_test))
+    metric.update_state(ptf.data.stack_targets(c_test, w_test), model(x_test))
     return float(metric.result())
 
   before = regret()
@@ -59,12 +59,12 @@ def spo_plus_regret_before_and_after(
 
   def regret():
     metric = ptf.metrics.NormalizedRegret(solver)
-    metric.update_state(ptf.stack_targets(c[n:], w[n:]), model(x[n:]))
+    metric.update_state(ptf.data.stack_targets(c[n:], w[n:]), model(x[n:]))
     return float(metric.result())
 
   before = regret()
   model.compile(
-    keras.optimizers.Adam(learning_rate), loss=ptf.SPOPlusLoss(solver)
+    keras.optimizers.Adam(learning_rate), loss=ptf.losses.SPOPlusLoss(solver)
   )
   model.fit(x[:n], c[:n], batch_size=32, epochs=epochs, verbose=0)
   return before, regret()

@@ -55,7 +55,7 @@ def interpolation_gradient(
 
 
 def blackbox(
-  solver: SolverLike, lam: float = 20.0, maximize: bool | None = None
+  solver: SolverLike, lam: float = 20.0, *, maximize: bool | None = None
 ) -> Callable[[TensorLike], tf.Tensor]:
   """The solver with the interpolation gradient of Vlastelica et al. (DBB).
 
@@ -109,7 +109,7 @@ def blackbox(
 
 
 def negative_identity(
-  solver: SolverLike, maximize: bool | None = None
+  solver: SolverLike, *, maximize: bool | None = None
 ) -> Callable[[TensorLike], tf.Tensor]:
   """The solver with the negative-identity gradient of Sahoo et al. (NID).
 
@@ -147,7 +147,7 @@ def negative_identity(
 
 @keras.saving.register_keras_serializable(package="perturbations_tf")
 class Blackbox(solver_layer.SolverLayer):
-  """`blackbox(solver, lam, maximize)` as a Keras layer (DBB).
+  """`blackbox(solver, lam, maximize=...)` as a Keras layer (DBB).
 
   Example:
     >>> layer = Blackbox('grid_arc_shortest_path', lam=10.0)
@@ -159,12 +159,13 @@ class Blackbox(solver_layer.SolverLayer):
     self,
     solver: SolverLike,
     lam: float = 20.0,
+    *,
     maximize: bool | None = None,
     **kwargs: Any,
   ):
-    super().__init__(solver, maximize, **kwargs)
+    super().__init__(solver, maximize=maximize, **kwargs)
     self.lam = validation.positive_number(lam, "lam")
-    self._solve = blackbox(self.solver, self.lam, self.maximize)
+    self._solve = blackbox(self.solver, self.lam, maximize=self.maximize)
 
   def call(self, inputs: tf.Tensor) -> tf.Tensor:
     return self._solve(inputs)
@@ -175,7 +176,7 @@ class Blackbox(solver_layer.SolverLayer):
 
 @keras.saving.register_keras_serializable(package="perturbations_tf")
 class NegativeIdentity(solver_layer.SolverLayer):
-  """`negative_identity(solver, maximize)` as a Keras layer (NID).
+  """`negative_identity(solver, maximize=...)` as a Keras layer (NID).
 
   Example:
     >>> NegativeIdentity('grid_arc_shortest_path').maximize
@@ -183,10 +184,10 @@ class NegativeIdentity(solver_layer.SolverLayer):
   """
 
   def __init__(
-    self, solver: SolverLike, maximize: bool | None = None, **kwargs: Any
+    self, solver: SolverLike, *, maximize: bool | None = None, **kwargs: Any
   ):
-    super().__init__(solver, maximize, **kwargs)
-    self._solve = negative_identity(self.solver, self.maximize)
+    super().__init__(solver, maximize=maximize, **kwargs)
+    self._solve = negative_identity(self.solver, maximize=self.maximize)
 
   def call(self, inputs: tf.Tensor) -> tf.Tensor:
     return self._solve(inputs)

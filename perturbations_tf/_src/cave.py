@@ -20,7 +20,7 @@ graph for the whole batch (XLA included) by accelerated projected gradient
 
 Which problems: binary linear programs whose feasible set is given as a
 polyhedron by their solver, `ptf.solvers.LinearProgram` (e.g. the grid's
-shortest path as a flow LP, `grid_flow_constraints`) and `ptf.Knapsack`
+shortest path as a flow LP, `grid_flow_constraints`) and `ptf.solvers.Knapsack`
 (its LP relaxation), with `w*` a vertex of that polyhedron. The cone is the
 relaxation's: where the relaxation is tight at `w*` (flows, assignment,
 unit-weight knapsacks) it holds the true costs and the loss is 0 there;
@@ -46,6 +46,7 @@ from Gurobi, here from the constraints and `w*` (the same rows).
 from __future__ import annotations
 
 from typing import Any
+import warnings
 
 import keras
 import numpy as np
@@ -73,10 +74,22 @@ def constraints_of(solver: Any, owner: str) -> polyhedron.Polyhedron:
     raise ValueError(
       f"{owner} needs the problem's constraints: give it a "
       "ptf.solvers.LinearProgram (for the grid's shortest path, built from "
-      "ptf.solvers.grid_flow_constraints) or a ptf.Knapsack; got "
+      "ptf.solvers.grid_flow_constraints) or a ptf.solvers.Knapsack; got "
       f"{solver!r}."
     )
-  return constraints()
+  found = constraints()
+  if found.relaxed:
+    warnings.warn(
+      f"{owner}: the solver {sense.solver_name(solver)} is an integer "
+      "program, and CaVE's cone is its LP relaxation's. Where the "
+      "relaxation is not tight at the integer optimum (a general knapsack) "
+      "the cone does not hold the true costs and CaVE may not learn: "
+      "compare it with SPO+ or PFYL (the predict-then-optimize guide's "
+      "knapsack table).",
+      UserWarning,
+      stacklevel=3,
+    )
+  return found
 
 
 def normals(p: polyhedron.Polyhedron) -> np.ndarray:
@@ -277,14 +290,15 @@ def interior_projection(
 
 
 def _check_settings(
-  max_iterations: int | None, interior: float
-) -> tuple[int, float]:
+  max_iterations: int | None = None, interior: float = 0.003
+) -> dict[str, Any]:
   if not interior >= 0:
     raise ValueError(f"interior must be >= 0, got {interior!r}.")
   if max_iterations is None:
     max_iterations = 15 if interior > 0 else 500
-  return validation.positive_int(max_iterations, "max_iterations"), float(
-    interior
+  return dict(
+    max_iterations=validation.positive_int(max_iterations, "max_iterations"),
+    interior=float(interior),
   )
 
 
@@ -292,9 +306,10 @@ def cave_loss(
   y_true: TensorLike,
   y_pred: TensorLike,
   solver: SolverLike,
-  maximize: bool | None = None,
   max_iterations: int | None = None,
-  interior: float = 0.0,
+  interior: float = 0.003,
+  *,
+  maximize: bool | None = None,
 ) -> tf.Tensor:
   """Per-example CaVE loss: `1 − cos(sĉ, Π_cone(sĉ))`.
 
@@ -307,9 +322,10 @@ def cave_loss(
     maximize: None (as the solver declares), True or False.
     max_iterations: the projection's iterations (None: 500 FISTA steps
       for the exact projection, 15 Newton steps for the interior one).
-    interior: η ≥ 0; 0 projects exactly (CaVE); η > 0 takes the point of
-      the cone's central path of weight η instead (`interior_projection`),
-      inside the cone (CaVE+).
+    interior: η ≥ 0; η > 0 takes the point of the cone's central path of
+      weight η (`interior_projection`), inside the cone (CaVE+; the default
+      0.003 matches PyEPO's CaVE+ and learns where the exact projection
+      stalls); 0 projects exactly (the paper's plain CaVE).
 
   Returns:
     `[B]` losses in [0, 2], in `y_pred`'s dtype: 0 when `ĉ` makes `w*`
@@ -323,14 +339,16 @@ def cave_loss(
     >>> lp = ptf.solvers.LinearProgram(A_ub=[[1.0, 1.0]], b_ub=[1.0],
     ...                                bounds=(0, 1))  # Pick at most one.
     >>> w = tf.constant([[1.0, 0.0]])  # Optimal for costs (−1, 0) …
-    >>> cave_loss(w, tf.constant([[-1.0, 0.0]]), lp).numpy().round(6)
+    >>> exact = functools.partial(cave_loss, solver=lp, interior=0.0)
+    >>> exact(w, tf.constant([[-1.0, 0.0]])).numpy().round(6)
     array([0.], dtype=float32)
-    >>> cave_loss(w, tf.constant([[1.0, 0.0]]), lp).numpy().round(6)  # … not.
+    >>> exact(w, tf.constant([[1.0, 0.0]])).numpy().round(6)  # … not.
     array([1.], dtype=float32)
   """
   solver = registry.get_solver(solver)
   p = constraints_of(solver, "cave_loss")
-  max_iterations, interior = _check_settings(max_iterations, interior)
+  settings = _check_settings(max_iterations, interior)
+  max_iterations, interior = settings["max_iterations"], settings["interior"]
   s = sense.sign(sense.resolve_sense(solver, maximize, "cave_loss"))
   y_pred = validation.check_batched(y_pred, "y_pred")
   w = targets.solutions_of(y_true, y_pred)
@@ -363,6 +381,9 @@ def cave_loss(
   return tf.cast(1.0 - cosine, y_pred.dtype)
 
 
+cave_loss.check_settings = _check_settings  # type: ignore[attr-defined]
+
+
 @keras.saving.register_keras_serializable(package="perturbations_tf")
 class CaVELoss(solver_loss.SolverLoss):
   """The CaVE loss as a Keras loss, `call(y_true, y_pred)`; see `cave_loss`.
@@ -371,8 +392,8 @@ class CaVELoss(solver_loss.SolverLoss):
     solver: a `LinearProgram` or a `Knapsack` (its constraints; not called).
     maximize: None (as the solver declares), True or False.
     max_iterations: the projection's iterations (None: its default).
-    interior: η ≥ 0: 0 for the exact projection (CaVE), > 0 for a point
-      inside the cone (CaVE+; 0.003 matches PyEPO's CaVE+).
+    interior: η ≥ 0: > 0 for a point inside the cone (CaVE+; the default
+      0.003 matches PyEPO's CaVE+), 0 for the exact projection (CaVE).
     reduction: the Keras reduction over the batch.
     name: the loss's name.
     dtype: the loss's dtype (Keras).
@@ -389,20 +410,20 @@ class CaVELoss(solver_loss.SolverLoss):
   def __init__(
     self,
     solver: SolverLike,
-    maximize: bool | None = None,
     max_iterations: int | None = None,
-    interior: float = 0.0,
+    interior: float = 0.003,
+    *,
+    maximize: bool | None = None,
     reduction: str = "sum_over_batch_size",
     name: str = "cave",
     dtype: DTypeLike = None,
   ):
-    max_iterations, interior = _check_settings(max_iterations, interior)
     super().__init__(
       solver,
-      maximize,
-      reduction,
-      name,
-      dtype,
+      maximize=maximize,
+      reduction=reduction,
+      name=name,
+      dtype=dtype,
       max_iterations=max_iterations,
       interior=interior,
     )

@@ -60,6 +60,7 @@ def nce_loss(
   y_true: TensorLike,
   y_pred: TensorLike,
   solver: solution_cache.SolutionCache,
+  *,
   maximize: bool | None = None,
 ) -> tf.Tensor:
   """Per-example NCE loss against the pool of a `SolutionCache` (the pool
@@ -79,10 +80,12 @@ def nce_loss(
     ValueError: on shapes that do not match.
 
   Example:
-    >>> cache = ptf.SolutionCache('grid_arc_shortest_path', shape=(40,),
-    ...                           initial_solutions=tf.eye(40)[:2])
-    >>> c_hat = tf.one_hot([[1]], 40)[0] * 2 + 1  # w* = e0 costs 1, e1 3.
-    >>> nce_loss(tf.eye(40)[:1], c_hat, cache).numpy()  # 1 − (1 + 3) / 2
+    >>> paths = tf.constant([[1., 0., 1., 0.], [0., 1., 0., 1.]])  # 2×2 grid.
+    >>> cache = ptf.solvers.SolutionCache(
+    ...   {'name': 'grid_arc_shortest_path', 'kwargs': {'grid': (2, 2)}},
+    ...   shape=(4,), initial_solutions=paths)
+    >>> c_hat = tf.constant([[0.5, 1.5, 0.5, 1.5]])  # w* costs 1, the other 3.
+    >>> nce_loss(paths[:1], c_hat, cache).numpy()  # 1 − (1 + 3) / 2
     array([-1.], dtype=float32)
   """
   cache = pool_loss.check_cache(solver, "nce_loss")
@@ -97,6 +100,7 @@ def cmap_loss(
   y_true: TensorLike,
   y_pred: TensorLike,
   solver: solution_cache.SolutionCache,
+  *,
   maximize: bool | None = None,
 ) -> tf.Tensor:
   """Per-example contrastive MAP loss against the pool of a `SolutionCache`.
@@ -109,10 +113,12 @@ def cmap_loss(
     before scoring); its gradient is `w* − argmin_S ĉᵀw`.
 
   Example:
-    >>> cache = ptf.SolutionCache('grid_arc_shortest_path', shape=(40,),
-    ...                           initial_solutions=tf.eye(40)[:2])
-    >>> c_hat = tf.one_hot([[1]], 40)[0]  # The first solution is cheaper.
-    >>> cmap_loss(tf.eye(40)[1:2], c_hat, cache).numpy()
+    >>> paths = tf.constant([[1., 0., 1., 0.], [0., 1., 0., 1.]])  # 2×2 grid.
+    >>> cache = ptf.solvers.SolutionCache(
+    ...   {'name': 'grid_arc_shortest_path', 'kwargs': {'grid': (2, 2)}},
+    ...   shape=(4,), initial_solutions=paths)
+    >>> c_hat = tf.constant([[0.0, 0.5, 0.0, 0.5]])  # The first is cheaper.
+    >>> cmap_loss(paths[1:], c_hat, cache).numpy()  # 1 − 0
     array([1.], dtype=float32)
   """
   cache = pool_loss.check_cache(solver, "cmap_loss")
@@ -140,10 +146,10 @@ class NCELoss(pool_loss.PoolLoss):
     dtype: the loss's dtype (Keras).
 
   Example:
-    >>> cache = ptf.SolutionCache('grid_arc_shortest_path', shape=(40,),
+    >>> cache = ptf.solvers.SolutionCache('grid_arc_shortest_path', shape=(40,),
     ...                       solve_fraction=0.05,
     ...                           initial_solutions=tf.eye(40)[:2])
-    >>> loss = ptf.NCELoss(cache)
+    >>> loss = ptf.losses.NCELoss(cache)
     >>> loss.maximize  # As the cache, as its shortest path.
     False
   """
@@ -153,12 +159,15 @@ class NCELoss(pool_loss.PoolLoss):
   def __init__(
     self,
     solver: SolverLike,
+    *,
     maximize: bool | None = None,
     reduction: str = "sum_over_batch_size",
     name: str = "nce",
     dtype: DTypeLike = None,
   ):
-    super().__init__(solver, maximize, reduction, name, dtype)
+    super().__init__(
+      solver, maximize=maximize, reduction=reduction, name=name, dtype=dtype
+    )
 
 
 @keras.saving.register_keras_serializable(package="perturbations_tf")
@@ -166,9 +175,9 @@ class CMAPLoss(pool_loss.PoolLoss):
   """Contrastive MAP over a solution pool, a Keras loss; as `NCELoss`.
 
   Example:
-    >>> cache = ptf.SolutionCache('grid_arc_shortest_path', shape=(40,))
+    >>> cache = ptf.solvers.SolutionCache('grid_arc_shortest_path', shape=(40,))
     >>> model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(40)])
-    >>> model.compile('adam', loss=ptf.CMAPLoss(cache), jit_compile=True)
+    >>> model.compile('adam', loss=ptf.losses.CMAPLoss(cache), jit_compile=True)
   """
 
   FUNCTION = staticmethod(cmap_loss)
@@ -176,9 +185,12 @@ class CMAPLoss(pool_loss.PoolLoss):
   def __init__(
     self,
     solver: SolverLike,
+    *,
     maximize: bool | None = None,
     reduction: str = "sum_over_batch_size",
     name: str = "cmap",
     dtype: DTypeLike = None,
   ):
-    super().__init__(solver, maximize, reduction, name, dtype)
+    super().__init__(
+      solver, maximize=maximize, reduction=reduction, name=name, dtype=dtype
+    )

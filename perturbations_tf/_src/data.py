@@ -48,7 +48,7 @@ def _polynomial(x: np.ndarray, b: np.ndarray, deg: int) -> np.ndarray:
   return (x @ b.T / np.sqrt(x.shape[1]) + 3) ** deg + 1
 
 
-def shortest_path(
+def shortest_path_data(
   num_data: int,
   num_features: int,
   grid: tuple[int, int] = (5, 5),
@@ -75,7 +75,7 @@ def shortest_path(
     `[num_data, num_arcs]` float32.
 
   Example:
-    >>> x, c = shortest_path(100, 5, grid=(5, 5), deg=4, noise_width=0.5)
+    >>> x, c = shortest_path_data(100, 5, grid=(5, 5), deg=4, noise_width=0.5)
     >>> x.shape, c.shape
     ((100, 5), (100, 40))
   """
@@ -89,7 +89,7 @@ def shortest_path(
   return x, c.astype(np.float32)
 
 
-def knapsack(
+def knapsack_data(
   num_data: int,
   num_features: int,
   num_items: int,
@@ -109,7 +109,7 @@ def knapsack(
     num_features]` float64 and `[num_data, num_items]` float32.
 
   Example:
-    >>> weights, x, c = knapsack(100, 5, num_items=32, dim=2, deg=2)
+    >>> weights, x, c = knapsack_data(100, 5, num_items=32, dim=2, deg=2)
     >>> weights.shape, c.shape, float(c.min()) >= 1
     ((2, 32), (100, 32), True)
   """
@@ -123,7 +123,7 @@ def knapsack(
   return weights, x, np.ceil(c).astype(np.float32)
 
 
-def tsp(
+def tsp_data(
   num_data: int,
   num_features: int,
   num_nodes: int,
@@ -144,7 +144,7 @@ def tsp(
     `[num_data, num_nodes·(num_nodes − 1)/2]` float32.
 
   Example:
-    >>> x, c = tsp(10, 5, num_nodes=6)
+    >>> x, c = tsp_data(10, 5, num_nodes=6)
     >>> c.shape
     (10, 15)
   """
@@ -166,7 +166,7 @@ def tsp(
   return x, np.around(c, decimals=4).astype(np.float32)
 
 
-def portfolio(
+def portfolio_data(
   num_data: int,
   num_features: int,
   num_assets: int,
@@ -186,7 +186,7 @@ def portfolio(
     num_features]` float64 and `[num_data, num_assets]` float32.
 
   Example:
-    >>> cov, x, r = portfolio(10, 5, num_assets=4)
+    >>> cov, x, r = portfolio_data(10, 5, num_assets=4)
     >>> cov.shape, r.shape, bool(np.all(np.linalg.eigvalsh(cov) > 0))
     ((4, 4), (10, 4), True)
   """
@@ -219,7 +219,7 @@ def optimal_solutions(
     batch_size: rows per solver call.
 
   Example:
-    >>> _, c = shortest_path(3, 5, grid=(5, 5))
+    >>> _, c = shortest_path_data(3, 5, grid=(5, 5))
     >>> optimal_solutions(c, 'grid_arc_shortest_path').sum(axis=1)
     array([8., 8., 8.], dtype=float32)
   """
@@ -265,7 +265,7 @@ def make_dataset(
     The batched data set (the last batch may be smaller).
 
   Example:
-    >>> x, c = shortest_path(100, 5, grid=(5, 5), deg=6, noise_width=0.5)
+    >>> x, c = shortest_path_data(100, 5, grid=(5, 5), deg=6, noise_width=0.5)
     >>> data = make_dataset(x, c, 'grid_arc_shortest_path', batch_size=32)
     >>> features, y = next(iter(data))
     >>> features.shape, y.shape

@@ -23,8 +23,8 @@ from perturbations_tf._src import solver_loss
 from perturbations_tf._src import targets
 from perturbations_tf._src.perturbation import ADDITIVE
 from perturbations_tf._src.perturbation import MULTIPLICATIVE
-from perturbations_tf._src.perturbation import SeedLike
 from perturbations_tf._src.types import DTypeLike
+from perturbations_tf._src.types import SeedLike
 from perturbations_tf._src.types import SolverLike
 from perturbations_tf._src.types import TensorLike
 
@@ -45,8 +45,8 @@ def fenchel_young_loss(
   sigma: float = 0.01,
   noise: noise_lib.NoiseLike = "normal",
   batched: bool = True,
-  maximize: bool | None = None,
   *,
+  maximize: bool | None = None,
   perturbation: str = ADDITIVE,
   seed: SeedLike = None,
 ) -> tf.Tensor:
@@ -94,7 +94,9 @@ def fenchel_young_loss(
     num_samples, sigma, noise, perturbation
   )
   solve_fn = registry.get_solver(solver)
-  maximize = sense.resolve_sense(solve_fn, maximize, "fenchel_young_loss")
+  maximize = sense.resolve_sense(
+    solve_fn, maximize, "fenchel_young_loss", undeclared=True
+  )
   sign = sense.sign(maximize)
   theta, z, eta, inputs, batched_solver = perturbed_lib.prepare(
     spec,
@@ -216,6 +218,10 @@ class FenchelYoungLoss(solver_loss.SolverLoss):
     >>> model.compile('adam', loss=FenchelYoungLoss('argmax', sigma=0.1))
   """
 
+  # The reference's convention, which the migration guide promises: an
+  # undeclared solver maximises.
+  UNDECLARED_SENSE = True
+
   def __init__(
     self,
     solver: SolverLike | None = None,
@@ -223,10 +229,10 @@ class FenchelYoungLoss(solver_loss.SolverLoss):
     sigma: float = 0.01,
     noise: noise_lib.NoiseLike = "normal",
     batched: bool = True,
+    *,
     maximize: bool | None = None,
     reduction: str = "sum_over_batch_size",
     name: str = "fenchel_young",
-    *,
     perturbation: str = ADDITIVE,
     seed: int | None = None,
     dtype: DTypeLike = None,
@@ -245,10 +251,10 @@ class FenchelYoungLoss(solver_loss.SolverLoss):
     )  # Validates.
     super().__init__(
       solver,
-      maximize,
-      reduction,
-      name,
-      dtype,
+      maximize=maximize,
+      reduction=reduction,
+      name=name,
+      dtype=dtype,
       num_samples=num_samples,
       sigma=spec.sigma,
       noise=noise_lib.noise_name(spec.noise),
@@ -280,7 +286,7 @@ class FenchelYoungLoss(solver_loss.SolverLoss):
       self.spec.sigma,
       self.spec.noise,
       self.options["batched"],
-      self.maximize,
+      maximize=self.maximize,
       perturbation=self.spec.perturbation,
       seed=self.seed_generator.next(),
     )

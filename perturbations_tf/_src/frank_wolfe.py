@@ -182,11 +182,14 @@ def _face_projector_product(
   return tf.einsum("bkd,bk->bd", centred, coefficients[..., 0])
 
 
-def _check_settings(lam: float, max_iterations: int, tolerance: float):
-  lam = validation.positive_number(lam, "lam")
-  max_iterations = validation.positive_int(max_iterations, "max_iterations")
-  tolerance = validation.positive_number(tolerance, "tolerance")
-  return lam, max_iterations, tolerance
+def _check_settings(
+  lam: float = 1.0, max_iterations: int = 1000, tolerance: float = 1e-6
+) -> dict[str, Any]:
+  return dict(
+    lam=validation.positive_number(lam, "lam"),
+    max_iterations=validation.positive_int(max_iterations, "max_iterations"),
+    tolerance=validation.positive_number(tolerance, "tolerance"),
+  )
 
 
 def _solve(
@@ -229,6 +232,7 @@ def regularized_frank_wolfe(
   lam: float = 1.0,
   max_iterations: int = 1000,
   tolerance: float = 1e-6,
+  *,
   maximize: bool | None = None,
 ) -> Callable[[TensorLike], tf.Tensor]:
   """The solver made smooth by a quadratic regulariser, solved by Frank–Wolfe.
@@ -255,7 +259,7 @@ def regularized_frank_wolfe(
   solver = registry.get_solver(solver)
   lam, max_iterations, tolerance = _check_settings(
     lam, max_iterations, tolerance
-  )
+  ).values()
   s = sense.sign(
     sense.resolve_sense(solver, maximize, "regularized_frank_wolfe")
   )
@@ -294,10 +298,11 @@ def regularized_fenchel_young_loss(
   y_true: TensorLike,
   y_pred: TensorLike,
   solver: SolverLike,
-  maximize: bool | None = None,
   lam: float = 1.0,
   max_iterations: int = 1000,
   tolerance: float = 1e-6,
+  *,
+  maximize: bool | None = None,
 ) -> tuple[tf.Tensor] | tf.Tensor:
   """Per-example Fenchel–Young loss of the quadratic regulariser.
 
@@ -329,7 +334,7 @@ def regularized_fenchel_young_loss(
   solver = registry.get_solver(solver)
   lam, max_iterations, tolerance = _check_settings(
     lam, max_iterations, tolerance
-  )
+  ).values()
   owner = "regularized_fenchel_young_loss"
   s = sense.sign(sense.resolve_sense(solver, maximize, owner))
   y_pred = validation.check_batched(y_pred, "y_pred")
@@ -373,15 +378,18 @@ class RegularizedFrankWolfe(solver_layer.SolverLayer):
     lam: float = 1.0,
     max_iterations: int = 1000,
     tolerance: float = 1e-6,
+    *,
     maximize: bool | None = None,
     **kwargs: Any,
   ):
-    super().__init__(solver, maximize, **kwargs)
-    self.lam, self.max_iterations, self.tolerance = _check_settings(
-      lam, max_iterations, tolerance
+    super().__init__(solver, maximize=maximize, **kwargs)
+    self._solve = regularized_frank_wolfe(  # Validates the settings.
+      self.solver, lam, max_iterations, tolerance, maximize=self.maximize
     )
-    self._solve = regularized_frank_wolfe(
-      self.solver, self.lam, self.max_iterations, self.tolerance, self.maximize
+    self.lam, self.max_iterations, self.tolerance = (
+      float(lam),
+      max_iterations,
+      float(tolerance),
     )
 
   def call(self, inputs: tf.Tensor) -> tf.Tensor:
@@ -422,24 +430,25 @@ class RegularizedFenchelYoungLoss(solver_loss.SolverLoss):
   def __init__(
     self,
     solver: SolverLike,
-    maximize: bool | None = None,
     lam: float = 1.0,
     max_iterations: int = 1000,
     tolerance: float = 1e-6,
+    *,
+    maximize: bool | None = None,
     reduction: str = "sum_over_batch_size",
     name: str = "regularized_fenchel_young",
     dtype: DTypeLike = None,
   ):
-    lam, max_iterations, tolerance = _check_settings(
-      lam, max_iterations, tolerance
-    )
     super().__init__(
       solver,
-      maximize,
-      reduction,
-      name,
-      dtype,
+      maximize=maximize,
+      reduction=reduction,
+      name=name,
+      dtype=dtype,
       lam=lam,
       max_iterations=max_iterations,
       tolerance=tolerance,
     )
+
+
+regularized_fenchel_young_loss.check_settings = _check_settings  # type: ignore[attr-defined]

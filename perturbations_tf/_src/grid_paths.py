@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from perturbations_tf._src import invariants
 from perturbations_tf._src import sense
 from perturbations_tf._src import validation
 
@@ -321,8 +322,7 @@ def shortest_path(
     raise ValueError(
       f"costs must have shape [batch, height, width], got {costs.shape}."
     )
-  if connectivity not in _OFFSETS:
-    raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}.")
+  check_connectivity(connectivity)
   dtype = validation.compute_dtype(costs.dtype)
   # Checked before the floor, which would silently turn NaN into a path.
   c = tf.cast(validation.check_finite(costs, "shortest_path"), dtype)
@@ -510,21 +510,58 @@ def grid_arc_shortest_path(
   return tf.concat([tf.reshape(blocks, [b, head]), arcs_east[:, m - 1]], axis=1)
 
 
-def _check_paths(
+def check_connectivity(connectivity: int) -> int:
+  """`connectivity` if it is 4 or 8 (a grid's neighbours), else ValueError.
+
+  Example:
+    >>> check_connectivity(8)
+    8
+  """
+  if connectivity not in _OFFSETS:
+    raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}.")
+  return connectivity
+
+
+def _is_binary(y: tf.Tensor) -> tf.Tensor:
+  return tf.reduce_all((y == 0) | (y == 1))
+
+
+def _check_vertex_paths(
   y: tf.Tensor, owner: str, **solver_kwargs: object
 ) -> tf.Tensor:
-  """Labels of a path solver: 0/1 entries."""
-  del solver_kwargs  # Any grid, connectivity or floor: the same check.
-  with tf.control_dependencies(
-    [
-      tf.debugging.Assert(
-        tf.reduce_all((y == 0) | (y == 1)),
-        [f"{owner}: the labels of a shortest path are 0/1 masks."],
-      )
-    ]
-  ):
-    return tf.identity(y)
+  """Labels of `shortest_path`: 0/1 masks through both corners."""
+  del solver_kwargs  # Any connectivity or floor: the same check.
+  ends = tf.reduce_all(y[..., 0, 0] == 1) & tf.reduce_all(y[..., -1, -1] == 1)
+  return invariants.checked(
+    y,
+    _is_binary(y) & ends,
+    f"{owner}: the labels of shortest_path are 0/1 masks of paths from the "
+    "top-left to the bottom-right cell (both ends set).",
+  )
 
 
-shortest_path.check_solutions = _check_paths
-grid_arc_shortest_path.check_solutions = _check_paths
+def _check_arc_paths(
+  y: tf.Tensor, owner: str, grid: tuple[int, int] = (5, 5)
+) -> tf.Tensor:
+  """Labels of `grid_arc_shortest_path`: 0/1 arc vectors that carry one
+  unit of flow from the source to the sink (flow conservation)."""
+  incidence, supply = grid_flow_constraints(grid)
+  y = tf.convert_to_tensor(y)
+  if y.shape.rank != 2 or y.shape[-1] != incidence.shape[1]:
+    raise ValueError(
+      f"{owner}: labels of grid_arc_shortest_path on a {grid} grid are "
+      f"[batch, {incidence.shape[1]}] arc vectors, got {y.shape}."
+    )
+  flow = tf.matmul(tf.cast(y, tf.float64), incidence, transpose_b=True)
+  conserved = tf.reduce_all(tf.abs(flow - supply) < 1e-6)
+  return invariants.checked(
+    y,
+    _is_binary(y) & conserved,
+    f"{owner}: the labels of grid_arc_shortest_path must be 0/1 arc "
+    f"vectors of source-to-sink paths on the {grid} grid (flow "
+    "conserved at every node); are y_true's costs and solutions swapped?",
+  )
+
+
+shortest_path.check_solutions = _check_vertex_paths
+grid_arc_shortest_path.check_solutions = _check_arc_paths

@@ -42,11 +42,10 @@ from perturbations_tf._src import registry
 from perturbations_tf._src import sense
 from perturbations_tf._src import solver_layer
 from perturbations_tf._src import validation
-from perturbations_tf._src.perturbation import SeedLike
+from perturbations_tf._src.types import SeedLike
 from perturbations_tf._src.types import SolverLike
 from perturbations_tf._src.types import TensorLike
 
-INFERENCE_MODES = ("smoothed", "exact")
 # Gradient entries at most this large count as zero in AIMLE's density.
 _ZERO = 1e-7
 
@@ -103,8 +102,9 @@ def imle(
   lam: float | AdaptiveStep = 10.0,
   noise: noise_lib.NoiseLike = "sum_of_gamma",
   two_sided: bool = False,
-  maximize: bool | None = None,
   seed: SeedLike = None,
+  *,
+  maximize: bool | None = None,
 ) -> Callable[..., tf.Tensor]:
   """The solver with I-MLE's perturb-and-MAP forward and gradient.
 
@@ -231,12 +231,13 @@ class IMLE(solver_layer.SolverLayer):
     lam: float = 10.0,
     noise: noise_lib.NoiseLike = "sum_of_gamma",
     two_sided: bool = False,
-    maximize: bool | None = None,
     seed: int | None = None,
     inference: str = "smoothed",
+    *,
+    maximize: bool | None = None,
     **kwargs: Any,
   ):
-    super().__init__(solver, maximize, **kwargs)
+    super().__init__(solver, maximize=maximize, **kwargs)
     self._options: dict[str, Any] = dict(
       num_samples=num_samples,
       sigma=sigma,
@@ -247,7 +248,9 @@ class IMLE(solver_layer.SolverLayer):
     self._solve = imle(self.solver, maximize=self.maximize, **self._options)
     self.seed = seed
     self.seed_generator = keras.random.SeedGenerator(seed)
-    self.inference = validation.one_of(inference, INFERENCE_MODES, "inference")
+    self.inference = validation.one_of(
+      inference, solver_layer.INFERENCE_MODES, "inference"
+    )
     self.supports_jit = self.supports_jit and noise != "sum_of_gamma"
 
   def call(self, inputs: tf.Tensor, training: bool | None = None) -> tf.Tensor:
@@ -306,11 +309,12 @@ class AIMLE(IMLE):
     sigma: float = 1.0,
     noise: noise_lib.NoiseLike = "sum_of_gamma",
     two_sided: bool = False,
-    maximize: bool | None = None,
     seed: int | None = None,
     inference: str = "smoothed",
     target_density: float = 1.0,
     alpha_step: float = 1e-3,
+    *,
+    maximize: bool | None = None,
     **kwargs: Any,
   ):
     super().__init__(
@@ -320,9 +324,9 @@ class AIMLE(IMLE):
       1.0,  # λ is replaced below.
       noise,
       two_sided,
-      maximize,
-      seed,
-      inference,
+      maximize=maximize,
+      seed=seed,
+      inference=inference,
       **kwargs,
     )
     del self._options["lam"]

@@ -8,12 +8,15 @@ holds a host solver (`numpy_solver`, `LinearProgram`, a cache over either)
 is not a layer, so `model.compile(loss=SPOPlusLoss(LinearProgram(...)))`
 resolves to XLA there and `fit` fails in the compiler; the same with
 `jit_compile=True` anywhere. `consult_losses_and_metrics()` wraps that
-function so that it also requires `supports_jit` of the compiled losses
-and metrics: Keras then keeps the step out of XLA (warning when
+function so that it also requires `supports_jit` of the library's compiled
+losses and metrics: Keras then keeps the step out of XLA (warning when
 `jit_compile=True` was asked), and still chooses XLA when every solver is
-TF-native. It only ever turns XLA off. `perturbations_tf` applies it once
-on import; `tests/test_keras_compat.py` fails when Keras starts consulting
-losses itself, so the fix can go.
+TF-native. It only ever turns XLA off, and only for a model compiled with
+one of the library's losses or metrics: for any other model the wrapped
+function answers exactly as Keras's own (other code's objects are not
+consulted, even if they define `supports_jit`). `perturbations_tf` applies
+it once on import; `tests/test_keras_compat.py` fails when Keras starts
+consulting losses itself, so the fix can go.
 """
 
 from __future__ import annotations
@@ -49,10 +52,17 @@ def _compiled_objects(model: Any) -> list:
   return found
 
 
+def _ours(obj: Any) -> bool:
+  return type(obj).__module__.startswith("perturbations_tf.")
+
+
 def losses_and_metrics_support_jit(model: Any) -> bool:
-  """Whether every compiled loss and metric of `model` supports XLA."""
+  """Whether every compiled loss and metric of the library in `model`
+  supports XLA (True when it compiled none)."""
   return all(
-    getattr(obj, "supports_jit", True) for obj in _compiled_objects(model)
+    getattr(obj, "supports_jit", True)
+    for obj in _compiled_objects(model)
+    if _ours(obj)
   )
 
 

@@ -20,6 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from perturbations_tf._src import invariants
 from perturbations_tf._src import polyhedron
 from perturbations_tf._src import validation
 from perturbations_tf._src.types import TensorLike
@@ -162,18 +163,12 @@ class Knapsack:
     used = tf.matmul(tf.cast(y, tf.float64), self._weights, transpose_b=True)
     limit = self._capacity + 1e-9 * max(1.0, float(np.max(self._capacity)))
     ok = tf.reduce_all((y == 0) | (y == 1)) & tf.reduce_all(used <= limit)
-    with tf.control_dependencies(
-      [
-        tf.debugging.Assert(
-          ok,
-          [
-            f"{owner}: the labels of a Knapsack must be feasible 0/1 packings "
-            "(weights · y ≤ capacity)."
-          ],
-        )
-      ]
-    ):
-      return tf.identity(y)
+    return invariants.checked(
+      y,
+      ok,
+      f"{owner}: the labels of a Knapsack must be feasible 0/1 packings "
+      "(weights · y ≤ capacity); are y_true's costs and solutions swapped?",
+    )
 
   def constraints(self) -> polyhedron.Polyhedron:
     """The feasible set of the LP relaxation, `{Wx ≤ capacity, 0 ≤ x ≤ 1}`.
@@ -183,7 +178,12 @@ class Knapsack:
       array([2.])
     """
     return polyhedron.Polyhedron.of(
-      self.num_items, self._weights, self._capacity, lower=0.0, upper=1.0
+      self.num_items,
+      self._weights,
+      self._capacity,
+      lower=0.0,
+      upper=1.0,
+      relaxed=True,
     )
 
   def get_config(self) -> dict:

@@ -36,8 +36,6 @@ from perturbations_tf._src.types import SolverLike
 
 _register = keras.saving.register_keras_serializable(package="perturbations_tf")
 
-INFERENCE_MODES = ("smoothed", "exact")
-
 
 @_register
 class Perturbed(solver_layer.SolverLayer):
@@ -72,6 +70,10 @@ class Perturbed(solver_layer.SolverLayer):
     array([[1., 0., 2.]], dtype=float32)
   """
 
+  # The reference's convention, as `perturbed`: an undeclared solver
+  # maximises.
+  UNDECLARED_SENSE = True
+
   def __init__(
     self,
     solver: SolverLike,
@@ -90,7 +92,7 @@ class Perturbed(solver_layer.SolverLayer):
     inference: str = "smoothed",
     **kwargs: Any,
   ):
-    super().__init__(solver, maximize, **kwargs)
+    super().__init__(solver, maximize=maximize, **kwargs)
     self.batched = batched
     self._options: dict[str, Any] = dict(
       num_samples=num_samples,
@@ -107,7 +109,9 @@ class Perturbed(solver_layer.SolverLayer):
     )
     self.seed = seed
     self.seed_generator = keras.random.SeedGenerator(seed)
-    self.inference = validation.one_of(inference, INFERENCE_MODES, "inference")
+    self.inference = validation.one_of(
+      inference, solver_layer.INFERENCE_MODES, "inference"
+    )
 
   def call(self, inputs: tf.Tensor, training: bool | None = None) -> tf.Tensor:
     if training:
@@ -336,8 +340,7 @@ class PerturbedShortestPath(_BuiltinPerturbed):
     perturbation: str = MULTIPLICATIVE,
     **kwargs: Any,
   ):
-    if connectivity not in (4, 8):
-      raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}.")
+    grid_paths.check_connectivity(connectivity)
     super().__init__(
       num_samples,
       sigma,

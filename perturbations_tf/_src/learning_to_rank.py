@@ -27,6 +27,8 @@ fraction of the rows and grows the pool (PyEPO's `solve_ratio`).
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -82,10 +84,23 @@ def _as_pred_dtype(value: tf.Tensor, y_pred: TensorLike) -> tf.Tensor:
   return tf.cast(value, tf.convert_to_tensor(y_pred).dtype)
 
 
+def _check_margin(margin: float = 0.0) -> dict[str, Any]:
+  if not margin >= 0:
+    raise ValueError(f"margin must be >= 0, got {margin!r}.")
+  return dict(margin=float(margin))
+
+
+def _check_temperature(temperature: float = 1.0) -> dict[str, Any]:
+  return dict(
+    temperature=validation.positive_number(temperature, "temperature")
+  )
+
+
 def pointwise_ltr_loss(
   y_true: TensorLike,
   y_pred: TensorLike,
   solver: solution_cache.SolutionCache,
+  *,
   maximize: bool | None = None,
 ) -> tf.Tensor:
   """Per-example pointwise ranking loss: the mean squared error of the pooled
@@ -105,7 +120,7 @@ def pointwise_ltr_loss(
       not match.
 
   Example:
-    >>> cache = ptf.SolutionCache('grid_arc_shortest_path', shape=(40,),
+    >>> cache = ptf.solvers.SolutionCache('grid_arc_shortest_path', shape=(40,),
     ...                           initial_solutions=tf.eye(40)[:2])
     >>> c = tf.ones([1, 40])
     >>> pointwise_ltr_loss(c, 3.0 * c, cache).numpy()  # (3 − 1)² per slot.
@@ -122,8 +137,9 @@ def pairwise_ltr_loss(
   y_true: TensorLike,
   y_pred: TensorLike,
   solver: solution_cache.SolutionCache,
-  maximize: bool | None = None,
   margin: float = 0.0,
+  *,
+  maximize: bool | None = None,
 ) -> tf.Tensor:
   """Per-example pairwise ranking loss: the best pooled solution (under the
   true costs) against each other one, a hinge on their predicted objectives
@@ -144,15 +160,14 @@ def pairwise_ltr_loss(
     ValueError: as `pointwise_ltr_loss`, or a negative margin.
 
   Example:
-    >>> cache = ptf.SolutionCache('grid_arc_shortest_path', shape=(40,),
+    >>> cache = ptf.solvers.SolutionCache('grid_arc_shortest_path', shape=(40,),
     ...                           initial_solutions=tf.eye(40)[:2])
     >>> c = tf.one_hot([1], 40)  # Solution 0 is the best under c …
     >>> c_hat = tf.one_hot([0], 40)  # … but predicted 1 worse than 1.
     >>> pairwise_ltr_loss(c, c_hat, cache, margin=0.5).numpy()
     array([1.5], dtype=float32)
   """
-  if not margin >= 0:
-    raise ValueError(f"margin must be >= 0, got {margin!r}.")
+  margin = _check_margin(margin)["margin"]
   true_objective, predicted, filled, s = _pool_objectives(
     y_true, y_pred, solver, maximize, "pairwise_ltr_loss"
   )
@@ -170,8 +185,9 @@ def listwise_ltr_loss(
   y_true: TensorLike,
   y_pred: TensorLike,
   solver: solution_cache.SolutionCache,
-  maximize: bool | None = None,
   temperature: float = 1.0,
+  *,
+  maximize: bool | None = None,
 ) -> tf.Tensor:
   """Per-example listwise ranking loss: the cross-entropy between the pool's
   distributions `softmax(−cᵀw/τ)` and `softmax(−ĉᵀw/τ)` (minimisation).
@@ -192,13 +208,13 @@ def listwise_ltr_loss(
     ValueError: as `pointwise_ltr_loss`, or τ ≤ 0.
 
   Example:
-    >>> cache = ptf.SolutionCache('grid_arc_shortest_path', shape=(40,),
+    >>> cache = ptf.solvers.SolutionCache('grid_arc_shortest_path', shape=(40,),
     ...                           initial_solutions=tf.eye(40)[:2])
     >>> c = tf.zeros([1, 40])  # Both solutions equally good: p = (½, ½).
     >>> float(listwise_ltr_loss(c, c, cache)[0])  # log 2
     0.6931471824645996
   """
-  temperature = validation.positive_number(temperature, "temperature")
+  temperature = _check_temperature(temperature)["temperature"]
   true_objective, predicted, filled, s = _pool_objectives(
     y_true, y_pred, solver, maximize, "listwise_ltr_loss"
   )
@@ -207,6 +223,10 @@ def listwise_ltr_loss(
   target = tf.where(mask, target, 0.0)
   log_p = _masked_log_softmax(s * predicted / temperature, mask)
   return _as_pred_dtype(-tf.reduce_sum(target * log_p, -1), y_pred)
+
+
+pairwise_ltr_loss.check_settings = _check_margin  # type: ignore[attr-defined]
+listwise_ltr_loss.check_settings = _check_temperature  # type: ignore[attr-defined]
 
 
 @keras.saving.register_keras_serializable(package="perturbations_tf")
@@ -226,7 +246,7 @@ class PointwiseLTRLoss(pool_loss.PoolLoss):
     dtype: the loss's dtype (Keras).
 
   Example:
-    >>> cache = ptf.SolutionCache('grid_arc_shortest_path', shape=(40,))
+    >>> cache = ptf.solvers.SolutionCache('grid_arc_shortest_path', shape=(40,))
     >>> ptf.losses.PointwiseLTRLoss(cache).maximize
     False
   """
@@ -236,12 +256,15 @@ class PointwiseLTRLoss(pool_loss.PoolLoss):
   def __init__(
     self,
     solver: SolverLike,
+    *,
     maximize: bool | None = None,
     reduction: str = "sum_over_batch_size",
     name: str = "pointwise_ltr",
     dtype: DTypeLike = None,
   ):
-    super().__init__(solver, maximize, reduction, name, dtype)
+    super().__init__(
+      solver, maximize=maximize, reduction=reduction, name=name, dtype=dtype
+    )
 
 
 @keras.saving.register_keras_serializable(package="perturbations_tf")
@@ -251,7 +274,7 @@ class PairwiseLTRLoss(pool_loss.PoolLoss):
   `pairwise_ltr_loss`).
 
   Example:
-    >>> cache = ptf.SolutionCache('grid_arc_shortest_path', shape=(40,))
+    >>> cache = ptf.solvers.SolutionCache('grid_arc_shortest_path', shape=(40,))
     >>> ptf.losses.PairwiseLTRLoss(cache, margin=0.1).get_config()['margin']
     0.1
   """
@@ -261,16 +284,20 @@ class PairwiseLTRLoss(pool_loss.PoolLoss):
   def __init__(
     self,
     solver: SolverLike,
-    maximize: bool | None = None,
     margin: float = 0.0,
+    *,
+    maximize: bool | None = None,
     reduction: str = "sum_over_batch_size",
     name: str = "pairwise_ltr",
     dtype: DTypeLike = None,
   ):
-    if not margin >= 0:
-      raise ValueError(f"margin must be >= 0, got {margin!r}.")
     super().__init__(
-      solver, maximize, reduction, name, dtype, margin=float(margin)
+      solver,
+      maximize=maximize,
+      reduction=reduction,
+      name=name,
+      dtype=dtype,
+      margin=margin,
     )
 
 
@@ -281,7 +308,7 @@ class ListwiseLTRLoss(pool_loss.PoolLoss):
   `listwise_ltr_loss`).
 
   Example:
-    >>> cache = ptf.SolutionCache('grid_arc_shortest_path', shape=(40,))
+    >>> cache = ptf.solvers.SolutionCache('grid_arc_shortest_path', shape=(40,))
     >>> model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(40)])
     >>> model.compile('adam', loss=ptf.losses.ListwiseLTRLoss(cache))
   """
@@ -291,17 +318,18 @@ class ListwiseLTRLoss(pool_loss.PoolLoss):
   def __init__(
     self,
     solver: SolverLike,
-    maximize: bool | None = None,
     temperature: float = 1.0,
+    *,
+    maximize: bool | None = None,
     reduction: str = "sum_over_batch_size",
     name: str = "listwise_ltr",
     dtype: DTypeLike = None,
   ):
     super().__init__(
       solver,
-      maximize,
-      reduction,
-      name,
-      dtype,
-      temperature=validation.positive_number(temperature, "temperature"),
+      maximize=maximize,
+      reduction=reduction,
+      name=name,
+      dtype=dtype,
+      temperature=temperature,
     )

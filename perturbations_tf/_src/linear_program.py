@@ -27,9 +27,12 @@ import numpy as np
 import tensorflow as tf
 
 from perturbations_tf._src import numpy_solver as numpy_solver_lib
+from perturbations_tf._src import optional
 from perturbations_tf._src import pdlp
 from perturbations_tf._src import polyhedron
 from perturbations_tf._src import validation
+from perturbations_tf._src.errors import InfeasibleProgramError
+from perturbations_tf._src.errors import UnsolvedProgramError
 from perturbations_tf._src.types import TensorLike
 
 ArrayLike = np.ndarray | Sequence[Any]
@@ -37,23 +40,10 @@ ArrayLike = np.ndarray | Sequence[Any]
 Bounds = Sequence[float | None] | Sequence[Sequence[float | None]]
 
 
-class InfeasibleProgramError(ValueError):
-  """The program's constraints admit no point, whatever the costs."""
-
-
-class UnsolvedProgramError(RuntimeError):
-  """An instance is unbounded, or HiGHS stopped without an optimum."""
-
-
 def _scipy_optimize():
-  try:
-    from scipy import optimize
-  except ImportError as error:
-    raise ImportError(
-      "LinearProgram solves through scipy's HiGHS: pip install "
-      "'perturbations-tf[lp]' (or scipy)."
-    ) from error
-  return optimize
+  return optional.require(
+    "scipy.optimize", "LinearProgram solves through scipy's HiGHS", "lp"
+  )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,8 +80,7 @@ def solve_program(costs: np.ndarray, program: _Program) -> np.ndarray:
   """
   optimize = _scipy_optimize()
   c = np.asarray(costs, np.float64)
-  if not np.all(np.isfinite(c)):
-    raise ValueError("LinearProgram needs finite costs, got NaN or Inf.")
+  validation.check_finite_array(c, "LinearProgram", "costs")
   c = -c if program.maximize else c
   options = (
     {} if program.time_limit is None else {"time_limit": program.time_limit}
@@ -276,8 +265,8 @@ class LinearProgram:
     b_eq: ArrayLike | None = None,
     bounds: Bounds = (0, None),
     integrality: ArrayLike | None = None,
-    maximize: bool = False,
     *,
+    maximize: bool = False,
     executor: str | concurrent.futures.Executor = "threads",
     num_workers: int | None = None,
     time_limit: float | None = None,
@@ -389,20 +378,28 @@ class LinearProgram:
     failed = (status == pdlp.PRIMAL_INFEASIBLE) | (
       status == pdlp.DUAL_INFEASIBLE
     )
+    if tf.executing_eagerly():
+      _raise_unsolved(status.numpy())
+      return x
+    rows = tf.cast(tf.where(failed)[:, 0], tf.int32)
     with tf.control_dependencies(
       [
         tf.debugging.Assert(
           ~tf.reduce_any(failed),
           [
-            "LinearProgram (pdlp): rows are primal infeasible (no x satisfies "
-            "the constraints) or dual infeasible (unbounded for their costs); "
-            "their statuses:",
-            status,
+            "LinearProgram (pdlp) found no optimum for the rows (examples "
+            "of the batch)",
+            rows,
+            "of statuses",
+            tf.gather(status, rows),
+            f"({pdlp.PRIMAL_INFEASIBLE}: primal infeasible, no x satisfies "
+            f"the constraints; {pdlp.DUAL_INFEASIBLE}: dual infeasible, "
+            "unbounded for the row's costs).",
           ],
           summarize=16,
         )
       ]
-    ):
+    ):  # XLA compiles the assertion out: those rows are NaN instead.
       return tf.where(failed[:, None], tf.constant(np.nan, x.dtype), x)
 
   def solve_with_status(self, costs: TensorLike) -> tuple[tf.Tensor, tf.Tensor]:
@@ -451,7 +448,14 @@ class LinearProgram:
     """
     p = self._program
     return polyhedron.Polyhedron.of(
-      self.num_variables, p.a_ub, p.b_ub, p.a_eq, p.b_eq, p.lower, p.upper
+      self.num_variables,
+      p.a_ub,
+      p.b_ub,
+      p.a_eq,
+      p.b_eq,
+      p.lower,
+      p.upper,
+      relaxed=p.integrality is not None and bool(np.any(p.integrality)),
     )
 
   def close(self):
@@ -465,6 +469,30 @@ class LinearProgram:
   @classmethod
   def from_config(cls, config: dict) -> LinearProgram:
     return cls(**config)
+
+
+def _raise_unsolved(status: np.ndarray) -> None:
+  """Raises for PDLP's infeasible or unbounded rows, as HiGHS's path does:
+  InfeasibleProgramError when a row is primal infeasible (then every row
+  is), UnsolvedProgramError naming the unbounded rows."""
+  infeasible = np.flatnonzero(status == pdlp.PRIMAL_INFEASIBLE)
+  unbounded = np.flatnonzero(status == pdlp.DUAL_INFEASIBLE)
+  if infeasible.size:
+    raise InfeasibleProgramError(
+      "The linear program is infeasible: no x satisfies its constraints "
+      f"(PDLP's status primal_infeasible on examples {_few(infeasible)} "
+      "of the batch)."
+    )
+  if unbounded.size:
+    raise UnsolvedProgramError(
+      "PDLP found no optimum: the instance is unbounded for the costs of "
+      f"examples {_few(unbounded)} of the batch (status dual_infeasible)."
+    )
+
+
+def _few(rows: np.ndarray) -> str:
+  shown = ", ".join(str(r) for r in rows[:8])
+  return shown + (f" and {rows.size - 8} more" if rows.size > 8 else "")
 
 
 def _listed(array: np.ndarray | None) -> list | None:

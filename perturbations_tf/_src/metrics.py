@@ -13,6 +13,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from perturbations_tf._src import invariants
 from perturbations_tf._src import registry
 from perturbations_tf._src import sense
 from perturbations_tf._src import solver_loss
@@ -64,7 +65,7 @@ class _StructureMean(keras.metrics.Mean):
   def get_config(self) -> dict:
     config = super().get_config()
     config["solver"] = (
-      None if self.solver is None else registry.solver_name(self.solver)
+      None if self.solver is None else registry.solver_config(self.solver)
     )
     return config
 
@@ -240,7 +241,10 @@ class Regret(keras.metrics.Metric):
 
   `update_state(y_true, y_pred)`: `y_true` the true costs (or
   `stack_targets(c, w*(c))`, which skips their solve), `y_pred` the
-  predicted costs.
+  predicted costs. A regret below zero beyond rounding (a wrong sense, or
+  stacked solutions that are not optimal for their costs) raises
+  `tf.errors.InvalidArgumentError` in eager mode and graphs, and makes the
+  result NaN under XLA; stacked solutions the solver cannot produce raise.
 
   Example:
     >>> m = Regret('grid_arc_shortest_path')
@@ -253,6 +257,7 @@ class Regret(keras.metrics.Metric):
   def __init__(
     self,
     solver: SolverLike,
+    *,
     maximize: bool | None = None,
     name: str = "regret",
     dtype: DTypeLike = None,
@@ -286,8 +291,12 @@ class Regret(keras.metrics.Metric):
     )
     decisions = self.decisions(y_pred, costs)
     optimal = targets.inner(costs, solutions)
-    regret = sense.sign(self.maximize) * (
-      optimal - targets.inner(costs, decisions)
+    regret = invariants.non_negative(
+      sense.sign(self.maximize) * (optimal - targets.inner(costs, decisions)),
+      targets.objective_scale(costs, solutions, decisions),
+      self.name,
+      "the regret",
+      self.maximize,
     )
     weight = (
       tf.ones_like(regret)
@@ -313,7 +322,7 @@ class Regret(keras.metrics.Metric):
   def get_config(self) -> dict:
     return {
       **super().get_config(),
-      "solver": registry.solver_name(self.solver),
+      "solver": registry.solver_config(self.solver),
       "maximize": self.maximize,
     }
 
@@ -336,11 +345,12 @@ class NormalizedRegret(Regret):
   def __init__(
     self,
     solver: SolverLike,
+    *,
     maximize: bool | None = None,
     name: str = "normalized_regret",
     dtype: DTypeLike = None,
   ):
-    super().__init__(solver, maximize, name, dtype)
+    super().__init__(solver, maximize=maximize, name=name, dtype=dtype)
 
   def result(self) -> tf.Tensor:
     return tf.math.divide_no_nan(self.total_regret, self.total_optimal)
@@ -384,12 +394,13 @@ class UnambiguousRegret(NormalizedRegret):
   def __init__(
     self,
     solver: SolverLike,
-    maximize: bool | None = None,
     tolerance: float = 1e-5,
+    *,
+    maximize: bool | None = None,
     name: str = "unambiguous_regret",
     dtype: DTypeLike = None,
   ):
-    super().__init__(solver, maximize, name, dtype)
+    super().__init__(solver, maximize=maximize, name=name, dtype=dtype)
     self.tolerance = validation.positive_number(tolerance, "tolerance")
 
   def decisions(self, y_pred: tf.Tensor, costs: tf.Tensor) -> tf.Tensor:
@@ -465,4 +476,7 @@ class ConvergedFraction(keras.metrics.Mean):
     return super().update_state(tf.cast(status == 0, self.dtype), sample_weight)
 
   def get_config(self) -> dict:
-    return {**super().get_config(), "solver": registry.solver_name(self.solver)}
+    return {
+      **super().get_config(),
+      "solver": registry.solver_config(self.solver),
+    }

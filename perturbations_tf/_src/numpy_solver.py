@@ -76,6 +76,7 @@ class NumpySolver:
     batched: bool,
     num_workers: int | None,
     executor: str | concurrent.futures.Executor,
+    *,
     maximize: bool | None,
   ):
     self.solver = solver
@@ -121,7 +122,7 @@ class NumpySolver:
 
   def get_config(self) -> dict:
     return {
-      "solver": registry.solver_name(self.solver),
+      "solver": registry.solver_config(self.solver),
       "output_shape": self.output_shape,
       "output_dtype": (
         None if self.output_dtype is None else np.dtype(self.output_dtype).name
@@ -281,5 +282,11 @@ def numpy_solver(
         "function), or use executor='threads'."
       ) from error
   return NumpySolver(
-    solver, output_shape, output_dtype, batched, num_workers, executor, maximize
+    solver,
+    output_shape,
+    output_dtype,
+    batched,
+    num_workers,
+    executor,
+    maximize=maximize,
   )

@@ -17,13 +17,12 @@ import tensorflow as tf
 
 from perturbations_tf._src import noise as noise_lib
 from perturbations_tf._src import validation
+from perturbations_tf._src.types import SeedLike
 from perturbations_tf._src.types import ShapeLike
 
 ADDITIVE = "additive"
 MULTIPLICATIVE = "multiplicative"
 PERTURBATIONS = (ADDITIVE, MULTIPLICATIVE)
-
-SeedLike = Any  # None, a Python int, or a `[2]` integer tensor.
 
 
 class Compiled:

@@ -26,6 +26,8 @@ set's size, a setting `h` leaves to the user.
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import tensorflow as tf
 
@@ -40,13 +42,18 @@ from perturbations_tf._src.types import SolverLike
 from perturbations_tf._src.types import TensorLike
 
 
+def _check_settings(h: float = 0.1, central: bool = True) -> dict[str, Any]:
+  return dict(h=validation.positive_number(h, "h"), central=bool(central))
+
+
 def pg_loss(
   y_true: TensorLike,
   y_pred: TensorLike,
   solver: SolverLike,
-  maximize: bool | None = None,
   h: float = 0.1,
-  central: bool = False,
+  central: bool = True,
+  *,
+  maximize: bool | None = None,
 ) -> tf.Tensor:
   """Per-example perturbation-gradient loss (PGB, or PGC with `central`).
 
@@ -57,7 +64,9 @@ def pg_loss(
     solver: the batched solver, called once on `[2B, ...]`.
     maximize: None (as the solver declares), True or False.
     h: the finite-difference width h > 0.
-    central: central differences (PGC) instead of backward ones (PGB).
+    central: central differences (PGC, the default: it learns where PGB
+      does not, see the predict-then-optimize guide) or backward ones
+      (PGB, PyEPO's default) with False.
 
   Returns:
     `[B]` losses in `y_pred`'s dtype, whose gradient in `y_pred` is the
@@ -74,7 +83,7 @@ def pg_loss(
     array([3.], dtype=float32)
   """
   solver = registry.get_solver(solver)
-  h = validation.positive_number(h, "h")
+  h, central = _check_settings(h, central).values()
   s = sense.sign(sense.resolve_sense(solver, maximize, "pg_loss"))
   y_pred = validation.check_batched(y_pred, "y_pred")
   dtype = validation.compute_dtype(y_pred.dtype)
@@ -99,6 +108,9 @@ def pg_loss(
   return tf.cast(-s * difference / width, y_pred.dtype)
 
 
+pg_loss.check_settings = _check_settings  # type: ignore[attr-defined]
+
+
 @keras.saving.register_keras_serializable(package="perturbations_tf")
 class PGLoss(solver_loss.SolverLoss):
   """The perturbation-gradient loss as a Keras loss, `call(y_true, y_pred)`.
@@ -107,7 +119,8 @@ class PGLoss(solver_loss.SolverLoss):
     solver: the batched solver (a callable, a name or a solver object).
     maximize: None (as the solver declares), True or False.
     h: the finite-difference width.
-    central: PGC (central differences) instead of PGB.
+    central: PGC (central differences, the default) or, with False, PGB
+      (backward differences, PyEPO's default).
     reduction: the Keras reduction over the batch.
     name: the loss's name.
     dtype: the loss's dtype (Keras).
@@ -127,19 +140,20 @@ class PGLoss(solver_loss.SolverLoss):
   def __init__(
     self,
     solver: SolverLike,
-    maximize: bool | None = None,
     h: float = 0.1,
-    central: bool = False,
+    central: bool = True,
+    *,
+    maximize: bool | None = None,
     reduction: str = "sum_over_batch_size",
     name: str = "pg",
     dtype: DTypeLike = None,
   ):
     super().__init__(
       solver,
-      maximize,
-      reduction,
-      name,
-      dtype,
-      h=validation.positive_number(h, "h"),
-      central=bool(central),
+      maximize=maximize,
+      reduction=reduction,
+      name=name,
+      dtype=dtype,
+      h=h,
+      central=central,
     )

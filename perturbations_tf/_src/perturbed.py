@@ -28,7 +28,7 @@ from perturbations_tf._src import sense
 from perturbations_tf._src import solving
 from perturbations_tf._src import validation
 from perturbations_tf._src.perturbation import ADDITIVE
-from perturbations_tf._src.perturbation import SeedLike
+from perturbations_tf._src.types import SeedLike
 from perturbations_tf._src.types import SolverLike
 from perturbations_tf._src.types import TensorLike
 
@@ -192,7 +192,9 @@ def perturbed(
   spec = perturbation_lib.get_perturbation(
     num_samples, sigma, noise, perturbation, antithetic
   )
-  sign = sense.sign(sense.resolve_sense(solve_fn, maximize, "perturbed"))
+  sign = sense.sign(
+    sense.resolve_sense(solve_fn, maximize, "perturbed", undeclared=True)
+  )
   if symmetrize and perturbation != ADDITIVE:
     raise ValueError(
       "symmetrize=True needs perturbation='additive': only then is the "

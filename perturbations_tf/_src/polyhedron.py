@@ -13,7 +13,8 @@ class Polyhedron(NamedTuple):
   """`{x : A_ub x ≤ b_ub, A_eq x = b_eq, lower ≤ x ≤ upper}` (float64).
 
   Empty constraint sets are `[0, n]` matrices with `[0]` right-hand sides;
-  infinite bounds are `±inf`.
+  infinite bounds are `±inf`. `relaxed` is True when the solver's problem is
+  an integer program and this is its LP relaxation.
   """
 
   A_ub: np.ndarray
@@ -22,6 +23,7 @@ class Polyhedron(NamedTuple):
   b_eq: np.ndarray
   lower: np.ndarray
   upper: np.ndarray
+  relaxed: bool = False
 
   @classmethod
   def of(
@@ -33,6 +35,7 @@ class Polyhedron(NamedTuple):
     b_eq: ArrayLike | None = None,
     lower: ArrayLike | None = None,
     upper: ArrayLike | None = None,
+    relaxed: bool = False,
   ) -> Polyhedron:
     """A polyhedron over n variables, missing parts empty or unbounded."""
 
@@ -52,4 +55,5 @@ class Polyhedron(NamedTuple):
       vector(b_eq, 0.0, len(a_eq)),
       vector(lower, -np.inf, n),
       vector(upper, np.inf, n),
+      relaxed,
     )

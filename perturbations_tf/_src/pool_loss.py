@@ -41,6 +41,7 @@ class PoolLoss(solver_loss.SolverLoss):
   def __init__(
     self,
     solver: SolverLike,
+    *,
     maximize: bool | None = None,
     reduction: str = "sum_over_batch_size",
     name: str | None = None,
@@ -49,10 +50,10 @@ class PoolLoss(solver_loss.SolverLoss):
   ):
     super().__init__(
       check_cache(solver, type(self).__name__),
-      maximize,
-      reduction,
-      name,
-      dtype,
+      maximize=maximize,
+      reduction=reduction,
+      name=name,
+      dtype=dtype,
       **options,
     )
 

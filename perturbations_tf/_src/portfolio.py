@@ -21,21 +21,22 @@ from typing import Any
 import keras
 import numpy as np
 from numpy.typing import ArrayLike
+import tensorflow as tf
 
 from perturbations_tf._src import host_solver
+from perturbations_tf._src import invariants
+from perturbations_tf._src import optional
 from perturbations_tf._src import validation
+from perturbations_tf._src.errors import InfeasibleProgramError
+from perturbations_tf._src.errors import UnsolvedProgramError
 
 
 def _clarabel():
-  try:
-    import clarabel
-    from scipy import sparse
-  except ImportError as error:
-    raise ImportError(
-      "Portfolio solves through Clarabel: pip install "
-      "'perturbations-tf[portfolio]' (or clarabel and scipy)."
-    ) from error
-  return clarabel, sparse
+  owner = "Portfolio solves through Clarabel"
+  return (
+    optional.require("clarabel", owner, "portfolio"),
+    optional.require("scipy.sparse", owner, "portfolio"),
+  )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,18 +76,17 @@ def solve_portfolio(returns: np.ndarray, cone: _Cone) -> np.ndarray:
 
   Raises:
     ValueError: on non-finite returns.
-    RuntimeError: when Clarabel stops without an optimum.
+    UnsolvedProgramError: when Clarabel stops without an optimum.
   """
   clarabel, _ = _clarabel()
   r = np.asarray(returns, np.float64)
-  if not np.all(np.isfinite(r)):
-    raise ValueError("Portfolio needs finite returns, got NaN or Inf.")
+  validation.check_finite_array(r, "Portfolio", "returns")
   p, a, b, cones = cone.arrays
   settings = clarabel.DefaultSettings()
   settings.verbose = False
   solution = clarabel.DefaultSolver(p, -r, a, b, cones, settings).solve()
   if str(solution.status) not in ("Solved", "AlmostSolved"):
-    raise RuntimeError(f"Clarabel found no optimum: {solution.status}.")
+    raise UnsolvedProgramError(f"Clarabel found no optimum: {solution.status}.")
   return np.asarray(solution.x)
 
 
@@ -112,8 +112,9 @@ class Portfolio(host_solver.HostSolver):
     num_workers: as `numpy_solver` (default: the CPU count).
 
   Raises:
-    ValueError: on a covariance that is not symmetric positive definite, a
-      non-positive gamma, or a budget no allocation meets.
+    ValueError: on a covariance that is not symmetric positive definite or
+      a non-positive gamma.
+    InfeasibleProgramError: on a budget no allocation meets (a ValueError).
     ImportError: without Clarabel or scipy.
 
   Example:
@@ -149,8 +150,8 @@ class Portfolio(host_solver.HostSolver):
     cone = _Cone(lower.T / np.sqrt(self.risk_level))
     try:  # Fails here, not in the first training step.
       solve_portfolio(np.zeros(len(sigma)), cone)
-    except RuntimeError as error:
-      raise ValueError(
+    except UnsolvedProgramError as error:
+      raise InfeasibleProgramError(
         f"No allocation meets the risk budget γ·mean(Σ) = "
         f"{self.risk_level:.3g}: raise gamma."
       ) from error
@@ -160,4 +161,30 @@ class Portfolio(host_solver.HostSolver):
       executor,
       num_workers,
       dict(covariance=sigma.tolist(), gamma=gamma),
+    )
+
+  def check_solutions(self, y: tf.Tensor, owner: str) -> tf.Tensor:
+    """`y` after a check that its rows are allocations within the budget:
+    `1ᵀx = 1`, `0 ≤ x ≤ 1` and `xᵀΣx ≤ γ·mean(Σ)`, each to 1e-6 (relative
+    for the risk), the accuracy of the conic solver's optima.
+
+    Example:
+      >>> Portfolio(np.eye(2), gamma=1.5).check_solutions(
+      ...   tf.constant([[0.5, 0.5]]), "test").shape
+      TensorShape([1, 2])
+    """
+    y = validation.check_rows(y, self.num_variables, owner, "labels")
+    x = tf.cast(y, tf.float64)
+    risk = tf.reduce_sum(tf.matmul(x, self.covariance) * x, axis=1)
+    ok = (
+      tf.reduce_all(tf.abs(tf.reduce_sum(x, axis=1) - 1.0) <= 1e-6)
+      & tf.reduce_all((x >= -1e-6) & (x <= 1.0 + 1e-6))
+      & tf.reduce_all(risk <= self.risk_level * (1.0 + 1e-6))
+    )
+    return invariants.checked(
+      y,
+      ok,
+      f"{owner}: the labels of a Portfolio must be allocations within its "
+      f"budget (they sum to 1, each in [0, 1], risk xᵀΣx ≤ "
+      f"{self.risk_level:.6g}); are y_true's costs and solutions swapped?",
     )

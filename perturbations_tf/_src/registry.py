@@ -14,6 +14,7 @@ import keras
 
 from perturbations_tf._src import grid_paths
 from perturbations_tf._src import solvers
+from perturbations_tf._src.types import SolverLike
 
 BUILTIN = {
   f.__name__: f
@@ -26,8 +27,6 @@ BUILTIN = {
     grid_paths.grid_arc_shortest_path,
   )
 }
-
-SolverLike = str | dict | Callable
 
 
 def get_solver(solver: SolverLike) -> Callable:
@@ -70,18 +69,18 @@ def get_solver(solver: SolverLike) -> Callable:
   return solver
 
 
-def solver_name(solver: Callable) -> str | dict:
+def solver_config(solver: Callable) -> str | dict:
   """The config entry of a solver (inverse of `get_solver`).
 
   Raises:
     ValueError: if the solver is neither built in nor registered.
 
   Example:
-    >>> solver_name(functools.partial(ptf.solvers.top_k, k=2))
+    >>> solver_config(functools.partial(ptf.solvers.top_k, k=2))
     {'name': 'top_k', 'kwargs': {'k': 2}}
   """
   if isinstance(solver, functools.partial) and not solver.args:
-    return {"name": solver_name(solver.func), "kwargs": dict(solver.keywords)}
+    return {"name": solver_config(solver.func), "kwargs": dict(solver.keywords)}
   if hasattr(solver, "get_config"):  # A SolutionCache, a NumpySolver.
     return keras.saving.serialize_keras_object(solver)
   for name, builtin in BUILTIN.items():

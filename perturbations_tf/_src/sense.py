@@ -6,9 +6,15 @@ A solver declares whether it maximises or minimises its linear objective
 minimise; `Knapsack` maximises; a `LinearProgram` says what it was told), and
 `declare_sense` sets it on a user's function. Losses, metrics, layers and the
 cache take `maximize=None`, meaning "as the solver declares"; an explicit
-value that contradicts a declared solver is an error. A solver that declares
-nothing is a maximiser, the convention of the mathematics
-(`y*(θ) = argmax_{y ∈ C} <y, θ>`) and of google-research `perturbations`.
+value that contradicts a declared solver is an error.
+
+A solver that declares nothing is refused by everything whose value depends
+on the sense (SPO+, regret, DBB, I-MLE, the pool losses, …): a PyEPO user's
+minimiser taken for a maximiser would train backwards without a word. Only
+the two entry points of google-research `perturbations`, `perturbed` (and the
+`Perturbed` layer) and the Fenchel–Young loss, keep that reference's
+convention: an undeclared solver is a maximiser, as in the mathematics
+(`y*(θ) = argmax_{y ∈ C} <y, θ>`). The migration guide promises it.
 
 Every formula of the library that depends on the sense is written with
 `sign(maximize)`: +1 when maximising, −1 when minimising (the minimisation
@@ -74,28 +80,53 @@ def declared_sense(solver: Any) -> bool | None:
     solver = solver.func
 
 
-def resolve_sense(solver: Any, maximize: bool | None, owner: str) -> bool:
-  """The sense to use: `maximize` if given, else the solver's declared one,
-  else True (maximise).
+def resolve_sense(
+  solver: Any,
+  maximize: bool | None,
+  owner: str,
+  *,
+  undeclared: bool | None = None,
+) -> bool:
+  """The sense to use: `maximize` if given, else the solver's declared one.
 
   Args:
     solver: the solver.
     maximize: None ("as the solver declares") or a bool.
     owner: who asks, for the message (e.g. "SPOPlusLoss").
+    undeclared: the sense of a solver that declares none, where a
+      convention gives one (True for the reference's `perturbed` and
+      Fenchel–Young loss); None: such a solver is an error.
 
   Returns:
     True to maximise, False to minimise.
 
   Raises:
-    ValueError: if `maximize` contradicts the solver's declaration.
+    ValueError: if `maximize` contradicts the solver's declaration, or if
+      neither says a sense and `undeclared` is None.
 
   Example:
-    >>> resolve_sense(functools.partial(max), None, "Regret")
+    >>> resolve_sense(functools.partial(max), None, "perturbed",
+    ...               undeclared=True)
     True
+    >>> resolve_sense(functools.partial(max), None, "Regret")
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Regret depends on the sense of its solver, ...
   """
   declared = declared_sense(solver)
   if maximize is None:
-    return True if declared is None else declared
+    if declared is not None:
+      return declared
+    if undeclared is None:
+      raise ValueError(
+        f"{owner} depends on the sense of its solver, and the solver "
+        f"{solver_name(solver)!r} declares none. Declare it once: "
+        "ptf.solvers.declare_sense(maximize=False)(solver) for a minimiser "
+        "(PyEPO's default), numpy_solver(fn, maximize=False), or pass "
+        f"maximize=True/False to {owner}."
+      )
+    return undeclared
   if not isinstance(maximize, bool):
     raise TypeError(
       f"{owner}: maximize must be None, True or False, got {maximize!r}."
@@ -103,8 +134,9 @@ def resolve_sense(solver: Any, maximize: bool | None, owner: str) -> bool:
   if declared is not None and declared != maximize:
     raise ValueError(
       f"{owner} was given maximize={maximize}, but its solver "
-      f"{_name(solver)} declares maximize={declared}. Leave maximize=None "
-      "to follow the solver, or give a solver of the other sense."
+      f"{solver_name(solver)} declares maximize={declared}. Leave "
+      "maximize=None to follow the solver, or give a solver of the other "
+      "sense."
     )
   return maximize
 
@@ -119,7 +151,13 @@ def sign(maximize: bool) -> float:
   return 1.0 if maximize else -1.0
 
 
-def _name(solver: Any) -> str:
+def solver_name(solver: Any) -> str:
+  """A readable name of a solver, for messages (through partials).
+
+  Example:
+    >>> solver_name(functools.partial(max, key=abs))
+    'max'
+  """
   while isinstance(solver, functools.partial):
     solver = solver.func
   return getattr(solver, "__name__", type(solver).__name__)

@@ -84,12 +84,13 @@ class SolutionCache(solver_layer.SolverLayer):
     shape: Sequence[int],
     solve_fraction: float = 0.1,
     capacity: int = 10_000,
-    maximize: bool | None = None,
     initial_solutions: TensorLike = None,
     seed: int | None = None,
+    *,
+    maximize: bool | None = None,
     **kwargs: Any,
   ):
-    super().__init__(solver, maximize, **kwargs)
+    super().__init__(solver, maximize=maximize, **kwargs)
     self.solve_fraction = validation.fraction(solve_fraction, "solve_fraction")
     self.capacity = validation.positive_int(capacity, "capacity")
     self.shape = tuple(int(d) for d in shape)

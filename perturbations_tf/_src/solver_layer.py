@@ -12,6 +12,10 @@ from perturbations_tf._src import sense
 from perturbations_tf._src import solver_loss
 from perturbations_tf._src.types import SolverLike
 
+# How a layer over a solver answers at inference: the smoothed output with a
+# fixed seed, or the unperturbed solver's.
+INFERENCE_MODES = ("smoothed", "exact")
+
 
 class SolverLayer(keras.layers.Layer):
   """A Keras layer that calls a solver.
@@ -26,13 +30,20 @@ class SolverLayer(keras.layers.Layer):
       `jit_compile='auto'` off).
   """
 
+  # The sense of a solver that declares none: None refuses it (see
+  # `sense.resolve_sense`).
+  UNDECLARED_SENSE: bool | None = None
+
   def __init__(
-    self, solver: SolverLike, maximize: bool | None = None, **kwargs: Any
+    self, solver: SolverLike, *, maximize: bool | None = None, **kwargs: Any
   ):
     super().__init__(**kwargs)
     self.solver = registry.get_solver(solver)
     self.maximize = sense.resolve_sense(
-      self.solver, maximize, type(self).__name__
+      self.solver,
+      maximize,
+      type(self).__name__,
+      undeclared=type(self).UNDECLARED_SENSE,
     )
     self.supports_jit = solver_loss.supports_jit(self.solver)
 
@@ -42,6 +53,6 @@ class SolverLayer(keras.layers.Layer):
   def get_config(self) -> dict:
     return {
       **super().get_config(),
-      "solver": registry.solver_name(self.solver),
+      "solver": registry.solver_config(self.solver),
       "maximize": self.maximize,
     }

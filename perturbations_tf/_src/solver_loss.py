@@ -33,7 +33,9 @@ class SolverLoss(keras.losses.Loss):
 
   Subclasses set `FUNCTION` and pass their own settings as `options` (each
   a serialisable constructor argument): `call` and `get_config` need
-  nothing more.
+  nothing more. A function that validates its settings exposes the check
+  as `FUNCTION.check_settings(**options) -> options`; the class runs it at
+  construction and validates nothing itself.
 
   Args:
     solver: a callable, a built-in name or a serialised solver.
@@ -48,10 +50,14 @@ class SolverLoss(keras.losses.Loss):
   """
 
   FUNCTION: Callable[..., tf.Tensor]
+  # The sense of a solver that declares none: None refuses it (see
+  # `sense.resolve_sense`).
+  UNDECLARED_SENSE: bool | None = None
 
   def __init__(
     self,
     solver: SolverLike | None,
+    *,
     maximize: bool | None = None,
     reduction: str = "sum_over_batch_size",
     name: str | None = None,
@@ -66,9 +72,15 @@ class SolverLoss(keras.losses.Loss):
       )
     self.solver = registry.get_solver(solver)
     self.maximize = sense.resolve_sense(
-      self.solver, maximize, type(self).__name__
+      self.solver,
+      maximize,
+      type(self).__name__,
+      undeclared=type(self).UNDECLARED_SENSE,
     )
-    self.options: dict[str, Any] = options
+    # The function's own settings check, run here too so that bad settings
+    # fail at construction (it returns them normalised).
+    check = getattr(getattr(self, "FUNCTION", None), "check_settings", None)
+    self.options: dict[str, Any] = check(**options) if check else options
 
   @property
   def supports_jit(self) -> bool:
@@ -77,13 +89,13 @@ class SolverLoss(keras.losses.Loss):
   def call(self, y_true: TensorLike, y_pred: TensorLike) -> tf.Tensor:
     """Per-example losses, in `y_pred`'s dtype."""
     return type(self).FUNCTION(
-      y_true, y_pred, self.solver, self.maximize, **self.options
+      y_true, y_pred, self.solver, maximize=self.maximize, **self.options
     )
 
   def get_config(self) -> dict:
     return {
       **super().get_config(),
-      "solver": registry.solver_name(self.solver),
+      "solver": registry.solver_config(self.solver),
       "maximize": self.maximize,
       **self.options,
     }

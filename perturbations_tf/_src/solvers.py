@@ -15,6 +15,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from perturbations_tf._src import invariants
 from perturbations_tf._src import sense
 from perturbations_tf._src import validation
 from perturbations_tf._src.types import TensorLike
@@ -29,15 +30,6 @@ def _scores(x: TensorLike, name: str) -> tf.Tensor:
   return tf.cast(
     validation.check_finite(x, name), validation.solution_dtype(x.dtype)
   )
-
-
-def _assert(condition: tf.Tensor, y: tf.Tensor, message: str) -> tf.Tensor:
-  """`y` after an assertion of `condition` (eager and graphs; XLA compiles
-  it out)."""
-  with tf.control_dependencies(
-    [tf.debugging.Assert(tf.reduce_all(condition), [message])]
-  ):
-    return tf.identity(y)
 
 
 def _is_binary(y: tf.Tensor) -> tf.Tensor:
@@ -75,9 +67,9 @@ def argmax(x: tf.Tensor, axis: int = -1) -> tf.Tensor:
 
 def _check_argmax(y: tf.Tensor, owner: str, axis: int = -1) -> tf.Tensor:
   ok = _is_binary(y) & (tf.reduce_sum(y, axis=axis, keepdims=True) == 1)
-  return _assert(
-    ok,
+  return invariants.checked(
     y,
+    ok,
     f"{owner}: the labels of argmax must be one-hot "
     f"along axis {axis} (one 1 per row, zeros elsewhere).",
   )
@@ -123,9 +115,9 @@ def top_k(x: tf.Tensor, k: int = 1) -> tf.Tensor:
 
 def _check_top_k(y: tf.Tensor, owner: str, k: int = 1) -> tf.Tensor:
   ok = _is_binary(y) & (tf.reduce_sum(y, axis=-1, keepdims=True) == k)
-  return _assert(
-    ok,
+  return invariants.checked(
     y,
+    ok,
     (
       f"{owner}: the solver top_k was given k={k}, but the labels are not "
       f"{k}-hot rows (k ones per row). Give the solver the labels' k: "
@@ -156,9 +148,9 @@ def _check_ranks(y: tf.Tensor, owner: str) -> tf.Tensor:
   n = tf.shape(y)[-1]
   expected = tf.cast(tf.range(n), y.dtype)
   ok = tf.sort(y, axis=-1) == expected
-  return _assert(
-    ok,
+  return invariants.checked(
     y,
+    ok,
     f"{owner}: the labels of ranks must be permutations "
     "of 0, 1, ..., n - 1 along the last axis (0-based ranks).",
   )

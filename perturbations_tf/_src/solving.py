@@ -11,17 +11,11 @@ shapes (never a reshape error deep in the graph).
 from __future__ import annotations
 
 from collections.abc import Callable
-import functools
 from typing import Any
 
 import tensorflow as tf
 
-
-def solver_name(solver: Any) -> str:
-  """A readable name of a solver, for messages."""
-  while isinstance(solver, functools.partial):
-    solver = solver.func
-  return getattr(solver, "__name__", type(solver).__name__)
+from perturbations_tf._src.sense import solver_name
 
 
 def vectorize(solver: Callable, dtype: tf.DType) -> Callable:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from perturbations_tf._src import invariants
 from perturbations_tf._src import registry
 from perturbations_tf._src import sense
 from perturbations_tf._src import solver_loss
@@ -34,6 +35,7 @@ def spo_plus_loss(
   y_true: TensorLike,
   y_pred: TensorLike,
   solver: SolverLike,
+  *,
   maximize: bool | None = None,
 ) -> tf.Tensor:
   """Per-example SPO+ loss of predicted costs.
@@ -51,8 +53,11 @@ def spo_plus_loss(
     flows to `y_true`).
 
   Raises:
-    ValueError: on `y_true` of the wrong shape, or a `maximize` that
-      contradicts the solver.
+    ValueError: on `y_true` of the wrong shape, an undeclared sense, or a
+      `maximize` that contradicts the solver.
+    tf.errors.InvalidArgumentError: when the value is negative (a wrong
+      sense or wrong targets; under XLA such values are NaN), or stacked
+      solutions the solver cannot produce.
 
   Example:
     >>> c = tf.constant([[1.0, 5.0, 2.0, 1.0]])
@@ -81,7 +86,13 @@ def spo_plus_loss(
       same_shape=True,
     )
     gap = solutions - w_hat
-    value = -s * targets.inner(shifted, gap)
+    value = invariants.non_negative(
+      -s * targets.inner(shifted, gap),
+      targets.objective_scale(shifted, solutions, w_hat),
+      "spo_plus_loss",
+      "SPO+",
+      s > 0,
+    )
 
     def grad(upstream: tf.Tensor) -> tf.Tensor:
       g = tf.reshape(
@@ -122,9 +133,12 @@ class SPOPlusLoss(solver_loss.SolverLoss):
   def __init__(
     self,
     solver: SolverLike,
+    *,
     maximize: bool | None = None,
     reduction: str = "sum_over_batch_size",
     name: str = "spo_plus",
     dtype: DTypeLike = None,
   ):
-    super().__init__(solver, maximize, reduction, name, dtype)
+    super().__init__(
+      solver, maximize=maximize, reduction=reduction, name=name, dtype=dtype
+    )

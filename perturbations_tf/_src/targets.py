@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
+from perturbations_tf._src import labels
 from perturbations_tf._src import solving
 from perturbations_tf._src.types import TensorLike
 
@@ -82,10 +83,14 @@ def split_targets(
 
   Raises:
     ValueError: if `y_true` is neither of the two shapes.
+    tf.errors.InvalidArgumentError: if the stacked solutions are not
+      structures the solver can produce (where it can tell: tours, feasible
+      packings, paths that conserve flow, allocations within budget).
   """
   y_true = tf.cast(tf.convert_to_tensor(y_true), y_pred.dtype)
   if _is_stacked(y_true, y_pred):
-    costs, solutions = y_true[:, 0], y_true[:, 1]
+    costs = y_true[:, 0]
+    solutions = labels.check_labels(solver, y_true[:, 1], owner)
   elif y_true.shape.rank == y_pred.shape.rank:
     costs = y_true
     solutions = solving.call_solver(
@@ -154,3 +159,12 @@ def costs_of(y_true: TensorLike, y_pred: TensorLike) -> tf.Tensor:
 def inner(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
   """`<a, b>` per example over all axes but the first, `[B]`."""
   return tf.reduce_sum(a * b, axis=tf.range(1, tf.rank(a)))
+
+
+def objective_scale(
+  costs: tf.Tensor, solution: tf.Tensor, other: tf.Tensor
+) -> tf.Tensor:
+  """`Σ_i |c_i| (|w_i| + |w'_i|)` per example, `[B]`: the magnitude of a
+  difference of two objectives `cᵀw − cᵀw'`, against which its rounding is
+  measured."""
+  return inner(tf.abs(costs), tf.abs(solution) + tf.abs(other))

@@ -23,26 +23,26 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import functools
+import math
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from perturbations_tf._src import host_solver
+from perturbations_tf._src import invariants
 from perturbations_tf._src import linear_program
+from perturbations_tf._src import optional
 from perturbations_tf._src import validation
+from perturbations_tf._src.errors import UnsolvedProgramError
 
 
 def _scipy():
-  try:
-    from scipy import optimize
-    from scipy import sparse
-    from scipy.sparse import csgraph
-  except ImportError as error:
-    raise ImportError(
-      "TSP solves through scipy's HiGHS: pip install 'perturbations-tf[lp]' "
-      "(or scipy)."
-    ) from error
-  return optimize, sparse, csgraph
+  owner = "TSP solves through scipy's HiGHS"
+  return tuple(
+    optional.require(name, owner, "lp")
+    for name in ("scipy.optimize", "scipy.sparse", "scipy.sparse.csgraph")
+  )
 
 
 def tsp_edges(num_nodes: int) -> list[tuple[int, int]]:
@@ -94,12 +94,12 @@ def solve_tour(costs: np.ndarray, graph: _Graph) -> np.ndarray:
 
   Raises:
     ValueError: on non-finite costs.
-    RuntimeError: when HiGHS stops without an optimum (its time limit).
+    UnsolvedProgramError: when HiGHS stops without an optimum (its time
+      limit).
   """
   optimize, _, _ = _scipy()
   c = np.asarray(costs, np.float64)
-  if not np.all(np.isfinite(c)):
-    raise ValueError("TSP needs finite costs, got NaN or Inf.")
+  validation.check_finite_array(c, "TSP", "costs")
   rows, upper = [graph.incidence], [np.full(graph.num_nodes, 2.0)]
   options = {} if graph.time_limit is None else {"time_limit": graph.time_limit}
   while True:
@@ -111,7 +111,7 @@ def solve_tour(costs: np.ndarray, graph: _Graph) -> np.ndarray:
       options=options,
     )
     if result.status != 0 or result.x is None:
-      raise RuntimeError(f"HiGHS found no tour: {result.message}")
+      raise UnsolvedProgramError(f"HiGHS found no tour: {result.message}")
     x = np.round(result.x)
     parts = cycles(graph, x)
     if len(parts) == 1:
@@ -187,6 +187,40 @@ class TSP(host_solver.HostSolver):
       executor,
       num_workers,
       dict(num_nodes=num_nodes, time_limit=time_limit),
+    )
+
+  def check_solutions(self, y: tf.Tensor, owner: str) -> tf.Tensor:
+    """`y` after a check that its rows are tours: 0/1 edge vectors with two
+    edges at every node, all on one cycle (no subtours).
+
+    Example:
+      >>> square = tf.constant([[1., 0., 1., 1., 0., 1.]])
+      >>> TSP(4).check_solutions(square, "test").shape
+      TensorShape([1, 6])
+    """
+    y = validation.check_rows(y, self.num_variables, owner, "labels")
+    graph = _Graph(self.num_nodes, None)
+    first = np.eye(self.num_nodes)[graph.ends[:, 0]].T  # [n, E]
+    second = np.eye(self.num_nodes)[graph.ends[:, 1]].T
+    w = tf.cast(y, tf.float64)
+    degrees = tf.matmul(w, graph.incidence, transpose_b=True)
+    half = tf.einsum("ie,be,je->bij", first, w, second)
+    reach = tf.minimum(
+      half + tf.transpose(half, [0, 2, 1]) + np.eye(self.num_nodes), 1.0
+    )
+    for _ in range(math.ceil(math.log2(self.num_nodes))):
+      reach = tf.minimum(tf.matmul(reach, reach), 1.0)
+    ok = (
+      tf.reduce_all((y == 0) | (y == 1))
+      & tf.reduce_all(degrees == 2.0)
+      & tf.reduce_all(reach[:, 0] > 0)
+    )
+    return invariants.checked(
+      y,
+      ok,
+      f"{owner}: the labels of a TSP must be tours of all {self.num_nodes} "
+      "nodes (0/1 edge vectors, two edges at every node, one cycle); are "
+      "y_true's costs and solutions swapped?",
     )
 
   @staticmethod

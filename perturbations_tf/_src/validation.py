@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import math
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -110,6 +111,20 @@ def check_finite(x: tf.Tensor, what: str) -> tf.Tensor:
     f"{what} needs finite inputs, got NaN or Inf (check the model's "
     "outputs or the learning rate)",
   )
+
+
+def check_finite_array(a: Any, owner: str, what: str) -> None:
+  """Raises ValueError when a numpy array (a host solver's input) holds NaN
+  or Inf, naming the solver and the argument.
+
+  Example:
+    >>> check_finite_array([1.0, float("nan")], "TSP", "costs")
+    Traceback (most recent call last):
+    ...
+    ValueError: TSP needs finite costs, got NaN or Inf.
+  """
+  if not np.all(np.isfinite(a)):
+    raise ValueError(f"{owner} needs finite {what}, got NaN or Inf.")
 
 
 def check_batched(x: tf.Tensor, name: str, min_rank: int = 2) -> tf.Tensor:

@@ -1,0 +1,24 @@
+"""Differentiable ops over solvers, the function forms of the layers.
+
+| op | its layer | paper |
+|---|---|---|
+| `perturbed` | `Perturbed` (and `PerturbedArgmax` …) | Berthet et al. (2020) |
+| `blackbox` | `Blackbox` (DBB) | Vlastelica et al. (2020) |
+| `negative_identity` | `NegativeIdentity` (NID) | Sahoo et al. (2023) |
+| `imle` | `IMLE`, `AIMLE` | Niepert et al. (2021) |
+| `regularized_frank_wolfe` | `RegularizedFrankWolfe` | Dalle et al. (2022) |
+"""
+
+from perturbations_tf._src.blackbox import blackbox
+from perturbations_tf._src.blackbox import negative_identity
+from perturbations_tf._src.frank_wolfe import regularized_frank_wolfe
+from perturbations_tf._src.imle import imle
+from perturbations_tf._src.perturbed import perturbed
+
+__all__ = [
+  "blackbox",
+  "imle",
+  "negative_identity",
+  "perturbed",
+  "regularized_frank_wolfe",
+]
