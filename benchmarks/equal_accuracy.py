@@ -24,8 +24,8 @@ def _estimators(solver):
   sigma = gradient_quality.SIGMA
   return {
     "plain (reference)": lambda m: plain_estimator.perturbed(solver, m, sigma),
-    "ours (perturbed defaults)": lambda m: ptf.perturbed(solver, m, sigma),
-    "ours + symmetrize (layer default)": lambda m: ptf.perturbed(
+    "ours (perturbed defaults)": lambda m: ptf.ops.perturbed(solver, m, sigma),
+    "ours + symmetrize (layer default)": lambda m: ptf.ops.perturbed(
       solver, m, sigma, symmetrize=True
     ),
   }

@@ -32,7 +32,7 @@ def exact_vjp(name, solver, noise, theta, g, quick):
     return p * (g - tf.reduce_sum(p * g, -1, keepdims=True)) / SIGMA
   # Otherwise the mean of many large-M estimates with both variance reductions.
   m = 20_000 if quick else 200_000
-  soft = ptf.perturbed(solver, m, SIGMA, noise, antithetic=True)
+  soft = ptf.ops.perturbed(solver, m, SIGMA, noise, antithetic=True)
   return tf.add_n([_vjp(soft, theta, g, seed) for seed in range(5)]) / 5
 
 
@@ -56,7 +56,7 @@ def run(quick: bool = False) -> dict:
         continue
       row = {"case": name, "estimator": estimator}
       for m in sizes:
-        soft = ptf.perturbed(
+        soft = ptf.ops.perturbed(
           solver,
           m,
           SIGMA,

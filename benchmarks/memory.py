@@ -29,7 +29,7 @@ m, b, d = (int(a) for a in sys.argv[1:4])
 what = sys.argv[4]
 theta = tf.random.stateless_normal([b, d], [0, 1])
 g = tf.random.stateless_normal([b, d], [1, 1])
-soft = ptf.perturbed(solvers.argmax, m, 0.5,
+soft = ptf.ops.perturbed(solvers.argmax, m, 0.5,
                      regenerate_noise=what == "regenerate")
 step = tf.function(lambda t: solvers.argmax(
     tf.reshape(t[None] + tf.random.stateless_normal([m, b, d], [2, 2]),

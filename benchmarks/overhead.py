@@ -67,13 +67,13 @@ def _steps(solver, shape, m, sigma, maximize):
   """The four timed steps: ours and plain, perturbed and Fenchel–Young."""
   upstream = tf.random.stateless_normal(shape, [1, 2])
   labels = solver(_theta(shape) + upstream)  # Structures the solver makes.
-  ours = ptf.perturbed(solver, m, sigma)
+  ours = ptf.ops.perturbed(solver, m, sigma)
   plain = plain_estimator.perturbed(solver, m, sigma)
   return {
     "ours": fwd_bwd(lambda t: ours(t) * upstream),
     "plain": fwd_bwd(lambda t: plain(t) * upstream),
     "ours FY": fwd_bwd(
-      lambda t: ptf.fenchel_young_loss(labels, t, solver, m, sigma)
+      lambda t: ptf.losses.fenchel_young_loss(labels, t, solver, m, sigma)
     ),  # The sense: as the solver says.
     "plain FY": fwd_bwd(
       lambda t: plain_estimator.fenchel_young_loss(

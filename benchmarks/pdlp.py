@@ -177,7 +177,7 @@ def ingredients(quick: bool = False) -> dict:
 
 def flow_shortest_path(quick: bool = False) -> dict:
   count = 200 if quick else 1000
-  _, c = ptf.data.shortest_path(
+  _, c = ptf.data.shortest_path_data(
     count, 5, (5, 5), deg=6, noise_width=0.5, seed=0
   )
   a_eq, b_eq = ptf.solvers.grid_flow_constraints((5, 5))

@@ -29,11 +29,11 @@ Writes `pyepo_side_by_side[_PROBLEM].{json,md}` to --output_dir.
 has no OR-Tools TSP and its Pyomo models take 0.6–1 s a tour through
 HiGHS, so its side solves through an `optOrtCpModel` of ours: OR-Tools
 CP-SAT's circuit constraint, exact, costs scaled to integers as PyEPO's
-CP-SAT models do. Ours: `ptf.TSP` on two threads. `--problem=portfolio`:
+CP-SAT models do. Ours: `ptf.solvers.TSP` on two threads. `--problem=portfolio`:
 PyEPO's 50 assets (degree 6, noise level 1, γ = 2.25); its Pyomo model
 needs a solver of quadratic constraints (Ipopt, Gurobi) that pip does not
 provide, so its side solves the same cone program through Clarabel in an
-`optModel` of ours, ours through `ptf.Portfolio`. Least squares
+`optModel` of ours, ours through `ptf.solvers.Portfolio`. Least squares
 (`two_stage`) is the same MSE loop on both sides.
 """
 
@@ -67,7 +67,7 @@ PROBLEMS = ("shortest_path", "tsp", "portfolio")
 NUM_NODES, NUM_ASSETS = 20, 50  # PyEPO's TSP and portfolio sizes.
 A_EQ, B_EQ = ptf.solvers.grid_flow_constraints(GRID)
 # CaVE's cone comes from the path's flow LP (the grid solver has none).
-FLOW_LP = ptf.LinearProgram(A_eq=A_EQ, b_eq=B_EQ, bounds=(0, 1))
+FLOW_LP = ptf.solvers.LinearProgram(A_eq=A_EQ, b_eq=B_EQ, bounds=(0, 1))
 PG_H = 0.1  # PyEPO's default width.
 CAVE_INTERIOR = 0.003  # The central path's point closest to PyEPO's CaVE+.
 
@@ -89,9 +89,11 @@ def solver_of(data: dict):
   problem = str(data["problem"])
   if problem not in _SOLVERS:
     if problem == "tsp":
-      _SOLVERS[problem] = ptf.TSP(int(data["num_nodes"]), executor="threads")
+      _SOLVERS[problem] = ptf.solvers.TSP(
+        int(data["num_nodes"]), executor="threads"
+      )
     elif problem == "portfolio":
-      _SOLVERS[problem] = ptf.Portfolio(
+      _SOLVERS[problem] = ptf.solvers.Portfolio(
         data["covariance"], float(data["gamma"])
       )
     else:
@@ -112,15 +114,17 @@ def make_data(
   total = num_train + num_test
   data = {"problem": np.array(problem)}
   if problem == "tsp":
-    x, c = ptf.data.tsp(total, 5, NUM_NODES, deg=6, noise_width=0.5, seed=135)
+    x, c = ptf.data.tsp_data(
+      total, 5, NUM_NODES, deg=6, noise_width=0.5, seed=135
+    )
     data["num_nodes"] = np.array(NUM_NODES)
   elif problem == "portfolio":
-    cov, x, c = ptf.data.portfolio(
+    cov, x, c = ptf.data.portfolio_data(
       total, 5, NUM_ASSETS, deg=6, noise_level=1.0, seed=135
     )
     data.update(covariance=cov, gamma=np.array(2.25))
   else:
-    x, c = ptf.data.shortest_path(
+    x, c = ptf.data.shortest_path_data(
       total, 5, GRID, deg=6, noise_width=0.5, seed=135
     )
     data["grid"] = np.array(GRID)
@@ -167,20 +171,20 @@ def make_loss(
   if method == "two_stage":
     return lambda c, w, c_hat: tf.reduce_mean(tf.square(c_hat - c))
   if method == "spo_plus":
-    loss = ptf.SPOPlusLoss(solver)
-    return lambda c, w, c_hat: loss(ptf.stack_targets(c, w), c_hat)
+    loss = ptf.losses.SPOPlusLoss(solver)
+    return lambda c, w, c_hat: loss(ptf.data.stack_targets(c, w), c_hat)
   if method == "dbb":
-    return regret(ptf.blackbox(solver, lam))
+    return regret(ptf.ops.blackbox(solver, lam))
   if method == "nid":
-    return regret(ptf.negative_identity(solver))
+    return regret(ptf.ops.negative_identity(solver))
   if method == "dpo":
-    layer = ptf.Perturbed(solver, num_samples, sigma, seed=seed)
+    layer = ptf.layers.Perturbed(solver, num_samples, sigma, seed=seed)
     return lambda c, w, c_hat: tf.reduce_mean(
       tf.square(layer(c_hat, training=True) - w)
     )
   if method in ("imle", "aimle"):
     layer = (
-      ptf.IMLE(solver, num_samples, sigma, lam, seed=seed)
+      ptf.layers.IMLE(solver, num_samples, sigma, lam, seed=seed)
       if method == "imle"
       else ptf.layers.AIMLE(solver, num_samples, sigma, seed=seed)
     )
@@ -188,7 +192,7 @@ def make_loss(
       tf.abs(layer(c_hat, training=True) - w)
     )
   if method == "pg":
-    loss = ptf.losses.PGLoss(solver, h=PG_H)
+    loss = ptf.losses.PGLoss(solver, h=PG_H, central=False)  # PyEPO's PGB.
     return lambda c, w, c_hat: loss(c, c_hat)
   if method == "rfy":
     loss = ptf.losses.RegularizedFenchelYoungLoss(solver)
@@ -202,7 +206,7 @@ def make_loss(
     capacity = pool_capacity(
       num_train, largest_batch, len(data[f"order_{seed}"]), 0.05
     )
-    cache = ptf.SolutionCache(
+    cache = ptf.solvers.SolutionCache(
       solver,
       shape=(data["c_train"].shape[1],),
       solve_fraction=0.05,
@@ -214,7 +218,7 @@ def make_loss(
     if method.endswith("ltr"):  # Their natural targets: the costs.
       return lambda c, w, c_hat: loss(c, c_hat)
     return lambda c, w, c_hat: loss(w, c_hat)
-  loss = ptf.FenchelYoungLoss(solver, num_samples, sigma, seed=seed)
+  loss = ptf.losses.FenchelYoungLoss(solver, num_samples, sigma, seed=seed)
   return lambda c, w, c_hat: loss(w, c_hat)
 
 
@@ -268,7 +272,7 @@ def train_ours(
 def test_regret(data: dict, predicted) -> float:
   metric = ptf.metrics.NormalizedRegret(solver_of(data))
   metric.update_state(
-    ptf.stack_targets(data["c_test"], data["w_test"]),
+    ptf.data.stack_targets(data["c_test"], data["w_test"]),
     tf.constant(predicted, tf.float32),
   )
   return float(metric.result())
@@ -343,12 +347,12 @@ def main(argv):
     "shortest_path": ("OR-Tools GLOP", "XLA", "shortest path 5x5, noise 0.5"),
     "tsp": (
       "OR-Tools CP-SAT circuit",
-      "ptf.TSP, HiGHS on 2 threads",
+      "ptf.solvers.TSP, HiGHS on 2 threads",
       f"TSP {NUM_NODES} nodes, noise 0.5",
     ),
     "portfolio": (
       "Clarabel",
-      "ptf.Portfolio, Clarabel on 2 threads",
+      "ptf.solvers.Portfolio, Clarabel on 2 threads",
       f"portfolio {NUM_ASSETS} assets, noise level 1",
     ),
   }[f.problem]

@@ -24,8 +24,8 @@ ratio or a rate measured in this process, side by side with its baseline:
 5. training throughput of the shortest-path experiment, FY against baselines;
 6. `LinearProgram(method='pdlp')` against HiGHS, its tolerance and what each
    of its ingredients brings (`pdlp.py`);
-7. exact TSP: `ptf.TSP`'s formulation against two others through the same
-   HiGHS (`tsp_formulations.py`).
+7. exact TSP: `ptf.solvers.TSP`'s formulation against two others through
+   the same HiGHS (`tsp_formulations.py`).
 
 Each section records the machine it ran on (CPU model, cores, GPUs,
 TensorFlow and Python versions), printed above its tables: sections

@@ -107,7 +107,7 @@ def grid_arcs(quick: bool = False) -> dict:
   rows = []
   for k in (5,) if quick else (5, 10, 20):
     grid = (k, k)
-    _, costs = ptf.data.shortest_path(
+    _, costs = ptf.data.shortest_path_data(
       1000, 5, grid, deg=6, noise_width=0.5, seed=0
     )
     start = time.perf_counter()
@@ -140,22 +140,22 @@ def grid_arcs(quick: bool = False) -> dict:
 
 
 def knapsacks(quick: bool = False) -> dict:
-  """`ptf.Knapsack` (the maximal packings enumerated once, a batch solved by
-  one matrix product) on PyEPO's knapsack against HiGHS, one MILP per
+  """`ptf.solvers.Knapsack` (the maximal packings enumerated once, a batch
+  solved by one matrix product) on PyEPO's knapsack against HiGHS, one MILP per
   instance through `LinearProgram` in 2 worker processes. Values: PyEPO's
   (degree 6, noise 0.5), and SPO+'s mixed-sign `2ĉ − c`; every objective
   is checked equal to HiGHS's."""
   rows = []
   count = 200 if quick else 1000
-  weights, _, c = ptf.data.knapsack(
+  weights, _, c = ptf.data.knapsack_data(
     count, 5, 32, 2, deg=6, noise_width=0.5, seed=0
   )
   capacity = np.full(len(weights), 20.0)
   rng = np.random.default_rng(0)
   start = time.perf_counter()
-  knapsack = ptf.Knapsack(weights, capacity)
+  knapsack = ptf.solvers.Knapsack(weights, capacity)
   enumeration = time.perf_counter() - start
-  highs = ptf.LinearProgram(
+  highs = ptf.solvers.LinearProgram(
     A_ub=weights,
     b_ub=capacity,
     bounds=(0, 1),
@@ -219,11 +219,11 @@ def executors(quick: bool = False) -> dict:
 
   def measure(name, workers, executor):
     nonlocal base
-    solver = ptf.numpy_solver(
+    solver = ptf.solvers.numpy_solver(
       dijkstra.path_mask, num_workers=workers, executor=executor
     )
     seconds = timing.median_seconds(solver, costs, repeats=repeats)
-    trivial = ptf.numpy_solver(
+    trivial = ptf.solvers.numpy_solver(
       np.negative, num_workers=workers, executor=executor
     )
     overhead = timing.median_seconds(
@@ -265,7 +265,7 @@ def executors(quick: bool = False) -> dict:
   base = None
   for workers in (1, 2, 4):
     seconds = timing.median_seconds(
-      ptf.numpy_solver(_numpy_heavy, num_workers=workers),
+      ptf.solvers.numpy_solver(_numpy_heavy, num_workers=workers),
       heavy,
       repeats=repeats,
     )

@@ -1,8 +1,8 @@
 """Exact TSP formulations through the same HiGHS (scipy's `milp`): the
 Dantzig–Fulkerson–Johnson one with subtour constraints added as violated
-(`ptf.TSP`'s), against Miller–Tucker–Zemlin's orders and Gavish–Graves'
-flows (PyEPO's two open models), on PyEPO's instances; and `ptf.TSP` on its
-thread pool."""
+(`ptf.solvers.TSP`'s), against Miller–Tucker–Zemlin's orders and Gavish–Graves'
+flows (PyEPO's two open models), on PyEPO's instances; and
+`ptf.solvers.TSP` on its thread pool."""
 
 from __future__ import annotations
 
@@ -106,11 +106,11 @@ def _dfj(n: int):
 
 def run(quick: bool = False) -> dict:
   n, count = (10, 4) if quick else (20, 20)
-  _, c = ptf.data.tsp(count, 5, n, deg=6, noise_width=0.5, seed=135)
+  _, c = ptf.data.tsp_data(count, 5, n, deg=6, noise_width=0.5, seed=135)
   c = c.astype(np.float64)
   rows, optimum = [], None
   for name, solve in (
-    ("DFJ, subtour constraints as violated (ptf.TSP)", _dfj(n)),
+    ("DFJ, subtour constraints as violated (ptf.solvers.TSP)", _dfj(n)),
     ("Miller-Tucker-Zemlin", mtz),
     ("Gavish-Graves", gavish_graves),
   ):
@@ -132,7 +132,7 @@ def run(quick: bool = False) -> dict:
         ),
       }
     )
-  solver = ptf.TSP(n)
+  solver = ptf.solvers.TSP(n)
   solver.solve(c[:2])  # Starts the pool.
   start = time.perf_counter()
   solver.solve(c)
@@ -141,7 +141,7 @@ def run(quick: bool = False) -> dict:
   return {
     f"Exact TSP through HiGHS, PyEPO's {n}-node instances (degree 6, noise "
     f"0.5), {count} tours": rows,
-    f"ptf.TSP on its thread pool ({n} nodes)": [
+    f"ptf.solvers.TSP on its thread pool ({n} nodes)": [
       {
         "ms per tour (threads)": 1e3 * threads,
         "speed-up over 1 thread": rows[0]["ms per tour (1 thread)"]

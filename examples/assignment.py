@@ -5,8 +5,8 @@ every (worker, task) pair a feature vector. The score of a pair is an unknown
 linear function of its features, and the label is the assignment of maximal
 total score, solved by `scipy.optimize.linear_sum_assignment` (the Hungarian
 algorithm). A linear model learns the pair scores from the labels alone,
-through the black-box solver: `ptf.numpy_solver` makes it a batched graph op,
-and the Fenchel–Young loss needs nothing but its solutions.
+through the black-box solver: `ptf.solvers.numpy_solver` makes it a batched
+graph op, and the Fenchel–Young loss needs nothing but its solutions.
 
   python -m examples.assignment     # about 6 s on 2 CPU cores
 """
@@ -67,11 +67,11 @@ def main(
       keras.layers.Reshape((size, size)),
     ]
   )
-  solver = ptf.numpy_solver(assignment)
+  solver = ptf.solvers.numpy_solver(assignment)
   model.compile(
     keras.optimizers.Adam(0.05),
     jit_compile=False,
-    loss=ptf.FenchelYoungLoss(solver, num_samples, sigma),
+    loss=ptf.losses.FenchelYoungLoss(solver, num_samples, sigma),
   )
   history = model.fit(
     x[:num_train], y[:num_train], epochs=epochs, batch_size=32, verbose=0

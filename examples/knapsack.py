@@ -5,7 +5,7 @@ items' values are unknown but follow from their features. The label is the
 optimal selection, solved as an integer program by `scipy.optimize.milp`
 (HiGHS). A linear model learns to predict values whose optimal selection is
 as valuable as the true one, with the Fenchel–Young loss over the perturbed
-MILP (a black box to TensorFlow, wrapped by `ptf.numpy_solver`).
+MILP (a black box to TensorFlow, wrapped by `ptf.solvers.numpy_solver`).
 
   python -m examples.knapsack       # about 30 s on 2 CPU cores
 """
@@ -87,7 +87,9 @@ def main(
   model.compile(
     keras.optimizers.Adam(0.05),
     jit_compile=False,
-    loss=ptf.FenchelYoungLoss(ptf.numpy_solver(solve), num_samples, sigma),
+    loss=ptf.losses.FenchelYoungLoss(
+      ptf.solvers.numpy_solver(solve), num_samples, sigma
+    ),
   )
   history = model.fit(
     x[:num_train], optimal[:num_train], epochs=epochs, batch_size=30, verbose=0

@@ -6,10 +6,10 @@ maximises the profit `cᵀx`. The profits `c` are unknown when the plan is
 made; they follow from features (prices, demand signals) through a
 non-linear map. A linear model predicts them, and the plan is the linear
 program's optimum on the prediction, solved by HiGHS through
-`ptf.LinearProgram`. Trained with the SPO+ loss it makes better plans — a
-lower normalised regret, the profit lost against the plan made on the true
-profits — than the same model fit by least squares (two-stage), which
-spends its capacity on profits that never change the plan.
+`ptf.solvers.LinearProgram`. Trained with the SPO+ loss it makes better plans —
+a lower normalised regret, the profit lost against the plan made on the true
+profits — than the same model fit by least squares (two-stage), which spends its
+capacity on profits that never change the plan.
 
   python -m examples.production_planning      # about 20 s on 2 CPU cores
 """
@@ -55,7 +55,7 @@ def main(
   x, profits, resources, capacity = make_data(
     num_train + num_test, num_products, dim, seed
   )
-  plan = ptf.LinearProgram(
+  plan = ptf.solvers.LinearProgram(
     A_ub=resources, b_ub=capacity, bounds=(0, 1), maximize=True
   )
   train, test = slice(0, num_train), slice(num_train, None)
@@ -63,7 +63,7 @@ def main(
   targets = np.stack([profits, plan.solve(profits)], 1)
   results = {}
   for name, loss in (
-    ("spo_plus", ptf.SPOPlusLoss(plan)),
+    ("spo_plus", ptf.losses.SPOPlusLoss(plan)),
     ("two_stage", keras.losses.MeanSquaredError()),
   ):
     keras.utils.set_random_seed(seed)

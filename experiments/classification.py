@@ -167,7 +167,7 @@ def load_arrays(config: Config, split: str, limit: int):
 
 def make_loss(config: Config) -> keras.losses.Loss:
   if config.loss == "fenchel_young":
-    return ptf.FenchelYoungLoss(
+    return ptf.losses.FenchelYoungLoss(
       "argmax", config.num_samples, config.sigma, config.noise
     )
   return keras.losses.CategoricalCrossentropy(from_logits=True)

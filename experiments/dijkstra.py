@@ -47,6 +47,6 @@ def shortest_path(costs: np.ndarray, connectivity: int = 8):
 def path_mask(costs: np.ndarray, min_cost: float = 0.0) -> np.ndarray:
   """The 8-connected shortest-path mask of one grid, costs floored at
   `min_cost` as `solvers.shortest_path(min_cost=...)` does: a black-box
-  solver for `ptf.numpy_solver` (module level, so worker processes can
+  solver for `ptf.solvers.numpy_solver` (module level, so worker processes can
   receive it), declared a minimiser."""
   return shortest_path(np.maximum(costs, min_cost), 8)[0]

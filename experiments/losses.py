@@ -7,7 +7,7 @@
   regression on ranks by a score without bias).
 - `BlackboxLoss`: the Hamming loss of the solver's output, differentiated by
   the interpolation of Vlastelica et al. (2020), "Differentiation of Blackbox
-  Combinatorial Solvers" (the library's `ptf.blackbox`), with their λ.
+  Combinatorial Solvers" (the library's `ptf.ops.blackbox`), with their λ.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import keras
 import tensorflow as tf
 
 import perturbations_tf as ptf
-from perturbations_tf._src import registry
 
 _register = keras.saving.register_keras_serializable(package="experiments")
 
@@ -26,8 +25,8 @@ class PerturbedSquaredLoss(keras.losses.Loss):
   """`mean((y_ε(θ) - y)²)` per example, with `y_ε` a perturbed solver.
 
   Args:
-    solver: the solver, as for `ptf.Perturbed`.
-    num_samples, sigma, noise, perturbation: as for `ptf.perturbed`.
+    solver: the solver, as for `ptf.layers.Perturbed`.
+    num_samples, sigma, noise, perturbation: as for `ptf.ops.perturbed`.
     seed: the seed of the loss's noise-seed generator.
 
   Example:
@@ -46,8 +45,8 @@ class PerturbedSquaredLoss(keras.losses.Loss):
     **kwargs,
   ):
     super().__init__(name=name, **kwargs)
-    self.solver = registry.get_solver(solver)
-    self._perturbed = ptf.perturbed(
+    self.solver = ptf.solvers.get(solver)
+    self._perturbed = ptf.ops.perturbed(
       self.solver, num_samples, sigma, noise, perturbation=perturbation
     )
     self._options = dict(
@@ -68,7 +67,7 @@ class PerturbedSquaredLoss(keras.losses.Loss):
     return {
       **super().get_config(),
       **self._options,
-      "solver": registry.solver_name(self.solver),
+      "solver": ptf.solvers.serialize(self.solver),
     }
 
 
@@ -113,11 +112,11 @@ class BlackboxLoss(keras.losses.Loss):
     super().__init__(name=name, **kwargs)
     if not lam > 0:
       raise ValueError(f"lam must be > 0, got {lam!r}.")
-    self.solver = registry.get_solver(solver)
+    self.solver = ptf.solvers.get(solver)
     self.lam = lam
 
   def call(self, y_true, y_pred):
-    y = ptf.blackbox(self.solver, self.lam)(y_pred)
+    y = ptf.ops.blackbox(self.solver, self.lam)(y_pred)
     y_true = tf.cast(y_true, y.dtype)
     hamming = y * (1.0 - y_true) + (1.0 - y) * y_true
     return tf.reduce_sum(hamming, axis=tf.range(1, tf.rank(hamming)))
@@ -126,7 +125,7 @@ class BlackboxLoss(keras.losses.Loss):
     return {
       **super().get_config(),
       "lam": self.lam,
-      "solver": registry.solver_name(self.solver),
+      "solver": ptf.solvers.serialize(self.solver),
     }
 
 
@@ -144,16 +143,16 @@ class DecisionLoss(keras.losses.Loss):
   - `target='solution'`: `mean |ŵ − w*|` (`norm='l1'`, I-MLE) or
     `mean (ŵ − w*)²` (`'l2'`, the perturbed optimizer DPO).
 
-  `y_true` is `ptf.stack_targets(c, w*(c))`; `y_pred` the predicted costs.
+  `y_true` is `ptf.data.stack_targets(c, w*(c))`; `y_pred` the predicted costs.
 
   Args:
-    layer: a serialisable decision layer (`ptf.Blackbox`,
-      `ptf.NegativeIdentity`, `ptf.IMLE`, `ptf.Perturbed`).
+    layer: a serialisable decision layer (`ptf.layers.Blackbox`,
+      `ptf.layers.NegativeIdentity`, `ptf.layers.IMLE`, `ptf.layers.Perturbed`).
     target: `'objective'` or `'solution'`.
     norm: `'l1'` or `'l2'` (the solution loss).
 
   Example:
-    >>> DecisionLoss(ptf.Blackbox('grid_arc_shortest_path', lam=10.0))
+    >>> DecisionLoss(ptf.layers.Blackbox('grid_arc_shortest_path', lam=10.0))
   """
 
   def __init__(

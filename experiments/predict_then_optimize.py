@@ -2,15 +2,14 @@ r"""Predict-then-optimize on PyEPO's benchmark, as an absl binary.
 
 A linear model maps features `x` to the costs `ĉ` of one of PyEPO's four
 problems — the shortest path on a 5×5 grid (TF-native solver), the
-multi-dimensional 0/1 knapsack (`ptf.Knapsack`, exact over the enumerated
-maximal packings, or HiGHS through `ptf.LinearProgram`), the travelling
-salesperson (`ptf.TSP`, exact tours through HiGHS) or the Markowitz
-portfolio (`ptf.Portfolio`, a cone program through Clarabel) — and is
-trained end to end by one of the methods PyEPO and InferOpt compare, each
-with its published recipe; the score is the normalised regret of the
-decisions taken on the predicted costs, `Σ (cᵀw*(ĉ) − z*(c)) / Σ |z*(c)|`
-(mirrored for the knapsack and the portfolio, maximisations), on held-out
-instances.
+multi-dimensional 0/1 knapsack (`ptf.solvers.Knapsack`, exact over the
+enumerated maximal packings, or HiGHS through `ptf.solvers.LinearProgram`), the
+travelling salesperson (`ptf.solvers.TSP`, exact tours through HiGHS) or the
+Markowitz portfolio (`ptf.solvers.Portfolio`, a cone program through Clarabel) —
+and is trained end to end by one of the methods PyEPO and InferOpt compare, each
+with its published recipe; the score is the normalised regret of the decisions
+taken on the predicted costs, `Σ (cᵀw*(ĉ) − z*(c)) / Σ |z*(c)|` (mirrored for
+the knapsack and the portfolio, maximisations), on held-out instances.
 
 Methods (`--methods`): `two_stage` (least squares on the costs), `spo_plus`
 (SPO+), `dbb` (blackbox interpolation, λ, regret loss), `nid` (negative
@@ -57,7 +56,6 @@ from experiments import common
 from experiments import losses
 import perturbations_tf as ptf
 from perturbations_tf import solvers
-from perturbations_tf._src import registry
 
 METHODS = (
   "two_stage",
@@ -80,8 +78,8 @@ METHODS = (
 # The losses over a SolutionCache's pool (seeded with the training
 # solutions), by method; the ranking losses take the costs as targets.
 POOL_LOSSES = {
-  "nce": ptf.NCELoss,
-  "cmap": ptf.CMAPLoss,
+  "nce": ptf.losses.NCELoss,
+  "cmap": ptf.losses.CMAPLoss,
   "pointwise_ltr": ptf.losses.PointwiseLTRLoss,
   "pairwise_ltr": ptf.losses.PairwiseLTRLoss,
   "listwise_ltr": ptf.losses.ListwiseLTRLoss,
@@ -149,7 +147,9 @@ class Config(common.TrainConfig):
   imle_lambda: float = common.field(10.0, "λ of imle.")
   pg_h: float = common.field(0.1, "pg: the finite-difference width h.")
   pg_central: bool = common.field(
-    False, "pg: central differences (PGC) instead of backward ones (PGB)."
+    True,
+    "pg: central differences (PGC, the library's default) or, with "
+    "--nopg_central, backward ones (PGB, PyEPO's default).",
   )
   rfy_lambda: float = common.field(1.0, "rfy: the regulariser's weight λ.")
   rfy_max_iterations: int = common.field(
@@ -169,9 +169,9 @@ class Config(common.TrainConfig):
   )
   knapsack_solver: str = common.field(
     "packings",
-    "Knapsack: 'packings' (ptf.Knapsack: the maximal packings "
+    "Knapsack: 'packings' (ptf.solvers.Knapsack: the maximal packings "
     "enumerated once, a batch solved by one matrix product, XLA) or "
-    "'highs' (a MILP per instance through ptf.LinearProgram, for "
+    "'highs' (a MILP per instance through ptf.solvers.LinearProgram, for "
     "knapsacks with too many packings).",
     choices=("packings", "highs"),
   )
@@ -372,7 +372,7 @@ def generate(
   total = n + config.num_test
   weights = capacity = covariance = None
   if config.problem == "shortest_path":
-    x, c = ptf.data.shortest_path(
+    x, c = ptf.data.shortest_path_data(
       total,
       config.num_features,
       (config.grid_size, config.grid_size),
@@ -381,15 +381,15 @@ def generate(
       seed,
     )
   elif config.problem == "tsp":
-    x, c = ptf.data.tsp(
+    x, c = ptf.data.tsp_data(
       total, config.num_features, config.num_nodes, deg, noise, seed
     )
   elif config.problem == "portfolio":
-    covariance, x, c = ptf.data.portfolio(
+    covariance, x, c = ptf.data.portfolio_data(
       total, config.num_features, config.num_assets, deg, noise, seed
     )
   else:
-    weights, x, c = ptf.data.knapsack(
+    weights, x, c = ptf.data.knapsack_data(
       total,
       config.num_features,
       config.num_items,
@@ -410,15 +410,15 @@ def problem_solver(config: Config, problem: Problem):
     executor=config.lp_executor, num_workers=config.num_workers or None
   )
   if config.problem == "tsp":
-    return ptf.TSP(config.num_nodes, **host)
+    return ptf.solvers.TSP(config.num_nodes, **host)
   if config.problem == "portfolio":
-    return ptf.Portfolio(problem.covariance, config.risk_gamma, **host)
+    return ptf.solvers.Portfolio(problem.covariance, config.risk_gamma, **host)
   if config.problem == "shortest_path":
     grid = [config.grid_size, config.grid_size]
     if config.shortest_path_solver == "grid":
       return {"name": "grid_arc_shortest_path", "kwargs": {"grid": grid}}
     a_eq, b_eq = ptf.solvers.grid_flow_constraints(grid)
-    return ptf.LinearProgram(
+    return ptf.solvers.LinearProgram(
       A_eq=a_eq,
       b_eq=b_eq,
       bounds=(0, 1),
@@ -426,8 +426,8 @@ def problem_solver(config: Config, problem: Problem):
       **host,
     )
   if config.knapsack_solver == "packings":
-    return ptf.Knapsack(problem.weights, problem.capacity)
-  return ptf.LinearProgram(
+    return ptf.solvers.Knapsack(problem.weights, problem.capacity)
+  return ptf.solvers.LinearProgram(
     A_ub=problem.weights,
     b_ub=problem.capacity,
     bounds=(0, 1),
@@ -496,25 +496,27 @@ def make_loss(
   config: Config, method: str, solver, w_train: np.ndarray, seed: int
 ):
   """The method's loss and the targets it takes: 'costs', 'solutions' or
-  'both' (`ptf.stack_targets(c, w*)`)."""
+  'both' (`ptf.data.stack_targets(c, w*)`)."""
   m, sigma = config.num_samples, config.sigma
   if method == "two_stage":
-    return keras.losses.MeanSquaredError(), "costs"
+    return ptf.losses.LeastSquaresLoss(), "costs"
   if method == "spo_plus":
-    return ptf.SPOPlusLoss(solver), "both"
+    return ptf.losses.SPOPlusLoss(solver), "both"
   if method == "dbb":
-    return losses.DecisionLoss(ptf.Blackbox(solver, config.dbb_lambda)), "both"
+    return losses.DecisionLoss(
+      ptf.layers.Blackbox(solver, config.dbb_lambda)
+    ), "both"
   if method == "nid":
-    return losses.DecisionLoss(ptf.NegativeIdentity(solver)), "both"
+    return losses.DecisionLoss(ptf.layers.NegativeIdentity(solver)), "both"
   if method == "dpo":  # Normal noise is symmetric: θ ± σZ alike.
     return losses.DecisionLoss(
-      ptf.Perturbed(solver, m, sigma, seed=seed), "solution", "l2"
+      ptf.layers.Perturbed(solver, m, sigma, seed=seed), "solution", "l2"
     ), "both"
   if method == "pfyl":
-    return ptf.FenchelYoungLoss(solver, m, sigma, seed=seed), "solutions"
+    return ptf.losses.FenchelYoungLoss(solver, m, sigma, seed=seed), "solutions"
   if method in ("imle", "aimle"):
     layer = (
-      ptf.IMLE(solver, m, sigma, config.imle_lambda, seed=seed)
+      ptf.layers.IMLE(solver, m, sigma, config.imle_lambda, seed=seed)
       if method == "imle"
       else ptf.layers.AIMLE(solver, m, sigma, seed=seed)
     )
@@ -531,7 +533,7 @@ def make_loss(
     return ptf.losses.CaVELoss(
       constraints_solver(config, solver), interior=config.cave_interior
     ), "solutions"
-  cache = ptf.SolutionCache(
+  cache = ptf.solvers.SolutionCache(
     solver,
     shape=w_train.shape[1:],
     solve_fraction=config.solve_ratio,
@@ -548,12 +550,12 @@ def make_loss(
 def constraints_solver(config: Config, solver):
   """A solver that holds the problem's constraints, for CaVE: the solver
   itself (a knapsack, a LinearProgram), or the grid's flow LP."""
-  if hasattr(registry.get_solver(solver), "constraints"):
+  if hasattr(ptf.solvers.get(solver), "constraints"):
     return solver
   a_eq, b_eq = ptf.solvers.grid_flow_constraints(
     [config.grid_size, config.grid_size]
   )
-  return ptf.LinearProgram(A_eq=a_eq, b_eq=b_eq, bounds=(0, 1))
+  return ptf.solvers.LinearProgram(A_eq=a_eq, b_eq=b_eq, bounds=(0, 1))
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -572,7 +574,7 @@ class EpochTimer(keras.callbacks.Callback):
 
 def normalized_regret(solver, costs, solutions, predicted) -> float:
   metric = ptf.metrics.NormalizedRegret(solver)
-  metric.update_state(ptf.stack_targets(costs, solutions), predicted)
+  metric.update_state(ptf.data.stack_targets(costs, solutions), predicted)
   return float(metric.result())
 
 
@@ -597,7 +599,7 @@ def train_one(
   jit = (
     config.jit_compile
     and method not in NOT_JIT
-    and getattr(registry.get_solver(solver), "supports_jit", True)
+    and getattr(ptf.solvers.get(solver), "supports_jit", True)
   )
   model = keras.Sequential(
     [

@@ -215,7 +215,7 @@ def make_data(config: Config, noise_level: float, seed: int):
 
 def make_loss(spec: RunSpec) -> keras.losses.Loss:
   if spec.loss == "fenchel_young":
-    return ptf.FenchelYoungLoss("ranks", spec.num_samples, spec.sigma)
+    return ptf.losses.FenchelYoungLoss("ranks", spec.num_samples, spec.sigma)
   if spec.loss == "perturbed_squared":
     return losses.PerturbedSquaredLoss("ranks", spec.num_samples, spec.sigma)
   if spec.loss == "centred_squared":

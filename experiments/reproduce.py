@@ -276,6 +276,15 @@ def pto_runs(quick: bool) -> list[Run]:
     ]
     + [
       Run(
+        f"predict_then_optimize/{name}",
+        "predict_then_optimize",
+        _flagfiles(f"configs/predict_then_optimize_{study}.cfg") + extra,
+      )
+      for study, variants in DEFAULTS_STUDIES.items()
+      for name, extra in variants
+    ]
+    + [
+      Run(
         f"predict_then_optimize/flow_lp_{solver}",
         "predict_then_optimize",
         _flagfiles("configs/predict_then_optimize_flow_lp.cfg")
@@ -287,6 +296,19 @@ def pto_runs(quick: bool) -> list[Run]:
 
 
 FLOW_LP_SOLVERS = ("grid", "pdlp", "highs")
+# The defaults of PG and CaVE against the alternatives one flag away: per
+# flagfile, each run's folder and extra flags (the defaults first).
+ALTERNATIVES = ("--nopg_central", "--cave_interior=0")
+DEFAULTS_STUDIES = {
+  "defaults": (
+    ("defaults", ()),
+    ("defaults_alternatives", ("--methods=pg,cave", *ALTERNATIVES)),
+  ),
+  "knapsack_cave": (
+    ("knapsack_cave", ()),
+    ("knapsack_cave_exact", ("--methods=cave", "--cave_interior=0")),
+  ),
+}
 
 
 def make_config(run: Run, output_root: str, extra: Sequence[str] = ()):
@@ -754,6 +776,10 @@ def pto_docs(output_root: str, docs_dir: str) -> dict[str, str]:
   for name, table in (
     ("pto_flow_lp", flow_lp_table(output_root)),
     ("pto_catalogue", catalogue_table(output_root)),
+    *(
+      (f"pto_{study}", defaults_table(output_root, variants))
+      for study, variants in DEFAULTS_STUDIES.items()
+    ),
   ):
     if table:
       tables[name] = table
@@ -811,6 +837,21 @@ def catalogue_table(output_root: str) -> str:
     os.path.join(output_root, "predict_then_optimize", "catalogue")
   )
   return _table(["method", *REGRET_AND_TIME], rows) if rows else ""
+
+
+def defaults_table(output_root: str, variants: Sequence[tuple]) -> str:
+  """Each method's test regret (mean ± std over seeds) and seconds per epoch
+  with the library's defaults and with the alternative flags."""
+  rows = [
+    row
+    for name, extra in variants
+    for row in _regret_and_time_rows(
+      os.path.join(output_root, "predict_then_optimize", name),
+      [" ".join(f for f in extra if not f.startswith("--methods")) or "—"],
+    )
+  ]
+  header = ["method", "flags", *REGRET_AND_TIME]
+  return _table(header, rows) if rows else ""
 
 
 def update_page(page: str, tables: dict[str, str]) -> None:

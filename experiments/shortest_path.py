@@ -83,7 +83,7 @@ class Config(common.TrainConfig):
   solver: str = common.field(
     "tf",
     "The training solver: 'tf' (TF-native, batched) or 'python' (a "
-    "pure-Python Dijkstra through ptf.numpy_solver: a black box).",
+    "pure-Python Dijkstra through ptf.solvers.numpy_solver: a black box).",
     choices=SOLVERS,
   )
   executor: str = common.field(
@@ -95,7 +95,7 @@ class Config(common.TrainConfig):
   solve_fraction: float = common.field(
     1.0,
     "Fraction of the training solver's rows solved exactly; below 1 "
-    "a ptf.SolutionCache, seeded with the training paths, answers the "
+    "a ptf.solvers.SolutionCache, seeded with the training paths, answers the "
     "others.",
   )
   cache_capacity: int = common.field(20000, "Solutions the cache holds.")
@@ -159,7 +159,7 @@ def training_solver(config: Config, train_paths=None):
   """The solver the loss calls: TF-native or the Python black box, behind a
   solution cache (seeded with the training paths) when solve_fraction < 1."""
   if config.solver == "python":
-    base = ptf.numpy_solver(
+    base = ptf.solvers.numpy_solver(
       functools.partial(dijkstra.path_mask, min_cost=config.min_cost),
       executor=config.executor,
       num_workers=config.num_workers or None,
@@ -168,7 +168,7 @@ def training_solver(config: Config, train_paths=None):
     base = solver(config)
   if config.solve_fraction == 1:
     return base
-  return ptf.SolutionCache(
+  return ptf.solvers.SolutionCache(
     base,
     (config.grid_size, config.grid_size),
     config.solve_fraction,
@@ -186,7 +186,7 @@ def make_loss(config: Config, train_paths=None) -> keras.losses.Loss:
   if config.loss == "fenchel_young":
     # Additive noise: FY with the multiplicative one is degenerate (it is
     # positively homogeneous: training drives the costs to 0).
-    return ptf.FenchelYoungLoss(solver, config.num_samples, config.sigma)
+    return ptf.losses.FenchelYoungLoss(solver, config.num_samples, config.sigma)
   if config.loss == "perturbed_squared":
     return losses.PerturbedSquaredLoss(
       solver, config.num_samples, config.sigma, perturbation=config.perturbation
@@ -197,7 +197,7 @@ def make_loss(config: Config, train_paths=None) -> keras.losses.Loss:
 def solver_calls(loss: keras.losses.Loss) -> dict[str, float]:
   """How many rows the training solver saw and solved exactly (a cache)."""
   cache = getattr(loss, "solver", None)
-  if not isinstance(cache, ptf.SolutionCache):
+  if not isinstance(cache, ptf.solvers.SolutionCache):
     return {}
   return {
     "exact_rows": float(cache.exact_rows.numpy()),

@@ -61,19 +61,19 @@ def cases() -> dict:
   out = {}
   theta = rng.normal(size=(128, 1000)).astype("float32")
   out["perturbed_argmax_B128_d1000_M100"] = (
-    forward_backward(ptf.perturbed(solvers.argmax, 100, 0.5, seed=1)),
+    forward_backward(ptf.ops.perturbed(solvers.argmax, 100, 0.5, seed=1)),
     [theta, rng.normal(size=theta.shape).astype("float32")],
   )
   theta = rng.normal(size=(32, 100)).astype("float32")
   out["perturbed_ranks_B32_n100_M1000"] = (
-    forward_backward(ptf.perturbed(solvers.ranks, 1000, 0.5, seed=1)),
+    forward_backward(ptf.ops.perturbed(solvers.ranks, 1000, 0.5, seed=1)),
     [theta, rng.normal(size=theta.shape).astype("float32")],
   )
   costs = rng.uniform(0.1, 5.0, size=(70, 12, 12)).astype("float32")
   floored = {"name": "shortest_path", "kwargs": {"min_cost": 0.0}}
   out["fenchel_young_shortest_path_B70_12x12_M3"] = (
     loss_and_gradient(
-      lambda y, t: ptf.fenchel_young_loss(y, t, floored, 3, 0.1, seed=1)
+      lambda y, t: ptf.losses.fenchel_young_loss(y, t, floored, 3, 0.1, seed=1)
     ),
     [solvers.shortest_path(costs).numpy(), costs],
   )
@@ -86,7 +86,7 @@ def cases() -> dict:
   # Linear programs in the graph: the benchmark's random LPs, a batch of
   # 1,024 and one of the M·B perturbed copies of a Fenchel–Young loss.
   program = pdlp_benchmark.random_program(np.random.default_rng(0))
-  lp = ptf.LinearProgram(**program, method="pdlp")
+  lp = ptf.solvers.LinearProgram(**program, method="pdlp")
   for batch in (1024, 8192):
     out[f"pdlp_B{batch}_n40"] = (
       lambda c: lp(c),
