@@ -78,6 +78,8 @@ def test_docs_figures_tables_and_results_page(smoke):
     "pto_portfolio",
     "pto_flow_lp",
     "pto_catalogue",
+    "pto_defaults",
+    "pto_knapsack_cave",
   }
   for figure in (
     "shortest_path_curves.png",
@@ -120,6 +122,11 @@ def test_docs_figures_tables_and_results_page(smoke):
   assert tables["pto_flow_lp"].count("\n") == 2 + 2 * 3 * 2
   # Eight methods of the catalogue, two degrees.
   assert tables["pto_catalogue"].count("\n") == 2 + 8 * 2
+  # The defaults (three methods) and the alternatives (two), two degrees;
+  # the knapsack's three methods and the exact CaVE, two degrees.
+  assert tables["pto_defaults"].count("\n") == 2 + 5 * 2
+  assert "| pg | --nopg_central --cave_interior=0 |" in tables["pto_defaults"]
+  assert tables["pto_knapsack_cave"].count("\n") == 2 + 4 * 2
   with open(page, encoding="utf-8") as f:
     text = f.read()
   assert "stale" not in text

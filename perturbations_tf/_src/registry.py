@@ -30,7 +30,8 @@ BUILTIN = {
 
 
 def get_solver(solver: SolverLike) -> Callable:
-  """Resolves a solver from a callable, a name or a config dict.
+  """Resolves a solver from a callable, a name or a config dict
+  (`ptf.solvers.get`).
 
   Args:
     solver: a callable; a built-in name (`'argmax'`, `'top_k'`, `'ranks'`,
@@ -45,7 +46,7 @@ def get_solver(solver: SolverLike) -> Callable:
     ValueError: for an unknown name.
 
   Example:
-    >>> get_solver({'name': 'top_k', 'kwargs': {'k': 2}})
+    >>> ptf.solvers.get({'name': 'top_k', 'kwargs': {'k': 2}})
     ... # doctest: +ELLIPSIS
     functools.partial(<function top_k at ...>, k=2)
   """
@@ -70,13 +71,14 @@ def get_solver(solver: SolverLike) -> Callable:
 
 
 def solver_config(solver: Callable) -> str | dict:
-  """The config entry of a solver (inverse of `get_solver`).
+  """The config entry of a solver (`ptf.solvers.serialize`; the inverse of
+  `ptf.solvers.get`).
 
   Raises:
     ValueError: if the solver is neither built in nor registered.
 
   Example:
-    >>> solver_config(functools.partial(ptf.solvers.top_k, k=2))
+    >>> ptf.solvers.serialize(functools.partial(ptf.solvers.top_k, k=2))
     {'name': 'top_k', 'kwargs': {'k': 2}}
   """
   if isinstance(solver, functools.partial) and not solver.args:
