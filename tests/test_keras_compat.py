@@ -110,3 +110,14 @@ def test_models_without_the_library_are_left_to_keras():
   model.compile("adam", loss=HostLoss(), jit_compile=False)
   original = keras_trainer.model_supports_jit.original
   assert keras_trainer.model_supports_jit(model) is original(model) is True
+
+
+def test_subclasses_of_the_librarys_losses_are_consulted():
+  class MySPOPlus(ptf.losses.SPOPlusLoss):
+    pass
+
+  plan = ptf.solvers.LinearProgram(**PLAN)
+  model = _model()
+  model.compile("adam", loss=MySPOPlus(plan), jit_compile=False)
+  assert keras_trainer.model_supports_jit(model) is False
+  plan.close()

@@ -53,7 +53,10 @@ def _compiled_objects(model: Any) -> list:
 
 
 def _ours(obj: Any) -> bool:
-  return type(obj).__module__.startswith("perturbations_tf.")
+  """Whether `obj` is the library's (its class or a base of it)."""
+  return any(
+    cls.__module__.startswith("perturbations_tf.") for cls in type(obj).__mro__
+  )
 
 
 def losses_and_metrics_support_jit(model: Any) -> bool:
