@@ -319,13 +319,13 @@ def cave_loss(
     y_pred: the predicted costs `ĉ`, `[B, n]`.
     solver: a `LinearProgram` or a `Knapsack`: its constraints give the
       cone (it is not called).
-    maximize: None (as the solver declares), True or False.
     max_iterations: the projection's iterations (None: 500 FISTA steps
       for the exact projection, 15 Newton steps for the interior one).
     interior: η ≥ 0; η > 0 takes the point of the cone's central path of
       weight η (`interior_projection`), inside the cone (CaVE+; the default
       0.003 matches PyEPO's CaVE+ and learns where the exact projection
       stalls); 0 projects exactly (the paper's plain CaVE).
+    maximize: None (as the solver declares), True or False.
 
   Returns:
     `[B]` losses in [0, 2], in `y_pred`'s dtype: 0 when `ĉ` makes `w*`
@@ -390,10 +390,10 @@ class CaVELoss(solver_loss.SolverLoss):
 
   Args:
     solver: a `LinearProgram` or a `Knapsack` (its constraints; not called).
-    maximize: None (as the solver declares), True or False.
     max_iterations: the projection's iterations (None: its default).
     interior: η ≥ 0: > 0 for a point inside the cone (CaVE+; the default
       0.003 matches PyEPO's CaVE+), 0 for the exact projection (CaVE).
+    maximize: None (as the solver declares), True or False.
     reduction: the Keras reduction over the batch.
     name: the loss's name.
     dtype: the loss's dtype (Keras).

@@ -311,10 +311,10 @@ def regularized_fenchel_young_loss(
       `stack_targets(c, w*)`.
     y_pred: the predicted costs or scores θ, `[B, ...]`.
     solver: the batched solver (the linear oracle).
-    maximize: None (as the solver declares), True or False.
     lam: λ > 0, the regulariser's weight.
     max_iterations: the most Frank–Wolfe iterations.
     tolerance: the Frank–Wolfe gap at which a row stops.
+    maximize: None (as the solver declares), True or False.
 
   Returns:
     `[B]` losses `s⟨θ, ŷ − y⟩ − (λ/2)‖ŷ‖² + (λ/2)‖y‖²` in `y_pred`'s dtype
@@ -411,10 +411,10 @@ class RegularizedFenchelYoungLoss(solver_loss.SolverLoss):
 
   Args:
     solver: the batched solver (the linear oracle).
-    maximize: None (as the solver declares), True or False.
     lam: λ, the regulariser's weight.
     max_iterations: the most Frank–Wolfe iterations.
     tolerance: the Frank–Wolfe gap at which a row stops.
+    maximize: None (as the solver declares), True or False.
     reduction: the Keras reduction over the batch.
     name: the loss's name.
     dtype: the loss's dtype (Keras).

@@ -119,9 +119,9 @@ def imle(
     noise: `'sum_of_gamma'` (PyEPO's, κ = 5; no XLA kernel), `'gumbel'`,
       `'normal'`, or an object with `sample(shape, seed, dtype)`.
     two_sided: central differences between the targets `θ ± sλg`.
-    maximize: None (as the solver declares), True or False.
     seed: None (fresh noise per call) or an int; the returned function takes
       a keyword `seed` (None, int or `[2]` tensor) for one call.
+    maximize: None (as the solver declares), True or False.
 
   Returns:
     `solve(theta, seed=None)`: the mean perturbed solution, θ's shape and
@@ -212,9 +212,9 @@ class IMLE(solver_layer.SolverLayer):
     lam: λ, the step to the target.
     noise: a noise name (a noise object does not serialise).
     two_sided: central differences.
-    maximize: None (as the solver declares), True or False.
     seed: the seed of the layer's `SeedGenerator`.
     inference: `'smoothed'` (default) or `'exact'`.
+    maximize: None (as the solver declares), True or False.
     **kwargs: `keras.layers.Layer` arguments.
 
   Example:
@@ -284,12 +284,12 @@ class AIMLE(IMLE):
     sigma: σ, the noise scale.
     noise: a noise name.
     two_sided: central differences.
-    maximize: None (as the solver declares), True or False.
     seed: the seed of the layer's `SeedGenerator`.
     inference: `'smoothed'` (default) or `'exact'`.
     target_density: the fraction of non-zero gradient entries α aims at,
       in (0, 1].
     alpha_step: α's change per training step, > 0.
+    maximize: None (as the solver declares), True or False.
     **kwargs: `keras.layers.Layer` arguments.
 
   Example:

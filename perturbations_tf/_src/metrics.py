@@ -375,8 +375,8 @@ class UnambiguousRegret(NormalizedRegret):
 
   Args:
     solver: the batched solver.
-    maximize: None (as the solver declares), True or False.
     tolerance: the resolution at which predicted objectives tie, > 0.
+    maximize: None (as the solver declares), True or False.
     name: the metric's name.
     dtype: the dtype of its variables.
 

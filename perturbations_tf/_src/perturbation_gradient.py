@@ -62,11 +62,11 @@ def pg_loss(
       (its solutions are not needed).
     y_pred: the predicted costs `ĉ`, `[B, ...]`.
     solver: the batched solver, called once on `[2B, ...]`.
-    maximize: None (as the solver declares), True or False.
     h: the finite-difference width h > 0.
     central: central differences (PGC, the default: it learns where PGB
       does not, see the predict-then-optimize guide) or backward ones
       (PGB, PyEPO's default) with False.
+    maximize: None (as the solver declares), True or False.
 
   Returns:
     `[B]` losses in `y_pred`'s dtype, whose gradient in `y_pred` is the
@@ -117,10 +117,10 @@ class PGLoss(solver_loss.SolverLoss):
 
   Args:
     solver: the batched solver (a callable, a name or a solver object).
-    maximize: None (as the solver declares), True or False.
     h: the finite-difference width.
     central: PGC (central differences, the default) or, with False, PGB
       (backward differences, PyEPO's default).
+    maximize: None (as the solver declares), True or False.
     reduction: the Keras reduction over the batch.
     name: the loss's name.
     dtype: the loss's dtype (Keras).

@@ -51,13 +51,13 @@ class SolutionCache(solver_layer.SolverLayer):
     shape: the shape of one input and of one solution (without batch axis).
     solve_fraction: the fraction of rows solved exactly, in `(0, 1]`.
     capacity: the most solutions the pool holds.
-    maximize: None (as the solver declares), True or False. The cache
-      declares the same sense, so a loss given the cache as its solver
-      follows it.
     initial_solutions: solutions to start the pool with, `[K, *shape]` (for
       example the training labels); not part of the config, saved with the
       weights.
     seed: the seed of the row selection's `keras.random.SeedGenerator`.
+    maximize: None (as the solver declares), True or False. The cache
+      declares the same sense, so a loss given the cache as its solver
+      follows it.
     **kwargs: `keras.layers.Layer` arguments.
 
   Raises:

@@ -39,10 +39,10 @@ class SolverLoss(keras.losses.Loss):
 
   Args:
     solver: a callable, a built-in name or a serialised solver.
-    maximize: None (as the solver declares), True or False.
     reduction, name, dtype: as for Keras losses.
     **options: the loss's own settings, passed to `FUNCTION` and saved in
       the config.
+    maximize: None (as the solver declares), True or False.
 
   Attributes:
     supports_jit: False when the solver is a host call, so that Keras
