@@ -84,8 +84,8 @@ def constraints_of(solver: Any, owner: str) -> polyhedron.Polyhedron:
       "program, and CaVE's cone is its LP relaxation's. Where the "
       "relaxation is not tight at the integer optimum (a general knapsack) "
       "the cone does not hold the true costs and CaVE may not learn: "
-      "compare it with SPO+ or PFYL (the predict-then-optimize guide's "
-      "knapsack table).",
+      "compare it with SPO+ or PFYL (CaVE on the knapsack, in the docs' "
+      "experiments).",
       UserWarning,
       stacklevel=3,
     )
