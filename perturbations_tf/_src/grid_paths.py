@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from collections.abc import Sequence
+import functools
 import math
 
 import keras
@@ -522,10 +523,6 @@ def check_connectivity(connectivity: int) -> int:
   return connectivity
 
 
-def _is_binary(y: tf.Tensor) -> tf.Tensor:
-  return tf.reduce_all((y == 0) | (y == 1))
-
-
 def _check_vertex_paths(
   y: tf.Tensor, owner: str, **solver_kwargs: object
 ) -> tf.Tensor:
@@ -534,10 +531,17 @@ def _check_vertex_paths(
   ends = tf.reduce_all(y[..., 0, 0] == 1) & tf.reduce_all(y[..., -1, -1] == 1)
   return invariants.checked(
     y,
-    _is_binary(y) & ends,
+    tf.reduce_all(invariants.is_binary(y)) & ends,
     f"{owner}: the labels of shortest_path are 0/1 masks of paths from the "
     "top-left to the bottom-right cell (both ends set).",
   )
+
+
+@functools.cache
+def _flow_constraints(grid: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+  """`grid_flow_constraints(grid)`, built once per grid for the label
+  checks (a Python loop over the arcs otherwise runs at every eager call)."""
+  return grid_flow_constraints(grid)
 
 
 def _check_arc_paths(
@@ -545,7 +549,7 @@ def _check_arc_paths(
 ) -> tf.Tensor:
   """Labels of `grid_arc_shortest_path`: 0/1 arc vectors that carry one
   unit of flow from the source to the sink (flow conservation)."""
-  incidence, supply = grid_flow_constraints(grid)
+  incidence, supply = _flow_constraints(tuple(grid))
   y = tf.convert_to_tensor(y)
   if y.shape.rank != 2 or y.shape[-1] != incidence.shape[1]:
     raise ValueError(
@@ -556,7 +560,7 @@ def _check_arc_paths(
   conserved = tf.reduce_all(tf.abs(flow - supply) < 1e-6)
   return invariants.checked(
     y,
-    _is_binary(y) & conserved,
+    tf.reduce_all(invariants.is_binary(y)) & conserved,
     f"{owner}: the labels of grid_arc_shortest_path must be 0/1 arc "
     f"vectors of source-to-sink paths on the {grid} grid (flow "
     "conserved at every node); are y_true's costs and solutions swapped?",

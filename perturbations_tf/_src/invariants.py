@@ -26,6 +26,17 @@ import tensorflow as tf
 NEGATIVE_TOLERANCE = 1e-4
 
 
+def is_binary(y: tf.Tensor) -> tf.Tensor:
+  """Where `y` is 0 or 1, elementwise: the test every label check of a 0/1
+  structure starts from.
+
+  Example:
+    >>> is_binary(tf.constant([0.0, 1.0, 0.5])).numpy()
+    array([ True,  True, False])
+  """
+  return (y == 0) | (y == 1)
+
+
 def checked(
   x: tf.Tensor, ok: tf.Tensor, message: str, data: tuple = ()
 ) -> tf.Tensor:

@@ -162,7 +162,7 @@ class Knapsack:
     y = tf.convert_to_tensor(y)
     used = tf.matmul(tf.cast(y, tf.float64), self._weights, transpose_b=True)
     limit = self._capacity + 1e-9 * max(1.0, float(np.max(self._capacity)))
-    ok = tf.reduce_all((y == 0) | (y == 1)) & tf.reduce_all(used <= limit)
+    ok = tf.reduce_all(invariants.is_binary(y)) & tf.reduce_all(used <= limit)
     return invariants.checked(
       y,
       ok,

@@ -40,6 +40,9 @@ ArrayLike = np.ndarray | Sequence[Any]
 Bounds = Sequence[float | None] | Sequence[Sequence[float | None]]
 
 
+_INFEASIBLE = "The linear program is infeasible: no x satisfies its constraints"
+
+
 def _scipy_optimize():
   return optional.require(
     "scipy.optimize", "LinearProgram solves through scipy's HiGHS", "lp"
@@ -109,9 +112,7 @@ def solve_program(costs: np.ndarray, program: _Program) -> np.ndarray:
       options=options,
     )
   if result.status == 2:
-    raise InfeasibleProgramError(
-      "The linear program is infeasible: no x satisfies its constraints."
-    )
+    raise InfeasibleProgramError(f"{_INFEASIBLE}.")
   if result.status != 0 or result.x is None:
     raise UnsolvedProgramError(
       f"HiGHS found no optimum: the instance is "
@@ -479,9 +480,8 @@ def _raise_unsolved(status: np.ndarray) -> None:
   unbounded = np.flatnonzero(status == pdlp.DUAL_INFEASIBLE)
   if infeasible.size:
     raise InfeasibleProgramError(
-      "The linear program is infeasible: no x satisfies its constraints "
-      f"(PDLP's status primal_infeasible on examples {_few(infeasible)} "
-      "of the batch)."
+      f"{_INFEASIBLE} (PDLP's status primal_infeasible on examples "
+      f"{_few(infeasible)} of the batch)."
     )
   if unbounded.size:
     raise UnsolvedProgramError(

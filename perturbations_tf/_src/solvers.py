@@ -32,10 +32,6 @@ def _scores(x: TensorLike, name: str) -> tf.Tensor:
   )
 
 
-def _is_binary(y: tf.Tensor) -> tf.Tensor:
-  return (y == 0) | (y == 1)
-
-
 @_register
 @_maximizes
 def argmax(x: tf.Tensor, axis: int = -1) -> tf.Tensor:
@@ -66,7 +62,9 @@ def argmax(x: tf.Tensor, axis: int = -1) -> tf.Tensor:
 
 
 def _check_argmax(y: tf.Tensor, owner: str, axis: int = -1) -> tf.Tensor:
-  ok = _is_binary(y) & (tf.reduce_sum(y, axis=axis, keepdims=True) == 1)
+  ok = invariants.is_binary(y) & (
+    tf.reduce_sum(y, axis=axis, keepdims=True) == 1
+  )
   return invariants.checked(
     y,
     ok,
@@ -114,7 +112,7 @@ def top_k(x: tf.Tensor, k: int = 1) -> tf.Tensor:
 
 
 def _check_top_k(y: tf.Tensor, owner: str, k: int = 1) -> tf.Tensor:
-  ok = _is_binary(y) & (tf.reduce_sum(y, axis=-1, keepdims=True) == k)
+  ok = invariants.is_binary(y) & (tf.reduce_sum(y, axis=-1, keepdims=True) == k)
   return invariants.checked(
     y,
     ok,

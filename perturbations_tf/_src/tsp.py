@@ -69,6 +69,12 @@ class _Graph:
     return np.array(tsp_edges(self.num_nodes)).reshape(-1, 2)
 
   @functools.cached_property
+  def endpoints(self) -> tuple[np.ndarray, np.ndarray]:
+    """`[n, E]` one-hot matrices of each edge's first and second node."""
+    eye = np.eye(self.num_nodes)
+    return eye[self.ends[:, 0]].T, eye[self.ends[:, 1]].T
+
+  @functools.cached_property
   def incidence(self) -> np.ndarray:
     """`[n, E]`: 1 where the edge touches the node."""
     e = np.arange(len(self.ends))
@@ -180,9 +186,10 @@ class TSP(host_solver.HostSolver):
     if time_limit is not None:
       validation.positive_number(time_limit, "time_limit")
     self.num_nodes = num_nodes
+    self._graph = _Graph(num_nodes, time_limit)
     _scipy()  # Fails here, not in the first training step.
     self._start(
-      functools.partial(solve_tour, graph=_Graph(num_nodes, time_limit)),
+      functools.partial(solve_tour, graph=self._graph),
       num_nodes * (num_nodes - 1) // 2,
       executor,
       num_workers,
@@ -199,9 +206,8 @@ class TSP(host_solver.HostSolver):
       TensorShape([1, 6])
     """
     y = validation.check_rows(y, self.num_variables, owner, "labels")
-    graph = _Graph(self.num_nodes, None)
-    first = np.eye(self.num_nodes)[graph.ends[:, 0]].T  # [n, E]
-    second = np.eye(self.num_nodes)[graph.ends[:, 1]].T
+    graph = self._graph
+    first, second = graph.endpoints
     w = tf.cast(y, tf.float64)
     degrees = tf.matmul(w, graph.incidence, transpose_b=True)
     half = tf.einsum("ie,be,je->bij", first, w, second)
@@ -211,7 +217,7 @@ class TSP(host_solver.HostSolver):
     for _ in range(math.ceil(math.log2(self.num_nodes))):
       reach = tf.minimum(tf.matmul(reach, reach), 1.0)
     ok = (
-      tf.reduce_all((y == 0) | (y == 1))
+      tf.reduce_all(invariants.is_binary(y))
       & tf.reduce_all(degrees == 2.0)
       & tf.reduce_all(reach[:, 0] > 0)
     )
