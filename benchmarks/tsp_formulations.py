@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 import perturbations_tf as ptf
-from perturbations_tf._src import linear_program
+from perturbations_tf._src import highs
 from perturbations_tf._src import tsp
 
 
@@ -38,7 +38,7 @@ def _solve(costs, extra_columns, rows, lower, upper, integral, bounds):
     c,
     integrality=integral,
     bounds=optimize.Bounds(*bounds),
-    constraints=linear_program.sparse_constraint(rows, lower, upper),
+    constraints=highs.sparse_constraint(rows, lower, upper),
   )
   return np.round(result.x[:e] + result.x[e : 2 * e])
 

@@ -52,3 +52,31 @@ def test_gpu_export_writes_each_program_its_inputs_and_outputs(tmp_path):
   arrays = np.load(tmp_path / "shortest_path_B640_12x12.npz")
   assert arrays["arg0"].shape == arrays["out0"].shape == (640, 12, 12)
   assert set(np.unique(arrays["out0"])) == {0.0, 1.0}
+
+
+def test_netlib_table_is_rendered_from_its_results_file(tmp_path):
+  # The guide includes benchmarks/results/netlib.md: it must be the
+  # rendering of netlib.json, whose provenance it states; and the
+  # benchmark's row for one instance runs here.
+  import json
+  import os
+
+  from benchmarks import netlib
+  from benchmarks import provenance
+
+  results = os.path.join(os.path.dirname(netlib.__file__), "results")
+  with open(os.path.join(results, "netlib.json"), encoding="utf-8") as f:
+    recorded = json.load(f)
+  assert set(recorded["provenance"]) == {"version", "commit", "date", "machine"}
+  with open(os.path.join(results, "netlib.md"), encoding="utf-8") as f:
+    page = f.read()
+  assert page == (
+    f"{provenance.header(recorded['provenance'])}\n\n"
+    f"{netlib.to_markdown(recorded['rows'])}"
+  )
+  assert {row["instance"] for row in recorded["rows"]} == set(
+    netlib.instances()
+  )
+  (row,) = netlib.run(only=("afiro",))
+  assert row["PDLP status"] == "converged"
+  assert row["PDLP worst row"] <= 1e-6 and row["PDLP objective error"] < 1e-5

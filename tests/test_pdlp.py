@@ -1,7 +1,14 @@
 """LinearProgram(method='pdlp'): HiGHS's optimum on random feasible bounded
 LPs in eager mode and under XLA, the statuses of infeasible, unbounded and
 unfinished rows and the policy for them, PyEPO's shortest path as a flow LP,
-and the losses and metrics over it."""
+and the losses and metrics over it; "converged" rows that hold on netlib's
+LPs, the same solutions at any scale, the presolve's cases, low precision,
+one compiled solver per shape, and warm starts."""
+
+import itertools
+import json
+import logging
+import os
 
 import keras
 import numpy as np
@@ -11,6 +18,9 @@ import tensorflow as tf
 
 import perturbations_tf as ptf
 from perturbations_tf._src import pdlp
+from perturbations_tf._src import pdlp_program
+from perturbations_tf._src import pdlp_solver
+from perturbations_tf._src.program import Program
 from tests import serialization
 
 STATUS = {name: i for i, name in enumerate(ptf.solvers.LinearProgram.STATUSES)}
@@ -203,23 +213,186 @@ def test_settings_serialise_and_bad_settings_raise():
 
 def test_preconditioning_equilibrates_and_the_step_is_stable(rng):
   program = random_program(rng)
-  scaled = pdlp.scale_program(
-    program["A_eq"],
-    program["b_eq"],
-    program["A_ub"],
-    program["b_ub"],
-    np.zeros(40),
-    np.ones(40),
+  prepared = pdlp_program.prepare(
+    Program.of(**{k: v for k, v in program.items()})
   )
-  k = scaled.matrix
+  arrays = prepared.arrays
+  k = arrays["matrix"]
   # K̃ = D_r K D_c, and η·‖K̃‖ < 1: the condition of PDHG's convergence.
   np.testing.assert_allclose(
-    k, scaled.original * scaled.row_scale[:, None] * scaled.col_scale, 1e-12
+    k,
+    arrays["original"] * arrays["row_scale"][:, None] * arrays["col_scale"],
+    1e-12,
   )
-  assert scaled.step * np.linalg.norm(k, 2) < 1.0
+  assert arrays["step"] * np.linalg.norm(k, 2) < 1.0
   row_norms = np.abs(k).max(1)
-  assert (
-    row_norms.max() / row_norms.min()
-    < np.abs(scaled.original).max(1).max()
-    / np.abs(scaled.original).max(1).min()
+  original = np.abs(arrays["original"]).max(1)
+  assert row_norms.max() / row_norms.min() < original.max() / original.min()
+
+
+NETLIB = os.path.join(
+  os.path.dirname(__file__), os.pardir, "benchmarks", "netlib"
+)
+
+
+def worst_row(lp, x):
+  """`max_i |a_iᵀx − b_i| / (1 + |b_i|)` (inequalities: the violation)."""
+  p = lp.constraints()
+  return np.concatenate(
+    [
+      np.maximum(p.A_ub @ x - p.b_ub, 0) / (1 + np.abs(p.b_ub)),
+      np.abs(p.A_eq @ x - p.b_eq) / (1 + np.abs(p.b_eq)),
+      [0.0],
+    ]
+  ).max()
+
+
+@pytest.mark.parametrize("name", ["afiro", "sc50b", "blend", "share2b"])
+def test_converged_means_every_row_holds_on_netlib(name):
+  # Netlib's LPs from their MPS files (share2b does not converge within the
+  # default 20,000 iterations: it must say so).
+  path = os.path.join(NETLIB, f"{name}.mps")
+  path = path if os.path.exists(path) else path + ".gz"
+  with open(os.path.join(NETLIB, "optima.json"), encoding="utf-8") as f:
+    optimum = json.load(f)[name]
+  lp = ptf.solvers.LinearProgram.from_mps(path, method="pdlp")
+  solution = lp.solve_with_info(lp.costs[None])
+  x = solution.x.numpy()[0]
+  status = int(solution.status[0])
+  worst = worst_row(lp, x)
+  # The residual the solver reports is the one computed here.
+  np.testing.assert_allclose(solution.primal_residual[0], worst, rtol=1e-6)
+  if status == STATUS["converged"]:
+    assert worst <= lp.tolerance
+    value = lp.costs @ x + lp.objective_offset
+    assert abs(value - optimum) <= 1e-5 * max(1.0, abs(optimum))
+  else:
+    assert name == "share2b" and status == STATUS["iteration_limit"]
+    assert max(worst, solution.dual_residual[0], solution.gap[0]) > (
+      lp.tolerance
+    )
+  assert (name == "share2b") == (status != STATUS["converged"])
+
+
+@pytest.mark.parametrize("method", ["pdlp", "highs"])
+def test_the_same_solutions_at_any_scale(method, rng):
+  # Costs, right-hand sides and bounds scaled by 1e-8 … 1e8: the same
+  # vertices (divided by the data's scale), every row converged.
+  program = random_program(rng, n=8, m_ub=4, m_eq=2)
+  costs = rng.normal(size=(6, 8))
+  solutions = {}
+  for cost_scale, data_scale in itertools.product((1e-8, 1.0, 1e8), repeat=2):
+    lp = ptf.solvers.LinearProgram(
+      A_ub=program["A_ub"],
+      b_ub=program["b_ub"] * data_scale,
+      A_eq=program["A_eq"],
+      b_eq=program["b_eq"] * data_scale,
+      bounds=(0, data_scale),
+      method=method,
+    )
+    x, status = lp.solve_with_status(costs * cost_scale)
+    assert (status.numpy() == STATUS["converged"]).all()
+    solutions[cost_scale, data_scale] = x.numpy() / data_scale
+  reference = solutions[1.0, 1.0]
+  objective = np.sum(costs * reference, 1)
+  for x in solutions.values():
+    np.testing.assert_allclose(np.sum(costs * x, 1), objective, atol=1e-5)
+
+
+def test_presolve_bounds_only_empty_rows_and_fixed_variables():
+  # What HiGHS answers, for programs the presolve reshapes.
+  costs = np.array([[1.0, -1.0, 2.0], [-1.0, 1.0, -0.5], [0.0, 0.0, 1.0]])
+  programs = [
+    dict(bounds=[(0, 1), (-2, 3), (-1, 4)]),  # Bounds only.
+    dict(  # An empty row (0 = 0) and a fixed variable.
+      A_eq=[[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]],
+      b_eq=[0.0, 1.0],
+      bounds=[(0, 1), (0.25, 0.25), (0, 1)],
+    ),
+    dict(  # Every variable fixed: the rows empty, and satisfied.
+      A_ub=[[1.0, 2.0, 0.0]], b_ub=[3.0], bounds=[(1, 1), (0.5, 0.5), (2, 2)]
+    ),
+  ]
+  for program in programs:
+    pdlp_lp = ptf.solvers.LinearProgram(**program, method="pdlp")
+    x, status = pdlp_lp.solve_with_status(costs)
+    assert (status.numpy() == STATUS["converged"]).all()
+    exact = ptf.solvers.LinearProgram(**program)(costs).numpy()
+    np.testing.assert_allclose(
+      np.sum(costs * x.numpy(), 1), np.sum(costs * exact, 1), atol=1e-5
+    )
+  # Unbounded along a free bound; infeasible empty rows (0 = 1, 0 ≤ −1).
+  free = ptf.solvers.LinearProgram(bounds=[(0, 1), (None, 1)], method="pdlp")
+  _, status = free.solve_with_status([[1.0, 1.0], [1.0, -1.0]])
+  assert status.numpy().tolist() == [STATUS["dual_infeasible"], 0]
+  for program in (
+    dict(A_eq=[[0.0, 0.0]], b_eq=[1.0]),
+    dict(A_ub=[[0.0, 0.0]], b_ub=[-1.0]),
+    dict(A_ub=[[1.0, 1.0]], b_ub=[1.0], bounds=[(1, 1), (0.5, 0.5)]),
+  ):
+    lp = ptf.solvers.LinearProgram(**program, method="pdlp")
+    _, status = lp.solve_with_status([[1.0, 1.0]])
+    assert status.numpy().tolist() == [STATUS["primal_infeasible"]]
+    with pytest.raises(ptf.solvers.InfeasibleProgramError):
+      lp([[1.0, 1.0]])
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_low_precision_costs_are_solved_in_float64(dtype):
+  plan = dict(A_ub=[[1.0, 1.0]], b_ub=[2e3], bounds=(0, 1e3), maximize=True)
+  lp = ptf.solvers.LinearProgram(**plan, method="pdlp")
+  x = lp(tf.constant([[1.0, 2.0]], dtype))
+  assert x.dtype == dtype
+  np.testing.assert_allclose(x.numpy().astype(np.float64), [[1e3, 1e3]])
+  # Beyond the dtype's range: an error, not inf.
+  big = ptf.solvers.LinearProgram(
+    A_ub=[[1.0, 1.0]],
+    b_ub=[2e5],
+    bounds=(0, 1e5),
+    maximize=True,
+    method="pdlp",
   )
+  if dtype == "bfloat16":  # Its range is float32's.
+    assert np.isfinite(big(tf.constant([[1.0, 1.0]], dtype))).all()
+    return
+  with pytest.raises(tf.errors.InvalidArgumentError, match="range of float16"):
+    big(tf.constant([[1.0, 1.0]], dtype))
+  with pytest.raises(tf.errors.InvalidArgumentError, match="range of float16"):
+    tf.function(big)(tf.constant([[1.0, 1.0]], dtype))
+
+
+def test_programs_of_one_shape_share_one_compiled_solver(rng, caplog):
+  pdlp_solver._compiled.cache_clear()
+  first = ptf.solvers.LinearProgram(**random_program(rng), method="pdlp")
+  other = ptf.solvers.LinearProgram(
+    **random_program(rng), method="pdlp", tolerance=1e-4, max_iterations=900
+  )
+  with caplog.at_level(logging.WARNING):
+    for lp in (first, other):
+      # Buckets 8, 8, 8, 4, 4, 1, 2, 16, 32: six shapes, six traces.
+      for batch in (5, 6, 8, 3, 4, 1, 2, 16, 30):
+        lp.solve_with_status(rng.normal(size=(batch, 40)))
+  info = pdlp_solver._compiled.cache_info()
+  assert (info.misses, info.hits) == (6, 12)
+  for bucket in (1, 2, 4, 8, 16, 32):
+    solver = pdlp_solver._compiled((30, 40, bucket), pdlp.Options())
+    assert solver.experimental_get_tracing_count() == 1
+  assert "retracing" not in caplog.text
+
+
+def test_warm_starts_take_fewer_iterations_to_the_same_answer(rng):
+  lp = ptf.solvers.LinearProgram(**random_program(rng), method="pdlp")
+  costs = rng.normal(size=(32, 40))
+  nearby = costs + 0.01 * rng.normal(size=costs.shape)
+  previous = lp.solve_with_info(costs)
+  cold = lp.solve_with_info(nearby)
+  warm = lp.solve_with_info(nearby, initial=previous)
+  assert (warm.status.numpy() == STATUS["converged"]).all()
+  assert np.mean(warm.iterations) < 0.8 * np.mean(cold.iterations)
+  np.testing.assert_allclose(
+    np.sum(nearby * warm.x.numpy(), 1),
+    np.sum(nearby * cold.x.numpy(), 1),
+    rtol=1e-5,
+  )
+  with pytest.raises(ValueError, match="HiGHS's solutions are exact"):
+    ptf.solvers.LinearProgram(**random_program(rng)).solve_with_info(costs)

@@ -10,3 +10,6 @@ class InfeasibleProgramError(ValueError):
 
 class UnsolvedProgramError(RuntimeError):
   """An instance is unbounded, or the solver stopped without an optimum."""
+
+
+INFEASIBLE = "The linear program is infeasible: no x satisfies its constraints"

@@ -16,180 +16,47 @@ HiGHS only: `pip install "perturbations-tf[lp]"`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import concurrent.futures
-import dataclasses
-import functools
+import os
 from typing import Any
+from typing import Protocol
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from perturbations_tf._src import numpy_solver as numpy_solver_lib
-from perturbations_tf._src import optional
+from perturbations_tf._src import highs
+from perturbations_tf._src import mps
 from perturbations_tf._src import pdlp
+from perturbations_tf._src import pdlp_solver
 from perturbations_tf._src import polyhedron
 from perturbations_tf._src import validation
-from perturbations_tf._src.errors import InfeasibleProgramError
-from perturbations_tf._src.errors import UnsolvedProgramError
+from perturbations_tf._src.program import ArrayLike
+from perturbations_tf._src.program import Bounds
+from perturbations_tf._src.program import Program
 from perturbations_tf._src.types import TensorLike
 
-ArrayLike = np.ndarray | Sequence[Any]
-# One (lower, upper) pair for every variable or one per variable; None: none.
-Bounds = Sequence[float | None] | Sequence[Sequence[float | None]]
-
-
-_INFEASIBLE = "The linear program is infeasible: no x satisfies its constraints"
-
-
-def _scipy_optimize():
-  return optional.require(
-    "scipy.optimize", "LinearProgram solves through scipy's HiGHS", "lp"
-  )
-
-
-@dataclasses.dataclass(frozen=True)
-class _Program:
-  """The constraints as numpy arrays: picklable, for worker processes."""
-
-  a_ub: np.ndarray | None
-  b_ub: np.ndarray | None
-  a_eq: np.ndarray | None
-  b_eq: np.ndarray | None
-  lower: np.ndarray
-  upper: np.ndarray
-  integrality: np.ndarray | None  # None: a pure LP, solved by linprog.
-  maximize: bool
-  time_limit: float | None
-
-
-# The status codes of linprog and milp.
-_STATUS = {
-  1: "stopped at its iteration or time limit",
-  2: "infeasible",
-  3: "unbounded",
-  4: "stopped by numerical difficulties",
-}
-
-
-def solve_program(costs: np.ndarray, program: _Program) -> np.ndarray:
-  """Solves one instance with HiGHS: the optimal x, `[n]` (on a worker).
-
-  Raises:
-    InfeasibleProgramError: on infeasible constraints.
-    UnsolvedProgramError: on an unbounded instance, or HiGHS stopping
-      without an optimum (time limit, numerical trouble).
-  """
-  optimize = _scipy_optimize()
-  c = np.asarray(costs, np.float64)
-  validation.check_finite_array(c, "LinearProgram", "costs")
-  c = -c if program.maximize else c
-  options = (
-    {} if program.time_limit is None else {"time_limit": program.time_limit}
-  )
-  if program.integrality is None:
-    bounds = [
-      (None if np.isinf(lo) else lo, None if np.isinf(hi) else hi)
-      for lo, hi in zip(program.lower, program.upper)
-    ]
-    result = optimize.linprog(
-      c,
-      A_ub=program.a_ub,
-      b_ub=program.b_ub,
-      A_eq=program.a_eq,
-      b_eq=program.b_eq,
-      bounds=bounds,
-      method="highs",
-      options=options,
-    )
-  else:
-    result = optimize.milp(
-      c,
-      integrality=program.integrality,
-      constraints=_milp_constraint(program),
-      bounds=optimize.Bounds(program.lower, program.upper),
-      options=options,
-    )
-  if result.status == 2:
-    raise InfeasibleProgramError(f"{_INFEASIBLE}.")
-  if result.status != 0 or result.x is None:
-    raise UnsolvedProgramError(
-      f"HiGHS found no optimum: the instance is "
-      f"{_STATUS.get(result.status, 'unsolved')} ({result.message})."
-    )
-  return result.x
-
-
-def sparse_constraint(a: np.ndarray, lower: np.ndarray, upper: np.ndarray):
-  """`lower ≤ a x ≤ upper` as the one sparse `LinearConstraint` of a `milp`.
-
-  Sparse, and one: scipy checks a dense constraint matrix (and a list of
-  three constraints) under `warnings.catch_warnings()` with an "error"
-  filter, which is process-wide, so on a solver thread it turns warnings
-  of the training loop's thread into exceptions.
-  """
-  from scipy import sparse
-
-  return _scipy_optimize().LinearConstraint(
-    sparse.csr_array(np.asarray(a, np.float64)), lower, upper
-  )
-
-
-def _milp_constraint(program: _Program):
-  """Every row of the program as one constraint, or None."""
-  parts: list[tuple[Any, Any, Any]] = []
-  if program.a_ub is not None:
-    parts.append(
-      (program.a_ub, np.full(len(program.a_ub), -np.inf), program.b_ub)
-    )
-  if program.a_eq is not None:
-    parts.append((program.a_eq, program.b_eq, program.b_eq))
-  if not parts:
-    return None
-  return sparse_constraint(*(np.concatenate(arrays) for arrays in zip(*parts)))
-
-
-def _matrix(
-  name: str, value: ArrayLike | None, num_rows_name: str, b: ArrayLike | None
-) -> tuple:
-  """Validated `(A, b)` as float64 arrays, or `(None, None)`."""
-  if value is None and b is None:
-    return None, None
-  if value is None or b is None:
-    raise ValueError(
-      f"{name} and {num_rows_name} go together: pass both or neither."
-    )
-  a = np.atleast_2d(np.asarray(value, np.float64))
-  b = np.atleast_1d(np.asarray(b, np.float64))
-  if a.ndim != 2 or b.shape != (a.shape[0],):
-    raise ValueError(
-      f"{name} must be [rows, n] and {num_rows_name} [rows], "
-      f"got {a.shape} and {b.shape}."
-    )
-  if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-    raise ValueError(f"{name} and {num_rows_name} must be finite.")
-  return a, b
-
-
-def _bounds(bounds: Bounds, n: int) -> tuple:
-  """`(lower, upper)` arrays of n entries, ±inf where unbounded."""
-  pairs = np.asarray(bounds, dtype=object)
-  if pairs.shape == (2,):
-    pairs = np.tile(pairs, (n, 1))
-  if pairs.shape != (n, 2):
-    raise ValueError(
-      f"bounds must be one (lower, upper) pair or n = {n} "
-      f"of them, got {bounds!r}."
-    )
-  lower = np.array([-np.inf if v is None else v for v in pairs[:, 0]], float)
-  upper = np.array([np.inf if v is None else v for v in pairs[:, 1]], float)
-  if np.any(lower > upper):
-    raise ValueError(f"bounds must have lower <= upper, got {bounds!r}.")
-  return lower, upper
-
-
 METHODS = ("highs", "pdlp")
+Solution = pdlp_solver.Solution
+
+
+class _Backend(Protocol):
+  """What `LinearProgram` asks of its method: `highs.Highs` (on the host)
+  or `pdlp_solver.Pdlp` (in the graph)."""
+
+  def __call__(self, costs: tf.Tensor) -> tf.Tensor: ...
+
+  def solve_with_status(
+    self, costs: tf.Tensor
+  ) -> tuple[tf.Tensor, tf.Tensor]: ...
+
+  def solve_with_info(
+    self, costs: tf.Tensor, initial: Solution | None
+  ) -> Solution: ...
+
+  def solve(self, costs: np.ndarray) -> np.ndarray: ...
+
+  def close(self) -> None: ...
 
 
 @keras.saving.register_keras_serializable(package="perturbations_tf")
@@ -197,22 +64,31 @@ class LinearProgram:
   """A linear program (or MILP) over fixed constraints, as a batched solver.
 
   Calling it on costs `[B, n]` returns the optimal `x` of each row,
-  `[B, n]` in the costs' floating dtype (float32 for integer costs). It
-  declares its sense (`maximize`), which losses and metrics follow. Its
-  settings serialise (`get_config`), so losses and metrics that hold it save
-  with a model.
+  `[B, n]` in the costs' floating dtype (float32 for integer costs; low
+  precision costs are solved in float64, and a solution beyond their range
+  is an error). It declares its sense (`maximize`), which losses and
+  metrics follow. Its settings serialise (`get_config`), so losses and
+  metrics that hold it save with a model.
 
   - `method="highs"` (default): HiGHS through `numpy_solver`, exact (and
     the MILP path): a host call, so `compile()` leaves XLA off for models
-    whose losses or metrics hold one.
+    whose losses or metrics hold one. Each instance is normalised (costs,
+    right-hand sides and bounds to magnitude 1) before HiGHS, whose
+    tolerances are absolute.
   - `method="pdlp"`: a batched primal–dual method inside the graph (see
-    `pdlp.py`), accurate to `tolerance` (relative KKT error), in eager mode,
-    `tf.function` and under XLA, on a CPU or a GPU. Each row gets a status
-    (`solve_with_status`): converged, iteration limit, primal or dual
-    infeasible. When called, a row that hit the iteration limit returns its
-    last iterate (count them with `metrics.ConvergedFraction`); an
-    infeasible or unbounded row is an error in eager mode and
-    `tf.function`, and NaN under XLA (which compiles assertions out).
+    `pdlp.py`) in eager mode, `tf.function` and under XLA, on a CPU or a
+    GPU. A row has *converged* when every constraint holds to `tolerance`
+    relative to its own right-hand side, `|a_iᵀx − b_i| ≤ tol·(1 + |b_i|)`
+    (the 1 becomes the data's magnitude when every right-hand side and
+    bound is below 1), the bounds hold exactly, and the reduced costs and
+    the duality gap are within `tolerance` relative to the costs and the
+    objective. Each row gets a status (`solve_with_status`) and
+    `solve_with_info` reports iterations and residuals. When called, a row
+    that hit the iteration limit returns its last iterate (count them with
+    `metrics.ConvergedFraction`); an infeasible or unbounded row is an
+    error in eager mode and `tf.function`, and NaN under XLA (which
+    compiles assertions out). Programs of one shape share one compiled
+    solver; a light presolve removes fixed variables and empty rows.
 
   Args:
     A_ub: the inequality constraints' matrix `[r, n]`: `A_ub x ≤ b_ub`.
@@ -231,8 +107,7 @@ class LinearProgram:
     time_limit: seconds per instance before HiGHS gives up (and the call
       raises), or None.
     method: `'highs'` (default) or `'pdlp'`.
-    tolerance: `pdlp`: the relative primal residual, dual residual and
-      duality gap at which a row has converged.
+    tolerance: `pdlp`: the relative tolerance of convergence (above).
     max_iterations: `pdlp`: the most iterations per call.
 
   Raises:
@@ -257,6 +132,10 @@ class LinearProgram:
 
   maps_rows = True  # `perturbed(batched=False)` must not map it again.
   STATUSES = pdlp.STATUSES
+  Solution = Solution  # What `solve_with_info` returns.
+  # The objective of the MPS file it was read from (`from_mps`), else None.
+  costs: np.ndarray | None = None
+  objective_offset: float = 0.0
 
   def __init__(
     self,
@@ -280,58 +159,20 @@ class LinearProgram:
     self.max_iterations = validation.positive_int(
       max_iterations, "max_iterations"
     )
-    a_ub, ub = _matrix("A_ub", A_ub, "b_ub", b_ub)
-    a_eq, eq = _matrix("A_eq", A_eq, "b_eq", b_eq)
-    widths = {a.shape[1] for a in (a_ub, a_eq) if a is not None}
-    if integrality is not None:
-      integrality = np.asarray(integrality, np.int64).reshape(-1)
-      widths.add(len(integrality))
-      if not np.isin(integrality, (0, 1)).all():
-        raise ValueError(
-          "integrality must hold 0 (continuous) or 1 "
-          f"(integer) per variable, got {integrality}."
-        )
-    bounds_array = np.asarray(bounds, dtype=object)
-    if bounds_array.ndim == 2:
-      widths.add(bounds_array.shape[0])
-    if len(widths) != 1:
-      raise ValueError(
-        "The number of variables n must follow from the constraints, "
-        "integrality or per-variable bounds, and agree among them; got "
-        f"{sorted(widths) or 'none'}."
-      )
-    (n,) = widths
-    if method == "pdlp" and integrality is not None and integrality.any():
+    if time_limit is not None:
+      validation.positive_number(time_limit, "time_limit")
+    self._program = Program.of(A_ub, b_ub, A_eq, b_eq, bounds, integrality)
+    if method == "pdlp" and self._program.is_integer:
       raise ValueError(
         "method='pdlp' solves linear programs only: integrality needs "
         "method='highs' (a MILP), or drop integrality for the LP relaxation."
       )
-    if time_limit is not None:
-      validation.positive_number(time_limit, "time_limit")
-    lower, upper = _bounds(bounds, n)
-    self.num_variables = n
+    self.num_variables = self._program.num_variables
     self.maximize = bool(maximize)
-    self._program = _Program(
-      a_ub,
-      ub,
-      a_eq,
-      eq,
-      lower,
-      upper,
-      None if integrality is None or not integrality.any() else integrality,
-      self.maximize,
-      time_limit,
-    )
+    self.__name__ = "LinearProgram"
+    self.supports_jit = method == "pdlp"  # HiGHS is a host call.
     self._config = dict(
-      A_ub=_listed(a_ub),
-      b_ub=_listed(ub),
-      A_eq=_listed(a_eq),
-      b_eq=_listed(eq),
-      bounds=[
-        [_finite_or_none(lo), _finite_or_none(hi)]
-        for lo, hi in zip(lower, upper)
-      ],
-      integrality=_listed(integrality),
+      self._program.config(),
       maximize=self.maximize,
       num_workers=num_workers,
       time_limit=time_limit,
@@ -340,68 +181,75 @@ class LinearProgram:
       tolerance=self.tolerance,
       max_iterations=self.max_iterations,
     )
-    self.__name__ = "LinearProgram"
-    self.supports_jit = method == "pdlp"  # HiGHS is a host call.
+    self._backend: _Backend
     if method == "pdlp":
-      # One XLA program in every mode: in eager mode a graph at all (its
-      # loops would otherwise run op by op), and the same numbers as in a
-      # jit-compiled step.
-      program = pdlp.scale_program(a_eq, eq, a_ub, ub, lower, upper)
-
-      def solve_pdlp(costs: tf.Tensor) -> tuple:
-        return pdlp.solve(costs, program, self.tolerance, self.max_iterations)
-
-      self._pdlp = tf.function(
-        solve_pdlp, jit_compile=True, reduce_retracing=True, autograph=False
+      self._backend = pdlp_solver.Pdlp(
+        self._program, self.maximize, self.tolerance, self.max_iterations
       )
-      return
-    try:
-      solve_program(np.zeros(n), self._program)
-    except UnsolvedProgramError:
-      pass  # Feasible; zero costs stopped early only on a time limit.
-    self._solver = numpy_solver_lib.numpy_solver(
-      functools.partial(solve_program, program=self._program),
-      output_shape=(n,),
-      output_dtype=None,
-      executor=executor,
-      num_workers=num_workers,
-      maximize=self.maximize,
-    )
+    else:
+      self._backend = highs.Highs(
+        self._program,
+        maximize=self.maximize,
+        executor=executor,
+        num_workers=num_workers,
+        time_limit=time_limit,
+      )
+
+  @classmethod
+  def from_mps(
+    cls, source: str | os.PathLike, *, fixed: bool = False, **kwargs: Any
+  ) -> LinearProgram:
+    """The linear program of an MPS file (fixed or free format).
+
+    The file's constraints, bounds, integrality and sense make the solver;
+    its objective is kept as `costs` (`[n]`, float64) and
+    `objective_offset` (the objective's constant), to call the solver on
+    or to perturb (they are not part of `get_config`, which rebuilds the
+    solver). Ranged rows become two inequalities.
+
+    Args:
+      source: the file's path, or its text.
+      fixed: fixed-column MPS, whose names may contain spaces (default:
+        free MPS, which also reads fixed files whose names have none).
+      **kwargs: `LinearProgram`'s other arguments (`method`, `tolerance`,
+        …); `maximize` overrides the file's OBJSENSE.
+
+    Returns:
+      The `LinearProgram`.
+
+    Raises:
+      ValueError: on a malformed file (the line is named), or semi-continuous
+        variables.
+
+    Example:
+      >>> lp = LinearProgram.from_mps('''NAME  TINY
+      ... ROWS
+      ...  N  COST
+      ...  L  LIM
+      ... COLUMNS
+      ...     X  COST  -1.0  LIM  1.0
+      ...     Y  COST  -2.0  LIM  1.0
+      ... RHS
+      ...     RHS  LIM  4.0
+      ... BOUNDS
+      ...  UP BND  Y  3.0
+      ... ENDATA
+      ... ''', method="pdlp")
+      >>> np.round(lp(lp.costs[None]).numpy(), 4)
+      array([[1., 3.]])
+    """
+    model = mps.read_mps(source, fixed=fixed)
+    kwargs.setdefault("maximize", model.maximize)
+    lp = cls(**model.arguments, **kwargs)
+    lp.costs = model.costs
+    lp.objective_offset = model.offset
+    return lp
 
   def _check_costs(self, costs: TensorLike) -> tf.Tensor:
     return validation.check_rows(costs, self.num_variables, "LinearProgram")
 
   def __call__(self, costs: TensorLike) -> tf.Tensor:
-    costs = self._check_costs(costs)
-    if self.method == "highs":
-      return self._solver(costs)
-    x, status = self.solve_with_status(costs)
-    failed = (status == pdlp.PRIMAL_INFEASIBLE) | (
-      status == pdlp.DUAL_INFEASIBLE
-    )
-    if tf.executing_eagerly():
-      _raise_unsolved(status.numpy())
-      return x
-    rows = tf.cast(tf.where(failed)[:, 0], tf.int32)
-    with tf.control_dependencies(
-      [
-        tf.debugging.Assert(
-          ~tf.reduce_any(failed),
-          [
-            "LinearProgram (pdlp) found no optimum for the rows (examples "
-            "of the batch)",
-            rows,
-            "of statuses",
-            tf.gather(status, rows),
-            f"({pdlp.PRIMAL_INFEASIBLE}: primal infeasible, no x satisfies "
-            f"the constraints; {pdlp.DUAL_INFEASIBLE}: dual infeasible, "
-            "unbounded for the row's costs).",
-          ],
-          summarize=16,
-        )
-      ]
-    ):  # XLA compiles the assertion out: those rows are NaN instead.
-      return tf.where(failed[:, None], tf.constant(np.nan, x.dtype), x)
+    return self._backend(self._check_costs(costs))
 
   def solve_with_status(self, costs: TensorLike) -> tuple[tf.Tensor, tf.Tensor]:
     """The solutions and each row's status.
@@ -424,20 +272,42 @@ class LinearProgram:
       >>> print(*(LinearProgram.STATUSES[s] for s in status.numpy()))
       dual_infeasible dual_infeasible
     """
-    costs = self._check_costs(costs)
-    dtype = validation.solution_dtype(costs.dtype)
-    if self.method == "highs":
-      x = self._solver(costs)
-      return x, tf.zeros(tf.shape(x)[:1], tf.int32)
-    signed = validation.check_finite(costs, "LinearProgram")
-    x, _, status, _ = self._pdlp(-signed if self.maximize else signed)
-    return tf.cast(x, dtype), status
+    return self._backend.solve_with_status(self._check_costs(costs))
+
+  def solve_with_info(
+    self, costs: TensorLike, initial: pdlp_solver.Solution | None = None
+  ) -> pdlp_solver.Solution:
+    """PDLP's solutions with their multipliers, statuses, iterations and
+    residuals; optionally warm-started.
+
+    Args:
+      costs: `[B, n]`.
+      initial: a `Solution` of this program whose `(x, y)` each row starts
+        from (a warm start; its batch must be `B`). It pays when the costs
+        are close to those `initial` solved: the same instances after a
+        small change (the previous epoch's predictions), not the perturbed
+        copies of one instance (see the guide).
+
+    Returns:
+      A `Solution` (float64): `x`, `y`, `status`, `iterations`,
+      `primal_residual`, `dual_residual` and `gap` per row.
+
+    Raises:
+      ValueError: with `method='highs'`, whose solutions are exact.
+
+    Example:
+      >>> lp = LinearProgram(A_ub=[[1.0, 1.0]], b_ub=[1.0], bounds=(0, 1),
+      ...                    maximize=True, method="pdlp")
+      >>> cold = lp.solve_with_info(tf.constant([[1.0, 2.0]]))
+      >>> warm = lp.solve_with_info(tf.constant([[1.0, 2.1]]), initial=cold)
+      >>> np.round(warm.x.numpy(), 4), LinearProgram.STATUSES[warm.status[0]]
+      (array([[0., 1.]]), 'converged')
+    """
+    return self._backend.solve_with_info(self._check_costs(costs), initial)
 
   def solve(self, costs: np.ndarray) -> np.ndarray:
     """The optimal x of each row of a numpy `[B, n]` array."""
-    if self.method == "pdlp":
-      return np.asarray(self(tf.constant(np.asarray(costs))))
-    return self._solver.solve(np.asarray(costs))
+    return self._backend.solve(np.asarray(costs))
 
   def constraints(self) -> polyhedron.Polyhedron:
     """The feasible set (integrality aside) as arrays.
@@ -447,22 +317,11 @@ class LinearProgram:
       >>> lp.constraints().upper
       array([1., 1.])
     """
-    p = self._program
-    return polyhedron.Polyhedron.of(
-      self.num_variables,
-      p.a_ub,
-      p.b_ub,
-      p.a_eq,
-      p.b_eq,
-      p.lower,
-      p.upper,
-      relaxed=p.integrality is not None and bool(np.any(p.integrality)),
-    )
+    return self._program.constraints()
 
   def close(self):
     """Shuts down HiGHS's worker pool (also done at exit)."""
-    if self.method == "highs":
-      self._solver.close()
+    self._backend.close()
 
   def get_config(self) -> dict:
     return dict(self._config)
@@ -470,34 +329,3 @@ class LinearProgram:
   @classmethod
   def from_config(cls, config: dict) -> LinearProgram:
     return cls(**config)
-
-
-def _raise_unsolved(status: np.ndarray) -> None:
-  """Raises for PDLP's infeasible or unbounded rows, as HiGHS's path does:
-  InfeasibleProgramError when a row is primal infeasible (then every row
-  is), UnsolvedProgramError naming the unbounded rows."""
-  infeasible = np.flatnonzero(status == pdlp.PRIMAL_INFEASIBLE)
-  unbounded = np.flatnonzero(status == pdlp.DUAL_INFEASIBLE)
-  if infeasible.size:
-    raise InfeasibleProgramError(
-      f"{_INFEASIBLE} (PDLP's status primal_infeasible on examples "
-      f"{_few(infeasible)} of the batch)."
-    )
-  if unbounded.size:
-    raise UnsolvedProgramError(
-      "PDLP found no optimum: the instance is unbounded for the costs of "
-      f"examples {_few(unbounded)} of the batch (status dual_infeasible)."
-    )
-
-
-def _few(rows: np.ndarray) -> str:
-  shown = ", ".join(str(r) for r in rows[:8])
-  return shown + (f" and {rows.size - 8} more" if rows.size > 8 else "")
-
-
-def _listed(array: np.ndarray | None) -> list | None:
-  return None if array is None else np.asarray(array).tolist()
-
-
-def _finite_or_none(value: float):
-  return None if np.isinf(value) else float(value)

@@ -29,9 +29,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from perturbations_tf._src import highs
 from perturbations_tf._src import host_solver
 from perturbations_tf._src import invariants
-from perturbations_tf._src import linear_program
 from perturbations_tf._src import optional
 from perturbations_tf._src import validation
 from perturbations_tf._src.errors import UnsolvedProgramError
@@ -133,7 +133,7 @@ def _constraint(rows: list, upper: list, num_nodes: int):
   """`degree = 2` and the cuts so far."""
   lower = np.full(sum(len(u) for u in upper), -np.inf)
   lower[:num_nodes] = 2.0
-  return linear_program.sparse_constraint(
+  return highs.sparse_constraint(
     np.concatenate(rows), lower, np.concatenate(upper)
   )
 
