@@ -15,10 +15,13 @@ ingredients brings.
 4. PyEPO's 5×5 shortest path as a flow LP: PDLP against the exact grid
    solver, per instance, and the fraction of rounded solutions that are
    optimal.
+5. Warm starts on that flow LP: iterations from each instance's solution
+   for nearby costs against a cold start.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import time
 
 import numpy as np
@@ -26,6 +29,8 @@ import tensorflow as tf
 
 import perturbations_tf as ptf
 from perturbations_tf._src import pdlp
+from perturbations_tf._src import pdlp_solver
+from perturbations_tf._src.program import Program
 
 
 def random_program(
@@ -39,31 +44,24 @@ def random_program(
   return dict(A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=a_eq @ x0, bounds=(0, 1))
 
 
-def _scaled(program: dict, precondition: bool = True) -> pdlp.ScaledProgram:
-  """The random program's constraints, stacked and preconditioned."""
-  return pdlp.scale_program(
-    program["A_eq"],
-    program["b_eq"],
-    program["A_ub"],
-    program["b_ub"],
-    np.zeros(40),
-    np.ones(40),
-    precondition=precondition,
-  )
-
-
-def _compiled(
-  scaled: pdlp.ScaledProgram,
+def _solver(
+  program: dict,
   tolerance: float,
   max_iterations: int,
-  options: pdlp.Options,
-):
-  """`pdlp.solve` over one program as an XLA function of the costs."""
-
-  def solve(costs: tf.Tensor) -> tuple:
-    return pdlp.solve(costs, scaled, tolerance, max_iterations, options=options)
-
-  return tf.function(solve, jit_compile=True)
+  options: pdlp.Options | None = None,
+  precondition: bool = True,
+) -> Callable:
+  """PDLP over the random program, a function of float64 costs to its
+  `Solution`: the backend of `LinearProgram(method='pdlp')` (its compiled
+  solver), with the method's ingredients exposed."""
+  backend = pdlp_solver.Pdlp(
+    Program.of(**program),
+    tolerance=tolerance,
+    max_iterations=max_iterations,
+    options=options,
+    precondition=precondition,
+  )
+  return backend.solve_with_info
 
 
 def _median_seconds(fn, repeats: int = 3) -> float:
@@ -102,10 +100,9 @@ def speed_and_accuracy(quick: bool = False) -> dict:
   highs_seconds = _median_seconds(lambda: highs.solve(costs))
   highs.close()
   rows, tolerance_rows = [], []
-  scaled = _scaled(program)
   for tolerance in (1e-4, 1e-6, 1e-8):
-    solve = _compiled(scaled, tolerance, 50_000, pdlp.Options())
-    x, _, status, iterations = solve(tf.constant(costs))
+    solve = _solver(program, tolerance, 50_000)
+    x, _, status, iterations, *_ = solve(tf.constant(costs))
     seconds = _median_seconds(lambda s=solve: s(tf.constant(costs))[0].numpy())
     objective_error, violation = _errors(program, costs, x.numpy(), reference)
     row = {
@@ -127,7 +124,7 @@ def speed_and_accuracy(quick: bool = False) -> dict:
   # batch and for the small batch the slowest rows finish in.
   iteration_rows = []
   for size in (count, -(-count // pdlp._TAIL_FRACTION)):
-    solve = _compiled(scaled, 0.0, 1024, pdlp.Options())
+    solve = _solver(program, 0.0, 1024)
     batch = tf.constant(costs[:size])
     solve(batch)
     seconds = _median_seconds(lambda s=solve, b=batch: s(b)[0].numpy())
@@ -159,9 +156,8 @@ def ingredients(quick: bool = False) -> dict:
   }
   rows = []
   for name, (precondition, options) in variants.items():
-    scaled = _scaled(program, precondition)
-    solve = _compiled(scaled, 1e-6, 20_000, options)
-    _, _, status, iterations = solve(costs)
+    solve = _solver(program, 1e-6, 20_000, options, precondition)
+    _, _, status, iterations, *_ = solve(costs)
     rows.append(
       {
         "variant": name,
@@ -210,9 +206,52 @@ def flow_shortest_path(quick: bool = False) -> dict:
   }
 
 
+def warm_starts(quick: bool = False) -> dict:
+  """Iterations from a warm start against a cold one, on the 5×5 flow LP:
+  perturbed copies started from their unperturbed instance's solution (the
+  M·B solves of a Fenchel–Young loss), and instances started from their
+  solution for slightly different costs (the previous epoch's)."""
+  count = 64 if quick else 256
+  _, c = ptf.data.shortest_path_data(
+    count, 5, (5, 5), deg=6, noise_width=0.5, seed=0
+  )
+  a_eq, b_eq = ptf.solvers.grid_flow_constraints((5, 5))
+  flow = ptf.solvers.LinearProgram(
+    A_eq=a_eq, b_eq=b_eq, bounds=(0, 1), method="pdlp"
+  )
+  rng = np.random.default_rng(0)
+  start = flow.solve_with_info(c)
+  cases = {
+    f"perturbed copies, σ = {sigma:g}": c + sigma * rng.normal(size=c.shape)
+    for sigma in (0.1, 1.0)
+  } | {
+    f"costs × (1 + {drift:g}·Z)": c * (1 + drift * rng.normal(size=c.shape))
+    for drift in (0.01, 0.05)
+  }
+  rows = []
+  for name, costs in cases.items():
+    cold = flow.solve_with_info(costs)
+    warm = flow.solve_with_info(costs, initial=start)
+    rows.append(
+      {
+        "costs solved": name,
+        "cold: mean iterations": float(np.mean(cold.iterations)),
+        "warm: mean iterations": float(np.mean(warm.iterations)),
+        "cold: most": int(np.max(cold.iterations)),
+        "warm: most": int(np.max(warm.iterations)),
+        "warm converged": float(np.mean(warm.status == pdlp.CONVERGED)),
+      }
+    )
+  return {
+    f"PDLP warm starts on the 5×5 flow LP ({count} instances, started "
+    "from each instance's solution for its unperturbed costs)": rows
+  }
+
+
 def run(quick: bool = False) -> dict:
   return {
     **speed_and_accuracy(quick),
     **ingredients(quick),
     **flow_shortest_path(quick),
+    **warm_starts(quick),
   }
