@@ -222,13 +222,14 @@ def _in_dtype(x: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
   error (eager mode and graphs)."""
   dtype = validation.solution_dtype(dtype)
   cast = tf.cast(x, dtype)
-  if dtype.max >= tf.float64.max:
+  largest = float(dtype.max)  # A bfloat16 scalar in older TensorFlow.
+  if largest >= tf.float64.max:
     return cast
   return invariants.checked(
     cast,
     tf.math.is_finite(cast) | ~tf.math.is_finite(x),
     f"LinearProgram: a solution exceeds the range of {dtype.name} "
-    f"(±{dtype.max:.4g}); pass float32 or float64 costs.",
+    f"(±{largest:.4g}); pass float32 or float64 costs.",
   )
 
 
