@@ -5,10 +5,33 @@ machine."""
 from __future__ import annotations
 
 import datetime
+import os
+import platform
 import subprocess
 
-from benchmarks import run as run_lib
+import tensorflow as tf
+
 import perturbations_tf as ptf
+
+
+def machine() -> str:
+  """The CPU model and cores, the GPUs, TensorFlow's and Python's versions."""
+  cpu = platform.processor() or platform.machine()
+  try:
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+      cpu = next(
+        line.split(":", 1)[1].strip()
+        for line in f
+        if line.startswith("model name")
+      )
+  except (OSError, StopIteration):
+    pass
+  gpus = tf.config.list_physical_devices("GPU")
+  return (
+    f"{cpu}, {os.cpu_count()} cores"
+    + (f", {len(gpus)} GPU(s)" if gpus else ", no GPU")
+    + f"; TensorFlow {tf.__version__}, Python {platform.python_version()}"
+  )
 
 
 def _commit() -> str:
@@ -37,7 +60,7 @@ def record() -> dict:
     "version": ptf.__version__,
     "commit": _commit(),
     "date": datetime.date.today().isoformat(),
-    "machine": run_lib.machine(),
+    "machine": machine(),
   }
 
 

@@ -51,6 +51,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from benchmarks import provenance
 from benchmarks import run as run_lib
 from experiments import predict_then_optimize as pto
 from experiments.predict_then_optimize import NOT_JIT
@@ -374,7 +375,7 @@ def main(argv):
     json.dump(
       {
         "settings": settings,
-        "machine": run_lib.machine(),
+        "machine": provenance.machine(),
         "runs": runs,
         "table": rows,
       },
@@ -385,7 +386,7 @@ def main(argv):
   with open(
     os.path.join(f.output_dir, f"{name}.md"), "w", encoding="utf-8"
   ) as out:
-    out.write(f"Machine: {run_lib.machine()}.\n\n{markdown}")
+    out.write(f"Machine: {provenance.machine()}.\n\n{markdown}")
   print(markdown)
 
 

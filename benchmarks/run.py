@@ -27,27 +27,28 @@ ratio or a rate measured in this process, side by side with its baseline:
 7. exact TSP: `ptf.solvers.TSP`'s formulation against two others through
    the same HiGHS (`tsp_formulations.py`).
 
-Each section records the machine it ran on (CPU model, cores, GPUs,
-TensorFlow and Python versions), printed above its tables: sections
-updated with `--only` on another machine say so.
+Each section records what it was measured with (`provenance.py`): the
+library's version, the commit (`+changes` when the tree had some), the
+date and the machine (CPU model, cores, GPUs, TensorFlow and Python
+versions), printed above its tables; a section updated with `--only`
+says its own.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import platform
 import time
 
 from absl import app
 from absl import flags
-import tensorflow as tf
 
 from benchmarks import equal_accuracy
 from benchmarks import gradient_quality
 from benchmarks import memory
 from benchmarks import overhead
 from benchmarks import pdlp
+from benchmarks import provenance
 from benchmarks import solvers_speed
 from benchmarks import throughput
 from benchmarks import tsp_formulations
@@ -63,25 +64,6 @@ SECTIONS = {
   "throughput": throughput.run,
   "tsp": tsp_formulations.run,
 }
-
-
-def machine() -> str:
-  cpu = platform.processor() or platform.machine()
-  try:
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-      cpu = next(
-        line.split(":", 1)[1].strip()
-        for line in f
-        if line.startswith("model name")
-      )
-  except (OSError, StopIteration):
-    pass
-  gpus = tf.config.list_physical_devices("GPU")
-  return (
-    f"{cpu}, {os.cpu_count()} cores"
-    + (f", {len(gpus)} GPU(s)" if gpus else ", no GPU")
-    + f"; TensorFlow {tf.__version__}, Python {platform.python_version()}"
-  )
 
 
 def to_markdown(title: str, rows: list) -> str:
@@ -107,6 +89,16 @@ def to_markdown(title: str, rows: list) -> str:
   return "\n".join(lines) + "\n"
 
 
+def section_provenance(results: dict, name: str) -> str:
+  """The line under a section's title: what it was measured with, or, for
+  a section run before results recorded it, the machine alone."""
+  recorded = results.get("provenance", {}).get(name)
+  if recorded:
+    return provenance.header(recorded)
+  machine = results.get("machines", {}).get(name, "unknown")
+  return f"Machine: {machine} (version, commit and date not recorded)."
+
+
 def main(argv):
   del argv
   f = flags.FLAGS
@@ -119,7 +111,7 @@ def main(argv):
   if f.only and os.path.exists(path):  # Update those sections, keep the rest.
     with open(path, encoding="utf-8") as previous:
       results = json.load(previous)
-  results.setdefault("machines", {})
+  results.setdefault("provenance", {})
   results.update(quick=f.quick)
   start = time.time()
   for name, run in SECTIONS.items():
@@ -127,7 +119,7 @@ def main(argv):
       continue
     print(f"== {name}", flush=True)
     results["sections"][name] = run(quick=f.quick)
-    results["machines"][name] = machine()
+    results["provenance"][name] = provenance.record()
     for title, rows in results["sections"][name].items():
       print(to_markdown(title, rows), flush=True)
   results["wall_time_s"] = time.time() - start
@@ -138,9 +130,7 @@ def main(argv):
   for name in SECTIONS:
     if name not in results["sections"]:
       continue
-    markdown.append(
-      f"## {name}\n\nMachine: {results['machines'].get(name, 'unknown')}.\n"
-    )
+    markdown.append(f"## {name}\n\n{section_provenance(results, name)}\n")
     for title, rows in results["sections"][name].items():
       markdown.append(to_markdown(title, rows))
   with open(path, "w", encoding="utf-8") as out:
