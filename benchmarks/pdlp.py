@@ -171,8 +171,9 @@ def ingredients(quick: bool = False) -> dict:
   }
 
 
-def flow_shortest_path(quick: bool = False) -> dict:
-  count = 200 if quick else 1000
+def _flow_instances(count: int) -> tuple[np.ndarray, ptf.solvers.LinearProgram]:
+  """PyEPO's 5×5 shortest-path costs (degree 6, noise 0.5) and the flow LP
+  over that grid, through PDLP."""
   _, c = ptf.data.shortest_path_data(
     count, 5, (5, 5), deg=6, noise_width=0.5, seed=0
   )
@@ -180,6 +181,12 @@ def flow_shortest_path(quick: bool = False) -> dict:
   flow = ptf.solvers.LinearProgram(
     A_eq=a_eq, b_eq=b_eq, bounds=(0, 1), method="pdlp"
   )
+  return c, flow
+
+
+def flow_shortest_path(quick: bool = False) -> dict:
+  count = 200 if quick else 1000
+  c, flow = _flow_instances(count)
   solve = tf.function(flow, jit_compile=True)
   exact = tf.function(
     lambda t: ptf.solvers.grid_arc_shortest_path(t, grid=(5, 5)),
@@ -212,13 +219,7 @@ def warm_starts(quick: bool = False) -> dict:
   M·B solves of a Fenchel–Young loss), and instances started from their
   solution for slightly different costs (the previous epoch's)."""
   count = 64 if quick else 256
-  _, c = ptf.data.shortest_path_data(
-    count, 5, (5, 5), deg=6, noise_width=0.5, seed=0
-  )
-  a_eq, b_eq = ptf.solvers.grid_flow_constraints((5, 5))
-  flow = ptf.solvers.LinearProgram(
-    A_eq=a_eq, b_eq=b_eq, bounds=(0, 1), method="pdlp"
-  )
+  c, flow = _flow_instances(count)
   rng = np.random.default_rng(0)
   start = flow.solve_with_info(c)
   cases = {

@@ -34,21 +34,17 @@ def machine() -> str:
   )
 
 
+def _git(*args: str) -> str:
+  return subprocess.run(
+    ["git", *args], capture_output=True, text=True, check=True
+  ).stdout.strip()
+
+
 def _commit() -> str:
   """`git describe`-like: the commit, `+changes` if the tree differs."""
   try:
-    commit = subprocess.run(
-      ["git", "rev-parse", "--short=12", "HEAD"],
-      capture_output=True,
-      text=True,
-      check=True,
-    ).stdout.strip()
-    changed = subprocess.run(
-      ["git", "status", "--porcelain", "--untracked-files=no"],
-      capture_output=True,
-      text=True,
-      check=True,
-    ).stdout.strip()
+    commit = _git("rev-parse", "--short=12", "HEAD")
+    changed = _git("status", "--porcelain", "--untracked-files=no")
   except (OSError, subprocess.CalledProcessError):
     return "unknown"
   return commit + ("+changes" if changed else "")
