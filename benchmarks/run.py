@@ -23,7 +23,8 @@ ratio or a rate measured in this process, side by side with its baseline:
    its peak, keeping the noise or regenerating it from its seed;
 5. training throughput of the shortest-path experiment, FY against baselines;
 6. `LinearProgram(method='pdlp')` against HiGHS, its tolerance and what each
-   of its ingredients brings (`pdlp.py`);
+   of its ingredients brings (`pdlp.py`), and its warm starts from memory
+   in training (`pdlp_warm_starts`);
 7. exact TSP: `ptf.solvers.TSP`'s formulation against two others through
    the same HiGHS (`tsp_formulations.py`).
 
@@ -60,6 +61,7 @@ SECTIONS = {
   "solvers": solvers_speed.run,
   "knapsack": solvers_speed.knapsacks,
   "pdlp": pdlp.run,
+  "pdlp_warm_starts": pdlp.warm_starts_in_training,
   "memory": memory.run,
   "throughput": throughput.run,
   "tsp": tsp_formulations.run,

@@ -183,6 +183,11 @@ class Config(common.TrainConfig):
     "'highs' (HiGHS on the host).",
     choices=("grid", "pdlp", "highs"),
   )
+  lp_warm_starts: int = common.field(
+    0,
+    "Flow LP through PDLP: solved rows each method's solver remembers to "
+    "warm-start new rows from (LinearProgram's warm_starts; 0: cold).",
+  )
   lp_executor: str = common.field(
     "processes",
     "Host solvers (HiGHS for the knapsack, flow LP and TSP; Clarabel for "
@@ -232,6 +237,13 @@ class Config(common.TrainConfig):
         f"--methods=cave needs the feasible set as a polyhedron, which "
         f"--problem={self.problem} does not give (see the binary's help): "
         "drop cave."
+      )
+    if self.lp_warm_starts < 0 or (
+      self.lp_warm_starts and self.shortest_path_solver != "pdlp"
+    ):
+      raise ValueError(
+        "--lp_warm_starts must be >= 0, and applies to "
+        f"--shortest_path_solver=pdlp only, got {self.lp_warm_starts}."
       )
     if not self.cave_interior >= 0:
       raise ValueError(
@@ -424,6 +436,9 @@ def problem_solver(config: Config, problem: Problem):
       bounds=(0, 1),
       method=config.shortest_path_solver,
       **host,
+      **(
+        {"warm_starts": config.lp_warm_starts} if config.lp_warm_starts else {}
+      ),
     )
   if config.knapsack_solver == "packings":
     return ptf.solvers.Knapsack(problem.weights, problem.capacity)
@@ -589,6 +604,9 @@ def train_one(
 ) -> dict[str, float]:
   """Trains the linear model with one method; its regrets and times."""
   problem, solver, w_train, w_test, exact = cell
+  if config.lp_warm_starts:
+    # Each method starts from its own solutions, not another method's.
+    solver = problem_solver(config, problem)
   keras.utils.set_random_seed(seed)
   loss, target = make_loss(config, method, solver, w_train, seed)
   y = {

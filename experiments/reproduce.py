@@ -287,15 +287,20 @@ def pto_runs(quick: bool) -> list[Run]:
       Run(
         f"predict_then_optimize/flow_lp_{solver}",
         "predict_then_optimize",
-        _flagfiles("configs/predict_then_optimize_flow_lp.cfg")
-        + (f"--shortest_path_solver={solver}",),
+        _flagfiles("configs/predict_then_optimize_flow_lp.cfg") + extra,
       )
-      for solver in FLOW_LP_SOLVERS
+      for solver, extra in FLOW_LP_SOLVERS.items()
     ]
   )
 
 
-FLOW_LP_SOLVERS = ("grid", "pdlp", "highs")
+# The flow LP's solvers: each run's name and its extra flags.
+FLOW_LP_SOLVERS = {
+  "grid": ("--shortest_path_solver=grid",),
+  "pdlp": ("--shortest_path_solver=pdlp",),
+  "pdlp_warm": ("--shortest_path_solver=pdlp", "--lp_warm_starts=1000"),
+  "highs": ("--shortest_path_solver=highs",),
+}
 # The defaults of PG and CaVE against the alternatives one flag away: per
 # flagfile, each run's folder and extra flags (the defaults first).
 ALTERNATIVES = ("--nopg_central", "--cave_interior=0")

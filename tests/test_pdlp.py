@@ -18,6 +18,7 @@ import tensorflow as tf
 
 import perturbations_tf as ptf
 from perturbations_tf._src import pdlp
+from perturbations_tf._src import pdlp_memory
 from perturbations_tf._src import pdlp_program
 from perturbations_tf._src import pdlp_solver
 from perturbations_tf._src.program import Program
@@ -396,3 +397,57 @@ def test_warm_starts_take_fewer_iterations_to_the_same_answer(rng):
   )
   with pytest.raises(ValueError, match="HiGHS's solutions are exact"):
     ptf.solvers.LinearProgram(**random_program(rng)).solve_with_info(costs)
+
+
+def test_a_memory_of_solutions_warm_starts_each_row_from_the_nearest(rng):
+  program = random_program(rng)
+  costs = rng.normal(size=(32, 40))
+  shuffled = rng.permutation(32)
+  # The same instances a little changed, in another order and magnitude.
+  nearby = 1e3 * (costs + 0.01 * rng.normal(size=costs.shape))[shuffled]
+  cold = ptf.solvers.LinearProgram(**program, method="pdlp")
+  lp = ptf.solvers.LinearProgram(**program, method="pdlp", warm_starts=64)
+  assert serialization.round_trip(lp).get_config()["warm_starts"] == 64
+  first = lp.solve_with_info(costs)
+  np.testing.assert_array_equal(  # An empty memory starts from 0.
+    first.iterations, cold.solve_with_info(costs).iterations
+  )
+  reference = cold.solve_with_info(nearby)
+  # Under XLA too: the memory's variables are read and written in the
+  # compiled graph.
+  warm = tf.function(lp.solve_with_info, jit_compile=True)(tf.constant(nearby))
+  assert (warm.status.numpy() == STATUS["converged"]).all()
+  assert np.mean(warm.iterations) < 0.8 * np.mean(reference.iterations)
+  np.testing.assert_allclose(
+    np.sum(nearby * warm.x.numpy(), 1),
+    np.sum(nearby * reference.x.numpy(), 1),
+    rtol=1e-5,
+  )
+  # Each row started from its own instance's solution: its start was
+  # already near its answer.
+  _, y0 = lp._backend.memory.starts(tf.constant(costs[shuffled]))
+  np.testing.assert_allclose(
+    y0, first.y.numpy()[shuffled], rtol=1e-9, atol=1e-12
+  )
+
+
+def test_the_memory_is_a_ring_of_the_latest_rows():
+  memory = pdlp_memory.WarmStartMemory(2, columns=2, rows=1)
+  rows = tf.constant([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]], tf.float64)
+  memory.remember(rows, rows, tf.constant([[1.0], [2.0], [3.0]], tf.float64))
+  # A batch larger than the memory keeps its last rows.
+  x0, y0 = memory.starts(rows)
+  np.testing.assert_array_equal(x0, [[0, 1], [0, 1], [-1, 0]])
+  np.testing.assert_array_equal(y0, [[2], [2], [3]])
+  memory.remember(rows[:1], rows[:1], tf.constant([[4.0]], tf.float64))
+  x0, _ = memory.starts(rows)  # [0, 1] was the oldest: overwritten.
+  np.testing.assert_array_equal(x0, [[1, 0], [1, 0], [-1, 0]])
+
+
+def test_warm_starts_need_pdlp():
+  with pytest.raises(ValueError, match="warm_starts applies to method='pdlp'"):
+    ptf.solvers.LinearProgram(A_ub=[[1.0]], b_ub=[1.0], warm_starts=8)
+  with pytest.raises(ValueError, match="warm_starts must be a positive"):
+    ptf.solvers.LinearProgram(
+      A_ub=[[1.0]], b_ub=[1.0], method="pdlp", warm_starts=-1
+    )

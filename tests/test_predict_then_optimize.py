@@ -102,24 +102,33 @@ def test_tsp_and_portfolio_train_every_method_that_applies(
 
 
 def test_the_shortest_path_as_a_flow_lp_trains_as_the_grid_solver(tmp_path):
-  """SPO+ through the flow LP (PDLP in the graph, HiGHS on the host) meets
-  the grid solver's decisions, so it ends at the grid's regret."""
+  """SPO+ through the flow LP (PDLP in the graph, cold or warm-started,
+  HiGHS on the host) meets the grid solver's decisions, so it ends at the
+  grid's regret."""
   regret = {}
-  for solver in ("grid", "pdlp", "highs"):
+  for name, solver, warm in (
+    ("grid", "grid", 0),
+    ("pdlp", "pdlp", 0),
+    ("pdlp_warm", "pdlp", 60),
+    ("highs", "highs", 0),
+  ):
     config = tiny(
-      tmp_path / solver,
+      tmp_path / name,
       methods=["spo_plus"],
       shortest_path_solver=solver,
+      lp_warm_starts=warm,
       lp_executor="threads",
       num_workers=1,
     )
     runs = pto.run(config)["metrics"]["runs"]
-    regret[solver] = runs["spo_plus/n60_deg4_noise0.5_seed0"][
+    regret[name] = runs["spo_plus/n60_deg4_noise0.5_seed0"][
       "test_normalized_regret"
     ]
   assert 0 < regret["grid"] < 1
-  assert regret["pdlp"] == pytest.approx(regret["grid"], abs=1e-3)
-  assert regret["highs"] == pytest.approx(regret["grid"], abs=1e-3)
+  for name in ("pdlp", "pdlp_warm", "highs"):
+    assert regret[name] == pytest.approx(regret["grid"], abs=1e-3), name
+  with pytest.raises(ValueError, match="--lp_warm_starts"):
+    tiny(tmp_path / "bad", lp_warm_starts=60).validate()
 
 
 def test_rerun_skips_finished_runs_and_seeds_repeat(tmp_path):

@@ -117,9 +117,10 @@ def test_docs_figures_tables_and_results_page(smoke):
   ):
     assert tables[study].startswith(f"*30 training instances, {noise}*\n\n")
     assert tables[study].count("\n") == 2 + 2 + methods
-  # Two methods through three solvers, one data cell.
-  # Header, rule, then 2 methods × 3 solvers × 2 degrees of the smoke.
-  assert tables["pto_flow_lp"].count("\n") == 2 + 2 * 3 * 2
+  # Two methods through four solvers (PDLP cold and warm), one data cell.
+  # Header, rule, then 2 methods × 4 solvers × 2 degrees of the smoke.
+  assert tables["pto_flow_lp"].count("\n") == 2 + 2 * 4 * 2
+  assert "| spo_plus | pdlp_warm |" in tables["pto_flow_lp"]
   # Eight methods of the catalogue, two degrees.
   assert tables["pto_catalogue"].count("\n") == 2 + 8 * 2
   # The defaults (three methods) and the alternatives (two), two degrees;

@@ -109,10 +109,15 @@ class LinearProgram:
     method: `'highs'` (default) or `'pdlp'`.
     tolerance: `pdlp`: the relative tolerance of convergence (above).
     max_iterations: `pdlp`: the most iterations per call.
+    warm_starts: `pdlp`: how many solved rows to remember; each new row
+      then starts from the remembered solution whose costs are nearest
+      (scaled to unit ∞-norm) instead of from 0. In training, a memory of
+      the training set's size starts each instance from its previous
+      epoch's solution. 0 (default): every row starts from 0.
 
   Raises:
-    ValueError: on malformed constraints or bounds, or integrality with
-      `method='pdlp'`.
+    ValueError: on malformed constraints or bounds, integrality with
+      `method='pdlp'`, or `warm_starts` with `method='highs'`.
     InfeasibleProgramError: at construction with HiGHS, when no x satisfies
       the constraints (checked once with zero costs).
     ImportError: HiGHS without scipy.
@@ -153,6 +158,7 @@ class LinearProgram:
     method: str = "highs",
     tolerance: float = 1e-6,
     max_iterations: int = 20_000,
+    warm_starts: int = 0,
   ):
     self.method = validation.one_of(method, METHODS, "method")
     self.tolerance = validation.positive_number(tolerance, "tolerance")
@@ -167,6 +173,12 @@ class LinearProgram:
         "method='pdlp' solves linear programs only: integrality needs "
         "method='highs' (a MILP), or drop integrality for the LP relaxation."
       )
+    if warm_starts and method != "pdlp":
+      raise ValueError(
+        "warm_starts applies to method='pdlp'; HiGHS's solves start cold."
+      )
+    if warm_starts:
+      validation.positive_int(warm_starts, "warm_starts")
     self.num_variables = self._program.num_variables
     self.maximize = bool(maximize)
     self.__name__ = "LinearProgram"
@@ -180,11 +192,16 @@ class LinearProgram:
       method=method,
       tolerance=self.tolerance,
       max_iterations=self.max_iterations,
+      warm_starts=warm_starts,
     )
     self._backend: _Backend
     if method == "pdlp":
       self._backend = pdlp_solver.Pdlp(
-        self._program, self.maximize, self.tolerance, self.max_iterations
+        self._program,
+        self.maximize,
+        self.tolerance,
+        self.max_iterations,
+        warm_starts=warm_starts,
       )
     else:
       self._backend = highs.Highs(

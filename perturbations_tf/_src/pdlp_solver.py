@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from perturbations_tf._src import invariants
 from perturbations_tf._src import pdlp
+from perturbations_tf._src import pdlp_memory
 from perturbations_tf._src import pdlp_program
 from perturbations_tf._src import program as program_lib
 from perturbations_tf._src import validation
@@ -100,6 +101,8 @@ class Pdlp:
     max_iterations: the most iterations per call.
     options: the method's ingredients (`pdlp.Options`; default all on).
     precondition: the diagonal preconditioning (off only to measure it).
+    warm_starts: the solved rows remembered to start new rows from (the
+      nearest costs', `pdlp_memory.py`); 0 starts every row from 0.
   """
 
   def __init__(
@@ -110,6 +113,7 @@ class Pdlp:
     max_iterations: int = 20_000,
     options: pdlp.Options | None = None,
     precondition: bool = True,
+    warm_starts: int = 0,
   ):
     self.program = program
     self.maximize = maximize
@@ -118,6 +122,12 @@ class Pdlp:
     self.max_iterations = max_iterations
     self.options = options or pdlp.Options()
     self._data: pdlp_program.Data | None = None
+    m, n = self.prepared.shape
+    self.memory = (
+      pdlp_memory.WarmStartMemory(warm_starts, columns=n, rows=m)
+      if warm_starts and m
+      else None
+    )
 
   def __call__(self, costs: tf.Tensor) -> tf.Tensor:
     """The solutions; infeasible or unbounded rows raise in eager mode and
@@ -151,13 +161,16 @@ class Pdlp:
     self, costs: tf.Tensor, initial: Solution | None = None
   ) -> Solution:
     """Solves each row of `costs` `[B, n]` (in the program's sense), from
-    `initial`'s `(x, y)` where given (a warm start), else from 0."""
+    `initial`'s `(x, y)` where given (a warm start), else from the
+    memory's nearest solution (with `warm_starts`) or from 0."""
     costs = validation.check_finite(costs, "LinearProgram")
     c = tf.cast(costs, tf.float64)
     prepared = self.prepared
     c = prepared.reduced_costs(-c if self.maximize else c)
     m, _ = prepared.shape
-    if initial is None:
+    if initial is None and self.memory is not None:
+      x0, y0 = self.memory.starts(c)
+    elif initial is None:
       x0 = tf.zeros_like(c)
       y0 = tf.zeros(tf.stack([tf.shape(c)[0], m]), tf.float64)
     else:
@@ -169,6 +182,8 @@ class Pdlp:
       result = _bounds_only(c, self._tensors())
     else:
       result = self._iterate(c, x0, y0)
+      if self.memory is not None:
+        self.memory.remember(c, result.x, result.y)
     return Solution(
       x=prepared.full_primal(result.x, self.program.lower, self.program.upper),
       y=prepared.full_dual(result.y),
