@@ -47,11 +47,37 @@ def test_every_api_entry_is_a_public_name_at_its_home():
 
 def test_the_sense_table_says_what_each_solver_declares():
   page = (ROOT / "docs" / "conventions.md").read_text(encoding="utf-8")
-  rows = dict(
-    re.findall(r"^\| `solvers\.(\w+)[^|]*\| `(True|False)` \|", page, re.M)
-  )
-  assert {"argmax", "Knapsack", "TSP", "Portfolio", "shortest_path"} <= set(
-    rows
-  )
-  for name, declared in rows.items():
-    assert str(getattr(ptf.solvers, name).maximize) == declared, name
+  rows = re.findall(r"^\| (`solvers\.[^|]*)\| `(True|False)` \|", page, re.M)
+  declared = {
+    name: value
+    for cell, value in rows
+    for name in re.findall(r"`(?:solvers\.)?(\w+)`", cell)
+  }
+  # Every solver of the namespace that declares a fixed sense is a row.
+  fixed = {
+    name
+    for name in ptf.solvers.__all__
+    if isinstance(getattr(getattr(ptf.solvers, name), "maximize", None), bool)
+  }
+  assert fixed == set(declared)
+  for name, value in declared.items():
+    assert str(getattr(ptf.solvers, name).maximize) == value, name
+
+
+def test_the_targets_table_names_every_loss_and_metric():
+  page = (ROOT / "docs" / "conventions.md").read_text(encoding="utf-8")
+  table = page.split("## Targets: `y_true`")[1].split("\n## ")[0]
+  named = set(re.findall(r"`(?:losses\.|metrics\.)?(\w+)`", table))
+  assert set(ptf.losses.__all__) <= named
+  assert set(ptf.metrics.__all__) <= named
+
+
+def test_the_design_pages_layout_names_every_module():
+  text = (ROOT / "docs" / "design.md").read_text(encoding="utf-8")
+  layout = text.split("## Layout", 1)[1].split("```")[1]
+  named = set(re.findall(r"\w+\.py", layout))
+  package = ROOT / "perturbations_tf"
+  modules = {p.name for p in package.glob("*.py")} | {
+    p.name for p in (package / "_src").glob("*.py")
+  }
+  assert named == modules

@@ -616,6 +616,22 @@ def test_flagfiles_parse_and_validate(name):
   config = common.config_from_flags(module.Config, flag_values)
   config.validate()
   assert config.output_dir.startswith("runs/")
+  if module is predict_then_optimize:
+    with open(os.path.join(ROOT, "configs", name), encoding="utf-8") as f:
+      text = f.read()
+    # Pinned, so the documented command trains the documented methods
+    # when the binary gains more; and the runs it announces are its runs.
+    assert "--methods=" in text, name
+    announced = re.search(r"\((\d+) runs", text)
+    if announced:
+      runs = (
+        len(config.num_train)
+        * len(config.degrees)
+        * len(config.noise_widths)
+        * config.num_seeds
+        * len(config.methods)
+      )
+      assert int(announced.group(1)) == runs, name
 
 
 # A run killed by SIGKILL in the middle of its second epoch (no clean-up, as

@@ -48,9 +48,8 @@ def _max_neighbour(x: tf.Tensor, connectivity: int) -> tf.Tensor:
   """The largest value among each cell's neighbours and itself, `[B, H, W, 1]`.
 
   Distances are relaxed negated (padding never wins a max), as a running
-  maximum of shifted copies: on a 2-core AMD EPYC 8× faster than a 3×3
-  `max_pool2d`, which is slow there for one channel
-  (`benchmarks/solvers_speed.py`)."""
+  maximum of shifted copies, not a 3×3 `max_pool2d`, which is slow for one
+  channel on AMD EPYC CPUs."""
   h, w = tf.shape(x)[1], tf.shape(x)[2]
   padded = tf.pad(
     x, [[0, 0], [1, 1], [1, 1], [0, 0]], constant_values=-float("inf")
@@ -264,9 +263,8 @@ _COMPILED: dict = {}
 def _compiled(connectivity: int, schedule: str):
   """The solver on checked, floored costs as one XLA program, in every mode:
   XLA fuses each relaxation and runs the loops without TensorFlow's
-  per-operation dispatch — 2.7× faster than a plain graph at 640 × 12×12
-  on a 2-core CPU (`benchmarks/solvers_speed.py`), and the same program in
-  eager mode, graphs and jit-compiled steps."""
+  per-operation dispatch, and the same program in eager mode, graphs and
+  jit-compiled steps."""
   key = (connectivity, schedule)
   if key not in _COMPILED:
     _COMPILED[key] = tf.function(
