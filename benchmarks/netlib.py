@@ -26,8 +26,8 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
-from benchmarks import provenance
 from benchmarks import timing
+from experiments import provenance
 import perturbations_tf as ptf
 
 DIRECTORY = os.path.join(os.path.dirname(__file__), "netlib")

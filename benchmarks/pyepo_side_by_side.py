@@ -51,9 +51,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from benchmarks import provenance
 from benchmarks import run as run_lib
 from experiments import predict_then_optimize as pto
+from experiments import provenance
 from experiments.predict_then_optimize import NOT_JIT
 from experiments.predict_then_optimize import POOL_LOSSES
 from experiments.predict_then_optimize import pool_capacity
@@ -369,13 +369,14 @@ def main(argv):
     "" if f.problem == "shortest_path" else f"_{f.problem}"
   )
   os.makedirs(f.output_dir, exist_ok=True)
+  record = provenance.record()
   with open(
     os.path.join(f.output_dir, f"{name}.json"), "w", encoding="utf-8"
   ) as out:
     json.dump(
       {
         "settings": settings,
-        "machine": provenance.machine(),
+        "provenance": record,
         "runs": runs,
         "table": rows,
       },
@@ -386,7 +387,7 @@ def main(argv):
   with open(
     os.path.join(f.output_dir, f"{name}.md"), "w", encoding="utf-8"
   ) as out:
-    out.write(f"Machine: {provenance.machine()}.\n\n{markdown}")
+    out.write(f"{provenance.header(record)}\n\n{markdown}")
   print(markdown)
 
 

@@ -49,10 +49,10 @@ from benchmarks import gradient_quality
 from benchmarks import memory
 from benchmarks import overhead
 from benchmarks import pdlp
-from benchmarks import provenance
 from benchmarks import solvers_speed
 from benchmarks import throughput
 from benchmarks import tsp_formulations
+from experiments import provenance
 
 SECTIONS = {
   "overhead": overhead.run,

@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from experiments import cli
+from experiments import provenance
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 
@@ -389,12 +390,13 @@ class Trainer:
     )
 
   def write_results(self, metrics: dict[str, dict[str, float]]) -> dict:
-    """Writes results.json (flags, metrics per split, wall time) on the
-    chief."""
+    """Writes results.json (flags, metrics per split, wall time, and what
+    it was measured with: `provenance.record()`) on the chief."""
     results = {
       "config": dataclasses.asdict(self.config),
       "metrics": metrics,
       "wall_time_s": time.time() - self.start,
+      "provenance": provenance.record(),
     }
     if self.is_chief:
       write_json_atomically(

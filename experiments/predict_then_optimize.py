@@ -43,38 +43,21 @@ every run's metrics and, per method and cell, the mean ± std over seeds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import dataclasses
 import math
 import os
 import time
+from typing import Any
 from typing import NamedTuple
 
 import keras
 import numpy as np
 
 from experiments import common
-from experiments import losses
 import perturbations_tf as ptf
 from perturbations_tf import solvers
 
-METHODS = (
-  "two_stage",
-  "spo_plus",
-  "dbb",
-  "nid",
-  "dpo",
-  "pfyl",
-  "imle",
-  "aimle",
-  "nce",
-  "cmap",
-  "pointwise_ltr",
-  "pairwise_ltr",
-  "listwise_ltr",
-  "pg",
-  "rfy",
-  "cave",
-)
 # The losses over a SolutionCache's pool (seeded with the training
 # solutions), by method; the ranking losses take the costs as targets.
 POOL_LOSSES = {
@@ -84,6 +67,117 @@ POOL_LOSSES = {
   "pairwise_ltr": ptf.losses.PairwiseLTRLoss,
   "listwise_ltr": ptf.losses.ListwiseLTRLoss,
 }
+
+
+# Each method's loss and the targets it trains on ('costs', 'solutions' or
+# 'both': `ptf.data.stack_targets(c, w*)`), built from the run's settings,
+# the problem's solver, the training solutions and the seed.
+Builder = Callable[..., tuple[Any, str]]  # (config, solver, w*, seed)
+
+
+def _two_stage(config: Config, solver, w_train, seed):
+  return ptf.losses.LeastSquaresLoss(), "costs"
+
+
+def _spo_plus(config: Config, solver, w_train, seed):
+  return ptf.losses.SPOPlusLoss(solver), "both"
+
+
+def _pfyl(config: Config, solver, w_train, seed):
+  loss = ptf.losses.FenchelYoungLoss(
+    solver, config.num_samples, config.sigma, seed=seed
+  )
+  return loss, "solutions"
+
+
+def _pg(config: Config, solver, w_train, seed):
+  return ptf.losses.PGLoss(
+    solver, h=config.pg_h, central=config.pg_central
+  ), "costs"
+
+
+def _rfy(config: Config, solver, w_train, seed):
+  return ptf.losses.RegularizedFenchelYoungLoss(
+    solver, lam=config.rfy_lambda, max_iterations=config.rfy_max_iterations
+  ), "solutions"
+
+
+def _cave(config: Config, solver, w_train, seed):
+  return ptf.losses.CaVELoss(
+    constraints_solver(config, solver), interior=config.cave_interior
+  ), "solutions"
+
+
+def _decision(layer: Callable, target: str = "objective", norm: str = "l1"):
+  """A decision layer's method (PyEPO's pattern B): `ptf.losses.DecisionLoss`
+  over `layer(config, solver, seed)`."""
+
+  def build(config: Config, solver, w_train, seed):
+    loss = ptf.losses.DecisionLoss(layer(config, solver, seed), target, norm)
+    return loss, "both"
+
+  return build
+
+
+def _pool(method: str):
+  """A loss over a `SolutionCache` seeded with the training solutions; the
+  ranking losses take the costs as targets."""
+
+  def build(config: Config, solver, w_train, seed):
+    cache = ptf.solvers.SolutionCache(
+      solver,
+      shape=w_train.shape[1:],
+      solve_fraction=config.solve_ratio,
+      capacity=pool_capacity(
+        len(w_train), config.batch_size, config.epochs, config.solve_ratio
+      ),
+      initial_solutions=w_train,
+      seed=seed,
+    )
+    target = "costs" if method.endswith("ltr") else "solutions"
+    return POOL_LOSSES[method](cache), target
+
+  return build
+
+
+BUILDERS: dict[str, Builder] = {
+  "two_stage": _two_stage,
+  "spo_plus": _spo_plus,
+  "dbb": _decision(
+    lambda config, solver, seed: ptf.layers.Blackbox(solver, config.dbb_lambda)
+  ),
+  "nid": _decision(
+    lambda config, solver, seed: ptf.layers.NegativeIdentity(solver)
+  ),
+  # Normal noise is symmetric: θ ± σZ alike.
+  "dpo": _decision(
+    lambda config, solver, seed: ptf.layers.Perturbed(
+      solver, config.num_samples, config.sigma, seed=seed
+    ),
+    "solution",
+    "l2",
+  ),
+  "pfyl": _pfyl,
+  "imle": _decision(
+    lambda config, solver, seed: ptf.layers.IMLE(
+      solver, config.num_samples, config.sigma, config.imle_lambda, seed=seed
+    ),
+    "solution",
+  ),
+  "aimle": _decision(
+    lambda config, solver, seed: ptf.layers.AIMLE(
+      solver, config.num_samples, config.sigma, seed=seed
+    ),
+    "solution",
+  ),
+  **{method: _pool(method) for method in POOL_LOSSES},
+  "pg": _pg,
+  "rfy": _rfy,
+  "cave": _cave,
+}
+METHODS = tuple(BUILDERS)
+
+
 PROBLEMS = ("shortest_path", "knapsack", "tsp", "portfolio")
 # CaVE reads the binding constraints of a polyhedron (module docstring).
 POLYHEDRAL = ("shortest_path", "knapsack")
@@ -510,56 +604,8 @@ def pool_capacity(
 def make_loss(
   config: Config, method: str, solver, w_train: np.ndarray, seed: int
 ):
-  """The method's loss and the targets it takes: 'costs', 'solutions' or
-  'both' (`ptf.data.stack_targets(c, w*)`)."""
-  m, sigma = config.num_samples, config.sigma
-  if method == "two_stage":
-    return ptf.losses.LeastSquaresLoss(), "costs"
-  if method == "spo_plus":
-    return ptf.losses.SPOPlusLoss(solver), "both"
-  if method == "dbb":
-    return losses.DecisionLoss(
-      ptf.layers.Blackbox(solver, config.dbb_lambda)
-    ), "both"
-  if method == "nid":
-    return losses.DecisionLoss(ptf.layers.NegativeIdentity(solver)), "both"
-  if method == "dpo":  # Normal noise is symmetric: θ ± σZ alike.
-    return losses.DecisionLoss(
-      ptf.layers.Perturbed(solver, m, sigma, seed=seed), "solution", "l2"
-    ), "both"
-  if method == "pfyl":
-    return ptf.losses.FenchelYoungLoss(solver, m, sigma, seed=seed), "solutions"
-  if method in ("imle", "aimle"):
-    layer = (
-      ptf.layers.IMLE(solver, m, sigma, config.imle_lambda, seed=seed)
-      if method == "imle"
-      else ptf.layers.AIMLE(solver, m, sigma, seed=seed)
-    )
-    return losses.DecisionLoss(layer, "solution", "l1"), "both"
-  if method == "pg":
-    return ptf.losses.PGLoss(
-      solver, h=config.pg_h, central=config.pg_central
-    ), "costs"
-  if method == "rfy":
-    return ptf.losses.RegularizedFenchelYoungLoss(
-      solver, lam=config.rfy_lambda, max_iterations=config.rfy_max_iterations
-    ), "solutions"
-  if method == "cave":
-    return ptf.losses.CaVELoss(
-      constraints_solver(config, solver), interior=config.cave_interior
-    ), "solutions"
-  cache = ptf.solvers.SolutionCache(
-    solver,
-    shape=w_train.shape[1:],
-    solve_fraction=config.solve_ratio,
-    capacity=pool_capacity(
-      len(w_train), config.batch_size, config.epochs, config.solve_ratio
-    ),
-    initial_solutions=w_train,
-    seed=seed,
-  )
-  target = "costs" if method.endswith("ltr") else "solutions"
-  return POOL_LOSSES[method](cache), target
+  """The method's loss and the targets it takes (`BUILDERS`)."""
+  return BUILDERS[method](config, solver, w_train, seed)
 
 
 def constraints_solver(config: Config, solver):

@@ -912,20 +912,26 @@ def make_docs(output_root: str, docs_dir: str, page: str = "") -> dict:
   return tables
 
 
+def _selects(prefix: str, run: Run) -> bool:
+  """Whether `--only`'s entry names the run: an experiment (its folder's
+  first part), the run itself, or a folder of runs."""
+  return run.name == prefix or run.name.startswith(prefix.rstrip("/") + "/")
+
+
 def main(argv):
   del argv
   f = flags.FLAGS
   runs = all_runs(f.quick, f.warcraft_data_dir, f.cifar_data_dir)
   if f.only:
-    unknown = set(f.only) - {r.name.split("/")[0] for r in runs}
+    unknown = [p for p in f.only if not any(_selects(p, r) for r in runs)]
     if unknown:
-      raise app.UsageError(f"--only: no experiment {sorted(unknown)}.")
-    runs = [r for r in runs if r.name.split("/")[0] in f.only]
+      raise app.UsageError(f"--only: no experiment or run {unknown}.")
+    runs = [r for r in runs if any(_selects(p, r) for p in f.only)]
   if (
     not f.quick
     and not f.smoke
     and not f.warcraft_data_dir
-    and (not f.only or "shortest_path" in f.only)
+    and any(r.binary == "shortest_path" for r in runs)
   ):
     raise app.UsageError(
       "The paper's Warcraft setting needs the real data: "
@@ -963,8 +969,9 @@ if __name__ == "__main__":
   flags.DEFINE_list(
     "only",
     [],
-    "Only these experiments (shortest_path, "
-    "ranking, classification_sweep, predict_then_optimize).",
+    "Only these experiments (shortest_path, ranking, classification_sweep, "
+    "predict_then_optimize) or runs, by folder (e.g. "
+    "predict_then_optimize/flow_lp_pdlp).",
   )
   flags.DEFINE_string("output_root", "runs/reproduce", "Where the runs go.")
   flags.DEFINE_string(

@@ -13,6 +13,7 @@
 | `PGLoss`, `pg_loss` | costs `c` | Huang & Gupta (2024) |
 | `RegularizedFenchelYoungLoss`, its function | `w*` | Dalle et al. (2022) |
 | `CaVELoss`, `cave_loss` | `w*` | Tang & Khalil (2024) |
+| `DecisionLoss(layer)` (DBB, NID, DPO, I-MLE) | the stack | PyEPO |
 
 Each also accepts `ptf.data.stack_targets(c, w*)`.
 """
@@ -23,6 +24,7 @@ from perturbations_tf._src.contrastive import CMAPLoss
 from perturbations_tf._src.contrastive import NCELoss
 from perturbations_tf._src.contrastive import cmap_loss
 from perturbations_tf._src.contrastive import nce_loss
+from perturbations_tf._src.decision_loss import DecisionLoss
 from perturbations_tf._src.fenchel_young import FenchelYoungLoss
 from perturbations_tf._src.fenchel_young import fenchel_young_loss
 from perturbations_tf._src.frank_wolfe import RegularizedFenchelYoungLoss
@@ -43,6 +45,7 @@ from perturbations_tf._src.spo_plus import spo_plus_loss
 __all__ = [
   "CMAPLoss",
   "CaVELoss",
+  "DecisionLoss",
   "FenchelYoungLoss",
   "LeastSquaresLoss",
   "ListwiseLTRLoss",

@@ -62,7 +62,7 @@ def test_netlib_table_is_rendered_from_its_results_file(tmp_path):
   import os
 
   from benchmarks import netlib
-  from benchmarks import provenance
+  from experiments import provenance
 
   results = os.path.join(os.path.dirname(netlib.__file__), "results")
   with open(os.path.join(results, "netlib.json"), encoding="utf-8") as f:

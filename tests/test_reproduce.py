@@ -194,3 +194,25 @@ def test_offline_cifar_runs_are_reported_not_run_at_once(
     "not run: CIFAR-10 is not in"
   )
   assert "Traceback" not in caplog.text
+
+
+def test_only_selects_experiments_runs_and_folders_of_runs():
+  runs = reproduce.all_runs(quick=True)
+  chosen = {
+    prefix: [r.name for r in runs if reproduce._selects(prefix, r)]
+    for prefix in (
+      "predict_then_optimize",
+      "predict_then_optimize/flow_lp_pdlp",
+      "shortest_path/blackbox_lambda/",
+      "classification_sweep",
+    )
+  }
+  assert len(chosen["predict_then_optimize"]) == sum(
+    r.binary == "predict_then_optimize" for r in runs
+  )
+  # A run's own name selects it alone, not its namesakes' prefixes.
+  assert chosen["predict_then_optimize/flow_lp_pdlp"] == [
+    "predict_then_optimize/flow_lp_pdlp"
+  ]
+  assert len(chosen["shortest_path/blackbox_lambda/"]) == 4
+  assert chosen["classification_sweep"] == ["classification_sweep"]

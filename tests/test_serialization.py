@@ -42,6 +42,9 @@ INSTANCES = {
   ),
   "losses.CMAPLoss": lambda: ptf.losses.CMAPLoss(_cache()),
   "losses.CaVELoss": lambda: ptf.losses.CaVELoss(_flow_lp(), interior=0.01),
+  "losses.DecisionLoss": lambda: ptf.losses.DecisionLoss(
+    ptf.layers.IMLE(ARCS, num_samples=4, lam=5.0), "solution", "l2"
+  ),
   "losses.FenchelYoungLoss": lambda: ptf.losses.FenchelYoungLoss(
     "top_k", 10, 0.2, "gumbel", seed=3
   ),
