@@ -1,4 +1,6 @@
-r"""Figures of experiment runs: learning curves, and Warcraft paths.
+r"""Figures of experiment runs: learning curves, Warcraft paths, the ranking
+and predict-then-optimize studies. Each function draws what it is given
+(`run_results.py` reads the runs); the command line reads, then draws.
 
   python -m experiments.plot --runs=runs/a,runs/b --output=curves.png
   python -m experiments.plot --sweep_dir=runs/classification_sweep \
@@ -15,8 +17,8 @@ Needs matplotlib (`pip install -e ".[plot]"`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from collections.abc import Sequence
-import csv
 import json
 import os
 import textwrap
@@ -26,6 +28,7 @@ from absl import flags
 import numpy as np
 
 from experiments import cli
+from experiments import run_results
 
 
 def _pyplot():
@@ -41,41 +44,21 @@ def _pyplot():
   return plt
 
 
-def read_history(run_dir: str) -> dict[str, list[float]]:
-  """The per-epoch metrics of a run, from its history.csv."""
-  path = os.path.join(run_dir, "history.csv")
-  if not os.path.exists(path):
-    raise FileNotFoundError(
-      f"No history.csv in {run_dir}: is it a run "
-      "folder (--output_dir of an experiment)?"
-    )
-  columns: dict[str, list[float]] = {}
-  with open(path, newline="", encoding="utf-8") as f:
-    for row in csv.DictReader(f):
-      for key, value in row.items():
-        columns.setdefault(key, []).append(float(value))
-  return columns
-
-
 def plot_learning_curves(
-  run_dirs: Sequence[str],
+  histories: Mapping[str, dict[str, list[float]]],
   output: str,
   title: str = "",
   metrics: Sequence[str] = (),
-  labels: Sequence[str] = (),
   styles: Sequence[str] = (),
 ) -> str:
-  """One panel per metric (all, or those in `metrics`), one line per run
-  (named by `labels`, default the folder names; matplotlib line `styles`,
-  default solid), the setting in `title`; returns the PNG path. Mean costs
-  are drawn on a log scale."""
+  """One panel per metric (all, or those in `metrics`), one line per run's
+  history (`run_results.read_history`) named by its key (matplotlib line
+  `styles`, default solid), the setting in `title`; returns the PNG path.
+  Mean costs are drawn on a log scale."""
   plt = _pyplot()
-  labels = list(labels) or [
-    os.path.basename(os.path.normpath(d)) for d in run_dirs
-  ]
-  styles = list(styles) or ["-"] * len(run_dirs)
-  colours = plt.get_cmap("tab10" if len(run_dirs) <= 10 else "tab20").colors
-  histories = {d: read_history(d) for d in run_dirs}
+  labels = list(histories)
+  styles = list(styles) or ["-"] * len(histories)
+  colours = plt.get_cmap("tab10" if len(histories) <= 10 else "tab20").colors
   names = sorted({k for h in histories.values() for k in h} - {"epoch"})
   if metrics:
     missing = set(metrics) - set(names)
@@ -121,20 +104,6 @@ def plot_learning_curves(
   return output
 
 
-def sweep_runs(sweep_dir: str) -> list[str]:
-  """The run folders of a sweep: the sub-folders with a history.csv."""
-  runs = sorted(
-    os.path.join(sweep_dir, name)
-    for name in os.listdir(sweep_dir)
-    if os.path.exists(os.path.join(sweep_dir, name, "history.csv"))
-  )
-  if not runs:
-    raise FileNotFoundError(
-      f"No run folders with a history.csv in {sweep_dir}."
-    )
-  return runs
-
-
 RANKING_METRICS = (
   "perfect_ranking_accuracy",
   "partial_ranking_accuracy",
@@ -152,51 +121,6 @@ RANKING_PANELS = (
 )
 
 
-def ranking_setting(name: str) -> dict[str, float]:
-  """The parts of a ranking setting's name `<loss>/noise_<σ>[/sigma_<ε>]
-  [/M_<M>]`: `{'loss': ..., 'noise': σ, 'sigma': ε, 'M': M}` (those given)."""
-  loss, *parts = name.split("/")
-  setting: dict = {"loss": loss}
-  for part in parts:
-    key, _, value = part.partition("_")
-    setting[key] = float(value)
-  if "noise" not in setting:
-    raise ValueError(f"{name!r} is not a ranking setting <loss>/noise_<σ>.")
-  return setting
-
-
-def ranking_settings(results: dict) -> list[tuple]:
-  """`(setting name, summary per split)` of a ranking results.json's
-  contents, in the run's order: its losses as given, then σ, ε and M."""
-  losses = results["config"]["sweep_losses"] or [results["config"]["loss"]]
-
-  def order(item):
-    setting = ranking_setting(item[0])
-    return (
-      losses.index(setting["loss"]),
-      setting["noise"],
-      setting.get("sigma", 0.0),
-      setting.get("M", 0.0),
-    )
-
-  return sorted(results["metrics"]["summary"].items(), key=order)
-
-
-def ranking_sweep(results: dict) -> dict[str, dict[float, dict]]:
-  """`{loss: {noise level: summary per split}}` from a ranking sweep's
-  results.json contents (settings `<loss>/noise_<level>`, no ε or M sweep;
-  each metric's mean, std and values over seeds)."""
-  sweep: dict[str, dict[float, dict]] = {}
-  for name, splits in ranking_settings(results):
-    setting = ranking_setting(name)
-    if set(setting) != {"loss", "noise"}:
-      raise ValueError(
-        f"{name!r} sweeps ε or M: draw it with plot_ranking_scale."
-      )
-    sweep.setdefault(setting["loss"], {})[setting["noise"]] = splits
-  return sweep
-
-
 def _errorbar(ax, x, stats: list[dict], **kwargs):
   ax.errorbar(
     x,
@@ -208,15 +132,14 @@ def _errorbar(ax, x, stats: list[dict], **kwargs):
   )
 
 
-def plot_ranking_sweep(results_path: str, output: str, title: str = "") -> str:
-  """The robustness figure: against the label noise level, per loss (mean
-  over seeds, error bars ± one standard deviation), how well w recovers w0
-  (1 − cos, the norm beside the Fenchel–Young theory ε/σ) and the test
-  accuracies against the noise-free ranking."""
+def plot_ranking_sweep(results: dict, output: str, title: str = "") -> str:
+  """The robustness figure of a ranking sweep's results: against the label
+  noise level, per loss (mean over seeds, error bars ± one standard
+  deviation), how well w recovers w0 (1 − cos, the norm beside the
+  Fenchel–Young theory ε/σ) and the test accuracies against the noise-free
+  ranking."""
   plt = _pyplot()
-  with open(results_path, encoding="utf-8") as f:
-    results = json.load(f)
-  sweep = ranking_sweep(results)
+  sweep = run_results.ranking_sweep(results)
   fig, axes = plt.subplots(2, 3, figsize=(14, 8))
   colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
   for ax, (split, metric, label, log) in zip(axes.flat, RANKING_PANELS):
@@ -257,16 +180,17 @@ def plot_ranking_sweep(results_path: str, output: str, title: str = "") -> str:
 
 
 def plot_ranking_scale(
-  epsilon_results: str, samples_results: str, output: str, title: str = ""
+  epsilon_results: dict, samples_results: dict, output: str, title: str = ""
 ) -> str:
-  """The Fenchel–Young loss's ε and M: 1 − cos(w, w0), the learned norm
-  over the theory's ε/σ, and the test partial accuracy (noise-free) against
-  ε/σ (one line per noise level σ; top) and against M (bottom)."""
+  """The Fenchel–Young loss's ε and M, from the two studies' results:
+  1 − cos(w, w0), the learned norm over the theory's ε/σ, and the test
+  partial accuracy (noise-free) against ε/σ (one line per noise level σ;
+  top) and against M (bottom)."""
   plt = _pyplot()
-  summaries = []
-  for path in (epsilon_results, samples_results):
-    with open(path, encoding="utf-8") as f:
-      summaries.append(json.load(f)["metrics"]["summary"])
+  summaries = [
+    results["metrics"]["summary"]
+    for results in (epsilon_results, samples_results)
+  ]
   fig, axes = plt.subplots(2, 3, figsize=(14, 8))
   colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
   panels = (
@@ -283,7 +207,7 @@ def plot_ranking_scale(
   ):
     lines: dict[float, dict[float, dict]] = {}
     for name, splits in summary.items():
-      setting = ranking_setting(name)
+      setting = run_results.ranking_setting(name)
       x = setting[key] / (setting["noise"] if key == "sigma" else 1.0)
       lines.setdefault(setting["noise"], {})[x] = splits
     for ax, (metric, label, log) in zip(axes[row], panels):
@@ -363,57 +287,13 @@ def plot_paths(
   return output
 
 
-def plot_run_paths(
-  run_dir: str, output: str, num_maps: int = 4, title: str = ""
-) -> str:
-  """Predicted paths of a shortest-path run's checkpoint on its test maps."""
-  # Importing the binary also registers the losses the checkpoint needs.
-  from experiments import shortest_path
-  from perturbations_tf import solvers
-
-  config, model = shortest_path.load_run(run_dir)
-  test = shortest_path.load_data(config)["test"]
-  costs = model.predict(test["maps"][:num_maps], verbose=0)
-  predicted = solvers.shortest_path(costs, min_cost=config.min_cost).numpy()
-  return plot_paths(
-    test["maps"][:num_maps],
-    test["shortest_paths"][:num_maps],
-    predicted,
-    output,
-    title,
-  )
-
-
-def pto_cells(summary: dict) -> dict[tuple, dict[str, dict[int, dict]]]:
-  """`{(size, noise): {method: {degree: stats}}}` from the summary of a
-  predict-then-optimize results.json (cells named `n<size>_deg<d>_noise<e>`)."""
-  panels: dict[tuple, dict[str, dict[int, dict]]] = {}
-  for method, cells in summary.items():
-    for name, stats in cells.items():
-      size, deg, noise = (
-        name[1:].replace("_deg", " ").replace("_noise", " ").split()
-      )
-      panels.setdefault((int(size), float(noise)), {}).setdefault(method, {})[
-        int(deg)
-      ] = stats
-  return dict(sorted(panels.items()))
-
-
-def pto_noise(problem: str) -> str:
-  """What a cell's noise is: the portfolio's noise level τ, else the
-  half-width of the costs' multiplicative noise."""
-  return "noise level" if problem == "portfolio" else "noise half-width"
-
-
-def plot_pto(results_path: str, output: str, title: str = "") -> str:
-  """PyEPO's figure: test normalised regret against the polynomial degree,
-  one panel per training size (columns) and noise width (rows), one colour
-  per method (in the run's order; mean over seeds, error bars ± one
-  standard deviation)."""
+def plot_pto(results: dict, output: str, title: str = "") -> str:
+  """PyEPO's figure of a predict-then-optimize run's results: test
+  normalised regret against the polynomial degree, one panel per training
+  size (columns) and noise width (rows), one colour per method (in the
+  run's order; mean over seeds, error bars ± one standard deviation)."""
   plt = _pyplot()
-  with open(results_path, encoding="utf-8") as f:
-    results = json.load(f)
-  panels = pto_cells(results["metrics"]["summary"])
+  panels = run_results.pto_cells(results["metrics"]["summary"])
   order = results["config"]["methods"]
   sizes = sorted({size for size, _ in panels})
   noises = sorted({noise for _, noise in panels})
@@ -450,7 +330,7 @@ def plot_pto(results_path: str, output: str, title: str = "") -> str:
     ax.yaxis.set_tick_params(labelleft=True)
     ax.set_title(
       f"{size:,} training instances, "
-      f"{pto_noise(results['config']['problem'])} {noise:g}",
+      f"{run_results.pto_noise(results['config']['problem'])} {noise:g}",
       fontsize=10,
     )
     ax.grid(alpha=0.3, axis="y")
@@ -484,17 +364,26 @@ def main(argv):
       "--ranking_results or --pto_results."
     )
   if f.pto_results:
-    print(plot_pto(f.pto_results, f.output, f.title))
+    print(plot_pto(_read_json(f.pto_results), f.output, f.title))
   elif f.ranking_results:
-    print(plot_ranking_sweep(f.ranking_results, f.output, f.title))
+    print(plot_ranking_sweep(_read_json(f.ranking_results), f.output, f.title))
   elif f.runs or f.sweep_dir:
-    print(
-      plot_learning_curves(
-        f.runs or sweep_runs(f.sweep_dir), f.output, f.title, f.metrics
-      )
-    )
+    runs = f.runs or run_results.sweep_runs(f.sweep_dir)
+    histories = {
+      os.path.basename(os.path.normpath(d)): run_results.read_history(d)
+      for d in runs
+    }
+    print(plot_learning_curves(histories, f.output, f.title, f.metrics))
   else:
-    print(plot_run_paths(f.paths_from, f.output, f.num_maps, f.title))
+    maps, true, predicted = run_results.predicted_paths(
+      f.paths_from, f.num_maps
+    )
+    print(plot_paths(maps, true, predicted, f.output, f.title))
+
+
+def _read_json(path: str) -> dict:
+  with open(path, encoding="utf-8") as f:
+    return json.load(f)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ machine."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 import datetime
 import os
 import platform
@@ -67,3 +68,28 @@ def header(provenance: dict) -> str:
     f"{provenance['commit']}), {provenance['date']}; "
     f"{provenance['machine']}."
   )
+
+
+def describe(results: Sequence[dict | None]) -> str:
+  """One italic markdown line: what the runs behind a table (their
+  results.json contents; None for runs absent) were measured with —
+  versions, commits, dates and machines, each listed once — and how many
+  did not record it."""
+  present = [r for r in results if r]
+  records = [r["provenance"] for r in present if "provenance" in r]
+  missing = len(present) - len(records)
+  if not records:
+    return "*Provenance not recorded: these runs predate its recording.*"
+
+  def values(key: str) -> str:
+    return ", ".join(sorted({str(p[key]) for p in records}))
+
+  dates = sorted({p["date"] for p in records})
+  line = (
+    f"*perturbations_tf {values('version')} (commit {values('commit')}), "
+    f"{dates[0]}{f' to {dates[-1]}' if len(dates) > 1 else ''}; "
+    f"{values('machine')}"
+  )
+  if missing:
+    line += f"; not recorded by {missing} of its {len(present)} runs"
+  return line + ".*"

@@ -19,6 +19,7 @@ from experiments import models
 from experiments import plot
 from experiments import predict_then_optimize
 from experiments import ranking
+from experiments import run_results
 from experiments import shortest_path
 from experiments import warcraft_data
 import perturbations_tf as ptf
@@ -396,10 +397,13 @@ def test_classification_sweep_of_m_and_sigma_on_mock_cifar(tmp_path):
   assert sorted(metrics) == ["M1_sigma0.5", "M4_sigma0.5", "cross_entropy"]
   for run in metrics.values():
     assert 0 <= run["test"]["categorical_accuracy"] <= 1
-  runs = plot.sweep_runs(config.output_dir)
+  runs = run_results.sweep_runs(config.output_dir)
   assert [history_epochs(r) for r in runs] == [[0, 1]] * 3
   output = plot.plot_learning_curves(
-    runs, str(tmp_path / "sweep.png"), "sweep", ["val_categorical_accuracy"]
+    {os.path.basename(r): run_results.read_history(r) for r in runs},
+    str(tmp_path / "sweep.png"),
+    "sweep",
+    ["val_categorical_accuracy"],
   )
   with open(output, "rb") as f:
     assert f.read(8) == b"\x89PNG\r\n\x1a\n"
@@ -584,9 +588,16 @@ def test_plots(tmp_path):
   other = tiny_path_config(tmp_path / "b", epochs=1, loss="blackbox")
   shortest_path.run(other)
   curves = plot.plot_learning_curves(
-    [config.output_dir, other.output_dir], str(tmp_path / "curves.png")
+    {
+      loss: run_results.read_history(run.output_dir)
+      for loss, run in (("fenchel_young", config), ("blackbox", other))
+    },
+    str(tmp_path / "curves.png"),
   )
-  paths = plot.plot_run_paths(config.output_dir, str(tmp_path / "paths.png"))
+  paths = plot.plot_paths(
+    *run_results.predicted_paths(config.output_dir),
+    str(tmp_path / "paths.png"),
+  )
   for png in (curves, paths):
     with open(png, "rb") as f:
       assert f.read(8) == b"\x89PNG\r\n\x1a\n"

@@ -5,13 +5,24 @@ import os
 
 import pytest
 
+from experiments import catalogue
 from experiments import classification
+from experiments import pages
 from experiments import predict_then_optimize as pto
-from experiments import reproduce
+from experiments import runner
+import perturbations_tf as ptf
 from tests import mock_cifar
 
 # The repository's binaries, benchmarks or documentation, beside the library.
 pytestmark = pytest.mark.integration
+
+
+def body_rows(table: str) -> int:
+  """The data rows of a section's markdown tables."""
+  lines = table.splitlines()
+  return sum(line.startswith("| ") for line in lines) - sum(
+    line.startswith("|---") for line in lines
+  )
 
 
 @pytest.fixture(scope="module")
@@ -19,10 +30,10 @@ def smoke(tmp_path_factory):
   """The smallest reproduction: every run of --quick at tiny sizes."""
   root = str(tmp_path_factory.mktemp("reproduce"))
   output = os.path.join(root, "runs")
-  extra = functools.partial(reproduce.smoke_flags, output)
-  runs = reproduce.all_runs(quick=True)
+  extra = functools.partial(catalogue.smoke_flags, output)
+  runs = catalogue.all_runs(quick=True)
   with mock_cifar.mock_cifar(num_examples=24):
-    failures = reproduce.train_all(runs, output, extra)
+    failures = runner.train_all(runs, output, extra)
   return root, output, runs, extra, failures
 
 
@@ -37,16 +48,16 @@ def test_every_run_trains_and_a_rerun_trains_nothing(smoke, monkeypatch):
     monkeypatch.setattr(
       f"experiments.{binary}.run", lambda config: pytest.fail("trained again")
     )
-  assert reproduce.train_all(runs, output, extra) == {}
+  assert runner.train_all(runs, output, extra) == {}
 
 
 @pytest.mark.slow
 def test_other_settings_are_never_overwritten(smoke):
   _, output, runs, extra, _ = smoke
   changed = [
-    reproduce.Run(runs[0].name, runs[0].binary, runs[0].flags + ("--seed=1",))
+    catalogue.Run(runs[0].name, runs[0].binary, runs[0].flags + ("--seed=1",))
   ]
-  failures = reproduce.train_all(changed, output, extra)
+  failures = runner.train_all(changed, output, extra)
   assert "holds a run with other settings (seed)" in failures[runs[0].name]
 
 
@@ -60,7 +71,7 @@ def test_docs_figures_tables_and_results_page(smoke):
       "<!-- /reproduce:ranking -->\nend\n"
     )
   docs = os.path.join(root, "docs")
-  tables = reproduce.make_docs(output, docs, page)
+  tables = pages.make_docs(output, docs, page)
   assert set(tables) == {
     "warcraft",
     "perturbed_squared_study",
@@ -94,14 +105,20 @@ def test_docs_figures_tables_and_results_page(smoke):
     "predict_then_optimize_portfolio.png",
   ):
     assert os.path.getsize(os.path.join(docs, figure)) > 10_000, figure
+  # Every table is followed by what its runs were measured with.
+  for name, table in tables.items():
+    last = table.rstrip().splitlines()[-1]
+    assert last.startswith(f"*perturbations_tf {ptf.__version__} (commit "), (
+      name
+    )
   # Eleven perturbed_squared settings, four λ, Fenchel–Young and blackbox on
   # the larger data; four losses at one noise level, four ε, three M.
-  assert tables["perturbed_squared_study"].count("\n") == 2 + 11
-  assert tables["blackbox_lambda"].count("\n") == 2 + 4
-  assert tables["warcraft_10k"].count("\n") == 2 + 2
-  assert tables["ranking"].count("\n") == 2 + 4
-  assert tables["ranking_epsilon"].count("\n") == 2 + 4
-  assert tables["ranking_samples"].count("\n") == 2 + 3
+  assert body_rows(tables["perturbed_squared_study"]) == 11
+  assert body_rows(tables["blackbox_lambda"]) == 4
+  assert body_rows(tables["warcraft_10k"]) == 2
+  assert body_rows(tables["ranking"]) == 4
+  assert body_rows(tables["ranking_epsilon"]) == 4
+  assert body_rows(tables["ranking_samples"]) == 3
   # Every method, each with its two degrees, under the cell's caption.
   for study in ("pto_shortest_path", "pto_knapsack"):
     assert tables[study].startswith(
@@ -109,7 +126,7 @@ def test_docs_figures_tables_and_results_page(smoke):
       "| deg 6 |\n"
     )
     # PyEPO's nine methods, as the flagfiles pin them.
-    assert tables[study].count("\n") == 2 + 2 + 9
+    assert body_rows(tables[study]) == 9
     assert "| spo_plus | " in tables[study]
   # The TSP's three methods and the portfolio's fourteen (noise: a level).
   for study, noise, methods in (
@@ -117,18 +134,18 @@ def test_docs_figures_tables_and_results_page(smoke):
     ("pto_portfolio", "noise level 1", 14),
   ):
     assert tables[study].startswith(f"*30 training instances, {noise}*\n\n")
-    assert tables[study].count("\n") == 2 + 2 + methods
-  # Two methods through four solvers (PDLP cold and warm), one data cell.
-  # Header, rule, then 2 methods × 4 solvers × 2 degrees of the smoke.
-  assert tables["pto_flow_lp"].count("\n") == 2 + 2 * 4 * 2
+    assert body_rows(tables[study]) == methods
+  # Two methods through four solvers (PDLP cold and warm), one data cell:
+  # 2 methods × 4 solvers × 2 degrees of the smoke.
+  assert body_rows(tables["pto_flow_lp"]) == 2 * 4 * 2
   assert "| spo_plus | pdlp_warm |" in tables["pto_flow_lp"]
   # Eight methods of the catalogue, two degrees.
-  assert tables["pto_catalogue"].count("\n") == 2 + 8 * 2
+  assert body_rows(tables["pto_catalogue"]) == 8 * 2
   # The defaults (three methods) and the alternatives (two), two degrees;
   # the knapsack's three methods and the exact CaVE, two degrees.
-  assert tables["pto_defaults"].count("\n") == 2 + 5 * 2
+  assert body_rows(tables["pto_defaults"]) == 5 * 2
   assert "| pg | --nopg_central --cave_interior=0 |" in tables["pto_defaults"]
-  assert tables["pto_knapsack_cave"].count("\n") == 2 + 4 * 2
+  assert body_rows(tables["pto_knapsack_cave"]) == 4 * 2
   with open(page, encoding="utf-8") as f:
     text = f.read()
   assert "stale" not in text
@@ -157,8 +174,11 @@ def test_pyepos_grid_gets_a_panel_and_a_table_per_size_and_noise(tmp_path):
   )
   docs = tmp_path / "docs"
   docs.mkdir()
-  tables = reproduce.pto_docs(str(output), str(docs))
-  blocks = tables["pto_shortest_path_grid"].split("\n\n*")
+  tables = pages.pto_docs(str(output), str(docs))
+  *blocks, provenance = tables["pto_shortest_path_grid"].split("\n\n*")
+  # Under the cells' tables, what the run was measured with.
+  assert provenance.startswith(f"perturbations_tf {ptf.__version__} (commit ")
+  assert "cores" in provenance and provenance.endswith(".*\n")
   assert [b.lstrip("*").split("*")[0] for b in blocks] == [
     f"{n} training instances, noise half-width {e}"
     for n in (20, 30)
@@ -170,9 +190,9 @@ def test_pyepos_grid_gets_a_panel_and_a_table_per_size_and_noise(tmp_path):
 
 
 def test_bad_flags_in_a_run_name_the_flag(tmp_path):
-  run = reproduce.Run("x", "ranking", ("--noise_levels=-1",))
+  run = catalogue.Run("x", "ranking", ("--noise_levels=-1",))
   with pytest.raises(ValueError, match="--noise_levels must be non-negative"):
-    reproduce.make_config(run, str(tmp_path))
+    runner.make_config(run, str(tmp_path))
 
 
 def test_offline_cifar_runs_are_reported_not_run_at_once(
@@ -180,16 +200,16 @@ def test_offline_cifar_runs_are_reported_not_run_at_once(
 ):
   monkeypatch.setattr(classification, "reachable", lambda address: False)
   runs = [
-    reproduce.Run(
+    catalogue.Run(
       "classification_sweep",
       "classification",
       (
-        *reproduce.SMOKE_FLAGS["classification"],
+        *catalogue.SMOKE_FLAGS["classification"],
         f"--data_dir={tmp_path / 'tfds'}",
       ),
     )
   ]
-  failures = reproduce.train_all(runs, str(tmp_path / "runs"))
+  failures = runner.train_all(runs, str(tmp_path / "runs"))
   assert failures["classification_sweep"].startswith(
     "not run: CIFAR-10 is not in"
   )
@@ -197,9 +217,9 @@ def test_offline_cifar_runs_are_reported_not_run_at_once(
 
 
 def test_only_selects_experiments_runs_and_folders_of_runs():
-  runs = reproduce.all_runs(quick=True)
+  runs = catalogue.all_runs(quick=True)
   chosen = {
-    prefix: [r.name for r in runs if reproduce._selects(prefix, r)]
+    prefix: [r.name for r in runs if catalogue.selects(prefix, r)]
     for prefix in (
       "predict_then_optimize",
       "predict_then_optimize/flow_lp_pdlp",

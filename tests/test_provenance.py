@@ -1,0 +1,81 @@
+"""Results files say what they were measured with, and say when the code
+they measured has changed since: every recorded commit exists in the
+history, and a section whose sources differ at HEAD is reported by a
+warning (a stale measurement, to re-run)."""
+
+import json
+import os
+import subprocess
+import warnings
+
+import pytest
+
+from experiments import provenance
+
+# The repository's binaries, benchmarks or documentation, beside the library.
+pytestmark = pytest.mark.integration
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(ROOT, "benchmarks", "results")
+# The benchmark module that measures each section of results.json.
+SECTION_SOURCES = {
+  "overhead": "benchmarks/overhead.py",
+  "gradient": "benchmarks/gradient_quality.py",
+  "equal_accuracy": "benchmarks/equal_accuracy.py",
+  "solvers": "benchmarks/solvers_speed.py",
+  "knapsack": "benchmarks/solvers_speed.py",
+  "pdlp": "benchmarks/pdlp.py",
+  "pdlp_warm_starts": "benchmarks/pdlp.py",
+  "memory": "benchmarks/memory.py",
+  "throughput": "benchmarks/throughput.py",
+  "tsp": "benchmarks/tsp_formulations.py",
+}
+
+
+def _git(*args: str) -> subprocess.CompletedProcess:
+  return subprocess.run(
+    ["git", "-C", ROOT, *args], capture_output=True, text=True, check=False
+  )
+
+
+def recorded_sections() -> dict[str, tuple[dict, tuple[str, ...]]]:
+  """Each results section with a recorded provenance, and its sources."""
+  with open(os.path.join(RESULTS, "results.json"), encoding="utf-8") as f:
+    benchmarks = json.load(f)
+  sections = {
+    name: (record, (SECTION_SOURCES[name], "perturbations_tf"))
+    for name, record in benchmarks.get("provenance", {}).items()
+  }
+  with open(os.path.join(RESULTS, "netlib.json"), encoding="utf-8") as f:
+    sections["netlib"] = (
+      json.load(f)["provenance"],
+      ("benchmarks/netlib.py", "benchmarks/netlib", "perturbations_tf"),
+    )
+  return sections
+
+
+def test_every_benchmark_section_has_a_source():
+  with open(os.path.join(RESULTS, "results.json"), encoding="utf-8") as f:
+    names = set(json.load(f)["sections"])
+  assert names <= set(SECTION_SOURCES)
+
+
+def test_recorded_commits_exist_and_stale_sections_are_reported():
+  if _git("rev-parse", "--is-inside-work-tree").returncode != 0:
+    pytest.skip("Not a git checkout: no history to compare with.")
+  stale = []
+  for name, (record, sources) in recorded_sections().items():
+    assert set(record) == {"version", "commit", "date", "machine"}, name
+    commit = record["commit"].removesuffix("+changes")
+    known = _git("cat-file", "-e", f"{commit}^{{commit}}").returncode == 0
+    assert known, f"{name}: commit {commit} is not in the history"
+    changed = _git("diff", "--quiet", commit, "HEAD", "--", *sources)
+    if changed.returncode:
+      stale.append(f"{name} ({provenance.header(record)})")
+  if stale:
+    warnings.warn(
+      "Measured on code that has changed since: "
+      + "; ".join(stale)
+      + ". Re-run these sections.",
+      stacklevel=1,
+    )
