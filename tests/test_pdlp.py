@@ -381,6 +381,18 @@ def test_programs_of_one_shape_share_one_compiled_solver(rng, caplog):
   assert "retracing" not in caplog.text
 
 
+def assert_warm_start_pays(warm, cold, costs):
+  """Every warm row converged, in fewer iterations (0.8× the cold mean),
+  to the cold objective."""
+  assert (warm.status.numpy() == STATUS["converged"]).all()
+  assert np.mean(warm.iterations) < 0.8 * np.mean(cold.iterations)
+  np.testing.assert_allclose(
+    np.sum(costs * warm.x.numpy(), 1),
+    np.sum(costs * cold.x.numpy(), 1),
+    rtol=1e-5,
+  )
+
+
 def test_warm_starts_take_fewer_iterations_to_the_same_answer(rng):
   lp = ptf.solvers.LinearProgram(**random_program(rng), method="pdlp")
   costs = rng.normal(size=(32, 40))
@@ -388,13 +400,7 @@ def test_warm_starts_take_fewer_iterations_to_the_same_answer(rng):
   previous = lp.solve_with_info(costs)
   cold = lp.solve_with_info(nearby)
   warm = lp.solve_with_info(nearby, initial=previous)
-  assert (warm.status.numpy() == STATUS["converged"]).all()
-  assert np.mean(warm.iterations) < 0.8 * np.mean(cold.iterations)
-  np.testing.assert_allclose(
-    np.sum(nearby * warm.x.numpy(), 1),
-    np.sum(nearby * cold.x.numpy(), 1),
-    rtol=1e-5,
-  )
+  assert_warm_start_pays(warm, cold, nearby)
   with pytest.raises(ValueError, match="HiGHS's solutions are exact"):
     ptf.solvers.LinearProgram(**random_program(rng)).solve_with_info(costs)
 
@@ -416,13 +422,7 @@ def test_a_memory_of_solutions_warm_starts_each_row_from_the_nearest(rng):
   # Under XLA too: the memory's variables are read and written in the
   # compiled graph.
   warm = tf.function(lp.solve_with_info, jit_compile=True)(tf.constant(nearby))
-  assert (warm.status.numpy() == STATUS["converged"]).all()
-  assert np.mean(warm.iterations) < 0.8 * np.mean(reference.iterations)
-  np.testing.assert_allclose(
-    np.sum(nearby * warm.x.numpy(), 1),
-    np.sum(nearby * reference.x.numpy(), 1),
-    rtol=1e-5,
-  )
+  assert_warm_start_pays(warm, reference, nearby)
   # Each row started from its own instance's solution: its start was
   # already near its answer.
   _, y0 = lp._backend.memory.starts(tf.constant(costs[shuffled]))
