@@ -532,7 +532,7 @@ BAD_FLAGS = [  # (binary, flags, what its error says)
   (
     "experiments.reproduce",
     ["--quick", "--only=ranking,sorting"],
-    "--only: no experiment ['sorting']",
+    "--only: no experiment or run ['sorting']",
   ),
 ]
 
