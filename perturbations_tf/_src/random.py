@@ -37,20 +37,28 @@ def _mix(x: tf.Tensor) -> tf.Tensor:
   return tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, 16))
 
 
-def _keys(seed: tf.Tensor):
-  """Two 32-bit keys hashed from the four words of an int64 `[2]` seed."""
-  words = tf.reshape(tf.bitcast(tf.cast(seed, tf.int64), tf.uint32), [4])
+def _keys(seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+  """Two 32-bit keys hashed from the four words of each int64 `[..., 2]`
+  seed (keys of shape `[...]`)."""
+  seed = tf.cast(seed, tf.int64)
+  words = tf.bitcast(seed, tf.uint32)  # [..., 2, 2]
+  words = tf.reshape(words, tf.concat([tf.shape(seed)[:-1], [4]], 0))
   key = tf.constant(_GOLDEN, tf.uint32)
   for i in range(4):
-    key = _mix(key + words[i])
+    key = _mix(key + words[..., i])
   return key, _mix(key + tf.constant(_GOLDEN, tf.uint32))
 
 
-def _bits(count: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-  """`count` random uint32 words: the hash of positions 0, 1, ... ."""
+def words(position: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+  """The generator's 32-bit words at uint32 `position`s of the streams of
+  int64 `[..., 2]` seeds, broadcast (keys of shape `seed.shape[:-1]`)."""
   first, second = _keys(seed)
-  position = tf.bitcast(tf.range(count, dtype=tf.int32), tf.uint32)
   return _mix(tf.bitwise.bitwise_xor(_mix(position + first), second))
+
+
+def _bits(count: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+  """`count` random uint32 words: positions 0, 1, ... of `seed`'s stream."""
+  return words(tf.bitcast(tf.range(count, dtype=tf.int32), tf.uint32), seed)
 
 
 def uniform_graph(
