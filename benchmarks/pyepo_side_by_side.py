@@ -62,8 +62,11 @@ from perturbations_tf._src import cave
 
 GRID = (5, 5)
 SOLVER = {"name": "grid_arc_shortest_path", "kwargs": {"grid": list(GRID)}}
-# Shortest path: every method of the binary but least squares.
-METHODS = tuple(m for m in pto.METHODS if m != "two_stage")
+# Shortest path: every method of the binary that PyEPO has, but least
+# squares.
+METHODS = tuple(
+  m for m in pto.METHODS if m not in ("two_stage", "ssvm", "imitation")
+)
 PROBLEMS = ("shortest_path", "tsp", "portfolio")
 NUM_NODES, NUM_ASSETS = 20, 50  # PyEPO's TSP and portfolio sizes.
 A_EQ, B_EQ = ptf.solvers.grid_flow_constraints(GRID)

@@ -20,11 +20,13 @@ w*), `aimle` (adaptive I-MLE, its λ from the data), `nce` and `cmap`
 fraction `--solve_ratio` of the rows solved), `pointwise_ltr`,
 `pairwise_ltr` and `listwise_ltr` (learning to rank over the same pool),
 `pg` (perturbation gradient, width `--pg_h`), `rfy` (the Fenchel–Young loss
-of the quadratic regulariser, solved by Frank–Wolfe) and `cave` (CaVE: the
+of the quadratic regulariser, solved by Frank–Wolfe), `cave` (CaVE: the
 cone of the binding constraints at w*, no solve in training; the shortest
 path and the knapsack only, whose feasible sets are given as polyhedra —
 the TSP's subtour constraints are exponentially many, the portfolio's set
-is not a polyhedron).
+is not a polyhedron), `ssvm` (the structured SVM, Hamming margin) and
+`imitation` (the imitation loss: that margin and the perturbation's
+regulariser); these two need 0/1 decisions, so not the portfolio.
 
 Data: PyEPO's generators (`ptf.data`) over the grid
 `--num_train × --degrees × --noise_widths`, `--num_seeds` seeds each (data
@@ -85,6 +87,17 @@ def _spo_plus(config: Config, solver, w_train, seed):
 
 def _pfyl(config: Config, solver, w_train, seed):
   loss = ptf.losses.FenchelYoungLoss(
+    solver, config.num_samples, config.sigma, seed=seed
+  )
+  return loss, "solutions"
+
+
+def _ssvm(config: Config, solver, w_train, seed):
+  return ptf.losses.StructuredSVMLoss(solver), "solutions"
+
+
+def _imitation(config: Config, solver, w_train, seed):
+  loss = ptf.losses.ImitationLoss(
     solver, config.num_samples, config.sigma, seed=seed
   )
   return loss, "solutions"
@@ -174,13 +187,23 @@ BUILDERS: dict[str, Builder] = {
   "pg": _pg,
   "rfy": _rfy,
   "cave": _cave,
+  "ssvm": _ssvm,
+  "imitation": _imitation,
 }
 METHODS = tuple(BUILDERS)
+POLYHEDRAL = ("shortest_path", "knapsack")
+BINARY = ("shortest_path", "knapsack", "tsp")  # 0/1 decisions.
+_NEEDS = {"cave": POLYHEDRAL, "ssvm": BINARY, "imitation": BINARY}
+
+
+def applicable_methods(problem: str) -> list[str]:
+  """The methods that apply to `problem`: CaVE needs its feasible set as a
+  polyhedron, the margin losses 0/1 decisions."""
+  return [m for m in METHODS if problem in _NEEDS.get(m, (problem,))]
 
 
 PROBLEMS = ("shortest_path", "knapsack", "tsp", "portfolio")
 # CaVE reads the binding constraints of a polyhedron (module docstring).
-POLYHEDRAL = ("shortest_path", "knapsack")
 DATA_ARRAYS = ("x_train", "c_train", "x_test", "c_test")
 # Methods whose training step is not XLA-compiled: TensorFlow's Gamma
 # sampler (I-MLE's Sum-of-Gamma noise) has no XLA kernel, and CaVE+'s
@@ -324,14 +347,20 @@ class Config(common.TrainConfig):
       raise ValueError("--methods must name at least one method.")
     if self.num_nodes < 3:
       raise ValueError(f"--num_nodes must be >= 3, got {self.num_nodes}.")
-    if self.methods == list(METHODS) and self.problem not in POLYHEDRAL:
-      self.methods = [m for m in METHODS if m != "cave"]
-    if "cave" in self.methods and self.problem not in POLYHEDRAL:
-      raise ValueError(
-        f"--methods=cave needs the feasible set as a polyhedron, which "
-        f"--problem={self.problem} does not give (see the binary's help): "
-        "drop cave."
-      )
+    if self.methods == list(METHODS):
+      self.methods = applicable_methods(self.problem)
+    for method in self.methods:
+      if method not in applicable_methods(self.problem):
+        raise ValueError(
+          f"--methods={method} needs "
+          + (
+            "the feasible set as a polyhedron"
+            if method == "cave"
+            else "0/1 decisions"
+          )
+          + f", which --problem={self.problem} does not give (see the "
+          f"binary's help): drop {method}."
+        )
     if self.lp_warm_starts < 0 or (
       self.lp_warm_starts and self.shortest_path_solver != "pdlp"
     ):

@@ -13,6 +13,8 @@
 | `PGLoss`, `pg_loss` | costs `c` | Huang & Gupta (2024) |
 | `RegularizedFenchelYoungLoss`, its function | `w*` | Dalle et al. (2022) |
 | `CaVELoss`, `cave_loss` | `w*` | Tang & Khalil (2024) |
+| `StructuredSVMLoss`, `structured_svm_loss` | `w*`, 0/1 | Dalle et al. (2022) |
+| `ImitationLoss`, `imitation_loss` | `w*`, 0/1 | Dalle et al. (2022) |
 | `DecisionLoss(layer)` (DBB, NID, DPO, I-MLE) | the stack | PyEPO |
 
 Each also accepts `ptf.data.stack_targets(c, w*)`.
@@ -29,6 +31,10 @@ from perturbations_tf._src.fenchel_young import FenchelYoungLoss
 from perturbations_tf._src.fenchel_young import fenchel_young_loss
 from perturbations_tf._src.frank_wolfe import RegularizedFenchelYoungLoss
 from perturbations_tf._src.frank_wolfe import regularized_fenchel_young_loss
+from perturbations_tf._src.imitation import ImitationLoss
+from perturbations_tf._src.imitation import StructuredSVMLoss
+from perturbations_tf._src.imitation import imitation_loss
+from perturbations_tf._src.imitation import structured_svm_loss
 from perturbations_tf._src.learning_to_rank import ListwiseLTRLoss
 from perturbations_tf._src.learning_to_rank import PairwiseLTRLoss
 from perturbations_tf._src.learning_to_rank import PointwiseLTRLoss
@@ -47,6 +53,7 @@ __all__ = [
   "CaVELoss",
   "DecisionLoss",
   "FenchelYoungLoss",
+  "ImitationLoss",
   "LeastSquaresLoss",
   "ListwiseLTRLoss",
   "NCELoss",
@@ -55,9 +62,11 @@ __all__ = [
   "PointwiseLTRLoss",
   "RegularizedFenchelYoungLoss",
   "SPOPlusLoss",
+  "StructuredSVMLoss",
   "cave_loss",
   "cmap_loss",
   "fenchel_young_loss",
+  "imitation_loss",
   "least_squares_loss",
   "listwise_ltr_loss",
   "nce_loss",
@@ -66,4 +75,5 @@ __all__ = [
   "pointwise_ltr_loss",
   "regularized_fenchel_young_loss",
   "spo_plus_loss",
+  "structured_svm_loss",
 ]

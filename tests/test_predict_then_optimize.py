@@ -82,9 +82,10 @@ def test_every_method_trains_and_beats_nothing_on_both_problems(tmp_path):
 def test_tsp_and_portfolio_train_every_method_that_applies(
   problem, size, tmp_path
 ):
-  """Every method but CaVE (no polyhedron) trains through the host solver;
+  """Every method that applies (not CaVE: no polyhedron; not the margin
+  losses on the portfolio: no 0/1 decisions) trains through the host solver;
   RFY with few Frank–Wolfe steps (each a host call)."""
-  methods = [m for m in pto.METHODS if m != "cave"]
+  methods = pto.applicable_methods(problem)
   config = tiny(
     tmp_path,
     problem=problem,

@@ -48,6 +48,9 @@ INSTANCES = {
   "losses.FenchelYoungLoss": lambda: ptf.losses.FenchelYoungLoss(
     "top_k", 10, 0.2, "gumbel", seed=3
   ),
+  "losses.ImitationLoss": lambda: ptf.losses.ImitationLoss(
+    ARCS, 5, 0.2, alpha=2.0, margin=0.5, seed=3
+  ),
   "losses.LeastSquaresLoss": lambda: ptf.losses.LeastSquaresLoss(name="ls"),
   "losses.ListwiseLTRLoss": lambda: ptf.losses.ListwiseLTRLoss(
     _cache(), temperature=0.5
@@ -62,6 +65,9 @@ INSTANCES = {
     lambda: ptf.losses.RegularizedFenchelYoungLoss(ARCS, lam=2.0)
   ),
   "losses.SPOPlusLoss": lambda: ptf.losses.SPOPlusLoss(ARCS, name="spo"),
+  "losses.StructuredSVMLoss": lambda: ptf.losses.StructuredSVMLoss(
+    ARCS, alpha=0.5
+  ),
   "metrics.ConvergedFraction": lambda: ptf.metrics.ConvergedFraction(
     ptf.solvers.LinearProgram(A_ub=[[1.0, 1.0]], b_ub=[1.0], method="pdlp")
   ),
