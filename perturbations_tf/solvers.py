@@ -10,7 +10,7 @@ Every solver declares its sense (`maximize`); `declare_sense` declares yours.
 - Host solvers: `LinearProgram` (LP / MILP through HiGHS), `TSP` (exact
   tours through HiGHS), `Portfolio` (PyEPO's Markowitz portfolio through
   Clarabel), `numpy_solver` (any numpy / Python solver, on threads,
-  processes or a cluster).
+  processes or a cluster), `from_pyepo` (a PyEPO `optModel`).
 - `SolutionCache`: answers part of the rows from a pool of seen solutions.
 - `get` and `serialize`: a solver from its name or config, and back (what a
   custom Keras layer or loss over a solver needs for `get_config`).
@@ -29,6 +29,7 @@ from perturbations_tf._src.linear_program import LinearProgram
 from perturbations_tf._src.numpy_solver import NumpySolver
 from perturbations_tf._src.numpy_solver import numpy_solver
 from perturbations_tf._src.portfolio import Portfolio
+from perturbations_tf._src.pyepo_model import from_pyepo
 from perturbations_tf._src.registry import get_solver as get
 from perturbations_tf._src.registry import solver_config as serialize
 from perturbations_tf._src.sense import declare_sense
@@ -52,6 +53,7 @@ __all__ = [
   "WorkerCrashError",
   "argmax",
   "declare_sense",
+  "from_pyepo",
   "get",
   "grid_arc_shortest_path",
   "grid_arcs",
