@@ -209,43 +209,18 @@ def _perturbed_maps(rng, count: int, perturbations: int, k: int = 12):
 
 
 def executors(quick: bool = False) -> dict:
-  """`numpy_solver` on threads, processes and a 2-worker Dask cluster."""
+  """`numpy_solver` on threads, processes and a 2-worker Dask cluster, in
+  alternating rounds: each speed-up is the median of its per-round ratios,
+  with their quartiles."""
   rng = np.random.default_rng(0)
-  repeats = 3 if quick else 10
+  rounds = 5 if quick else 30
   costs = _perturbed_maps(rng, 16 if quick else 64, 10)
-  trivial_input = costs[:8]
-  rows = []
-  base = None
-
-  def measure(name, workers, executor):
-    nonlocal base
-    solver = ptf.solvers.numpy_solver(
-      dijkstra.path_mask, num_workers=workers, executor=executor
-    )
-    seconds = timing.median_seconds(solver, costs, repeats=repeats)
-    trivial = ptf.solvers.numpy_solver(
-      np.negative, num_workers=workers, executor=executor
-    )
-    overhead = timing.median_seconds(
-      trivial, trivial_input, repeats=3 * repeats
-    )
-    base = base or seconds
-    rows.append(
-      {
-        "solver": "python Dijkstra",
-        "executor": name,
-        "workers": workers,
-        "inst/s": len(costs) / seconds,
-        "speed-up vs 1 thread": base / seconds,
-        "trivial solver, ms per call (8 rows)": 1e3 * overhead,
-      }
-    )
-    solver.close()
-    trivial.close()
-
-  for executor in ("threads", "processes"):
-    for workers in (1, 2):
-      measure(executor, workers, executor)
+  settings = {  # name: (executor, workers)
+    "threads, 1": ("threads", 1),
+    "threads, 2": ("threads", 2),
+    "processes, 1": ("processes", 1),
+    "processes, 2": ("processes", 2),
+  }
   from dask import distributed
 
   with (
@@ -258,9 +233,51 @@ def executors(quick: bool = False) -> dict:
     ) as cluster,
     distributed.Client(cluster) as client,
   ):
-    measure("Dask LocalCluster (2 processes)", 2, client.get_executor())
+    settings["Dask LocalCluster (2 processes), 2"] = (client.get_executor(), 2)
+    made = {
+      name: (
+        ptf.solvers.numpy_solver(
+          dijkstra.path_mask, num_workers=workers, executor=executor
+        ),
+        ptf.solvers.numpy_solver(
+          np.negative, num_workers=workers, executor=executor
+        ),
+      )
+      for name, (executor, workers) in settings.items()
+    }
+    times = timing.alternating_rounds(
+      {name: pair[0] for name, pair in made.items()}, costs, rounds=rounds
+    )
+    trivial = timing.alternating_rounds(
+      {name: pair[1] for name, pair in made.items()},
+      costs[:8],
+      rounds=3 * rounds,
+    )
+    for pair in made.values():
+      for solver in pair:
+        solver.close()
+  rows = []
+  for name in settings:
+    executor, workers = name.rsplit(", ", 1)
+    rows.append(
+      {
+        "solver": "python Dijkstra",
+        "executor": executor,
+        "workers": int(workers),
+        "inst/s": len(costs) / float(np.median(times[name])),
+        "speed-up vs 1 thread": timing.ratio_spread(
+          times["threads, 1"], times[name]
+        ),
+        "speed-up vs 1 process": timing.ratio_spread(
+          times["processes, 1"], times[name]
+        ),
+        "trivial solver, ms per call (8 rows)": 1e3
+        * float(np.median(trivial[name])),
+      }
+    )
 
   threads = []
+  repeats = 3 if quick else 10
   heavy = rng.uniform(0.1, 10.0, size=(64, 12, 12))
   base = None
   for workers in (1, 2, 4):

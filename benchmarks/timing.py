@@ -32,6 +32,31 @@ def median_seconds(
   return float(np.median(times))
 
 
+def alternating_rounds(
+  fns: dict[str, Callable], *args, rounds: int = 10, warmup: int = 2
+) -> dict[str, np.ndarray]:
+  """The wall times of several functions of the same arguments, one call of
+  each per round, in turn: `{name: [rounds] seconds}`. A ratio is then read
+  round by round (its median and spread), each from calls a few moments
+  apart."""
+  for fn in fns.values():
+    for _ in range(warmup):
+      tf.nest.map_structure(np.asarray, fn(*args))
+  times: dict[str, list[float]] = {name: [] for name in fns}
+  for _ in range(rounds):
+    for name, fn in fns.items():
+      start = time.perf_counter()
+      tf.nest.map_structure(np.asarray, fn(*args))
+      times[name].append(time.perf_counter() - start)
+  return {name: np.array(t) for name, t in times.items()}
+
+
+def ratio_spread(numerator: np.ndarray, denominator: np.ndarray) -> str:
+  """A per-round ratio as `median (quartiles q1–q3)`."""
+  q1, median, q3 = np.percentile(numerator / denominator, [25, 50, 75])
+  return f"{median:.3g} ({q1:.3g}–{q3:.3g})"
+
+
 def interleaved_medians(
   fns: dict[str, Callable], *args, repeats: int = 10, warmup: int = 2
 ) -> dict[str, float]:
