@@ -279,6 +279,8 @@ class Trainer:
     self.strategy = make_strategy(config.strategy)
     self.worker = worker_id(self.strategy)
     self.start = time.time()
+    # Each sweep run's provenance, by name (None: not recorded).
+    self.run_provenance: dict[str, dict | None] = {}
     # The epoch being trained: with the seed, it keys the data order and
     # every noise seed, so a resumed run repeats the uninterrupted one.
     self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
@@ -398,6 +400,8 @@ class Trainer:
       "wall_time_s": time.time() - self.start,
       "provenance": provenance.record(),
     }
+    if self.run_provenance:  # A sweep: each run's own, kept from its day.
+      results["run_provenance"] = dict(self.run_provenance)
     if self.is_chief:
       write_json_atomically(
         os.path.join(self.output_dir, "results.json"), results
@@ -413,8 +417,10 @@ def run_sweep(
 ) -> dict[str, dict]:
   """Runs each named run in its sub-folder; returns their metrics by name.
 
-  A run writes `<name>/metrics.json` when it finishes; a rerun of the sweep
-  reads those instead of training again, and resumes an interrupted run at
+  A run writes `<name>/metrics.json` when it finishes, and what it was
+  measured with, `<name>/provenance.json`; a rerun of the sweep reads
+  those instead of training again (results.json then states each run's
+  provenance), and resumes an interrupted run at
   its last epoch (`Trainer.fit`'s backup). Every run starts from the
   config's seed, so a run's numbers do not depend on which ran before it.
 
@@ -426,13 +432,20 @@ def run_sweep(
   metrics = {}
   for name, train in runs.items():
     done = os.path.join(trainer.output_dir, name, "metrics.json")
+    measured = os.path.join(trainer.output_dir, name, "provenance.json")
     if os.path.exists(done):
       with open(done, encoding="utf-8") as f:
         metrics[name] = json.load(f)
+      trainer.run_provenance[name] = None
+      if os.path.exists(measured):
+        with open(measured, encoding="utf-8") as f:
+          trainer.run_provenance[name] = json.load(f)
       continue
     keras.utils.set_random_seed(trainer.config.seed)
     metrics[name] = train(name)
+    trainer.run_provenance[name] = provenance.record()
     if trainer.is_chief:
+      write_json_atomically(measured, trainer.run_provenance[name])
       write_json_atomically(done, metrics[name])
   return metrics
 

@@ -76,8 +76,20 @@ def describe(results: Sequence[dict | None]) -> str:
   versions, commits, dates and machines, each listed once — and how many
   did not record it."""
   present = [r for r in results if r]
-  records = [r["provenance"] for r in present if "provenance" in r]
-  missing = len(present) - len(records)
+  # A sweep's results hold each run's own (`run_provenance`), which can be
+  # older than the sweep's last write.
+  measured = [
+    record
+    for r in present
+    for record in (
+      r["run_provenance"].values()
+      if "run_provenance" in r
+      else [r.get("provenance")]
+    )
+  ]
+  records = [record for record in measured if record]
+  missing = len(measured) - len(records)
+  present = measured
   if not records:
     return "*Provenance not recorded: these runs predate its recording.*"
 

@@ -79,3 +79,48 @@ def test_recorded_commits_exist_and_stale_sections_are_reported():
       + ". Re-run these sections.",
       stacklevel=1,
     )
+
+
+def _record(commit: str, date: str) -> dict:
+  return {"version": "0.3.0", "commit": commit, "date": date, "machine": "m"}
+
+
+def test_a_table_states_each_runs_provenance_not_the_last_write():
+  # A sweep rerun to add methods keeps the older runs' provenance: the line
+  # under its table names both commits, and counts the unrecorded runs.
+  sweep = {
+    "provenance": _record("bbb", "2026-12-03"),
+    "run_provenance": {
+      "a/seed0": _record("aaa", "2026-12-01"),
+      "b/seed0": _record("bbb", "2026-12-03"),
+      "c/seed0": None,
+    },
+  }
+  line = provenance.describe([sweep, None])
+  assert line.startswith("*perturbations_tf 0.3.0 (commit aaa, bbb), ")
+  assert "2026-12-01 to 2026-12-03; m" in line
+  assert line.endswith("; not recorded by 1 of its 3 runs.*")
+  plain = provenance.describe([{"provenance": _record("ccc", "2026-12-02")}])
+  assert plain == "*perturbations_tf 0.3.0 (commit ccc), 2026-12-02; m.*"
+  assert provenance.describe([{}]).startswith("*Provenance not recorded")
+
+
+def test_a_sweep_records_each_run_and_reads_it_back(tmp_path):
+  from experiments import common
+
+  class Config:
+    seed, output_dir = 0, str(tmp_path)
+
+  trainer = type("T", (), {})()
+  trainer.config, trainer.output_dir, trainer.is_chief = (
+    Config,
+    str(tmp_path),
+    True,
+  )
+  trainer.run_provenance = {}
+  common.run_sweep(trainer, {"a": lambda name: {"x": 1.0}})
+  first = trainer.run_provenance["a"]
+  assert set(first) == {"version", "commit", "date", "machine"}
+  trainer.run_provenance = {}
+  common.run_sweep(trainer, {"a": lambda name: 1 / 0, "b": lambda n: {}})
+  assert trainer.run_provenance["a"] == first  # Read back, not retrained.
