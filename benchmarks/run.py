@@ -26,7 +26,9 @@ ratio or a rate measured in this process, side by side with its baseline:
    of its ingredients brings (`pdlp.py`), and its warm starts from memory
    in training (`pdlp_warm_starts`);
 7. exact TSP: `ptf.solvers.TSP`'s formulation against two others through
-   the same HiGHS (`tsp_formulations.py`).
+   the same HiGHS (`tsp_formulations.py`);
+8. the noise draw: the library's generator against XLA's Philox and
+   TensorFlow's samplers (`noise_speed.py`).
 
 Each section records what it was measured with (`provenance.py`): the
 library's version, the commit (`+changes` when the tree had some), the
@@ -47,6 +49,7 @@ from absl import flags
 from benchmarks import equal_accuracy
 from benchmarks import gradient_quality
 from benchmarks import memory
+from benchmarks import noise_speed
 from benchmarks import overhead
 from benchmarks import pdlp
 from benchmarks import solvers_speed
@@ -56,6 +59,7 @@ from experiments import provenance
 
 SECTIONS = {
   "overhead": overhead.run,
+  "noise": noise_speed.run,
   "gradient": gradient_quality.run,
   "equal_accuracy": equal_accuracy.run,
   "solvers": solvers_speed.run,

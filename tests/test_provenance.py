@@ -20,6 +20,7 @@ RESULTS = os.path.join(ROOT, "benchmarks", "results")
 # The benchmark module that measures each section of results.json.
 SECTION_SOURCES = {
   "overhead": "benchmarks/overhead.py",
+  "noise": "benchmarks/noise_speed.py",
   "gradient": "benchmarks/gradient_quality.py",
   "equal_accuracy": "benchmarks/equal_accuracy.py",
   "solvers": "benchmarks/solvers_speed.py",
