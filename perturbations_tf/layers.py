@@ -1,6 +1,8 @@
 """Keras layers over solvers: perturbed optimizers, surrogate gradients
-(DBB, NID), I-MLE and adaptive I-MLE, and the regularised Frank–Wolfe
-optimizer; their function forms are in `ptf.ops`.
+(DBB, NID), I-MLE and adaptive I-MLE, the regularised Frank–Wolfe
+optimizer, and the closed-form regularised argmax, ranks and sort
+(`SoftArgmax`, `SparseArgmax`, `SoftRank`, `SoftSort`); their function
+forms are in `ptf.ops`.
 
 All are deterministic at inference (the perturbed ones stochastic in
 training); all serialise."""
@@ -17,6 +19,10 @@ from perturbations_tf._src.layers import PerturbedRanks
 from perturbations_tf._src.layers import PerturbedShortestPath
 from perturbations_tf._src.layers import PerturbedSort
 from perturbations_tf._src.layers import PerturbedTopK
+from perturbations_tf._src.regularized_layers import SoftArgmax
+from perturbations_tf._src.regularized_layers import SoftRank
+from perturbations_tf._src.regularized_layers import SoftSort
+from perturbations_tf._src.regularized_layers import SparseArgmax
 
 __all__ = [
   "AIMLE",
@@ -30,6 +36,10 @@ __all__ = [
   "PerturbedSort",
   "PerturbedTopK",
   "RegularizedFrankWolfe",
+  "SoftArgmax",
+  "SoftRank",
+  "SoftSort",
+  "SparseArgmax",
 ]
 
 __getattr__ = _deprecation.aliases(

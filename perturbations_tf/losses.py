@@ -13,6 +13,7 @@
 | `PGLoss`, `pg_loss` | costs `c` | Huang & Gupta (2024) |
 | `RegularizedFenchelYoungLoss`, its function | `w*` | Dalle et al. (2022) |
 | `CaVELoss`, `cave_loss` | `w*` | Tang & Khalil (2024) |
+| `ClosedFormFenchelYoungLoss(layer)` | classes, ranks | Blondel et al. (2020) |
 | `StructuredSVMLoss`, `structured_svm_loss` | `w*`, 0/1 | Dalle et al. (2022) |
 | `ImitationLoss`, `imitation_loss` | `w*`, 0/1 | Dalle et al. (2022) |
 | `DecisionLoss(layer)` (DBB, NID, DPO, I-MLE) | the stack | PyEPO |
@@ -45,12 +46,14 @@ from perturbations_tf._src.least_squares import LeastSquaresLoss
 from perturbations_tf._src.least_squares import least_squares_loss
 from perturbations_tf._src.perturbation_gradient import PGLoss
 from perturbations_tf._src.perturbation_gradient import pg_loss
+from perturbations_tf._src.regularized_layers import ClosedFormFenchelYoungLoss
 from perturbations_tf._src.spo_plus import SPOPlusLoss
 from perturbations_tf._src.spo_plus import spo_plus_loss
 
 __all__ = [
   "CMAPLoss",
   "CaVELoss",
+  "ClosedFormFenchelYoungLoss",
   "DecisionLoss",
   "FenchelYoungLoss",
   "ImitationLoss",

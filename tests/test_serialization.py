@@ -40,7 +40,14 @@ INSTANCES = {
   "layers.RegularizedFrankWolfe": lambda: ptf.layers.RegularizedFrankWolfe(
     "argmax", lam=2.0
   ),
+  "layers.SoftArgmax": lambda: ptf.layers.SoftArgmax("l2", 0.5),
+  "layers.SoftRank": lambda: ptf.layers.SoftRank("kl", 0.3),
+  "layers.SoftSort": lambda: ptf.layers.SoftSort(regularization_strength=2.0),
+  "layers.SparseArgmax": lambda: ptf.layers.SparseArgmax(0.2),
   "losses.CMAPLoss": lambda: ptf.losses.CMAPLoss(_cache()),
+  "losses.ClosedFormFenchelYoungLoss": lambda: (
+    ptf.losses.ClosedFormFenchelYoungLoss(ptf.layers.SoftRank("kl", 0.3))
+  ),
   "losses.CaVELoss": lambda: ptf.losses.CaVELoss(_flow_lp(), interior=0.01),
   "losses.DecisionLoss": lambda: ptf.losses.DecisionLoss(
     ptf.layers.IMLE(ARCS, num_samples=4, lam=5.0), "solution", "l2"
