@@ -24,12 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 import concurrent.futures
+import functools
 import json
 import os
 import re
 import shutil
 import subprocess
 import tempfile
+import time
 
 from absl import app
 from absl import flags
@@ -83,23 +85,8 @@ def stream(name: str) -> Iterator[bytes]:
 STREAMS = ("positions", "seeds (k, 0)", "seeds (0, k)")
 
 
-def run_dieharder(name: str) -> list[dict]:
-  """Every dieharder test on one stream: name, ntup, p-value, verdict."""
-  with tempfile.TemporaryFile("w+") as output:
-    process = subprocess.Popen(
-      ["dieharder", "-a", "-g", "200"],
-      stdin=subprocess.PIPE,
-      stdout=output,
-      stderr=subprocess.DEVNULL,
-    )
-    try:
-      for chunk in stream(name):
-        process.stdin.write(chunk)
-    except BrokenPipeError:  # dieharder has read what its tests need.
-      pass
-    process.wait()
-    output.seek(0)
-    lines = output.read().splitlines()
+def parse(lines: list[str]) -> list[dict]:
+  """dieharder's result rows: test name, ntup, p-value, verdict."""
   rows = []
   for line in lines:
     match = _ROW.match(line)
@@ -111,15 +98,47 @@ def run_dieharder(name: str) -> list[dict]:
   return rows
 
 
+def run_dieharder(name: str, deadline: float) -> tuple[list[dict], bool]:
+  """Every dieharder test on one stream, or those done by `deadline` (a
+  `time.time()`); the rows, and whether the battery ran to its end."""
+  with tempfile.TemporaryFile("w+") as output:
+    process = subprocess.Popen(
+      ["dieharder", "-a", "-g", "200"],
+      stdin=subprocess.PIPE,
+      stdout=output,
+      stderr=subprocess.DEVNULL,
+    )
+    complete = True
+    try:
+      for chunk in stream(name):
+        if time.time() > deadline:
+          complete = False
+          process.kill()
+          break
+        process.stdin.write(chunk)
+    except BrokenPipeError:  # dieharder has read what its tests need.
+      pass
+    process.wait()
+    output.seek(0)
+    return parse(output.read().splitlines()), complete
+
+
 def to_markdown(results: dict) -> str:
   lines = [provenance.header(results["provenance"]), ""]
   for name, rows in results["streams"].items():
     counts = {v: sum(r["verdict"] == v for r in rows) for v in _VERDICTS}
+    stopped = (
+      ""
+      if results["complete"][name]
+      else f" The time budget ({results['budget_minutes']:g} min) stopped "
+      f"the battery after these tests, in the one after "
+      f"{rows[-1]['test'] if rows else 'none'}."
+    )
     lines += [
       f"### {name}",
       "",
       ", ".join(f"{counts[v]} {v}" for v in _VERDICTS)
-      + f" of {len(rows)} tests.",
+      + f" of {len(rows)} tests.{stopped}",
       "",
       "| test | ntup | p-value | verdict |",
       "|---|---|---|---|",
@@ -144,11 +163,15 @@ def main(argv):
     "provenance": provenance.record(),
     "battery": "dieharder -a -g 200",
   }
+  deadline = time.time() + 60 * f.budget_minutes if f.budget_minutes else 1e30
   # One dieharder per stream, side by side (each reads its own pipe).
   with concurrent.futures.ThreadPoolExecutor(len(f.streams)) as pool:
-    results["streams"] = dict(
-      zip(f.streams, pool.map(run_dieharder, f.streams))
+    done = list(
+      pool.map(functools.partial(run_dieharder, deadline=deadline), f.streams)
     )
+  results["streams"] = {name: rows for name, (rows, _) in zip(f.streams, done)}
+  results["complete"] = {name: ok for name, (_, ok) in zip(f.streams, done)}
+  results["budget_minutes"] = f.budget_minutes
   os.makedirs(f.output_dir, exist_ok=True)
   path = os.path.join(f.output_dir, "noise_battery")
   with open(path + ".json", "w", encoding="utf-8") as out:
@@ -161,6 +184,12 @@ def main(argv):
 if __name__ == "__main__":
   flags.DEFINE_string(
     "output_dir", "benchmarks/results", "Where noise_battery.{json,md} go."
+  )
+  flags.DEFINE_float(
+    "budget_minutes",
+    0,
+    "Stop each stream's battery after this long (0: run it to its end; "
+    "its lagged-sum tests read hundreds of GB).",
   )
   flags.DEFINE_multi_enum(
     "streams", list(STREAMS), STREAMS, "The streams to test."
