@@ -7,6 +7,7 @@ prose says what a block prints, it prints that.
 place; the examples are seeded, so a miss is a changed result, to be
 written down anew."""
 
+import json
 import math
 import os
 import pathlib
@@ -150,3 +151,15 @@ def test_example_runs_as_a_saved_script(page, index, tmp_path):
 def test_the_claims_name_blocks_that_exist():
   for (name, index), _ in CLAIMS.items():
     assert index < len(python_blocks(ROOT / name)), (name, index)
+
+
+def test_the_main_jobs_time_is_the_measured_one():
+  # The README's set-up line says how long the main job takes; the figure
+  # comes from benchmarks/main_job.py's run, end to end, on that machine.
+  readme = (ROOT / "README.md").read_text(encoding="utf-8")
+  claim = re.search(r"main job: .*, ~(\d+) min on (\d+) CPU cores", readme)
+  assert claim, "The README's main-job line lost its time."
+  path = ROOT / "benchmarks" / "results" / "main_job.json"
+  measured = json.loads(path.read_text(encoding="utf-8"))
+  assert int(claim[1]) == round(measured["wall_time_s"] / 60)
+  assert f", {claim[2]} cores" in measured["provenance"]["machine"]
