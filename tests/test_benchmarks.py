@@ -1,5 +1,8 @@
 """Smoke test of the benchmarks' quick mode: every section yields tables."""
 
+import json
+import os
+
 import numpy as np
 import pytest
 
@@ -8,6 +11,12 @@ from benchmarks import run as benchmarks
 
 # The repository's binaries, benchmarks or documentation, beside the library.
 pytestmark = pytest.mark.integration
+
+RESULTS = os.path.join(
+  os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+  "benchmarks",
+  "results",
+)
 
 
 @pytest.mark.slow
@@ -92,3 +101,24 @@ def test_the_core_op_keeps_pace_with_the_plain_estimator(case):
   t = overhead.step_medians(case, "function", repeats=15)
   assert t["ours"] / t["plain"] < overhead.REGRESSION_BOUND, t
   assert t["ours FY"] / t["plain FY"] < overhead.REGRESSION_BOUND, t
+
+
+def test_the_generator_passes_the_dieharder_tests_it_was_given():
+  # benchmarks/noise_battery.py's run: `dieharder -a` on the three streams
+  # the library draws (up to its time budget, which the results record and
+  # the page states). A good generator fails none; a p-value outside
+  # [0.005, 0.995] ("WEAK") comes once in 100 tests by chance.
+  path = os.path.join(RESULTS, "noise_battery.json")
+  with open(path, encoding="utf-8") as f:
+    battery = json.load(f)
+  assert set(battery["streams"]) == {
+    "positions",
+    "seeds (k, 0)",
+    "seeds (0, k)",
+  }
+  for name, rows in battery["streams"].items():
+    verdicts = [row["verdict"] for row in rows]
+    assert len(rows) >= 30, name  # Past the diehard and sts tests.
+    assert "FAILED" not in verdicts, name
+    assert verdicts.count("WEAK") <= 1 + len(rows) // 20, name
+    assert all(0 <= row["p"] <= 1 for row in rows), name

@@ -47,11 +47,17 @@ def recorded_sections() -> dict[str, tuple[dict, tuple[str, ...]]]:
     name: (record, (SECTION_SOURCES[name], "perturbations_tf"))
     for name, record in benchmarks.get("provenance", {}).items()
   }
-  with open(os.path.join(RESULTS, "netlib.json"), encoding="utf-8") as f:
-    sections["netlib"] = (
-      json.load(f)["provenance"],
-      ("benchmarks/netlib.py", "benchmarks/netlib", "perturbations_tf"),
-    )
+  for name, sources in {
+    "netlib": ("benchmarks/netlib.py", "benchmarks/netlib", "perturbations_tf"),
+    "noise_battery": (
+      "benchmarks/noise_battery.py",
+      "perturbations_tf/_src/random.py",
+    ),
+    "main_job": ("benchmarks/main_job.py", "experiments", "perturbations_tf"),
+  }.items():
+    path = os.path.join(RESULTS, f"{name}.json")
+    with open(path, encoding="utf-8") as f:
+      sections[name] = (json.load(f)["provenance"], sources)
   return sections
 
 
