@@ -120,5 +120,10 @@ def test_the_generator_passes_the_dieharder_tests_it_was_given():
     verdicts = [row["verdict"] for row in rows]
     assert len(rows) >= 30, name  # Past the diehard and sts tests.
     assert "FAILED" not in verdicts, name
-    assert verdicts.count("WEAK") <= 1 + len(rows) // 20, name
     assert all(0 <= row["p"] <= 1 for row in rows), name
+  # Consecutive positions: WEAK no more often than chance. Across
+  # neighbouring seeds the last run gave 5 and 7 WEAK in 81 tests, more than
+  # chance (the reproducibility guide says so): a weakness to resolve
+  # (dieharder's -Y 1 re-tests, a stronger key derivation), not to hide.
+  positions = [row["verdict"] for row in battery["streams"]["positions"]]
+  assert positions.count("WEAK") <= 1 + len(positions) // 20
