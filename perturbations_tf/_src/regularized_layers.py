@@ -149,7 +149,7 @@ class SoftSort(_RegularizedLayer):
 
   Example:
     >>> SoftSort(regularization_strength=0.1)(
-    ...     tf.constant([[0.3, -1.0, 2.0]])).numpy()
+    ...     tf.constant([[0.3, -1.0, 2.0]])).numpy().round(4)
     array([[-1. ,  0.3,  2. ]], dtype=float32)
   """
 

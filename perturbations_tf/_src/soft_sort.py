@@ -306,7 +306,8 @@ def soft_sort(
       positive.
 
   Example:
-    >>> soft_sort([[0.3, -1.0, 2.0]], regularization_strength=0.01).numpy()
+    >>> soft_sort([[0.3, -1.0, 2.0]], regularization_strength=0.01).numpy(
+    ... ).round(4)
     array([[-1. ,  0.3,  2. ]], dtype=float32)
   """
   theta = _check(theta, regularization_strength, regularization, "soft_sort")
