@@ -89,7 +89,6 @@ def describe(results: Sequence[dict | None]) -> str:
   ]
   records = [record for record in measured if record]
   missing = len(measured) - len(records)
-  present = measured
   if not records:
     return "*Provenance not recorded: these runs predate its recording.*"
 
@@ -103,5 +102,5 @@ def describe(results: Sequence[dict | None]) -> str:
     f"{values('machine')}"
   )
   if missing:
-    line += f"; not recorded by {missing} of its {len(present)} runs"
+    line += f"; not recorded by {missing} of its {len(measured)} runs"
   return line + ".*"

@@ -262,7 +262,9 @@ class StructuredSVMLoss(solver_loss.SolverLoss):
     alpha: α > 0, the scale of the scores against the margin.
     margin: m ≥ 0, the margin's weight.
     maximize: None (as the solver declares), True or False.
-    reduction, name, dtype: as for Keras losses.
+    reduction: the Keras reduction over the batch.
+    name: the loss's name.
+    dtype: the loss's dtype (Keras).
 
   `y_true` is the 0/1 target decisions (or `stack_targets(c, w*)`),
   `y_pred` the scores or costs. See `structured_svm_loss`.
@@ -313,7 +315,9 @@ class ImitationLoss(solver_loss.SolverLoss):
     maximize: None (as the solver declares), True or False.
     seed: the seed of the loss's `keras.random.SeedGenerator` (new noise on
       every call, the same sequence for the same seed).
-    reduction, name, dtype: as for Keras losses.
+    reduction: the Keras reduction over the batch.
+    name: the loss's name.
+    dtype: the loss's dtype (Keras).
 
   Example:
     >>> loss = ImitationLoss('argmax', num_samples=100, sigma=0.5, seed=0)

@@ -200,7 +200,9 @@ class ClosedFormFenchelYoungLoss(keras.losses.Loss):
 
   Args:
     layer: a `SoftArgmax`, `SparseArgmax` or `SoftRank`.
-    reduction, name, dtype: as for Keras losses.
+    reduction: the Keras reduction over the batch.
+    name: the loss's name.
+    dtype: the loss's dtype (Keras).
 
   `y_true` is the target structures (one-hot classes, 0-based ranks) or
   `stack_targets(c, y)`; `y_pred` the scores θ.
