@@ -27,6 +27,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 import pyepo
 from pyepo import EPO
+from pyepo.func.utils import sumGammaDistribution
 from pyepo.model.opt import optModel
 from pyepo.model.ort.ortcpmodel import optOrtCpModel
 from scipy import sparse
@@ -116,7 +117,11 @@ def train(
   solve_ratio: float,
   pg_h: float,
   cave_max_iter: int,
+  draw: int = 0,
 ) -> dict:
+  """Trains with one method from the seed's weights and batches; draw 0
+  takes PyEPO's default noise seed (135), draw d seed 135 + d. Its pool
+  refreshes draw from an unseeded generator (PyEPO seeds none)."""
   optmodel = make_model(data)
   x = torch.tensor(data["x_train"], dtype=torch.float32)
   c = torch.tensor(data["c_train"], dtype=torch.float32)
@@ -152,7 +157,12 @@ def train(
     )
     loss_fn = lambda cp, i: pfy(cp, w[i])
   elif method in ("imle", "aimle"):
-    sampler = dict(n_samples=num_samples, sigma=sigma, processes=1)
+    sampler = dict(
+      n_samples=num_samples,
+      sigma=sigma,
+      processes=1,
+      distribution=sumGammaDistribution(kappa=5, seed=135 + draw),
+    )
     mle = (
       pyepo.func.implicitMLE(optmodel, lambd=lam, **sampler)
       if method == "imle"
@@ -219,9 +229,11 @@ def main(data_path: str, out_path: str):
     "versions": {"pyepo": pyepo.__version__, "torch": torch.__version__}
   }
   for method in settings["methods"]:
-    for seed in settings["seeds"]:
-      torch.manual_seed(seed)
-      results[f"{method}/seed{seed}"] = train(
+    draws = settings["draws"] if method in settings["random_methods"] else 1
+    for seed, draw in itertools.product(settings["seeds"], range(draws)):
+      torch.manual_seed(seed + 1000 * draw)
+      name = f"{method}/seed{seed}" + (f"/draw{draw}" if draw else "")
+      results[name] = train(
         method,
         data,
         seed,
@@ -232,13 +244,9 @@ def main(data_path: str, out_path: str):
         settings["solve_ratio"],
         settings["pg_h"],
         settings["cave_max_iter"],
+        draw,
       )
-      print(
-        method,
-        seed,
-        results[f"{method}/seed{seed}"]["seconds_per_epoch"],
-        flush=True,
-      )
+      print(name, results[name]["seconds_per_epoch"], flush=True)
   with open(out_path, "w", encoding="utf-8") as f:
     json.dump(results, f)
 

@@ -73,6 +73,15 @@ A_EQ, B_EQ = ptf.solvers.grid_flow_constraints(GRID)
 # CaVE's cone comes from the path's flow LP (the grid solver has none).
 FLOW_LP = ptf.solvers.LinearProgram(A_eq=A_EQ, b_eq=B_EQ, bounds=(0, 1))
 PG_H = 0.1  # PyEPO's default width.
+# The methods that draw random numbers (noise, or the pool's refreshes):
+# `--draws` repeats each of their runs with other draws.
+RANDOM_METHODS = (
+  "dpo",
+  "pfyl",
+  "imle",
+  "aimle",
+  *POOL_LOSSES,
+)
 CAVE_INTERIOR = 0.003  # The central path's point closest to PyEPO's CaVE+.
 
 
@@ -159,11 +168,22 @@ def make_data(
 
 
 def make_loss(
-  method: str, data: dict, num_samples: int, sigma: float, lam: float, seed: int
+  method: str,
+  data: dict,
+  num_samples: int,
+  sigma: float,
+  lam: float,
+  seed: int,
+  solve_ratio: float = 0.05,
+  draw: int = 0,
 ):
   """Our version of PyEPO's documented loss of the method: a function of
   (costs, solutions, predicted costs) averaged over the batch (λ serves DBB
-  and I-MLE, as the flags of `experiments.predict_then_optimize`)."""
+  and I-MLE, as the flags of `experiments.predict_then_optimize`; the pool
+  losses solve `solve_ratio` of each batch's rows). Its noise and pool
+  refreshes are seeded by the seed and the draw."""
+  epochs = len(data[f"order_{seed}"])
+  seed += 1000 * draw
 
   solver = solver_of(data)
 
@@ -207,13 +227,11 @@ def make_loss(
   if method in POOL_LOSSES:
     num_train = len(data["w_train"])
     largest_batch = -(-num_train // int(data["batches_per_epoch"]))
-    capacity = pool_capacity(
-      num_train, largest_batch, len(data[f"order_{seed}"]), 0.05
-    )
+    capacity = pool_capacity(num_train, largest_batch, epochs, solve_ratio)
     cache = ptf.solvers.SolutionCache(
       solver,
       shape=(data["c_train"].shape[1],),
-      solve_fraction=0.05,
+      solve_fraction=solve_ratio,
       capacity=capacity,
       initial_solutions=data["w_train"],
       seed=seed,
@@ -234,8 +252,11 @@ def train_ours(
   sigma: float = 1.0,
   lam: float = 10.0,
   learning_rate: float = 1e-2,
+  solve_ratio: float = 0.05,
+  draw: int = 0,
 ) -> dict:
-  """Trains ours through the given batches; test predictions, s/epoch."""
+  """Trains ours through the given batches (the seed's initial weights and
+  batch order, the draw's noise); test predictions, s/epoch."""
   model = keras.Sequential(
     [
       keras.Input((data["x_train"].shape[1],)),
@@ -245,7 +266,9 @@ def train_ours(
   model.layers[-1].kernel.assign(data[f"kernel_{seed}"])
   model.layers[-1].bias.assign(data[f"bias_{seed}"])
   optimizer = keras.optimizers.Adam(learning_rate, epsilon=1e-8)
-  loss_fn = make_loss(method, data, num_samples, sigma, lam, seed)
+  loss_fn = make_loss(
+    method, data, num_samples, sigma, lam, seed, solve_ratio, draw
+  )
 
   x, c, w = (tf.constant(data[k]) for k in ("x_train", "c_train", "w_train"))
 
@@ -282,6 +305,17 @@ def test_regret(data: dict, predicted) -> float:
   return float(metric.result())
 
 
+def seeds_and_draws(method: str, seeds, draws: int):
+  """The (seed, draw) pairs a method runs: `draws` per seed for a method
+  that draws random numbers, one otherwise."""
+  count = draws if method in RANDOM_METHODS else 1
+  return [(seed, draw) for seed in seeds for draw in range(count)]
+
+
+def run_name(method: str, seed: int, draw: int) -> str:
+  return f"{method}/seed{seed}" + (f"/draw{draw}" if draw else "")
+
+
 def run_pyepo(python: str, data: dict, settings: dict) -> dict:
   """PyEPO's side, in its own interpreter (torch, no TensorFlow)."""
   with tempfile.TemporaryDirectory() as tmp:
@@ -305,10 +339,12 @@ def main(argv):
     sigma=f.sigma,
     lam=f.lam,
     learning_rate=f.learning_rate,
-    solve_ratio=0.05,
+    solve_ratio=f.solve_ratio,
     pg_h=PG_H,
     cave_max_iter=f.cave_max_iter,
     problem=f.problem,
+    draws=f.draws,
+    random_methods=list(RANDOM_METHODS),
   )
   data = make_data(
     seeds, f.epochs, f.batch_size, f.num_train, problem=f.problem
@@ -318,15 +354,23 @@ def main(argv):
   for method in f.methods:
     regrets = {"ours": [], "PyEPO": []}
     seconds = {"ours": [], "PyEPO": []}
-    for seed in seeds:
+    for seed, draw in seeds_and_draws(method, seeds, f.draws):
       ours = train_ours(
-        method, data, seed, f.num_samples, f.sigma, f.lam, f.learning_rate
+        method,
+        data,
+        seed,
+        f.num_samples,
+        f.sigma,
+        f.lam,
+        f.learning_rate,
+        f.solve_ratio,
+        draw,
       )
-      pyepo = theirs[f"{method}/seed{seed}"]
+      pyepo = theirs[run_name(method, seed, draw)]
       for side, result in (("ours", ours), ("PyEPO", pyepo)):
         regrets[side].append(test_regret(data, result["predicted"]))
         seconds[side].append(result["seconds_per_epoch"])
-      runs[f"{method}/seed{seed}"] = {
+      runs[run_name(method, seed, draw)] = {
         side: {
           "test_normalized_regret": regrets[side][-1],
           "seconds_per_epoch": seconds[side][-1],
@@ -366,7 +410,14 @@ def main(argv):
     f"against ours (TensorFlow {tf.__version__}, {setting[1]}): "
     f"{setting[2]}, degree 6, {len(data['x_train']):,}/"
     f"{len(data['x_test']):,} instances, "
-    f"{f.epochs} epochs, {f.num_seeds} seeds (mean ± std)"
+    f"{f.epochs} epochs, {f.num_seeds} seeds"
+    + (
+      f" ({f.draws} draws of the noise or pool refreshes each for "
+      "the methods that draw them)"
+      if f.draws > 1
+      else ""
+    )
+    + " (mean ± std)"
   )
   name = "pyepo_side_by_side" + (
     "" if f.problem == "shortest_path" else f"_{f.problem}"
@@ -408,12 +459,24 @@ if __name__ == "__main__":
   )
   flags.DEFINE_integer("num_train", 1000, "Training instances.")
   flags.DEFINE_integer("num_seeds", 3, "Seeds (initial weights, batches).")
+  flags.DEFINE_integer(
+    "draws",
+    1,
+    "Runs per seed of the methods that draw random numbers (noise, pool "
+    "refreshes), each with other draws: their spread includes the draws'.",
+  )
   flags.DEFINE_integer("epochs", 20, "Training epochs.")
   flags.DEFINE_integer("batch_size", 32, "Mini-batch size.")
   flags.DEFINE_integer("num_samples", 10, "M of DPO, PFYL and I-MLE.")
   flags.DEFINE_float("sigma", 1.0, "σ of DPO, PFYL and I-MLE.")
   flags.DEFINE_float("lam", 10.0, "λ of DBB and I-MLE.")
   flags.DEFINE_float("learning_rate", 1e-2, "Adam's learning rate.")
+  flags.DEFINE_float(
+    "solve_ratio",
+    0.05,
+    "The pool losses' refreshes: PyEPO solves a whole batch with this "
+    "probability, ours this fraction of every batch's rows.",
+  )
   flags.DEFINE_integer(
     "cave_max_iter",
     3,

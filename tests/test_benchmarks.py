@@ -44,11 +44,26 @@ def test_pyepo_side_by_side_trains_ours_on_the_shared_batches():
   assert not (data["kernel_0"] == data["kernel_1"]).all()
   # CaVE's binding constraints for PyEPO: ± the 25 flow rows, 80 bounds.
   assert data["tight_train"].shape == (100, 2 * 25 + 80, 40)
+  predicted = {}
   for method in sbs.METHODS:
     result = sbs.train_ours(method, data, 0, num_samples=3)
     assert result["predicted"].shape == (50, 40)
     regret = sbs.test_regret(data, result["predicted"])
     assert np.isfinite(regret) and regret >= 0, method
+    predicted[method] = result["predicted"]
+  # `--draws`: the random methods run again with other noise, the others
+  # once.
+  assert sbs.seeds_and_draws("dpo", [0, 1], 2) == [
+    (0, 0),
+    (0, 1),
+    (1, 0),
+    (1, 1),
+  ]
+  assert sbs.seeds_and_draws("spo_plus", [0, 1], 2) == [(0, 0), (1, 0)]
+  again = sbs.train_ours("dpo", data, 0, num_samples=3)["predicted"]
+  other = sbs.train_ours("dpo", data, 0, num_samples=3, draw=1)["predicted"]
+  np.testing.assert_array_equal(again, predicted["dpo"])
+  assert not np.allclose(other, predicted["dpo"])
 
 
 def test_gpu_export_writes_each_program_its_inputs_and_outputs(tmp_path):
