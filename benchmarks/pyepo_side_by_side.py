@@ -13,12 +13,16 @@ degree 6, noise half-width 0.5, 1,000 training and 1,000 test instances;
 the model a linear map 5 → 40 whose initial weights, per seed, both sides
 load; Adam (ε = 1e-8 on both) at 1e-2; 20 epochs of the same batches in
 the same order. PyEPO trains through its documented loops with its OR-Tools
-GLOP shortest-path model in one process (`benchmarks/pyepo_reference.py`,
-run by `--pyepo_python`); ours through the TF-native grid solver in a
-`tf.function` (XLA where the method allows). Methods with noise (DPO, PFYL,
-I-MLE, AIMLE) or a pool (NCE, CMAP, the learning-to-rank losses) draw their
-own random numbers on each side. CaVE's binding constraints, which PyEPO
-extracts through Gurobi only, are computed here and given to PyEPO's loss;
+GLOP shortest-path model in one process on one thread
+(`benchmarks/pyepo_reference.py`, run by `--pyepo_python`); ours through
+the TF-native grid solver in a `tf.function` (XLA where the method
+allows), on one thread too (`--threads`). Methods with noise (DPO, PFYL,
+I-MLE, AIMLE) or a pool (NCE, CMAP, the learning-to-rank losses) draw
+their own random numbers on each side; `--draws=3` runs each of them
+three times per seed with other draws (PyEPO seeds its noise, 135 + the
+draw, but not its pool refreshes, which differ at every run). CaVE's
+binding constraints, which PyEPO extracts through Gurobi only, are
+computed here and given to PyEPO's loss;
 PyEPO's CaVE+ (Clarabel stopped after 3 iterations) faces ours with
 `interior=0.003`. PyEPO's regularised Frank–Wolfe calls its solver per
 example and iteration (minutes per epoch): compare it with `--epochs=1`.
@@ -331,6 +335,11 @@ def run_pyepo(python: str, data: dict, settings: dict) -> dict:
 def main(argv):
   del argv
   f = flags.FLAGS
+  # One thread a side: PyEPO's runs torch on one. (On 2 cores TensorFlow's
+  # default pools also cost more than they give for steps this small: the
+  # time goes to futex waits.)
+  tf.config.threading.set_inter_op_parallelism_threads(f.threads)
+  tf.config.threading.set_intra_op_parallelism_threads(f.threads)
   seeds = list(range(f.num_seeds))
   settings = dict(
     methods=list(f.methods),
@@ -406,8 +415,9 @@ def main(argv):
   }[f.problem]
   title = (
     f"PyEPO {theirs['versions']['pyepo']} (torch "
-    f"{theirs['versions']['torch']}, {setting[0]}, 1 process) "
-    f"against ours (TensorFlow {tf.__version__}, {setting[1]}): "
+    f"{theirs['versions']['torch']}, {setting[0]}, 1 process, 1 thread) "
+    f"against ours (TensorFlow {tf.__version__}, {setting[1]}, "
+    f"{f.threads} thread{'s' if f.threads > 1 else ''}): "
     f"{setting[2]}, degree 6, {len(data['x_train']):,}/"
     f"{len(data['x_test']):,} instances, "
     f"{f.epochs} epochs, {f.num_seeds} seeds"
@@ -456,6 +466,12 @@ if __name__ == "__main__":
     "methods",
     list(METHODS),
     "Methods to compare (tsp and portfolio: two_stage, spo_plus, pfyl).",
+  )
+  flags.DEFINE_integer(
+    "threads",
+    1,
+    "TensorFlow's inter- and intra-op threads on our side (PyEPO's side "
+    "runs torch on 1).",
   )
   flags.DEFINE_integer("num_train", 1000, "Training instances.")
   flags.DEFINE_integer("num_seeds", 3, "Seeds (initial weights, batches).")
