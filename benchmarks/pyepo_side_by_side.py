@@ -27,7 +27,8 @@ PyEPO's CaVE+ (Clarabel stopped after 3 iterations) faces ours with
 `interior=0.003`. PyEPO's regularised Frank–Wolfe calls its solver per
 example and iteration (minutes per epoch): compare it with `--epochs=1`.
 Both sides' test predictions are scored by the same `NormalizedRegret`.
-Writes `pyepo_side_by_side[_PROBLEM].{json,md}` to --output_dir.
+Writes `pyepo_side_by_side[_PROBLEM].{json,md}` (or `--output_name`) to
+--output_dir.
 
 `--problem=tsp`: PyEPO's 20-node TSP (degree 6, noise 0.5); PyEPO 2.2.7
 has no OR-Tools TSP and its Pyomo models take 0.6–1 s a tour through
@@ -429,7 +430,7 @@ def main(argv):
     )
     + " (mean ± std)"
   )
-  name = "pyepo_side_by_side" + (
+  name = f.output_name or "pyepo_side_by_side" + (
     "" if f.problem == "shortest_path" else f"_{f.problem}"
   )
   os.makedirs(f.output_dir, exist_ok=True)
@@ -501,6 +502,11 @@ if __name__ == "__main__":
   )
   flags.DEFINE_string(
     "output_dir", "benchmarks/results", "Where the table goes."
+  )
+  flags.DEFINE_string(
+    "output_name",
+    None,
+    "The results files' name (default: pyepo_side_by_side[_PROBLEM]).",
   )
   flags.mark_flag_as_required("pyepo_python")
   app.run(main)

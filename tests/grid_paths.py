@@ -1,9 +1,11 @@
 """Exhaustive references on PyEPO's grid DAG: every path, and the best one by
 brute force (scipy's Dijkstra: `benchmarks.references.scipy_shortest_path`)."""
 
+import functools
 import itertools
 
 import numpy as np
+import tensorflow as tf
 
 from perturbations_tf import solvers
 
@@ -29,3 +31,15 @@ def brute_force(costs, grid, maximize=False):
   objectives = np.asarray(costs, np.float64) @ paths.T
   best = objectives.argmax(1) if maximize else objectives.argmin(1)
   return paths[best], objectives[np.arange(len(best)), best]
+
+
+def longest_path_solver(grid):
+  """A maximiser over the same paths: the shortest path of the negated
+  costs, declared to maximise."""
+  shortest = functools.partial(solvers.grid_arc_shortest_path, grid=grid)
+
+  @solvers.declare_sense(maximize=True)
+  def longest(costs):
+    return shortest(-tf.convert_to_tensor(costs))
+
+  return longest

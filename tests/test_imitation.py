@@ -19,9 +19,7 @@ NUM_ARCS = len(solvers.grid_arcs(GRID))
 SHORTEST = functools.partial(solvers.grid_arc_shortest_path, grid=GRID)
 
 
-@ptf.solvers.declare_sense(maximize=True)
-def longest(costs):  # A maximiser over the same paths.
-  return SHORTEST(-tf.convert_to_tensor(costs))
+LONGEST = grid_paths.longest_path_solver(GRID)
 
 
 def ssvm_by_enumeration(theta, y_bar, maximize, alpha=1.0, margin=1.0):
@@ -40,7 +38,7 @@ def test_structured_svm_is_its_definition(maximize, alpha, margin, rng):
   y_bar, _ = grid_paths.brute_force(
     theta + rng.normal(scale=1.0, size=theta.shape), GRID, maximize
   )
-  solver = longest if maximize else SHORTEST
+  solver = LONGEST if maximize else SHORTEST
   got = ptf.losses.structured_svm_loss(
     y_bar, theta, solver, alpha=alpha, margin=margin
   ).numpy()
@@ -57,7 +55,7 @@ def test_structured_svm_is_its_definition(maximize, alpha, margin, rng):
 def test_structured_svm_gradient_matches_finite_differences(maximize, rng):
   theta = tf.constant(rng.normal(size=(20, NUM_ARCS)))
   y_bar, _ = grid_paths.brute_force(rng.normal(size=(20, NUM_ARCS)), GRID)
-  solver = longest if maximize else SHORTEST
+  solver = LONGEST if maximize else SHORTEST
   upstream = tf.constant(rng.uniform(0.5, 1.5, 20))
   with tf.GradientTape() as tape:
     tape.watch(theta)

@@ -166,9 +166,7 @@ def structured_svm_loss(
     )
 
     def grad(upstream: tf.Tensor) -> tf.Tensor:
-      g = tf.reshape(
-        tf.cast(upstream, dtype), [-1] + [1] * (gap.shape.rank - 1)
-      )
+      g = targets.per_example(upstream, gap)
       return tf.cast(alpha * s * g * gap, theta.dtype)
 
     return tf.cast(value, theta.dtype), grad

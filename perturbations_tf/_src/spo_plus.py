@@ -95,9 +95,7 @@ def spo_plus_loss(
     )
 
     def grad(upstream: tf.Tensor) -> tf.Tensor:
-      g = tf.reshape(
-        tf.cast(upstream, dtype), [-1] + [1] * (gap.shape.rank - 1)
-      )
+      g = targets.per_example(upstream, gap)
       return tf.cast(-2.0 * s * g * gap, c_hat.dtype)
 
     return tf.cast(value, c_hat.dtype), grad

@@ -161,6 +161,14 @@ def inner(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
   return tf.reduce_sum(a * b, axis=tf.range(1, tf.rank(a)))
 
 
+def per_example(values: TensorLike, like: tf.Tensor) -> tf.Tensor:
+  """`[B]` per-example values (a loss's upstream gradient) shaped to
+  broadcast against `like`, `[B, ...]`, in `like`'s dtype."""
+  return tf.reshape(
+    tf.cast(values, like.dtype), [-1] + [1] * (like.shape.rank - 1)
+  )
+
+
 def objective_scale(
   costs: tf.Tensor, solution: tf.Tensor, other: tf.Tensor
 ) -> tf.Tensor:
