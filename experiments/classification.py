@@ -51,6 +51,7 @@ class Config(common.TrainConfig):
   epochs: int = common.field(600, "Training epochs.")
   batch_size: int = common.field(32, "Global mini-batch size.")
   learning_rate: float = common.field(1e-3, "Adam learning rate.")
+  jit_compile: bool = common.field(False, common.CNN_JIT_COMPILE_HELP)
   sweep_num_samples: list[float] = common.field(
     [],
     "The study of M and ε: values of M; with --sweep_sigmas, every "

@@ -31,6 +31,15 @@ from experiments import provenance
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 
 
+# The convolutional binaries' --jit_compile: off by default, as Keras's own
+# jit_compile="auto" is on a CPU (measured on the main job's network).
+CNN_JIT_COMPILE_HELP = (
+  "XLA-compile the training step: add it on a GPU. Off by default: on a CPU "
+  "XLA's convolutions are slower than TensorFlow's own kernels (the main "
+  "job's epoch takes about twice as long)."
+)
+
+
 def field(default, help: str, **metadata):
   """A config field with its flag help (and optional `choices`; a list
   field parses its items with `item_type`, float by default)."""

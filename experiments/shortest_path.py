@@ -108,6 +108,7 @@ class Config(common.TrainConfig):
   epochs: int = common.field(12, "Training epochs.")
   batch_size: int = common.field(70, "Global mini-batch size.")
   learning_rate: float = common.field(2e-3, "Adam learning rate.")
+  jit_compile: bool = common.field(False, common.CNN_JIT_COMPILE_HELP)
 
   def validate(self):
     super().validate()
@@ -139,7 +140,7 @@ class Config(common.TrainConfig):
     if self.solver == "python" and self.jit_compile:
       raise ValueError(
         "--solver=python runs on the host and cannot be "
-        "XLA-compiled: add --nojit_compile."
+        "XLA-compiled: drop --jit_compile."
       )
 
 

@@ -497,7 +497,11 @@ BAD_FLAGS = [  # (binary, flags, what its error says)
     "--noise_levels must be non-negative",
   ),
   ("experiments.classification", ["--sigma=0"], "--sigma must be > 0"),
-  ("experiments.shortest_path", ["--solver=python"], "--nojit_compile"),
+  (
+    "experiments.shortest_path",
+    ["--solver=python", "--jit_compile"],
+    "drop --jit_compile",
+  ),
   (
     "experiments.shortest_path",
     ["--solve_fraction=1.5"],
