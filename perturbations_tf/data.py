@@ -3,11 +3,12 @@
 `shortest_path_data`, `knapsack_data`, `tsp_data` and `portfolio_data`
 equal PyEPO 2.2.7's `genData` for any seed and setting; `make_dataset`
 yields `(x, stack_targets(c, w*))` batches for any loss and metric of the
-library.
+library; `knn_targets` smooths noisy costs over feature-space neighbours.
 """
 
 from perturbations_tf._src import deprecation as _deprecation
 from perturbations_tf._src.data import knapsack_data
+from perturbations_tf._src.data import knn_targets
 from perturbations_tf._src.data import make_dataset
 from perturbations_tf._src.data import optimal_solutions
 from perturbations_tf._src.data import portfolio_data
@@ -17,6 +18,7 @@ from perturbations_tf._src.targets import stack_targets
 
 __all__ = [
   "knapsack_data",
+  "knn_targets",
   "make_dataset",
   "optimal_solutions",
   "portfolio_data",

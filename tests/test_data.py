@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import perturbations_tf as ptf
+from tests import grid_paths
 
 
 def pyepo_generators(monkeypatch):
@@ -152,3 +153,57 @@ def test_make_dataset_checks_and_accepts_known_solutions():
     ptf.data.make_dataset(x[:5], c, "argmax", batch_size=4)
   with pytest.raises(ValueError, match="batch_size"):
     ptf.data.make_dataset(x, c, "argmax", batch_size=0)
+
+
+def knn_reference(x, c, k, weight):
+  """Schutte et al.'s interpolated costs from the definition: every pair's
+  distance, each instance's k nearest others, nearest first."""
+  distances = np.linalg.norm(x[:, None] - x[None], axis=-1)
+  np.fill_diagonal(distances, np.inf)
+  nearest = np.argsort(distances, axis=1, kind="stable")[:, :k]
+  return weight * c[:, None] + (1 - weight) * c[nearest]  # [N, k, d]
+
+
+@pytest.mark.parametrize("k,weight", [(1, 0.5), (5, 0.5), (10, 0.0), (3, 1.0)])
+def test_knn_targets_follow_the_definition(k, weight):
+  grid = (4, 4)
+  x, c = ptf.data.shortest_path_data(60, 5, grid, deg=4, noise_width=0.5)
+  solver = {"name": "grid_arc_shortest_path", "kwargs": {"grid": grid}}
+  xk, ck, wk = ptf.data.knn_targets(x, c, solver, k=k, weight=weight)
+  expected = knn_reference(x, c, k, weight)
+  np.testing.assert_array_equal(xk, np.repeat(x, k, axis=0).astype(np.float32))
+  np.testing.assert_allclose(ck.reshape(expected.shape), expected, rtol=1e-6)
+  # Every label is the optimum of its row's costs, by enumeration.
+  best, objective = grid_paths.brute_force(ck, grid)
+  np.testing.assert_allclose(np.sum(ck * wk, 1), objective, rtol=1e-5)
+  np.testing.assert_array_equal(wk, best)
+
+
+def test_knn_targets_smooth_the_cost_noise():
+  # Noise-free costs are a function of x: the neighbours' costs estimate
+  # them better than one noisy draw does.
+  x, clean = ptf.data.shortest_path_data(400, 5, (5, 5), deg=2, seed=3)
+  _, noisy = ptf.data.shortest_path_data(
+    400, 5, (5, 5), deg=2, noise_width=0.5, seed=3
+  )
+  _, ck, _ = ptf.data.knn_targets(x, noisy, "grid_arc_shortest_path", k=10)
+  smoothed = ck.reshape(400, 10, -1).mean(1)
+  assert np.mean((smoothed - clean) ** 2) < 0.6 * np.mean((noisy - clean) ** 2)
+
+
+@pytest.mark.parametrize(
+  "kwargs,message",
+  [
+    (dict(k=0), "k must be a positive integer"),
+    (dict(k=20), "k must be below the number of instances"),
+    (dict(weight=1.5), r"weight must be a number in \[0, 1\]"),
+    (dict(weight=True), r"weight must be a number in \[0, 1\]"),
+  ],
+)
+def test_knn_targets_reject_bad_settings(kwargs, message):
+  x, c = ptf.data.shortest_path_data(20, 5, (3, 3))
+  solver = {"name": "grid_arc_shortest_path", "kwargs": {"grid": (3, 3)}}
+  with pytest.raises(ValueError, match=message):
+    ptf.data.knn_targets(x, c, solver, **kwargs)
+  with pytest.raises(ValueError, match="as many rows"):
+    ptf.data.knn_targets(x[:5], c, solver)

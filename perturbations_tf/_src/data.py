@@ -11,7 +11,9 @@ entries, costs a degree-`deg` polynomial of `Bx/√p` times uniform noise of
 half-width `noise_width`.
 
 `make_dataset` solves the costs once and yields `(x, stack_targets(c, w*))`
-batches, the target every loss and metric of the library accepts.
+batches, the target every loss and metric of the library accepts;
+`knn_targets` first replaces each instance by its neighbourhood's (Schutte
+et al.'s kNN-robust targets).
 """
 
 from __future__ import annotations
@@ -232,6 +234,103 @@ def optimal_solutions(
       for i in range(0, len(costs), batch_size)
     ]
   ).reshape(costs.shape)
+
+
+def _nearest_neighbours(x: np.ndarray, k: int, chunk: int = 1024) -> np.ndarray:
+  """`[N, k]` indices of each row's k nearest other rows (Euclidean), the
+  nearest first; the distance matrix is built `chunk` rows at a time."""
+  x = x.reshape(len(x), -1).astype(np.float64)
+  norms = np.sum(x * x, axis=1)
+  found = []
+  for start in range(0, len(x), chunk):
+    rows = slice(start, start + chunk)
+    squared = norms[rows, None] - 2.0 * x[rows] @ x.T + norms[None]
+    squared[np.arange(len(squared)), np.arange(start, start + len(squared))] = (
+      np.inf  # Not its own neighbour.
+    )
+    nearest = np.argpartition(squared, k - 1, axis=1)[:, :k]
+    order = np.argsort(np.take_along_axis(squared, nearest, 1), axis=1)
+    found.append(np.take_along_axis(nearest, order, 1))
+  return np.concatenate(found)
+
+
+def knn_targets(
+  x: TensorLike,
+  c: TensorLike,
+  solver: SolverLike,
+  k: int = 10,
+  weight: float = 0.5,
+  *,
+  batch_size: int = 1024,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """Schutte et al.'s kNN-robust targets: each instance seen through its k
+  nearest neighbours in feature space (PyEPO's `optDatasetKNN`).
+
+  Schutte, Postek & Yorke-Smith, "Robust Losses for Decision-Focused
+  Learning" (IJCAI 2024): with noisy costs, the realised `c_i` is a poor
+  estimate of the costs expected at `x_i`; the neighbours' costs average
+  the noise out. Instance i with neighbours `n_1 … n_k` (Euclidean distance
+  between features, i itself excluded) yields the k interpolated costs
+  `c_ij = weight·c_i + (1 − weight)·c_{n_j}` and their optimal decisions
+  `w*(c_ij)`, as k training rows with the features `x_i`.
+
+  A loss averaged over these rows is the paper's estimate of the expected
+  loss in the neighbourhood; every label is a decision the solver makes,
+  so every loss and metric of the library accepts them. PyEPO trains on
+  their means over the k rows instead, `c̄_i` and `w̄_i` (a point of the
+  decisions' convex hull): for the Fenchel–Young loss, linear in its label,
+  the two agree; for the other losses the rows are the estimate above.
+
+  Args:
+    x: features `[N, ...]`.
+    c: costs `[N, ...]`.
+    solver: the batched solver of the problem (a callable, a name or a
+      solver object).
+    k: neighbours per instance, `1 ≤ k < N`.
+    weight: the instance's own weight in each interpolation, in `[0, 1]`
+      (1: no smoothing).
+    batch_size: rows per solver call.
+
+  Returns:
+    `(x, c, w)`, each with `N·k` rows, row `i·k + j` the instance i's j-th
+    nearest neighbour (nearest first): `x_i` repeated, `c_ij` and `w*(c_ij)`
+    (float32). `make_dataset(x, c, solver, batch_size, solutions=w)` trains
+    on them.
+
+  Raises:
+    ValueError: if `x` and `c` differ in rows, or on a `k` or `weight` out of
+      range.
+
+  Example:
+    >>> x, c = shortest_path_data(100, 5, grid=(5, 5), noise_width=0.5)
+    >>> xk, ck, wk = knn_targets(x, c, 'grid_arc_shortest_path', k=5)
+    >>> xk.shape, ck.shape, wk.shape
+    ((500, 5), (500, 40), (500, 40))
+    >>> data = make_dataset(xk, ck, 'grid_arc_shortest_path', 160, solutions=wk)
+  """
+  x = np.asarray(x, np.float32)
+  c = np.asarray(c, np.float32)
+  if len(x) != len(c):
+    raise ValueError(
+      f"x and c must have as many rows, got {len(x)} and {len(c)}."
+    )
+  k = validation.positive_int(k, "k")
+  if k >= len(x):
+    raise ValueError(
+      f"k must be below the number of instances ({len(x)}): each has at "
+      f"most {len(x) - 1} neighbours, got k={k}."
+    )
+  if isinstance(weight, bool) or not (
+    isinstance(weight, Real) and 0 <= weight <= 1
+  ):
+    raise ValueError(f"weight must be a number in [0, 1], got {weight!r}.")
+  neighbours = _nearest_neighbours(x, k)  # [N, k]
+  own = np.repeat(c, k, axis=0)
+  mixed = (weight * own + (1 - weight) * c[neighbours.reshape(-1)]).astype(
+    np.float32
+  )
+  solutions = optimal_solutions(mixed, solver, batch_size)
+  return np.repeat(x, k, axis=0), mixed, solutions
 
 
 def make_dataset(
