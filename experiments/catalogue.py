@@ -269,8 +269,9 @@ FLOW_LP_SOLVERS = {
   "pdlp_warm": ("--shortest_path_solver=pdlp", "--lp_warm_starts=1000"),
   "highs": ("--shortest_path_solver=highs",),
 }
-# The defaults of PG and CaVE against the alternatives one flag away: per
-# flagfile, each run's folder and extra flags (the defaults first).
+# Studies of a flag: per flagfile, each run's folder and extra flags (the
+# flagfile's setting first). The defaults of PG and CaVE against the
+# alternatives one flag away; kNN-robust targets against the data as it is.
 ALTERNATIVES = ("--nopg_central", "--cave_interior=0")
 DEFAULTS_STUDIES = {
   "defaults": (
@@ -281,6 +282,7 @@ DEFAULTS_STUDIES = {
     ("knapsack_cave", ()),
     ("knapsack_cave_exact", ("--methods=cave", "--cave_interior=0")),
   ),
+  "knn": (("knn_off", ()), ("knn", ("--knn_k=10",))),
 }
 
 

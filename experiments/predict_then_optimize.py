@@ -142,7 +142,7 @@ def _pool(method: str):
       shape=w_train.shape[1:],
       solve_fraction=config.solve_ratio,
       capacity=pool_capacity(
-        len(w_train), config.batch_size, config.epochs, config.solve_ratio
+        len(w_train), rows_per_step(config), config.epochs, config.solve_ratio
       ),
       initial_solutions=w_train,
       seed=seed,
@@ -315,6 +315,16 @@ class Config(common.TrainConfig):
   num_workers: int = common.field(
     0, "Host solvers: workers (0: one per CPU core)."
   )
+  knn_k: int = common.field(
+    0,
+    "kNN-robust targets (ptf.data.knn_targets, Schutte et al. 2024): each "
+    "training instance becomes k rows, its costs interpolated with those "
+    "of its k nearest neighbours in feature space (0: off). A step then "
+    "takes --batch_size instances, k rows each.",
+  )
+  knn_weight: float = common.field(
+    0.5, "kNN-robust targets: the instance's own weight, in [0, 1]."
+  )
   epochs: int = common.field(20, "Training epochs.")
   batch_size: int = common.field(32, "Mini-batch size.")
   learning_rate: float = common.field(1e-2, "Adam learning rate.")
@@ -388,6 +398,11 @@ class Config(common.TrainConfig):
         f"--degrees must be positive integers, got {self.degrees}."
       )
     limit = math.inf if self.problem == "portfolio" else 1
+    if self.knn_k < 0 or not 0 <= self.knn_weight <= 1:
+      raise ValueError(
+        f"--knn_k must be >= 0 and --knn_weight in [0, 1], got "
+        f"{self.knn_k} and {self.knn_weight}."
+      )
     if not self.noise_widths or not all(
       0 <= e < limit for e in self.noise_widths
     ):
@@ -586,6 +601,9 @@ class Cell(NamedTuple):
   w_train: np.ndarray
   w_test: np.ndarray
   exact: object
+  training: (
+    tuple  # (x, c, w): the rows training sees (--knn_k's or the data's).
+  )
 
 
 def make_cell(config: Config, n, deg, noise, seed) -> Cell:
@@ -602,12 +620,19 @@ def make_cell(config: Config, n, deg, noise, seed) -> Cell:
     exact = problem_solver(
       dataclasses.replace(config, shortest_path_solver="grid"), problem
     )
+  w_train = ptf.data.optimal_solutions(problem.c_train, exact)
+  training = (problem.x_train, problem.c_train, w_train)
+  if config.knn_k:
+    training = ptf.data.knn_targets(
+      problem.x_train, problem.c_train, exact, config.knn_k, config.knn_weight
+    )
   return Cell(
     problem,
     solver,
-    ptf.data.optimal_solutions(problem.c_train, exact),
+    w_train,
     ptf.data.optimal_solutions(problem.c_test, exact),
     exact,
+    training,
   )
 
 
@@ -615,6 +640,12 @@ def close(cell: Cell | None):
   """Ends the worker pool of a host solver (HiGHS, Clarabel)."""
   if cell is not None and hasattr(cell.solver, "close"):
     cell.solver.close()
+
+
+def rows_per_step(config: Config) -> int:
+  """Training rows per step: `--batch_size` instances, `--knn_k` rows each
+  with kNN-robust targets."""
+  return config.batch_size * max(config.knn_k, 1)
 
 
 def pool_capacity(
@@ -678,16 +709,16 @@ def train_one(
   callbacks=(),
 ) -> dict[str, float]:
   """Trains the linear model with one method; its regrets and times."""
-  problem, solver, w_train, w_test, exact = cell
+  problem, solver, w_train, w_test, exact, (x_rows, c_rows, w_rows) = cell
   if config.lp_warm_starts:
     # Each method starts from its own solutions, not another method's.
     solver = problem_solver(config, problem)
   keras.utils.set_random_seed(seed)
-  loss, target = make_loss(config, method, solver, w_train, seed)
+  loss, target = make_loss(config, method, solver, w_rows, seed)
   y = {
-    "costs": problem.c_train,
-    "solutions": w_train,
-    "both": np.stack([problem.c_train, w_train], 1),
+    "costs": c_rows,
+    "solutions": w_rows,
+    "both": np.stack([c_rows, w_rows], 1),
   }[target]
   jit = (
     config.jit_compile
@@ -706,7 +737,7 @@ def train_one(
   timer = EpochTimer()
   trainer.fit(
     model,
-    trainer.training_dataset(problem.x_train, y, config.batch_size, seed=seed),
+    trainer.training_dataset(x_rows, y, rows_per_step(config), seed=seed),
     callbacks=[timer, *callbacks],
     run=run,
   )

@@ -3,6 +3,7 @@ once whose targets every loss and metric accepts."""
 
 import importlib
 import importlib.metadata
+import pathlib
 import sys
 import types
 
@@ -207,3 +208,21 @@ def test_knn_targets_reject_bad_settings(kwargs, message):
     ptf.data.knn_targets(x, c, solver, **kwargs)
   with pytest.raises(ValueError, match="as many rows"):
     ptf.data.knn_targets(x[:5], c, solver)
+
+
+def test_knn_targets_average_to_pyepo_own():
+  # PyEPO 2.2.7's optDatasetKNN(shortestPathModel((5, 5)), x, c, k=5,
+  # weight=0.5) on genData(60, 5, (5, 5), deg=4, noise_width=0.5, seed=11),
+  # its costs, sols and objs saved (PyEPO needs torch, CI installs none).
+  pyepo = np.load(
+    pathlib.Path(__file__).parent / "data" / "pyepo_knn_shortest_path.npz"
+  )
+  x, c = ptf.data.shortest_path_data(
+    60, 5, (5, 5), deg=4, noise_width=0.5, seed=11
+  )
+  _, ck, wk = ptf.data.knn_targets(x, c, "grid_arc_shortest_path", k=5)
+  np.testing.assert_allclose(ck.reshape(60, 5, 40).mean(1), pyepo["costs"])
+  np.testing.assert_allclose(wk.reshape(60, 5, 40).mean(1), pyepo["sols"])
+  np.testing.assert_allclose(
+    np.sum(ck * wk, 1).reshape(60, 5).mean(1), pyepo["objs"][:, 0], rtol=1e-6
+  )

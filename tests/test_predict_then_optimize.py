@@ -237,3 +237,27 @@ def test_bad_flags_and_data_files_fail_before_training(tmp_path):
     assert result.returncode != 0, (args, printed[-2000:])
     assert message in printed, (args, printed[-2000:])
     assert not os.path.exists(tmp_path / str(i) / "two_stage"), args
+
+
+def test_knn_targets_train_and_reduce_to_the_data_at_weight_one(tmp_path):
+  methods = ["two_stage", "spo_plus", "pfyl", "cmap"]
+  plain = pto.run(tiny(tmp_path / "plain", methods=methods))["metrics"]
+  # One neighbour at weight 1: each instance's one row is itself.
+  itself = pto.run(
+    tiny(tmp_path / "itself", methods=methods, knn_k=1, knn_weight=1.0)
+  )["metrics"]
+  assert regrets(itself["runs"]) == regrets(plain["runs"])
+  smoothed = pto.run(tiny(tmp_path / "knn", methods=methods, knn_k=3))
+  for method in methods:
+    run = smoothed["metrics"]["runs"][f"{method}/n60_deg4_noise0.5_seed0"]
+    assert 0 <= run["test_normalized_regret"] < 1, method
+    assert (
+      run["test_normalized_regret"]
+      != (
+        plain["runs"][f"{method}/n60_deg4_noise0.5_seed0"][
+          "test_normalized_regret"
+        ]
+      )
+    )
+  with pytest.raises(ValueError, match="--knn_k must be >= 0"):
+    tiny(tmp_path, knn_k=-1).validate()
