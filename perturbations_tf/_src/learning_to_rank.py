@@ -70,14 +70,10 @@ def _masked_mean(values: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
   )
 
 
-def _masked_log_softmax(logits: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
-  """log softmax over the masked slots (0 elsewhere), with gradients that
-  stay finite whatever the unmasked slots hold."""
-  top = tf.reduce_max(tf.where(mask, logits, -np.inf), -1, keepdims=True)
-  top = tf.stop_gradient(top)
-  shifted = tf.where(mask, logits - top, 0.0)
-  total = tf.reduce_sum(tf.where(mask, tf.exp(shifted), 0.0), -1, keepdims=True)
-  return tf.where(mask, shifted - tf.math.log(total), 0.0)
+def _masked_logits(logits: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+  """`logits` on the masked slots, and elsewhere a value whose softmax
+  weight is 0 (half the dtype's lowest: no overflow when shifted)."""
+  return tf.where(mask, logits, logits.dtype.min / 2)
 
 
 def _as_pred_dtype(value: tf.Tensor, y_pred: TensorLike) -> tf.Tensor:
@@ -218,11 +214,18 @@ def listwise_ltr_loss(
   true_objective, predicted, filled, s = _pool_objectives(
     y_true, y_pred, solver, maximize, "listwise_ltr_loss"
   )
-  mask = tf.broadcast_to(filled[tf.newaxis], tf.shape(predicted))
-  target = tf.exp(_masked_log_softmax(s * true_objective / temperature, mask))
-  target = tf.where(mask, target, 0.0)
-  log_p = _masked_log_softmax(s * predicted / temperature, mask)
-  return _as_pred_dtype(-tf.reduce_sum(target * log_p, -1), y_pred)
+  # One fused cross-entropy over the pool's slots (its gradient is the
+  # difference of the two softmax distributions); empty slots weigh 0.
+  target = tf.nn.softmax(
+    _masked_logits(s * true_objective / temperature, filled)
+  )
+  loss = tf.nn.softmax_cross_entropy_with_logits(
+    tf.stop_gradient(target),
+    _masked_logits(s * predicted / temperature, filled),
+  )
+  # An empty pool scores nothing (its slots would be uniform).
+  any_filled = tf.cast(tf.reduce_any(filled), loss.dtype)
+  return _as_pred_dtype(loss * any_filled, y_pred)
 
 
 pairwise_ltr_loss.check_settings = _check_margin  # type: ignore[attr-defined]
