@@ -12,8 +12,8 @@ a single cycle through every node and optimal for the full formulation,
 whose other constraints it satisfies — so it is exact.
 
 DFJ is the fastest of the three usual formulations here: on PyEPO's 20-node
-instances, 16.9 ms a tour against 581 ms (Gavish–Graves' flows, 34.4×)
-and 747 ms (Miller–Tucker–Zemlin's orders, 44.3×) with the same HiGHS on one
+instances, 20.5 ms a tour against 904 ms (Gavish–Graves' flows, 44×)
+and 998 ms (Miller–Tucker–Zemlin's orders, 48.6×) with the same HiGHS on one
 thread (`benchmarks/tsp_formulations.py`), as it asks HiGHS for a few small
 matchings instead of one big model.
 """
