@@ -601,9 +601,8 @@ class Cell(NamedTuple):
   w_train: np.ndarray
   w_test: np.ndarray
   exact: object
-  training: (
-    tuple  # (x, c, w): the rows training sees (--knn_k's or the data's).
-  )
+  # (x, c, w): the rows training sees, the data's or --knn_k's.
+  training: tuple
 
 
 def make_cell(config: Config, n, deg, noise, seed) -> Cell:

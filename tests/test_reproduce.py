@@ -91,6 +91,7 @@ def test_docs_figures_tables_and_results_page(smoke):
     "pto_catalogue",
     "pto_defaults",
     "pto_knapsack_cave",
+    "pto_knn",
   }
   for figure in (
     "shortest_path_curves.png",
