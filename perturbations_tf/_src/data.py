@@ -236,6 +236,19 @@ def optimal_solutions(
   ).reshape(costs.shape)
 
 
+def _features_and_costs(
+  x: TensorLike, c: TensorLike
+) -> tuple[np.ndarray, np.ndarray]:
+  """`x` and `c` as float32 arrays, checked to have as many rows."""
+  x = np.asarray(x, np.float32)
+  c = np.asarray(c, np.float32)
+  if len(x) != len(c):
+    raise ValueError(
+      f"x and c must have as many rows, got {len(x)} and {len(c)}."
+    )
+  return x, c
+
+
 def _nearest_neighbours(x: np.ndarray, k: int, chunk: int = 1024) -> np.ndarray:
   """`[N, k]` indices of each row's k nearest other rows (Euclidean), the
   nearest first; the distance matrix is built `chunk` rows at a time."""
@@ -308,12 +321,7 @@ def knn_targets(
     ((500, 5), (500, 40), (500, 40))
     >>> data = make_dataset(xk, ck, 'grid_arc_shortest_path', 160, solutions=wk)
   """
-  x = np.asarray(x, np.float32)
-  c = np.asarray(c, np.float32)
-  if len(x) != len(c):
-    raise ValueError(
-      f"x and c must have as many rows, got {len(x)} and {len(c)}."
-    )
+  x, c = _features_and_costs(x, c)
   k = validation.positive_int(k, "k")
   if k >= len(x):
     raise ValueError(
@@ -370,12 +378,7 @@ def make_dataset(
     >>> features.shape, y.shape
     (TensorShape([32, 5]), TensorShape([32, 2, 40]))
   """
-  x = np.asarray(x, np.float32)
-  c = np.asarray(c, np.float32)
-  if len(x) != len(c):
-    raise ValueError(
-      f"x and c must have as many rows, got {len(x)} and {len(c)}."
-    )
+  x, c = _features_and_costs(x, c)
   validation.positive_int(batch_size, "batch_size")
   w = (
     optimal_solutions(c, solver)
