@@ -1,11 +1,8 @@
 """`ptf.data`: PyEPO's generators number for number, and data sets solved
 once whose targets every loss and metric accepts."""
 
-import importlib
-import importlib.metadata
 import pathlib
 import sys
-import types
 
 import keras
 import numpy as np
@@ -13,25 +10,16 @@ import pytest
 
 import perturbations_tf as ptf
 from tests import grid_paths
+from tests import pyepo_modules
 
 
 def pyepo_generators(monkeypatch):
-  """PyEPO's data modules, loaded without the package's __init__ (which
-  needs torch): `pip install --no-deps pyepo` is enough."""
-  try:
-    root = importlib.metadata.distribution("pyepo").locate_file("pyepo")
-  except importlib.metadata.PackageNotFoundError:
-    pytest.skip(
-      "PyEPO is not installed (CI installs it: pip install --no-deps pyepo)"
-    )
-  for name, path in (("pyepo", root), ("pyepo.data", root / "data")):
-    package = types.ModuleType(name)
-    package.__path__ = [str(path)]
-    monkeypatch.setitem(sys.modules, name, package)
-  return {
-    name: importlib.import_module(f"pyepo.data.{name}")
-    for name in ("shortestpath", "knapsack", "tsp", "portfolio")
-  }
+  names = ("shortestpath", "knapsack", "tsp", "portfolio")
+  modules = pyepo_modules.load(
+    [f"data.{name}" for name in names],
+    setitem=lambda name, module: monkeypatch.setitem(sys.modules, name, module),
+  )
+  return {name: modules[f"data.{name}"] for name in names}
 
 
 @pytest.mark.parametrize(

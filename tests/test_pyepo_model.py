@@ -2,6 +2,7 @@
 from `modelSense`, one model per thread or worker process."""
 
 import functools
+import sys
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import tensorflow as tf
 
 import perturbations_tf as ptf
 from tests import pyepo_models
+from tests import pyepo_modules
 
 
 def best_subsets(costs, k, maximize):
@@ -71,3 +73,46 @@ def test_what_is_not_a_pyepo_model_is_refused():
   solver = ptf.solvers.from_pyepo(pyepo_models.SubsetModel(num_cost=6))
   with pytest.raises(ValueError, match="takes 6 costs per example"):
     solver(np.zeros((2, 5)))
+
+
+def test_pyepo_own_models_solve_as_our_native_solvers(monkeypatch, rng):
+  # PyEPO's Pyomo models on HiGHS: the shortest path (EPO.MINIMIZE) on
+  # one thread (Pyomo's solves redirect the process's output: two threads
+  # deadlock, so more are refused), and the knapsack (EPO.MAXIMIZE) in
+  # worker processes that build it from a factory; decisions equal our
+  # TF-native solvers' on continuous costs (no ties).
+  pyepo_modules.load(
+    ["model.omo.shortestpath"],
+    setitem=lambda name, module: monkeypatch.setitem(sys.modules, name, module),
+  )
+  model = pyepo_modules.shortest_path_model((5, 5))
+  with pytest.raises(ValueError, match="Pyomo models cannot solve on two"):
+    ptf.solvers.from_pyepo(model, num_workers=2)
+  path = ptf.solvers.from_pyepo(model)
+  costs = tf.constant(rng.uniform(size=(24, 40)), tf.float32)
+  try:
+    assert not path.maximize and path.num_workers == 1
+    np.testing.assert_array_equal(
+      path(costs), ptf.solvers.grid_arc_shortest_path(costs, (5, 5))
+    )
+    # Through the perturbed op, same seed: the same noise, the same paths.
+    native, theirs = (
+      ptf.ops.perturbed(s, num_samples=4, sigma=0.5, seed=3)(costs)
+      for s in (ptf.solvers.grid_arc_shortest_path, path)
+    )
+    np.testing.assert_array_equal(theirs, native)
+  finally:
+    path.close()
+  weights = rng.uniform(1.0, 5.0, size=(2, 10))
+  factory = functools.partial(pyepo_modules.knapsack_model, weights, [12, 12])
+  knapsack = ptf.solvers.from_pyepo(
+    factory, num_workers=2, executor="processes"
+  )
+  values = tf.constant(rng.uniform(size=(12, 10)), tf.float32)
+  try:
+    assert knapsack.maximize
+    np.testing.assert_array_equal(
+      knapsack(values), ptf.solvers.Knapsack(weights, [12, 12])(values)
+    )
+  finally:
+    knapsack.close()

@@ -81,6 +81,13 @@ class PyEPOSolve:
     return np.asarray(solution, np.float64).reshape(self.num_cost)
 
 
+def _uses_pyomo(model: Any) -> bool:
+  """Whether `model` is one of PyEPO's Pyomo models (`pyepo.model.omo`)."""
+  return any(
+    cls.__module__.startswith("pyepo.model.omo") for cls in type(model).__mro__
+  )
+
+
 def from_pyepo(
   model: Any | Callable[[], Any],
   *,
@@ -98,6 +105,9 @@ def from_pyepo(
     executor: `'threads'` (each thread solves on its own copy of the model;
       fast when the back-end releases the GIL, as Gurobi and HiGHS do) or
       `'processes'` (each worker builds its own model from the factory).
+      PyEPO's Pyomo models (`pyepo.model.omo`) solve on one thread, since
+      Pyomo redirects the process's output while it solves: use processes
+      to solve them in parallel.
 
   Returns:
     A `NumpySolver`: `[B, num_cost]` costs → `[B, num_cost]` decisions
@@ -108,7 +118,8 @@ def from_pyepo(
   Raises:
     ValueError: on an object without PyEPO's interface, an unknown
       `modelSense`, `executor='processes'` with a model that does not
-      pickle, and, when called, costs of the wrong width.
+      pickle, a Pyomo model on more than one thread, and, when called,
+      costs of the wrong width.
 
   Example:
     >>> class Cheapest:  # PyEPO's interface, duck-typed: pick 1 of 3.
@@ -123,6 +134,16 @@ def from_pyepo(
   """
   prototype: Any = model if hasattr(model, "setObj") else model()
   _check_model(prototype)
+  if executor == "threads" and _uses_pyomo(prototype):
+    # Pyomo swaps the process's sys.stdout while it solves: two threads
+    # solving at once deadlock (appsi solvers) or fail (`highs`).
+    if num_workers not in (None, 1):
+      raise ValueError(
+        "PyEPO's Pyomo models cannot solve on two threads at once (Pyomo "
+        "redirects the process's output while it solves): pass "
+        "executor='processes' with a factory of the model, or num_workers=1."
+      )
+    num_workers = 1
   num_cost = int(prototype.num_cost)
   return numpy_solver_lib.numpy_solver(
     PyEPOSolve(model, num_cost),
