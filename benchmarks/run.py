@@ -28,7 +28,10 @@ ratio or a rate measured in this process, side by side with its baseline:
 7. exact TSP: `ptf.solvers.TSP`'s formulation against two others through
    the same HiGHS (`tsp_formulations.py`);
 8. the noise draw: the library's generator against XLA's Philox and
-   TensorFlow's samplers (`noise_speed.py`).
+   TensorFlow's samplers (`noise_speed.py`);
+9. the closed-form soft layers (`SoftArgmax`, `SparseArgmax`, `SoftRank`)
+   against the perturbed argmax and ranks at equal smoothing: the time of
+   an exact gradient against that of a 10% accurate one (`soft_layers.py`).
 
 Each section records what it was measured with (`provenance.py`): the
 library's version, the commit (`+changes` when the tree had some), the
@@ -52,6 +55,7 @@ from benchmarks import memory
 from benchmarks import noise_speed
 from benchmarks import overhead
 from benchmarks import pdlp
+from benchmarks import soft_layers
 from benchmarks import solvers_speed
 from benchmarks import throughput
 from benchmarks import tsp_formulations
@@ -69,6 +73,7 @@ SECTIONS = {
   "memory": memory.run,
   "throughput": throughput.run,
   "tsp": tsp_formulations.run,
+  "soft_layers": soft_layers.run,
 }
 
 

@@ -37,12 +37,14 @@ PERTURBED_SQUARED = tuple(
 )
 BLACKBOX_LAMBDAS = (5, 10, 20, 40)
 BLACKBOX_10K_LAMBDA = 5  # The λ study's choice on validation.
-# The ranking studies: label noise (every loss), then the Fenchel–Young
-# loss's ε and M (the flagfiles after configs/ranking.cfg).
+# The ranking studies: label noise (every loss), the Fenchel–Young loss's ε
+# and M, and the closed-form soft-rank losses beside it (the flagfiles after
+# configs/ranking.cfg).
 RANKING_STUDIES = {
   "ranking/noise": (),
   "ranking/epsilon": ("configs/ranking_epsilon.cfg",),
   "ranking/samples": ("configs/ranking_samples.cfg",),
+  "ranking/soft": ("configs/ranking_soft.cfg",),
 }
 # Tiny sizes for `--smoke` (the tests): every run's code path, in seconds.
 SMOKE_FLAGS = {

@@ -128,7 +128,7 @@ def warcraft_docs(output_root: str, docs_dir: str) -> dict[str, str]:
 
 def ranking_docs(output_root: str, docs_dir: str) -> dict[str, str]:
   """The ranking studies' figures and tables: every loss against the label
-  noise level; the Fenchel–Young loss's ε and M."""
+  noise level; the Fenchel–Young loss's ε and M; the soft-rank losses."""
   docs = {}
   noise = run_results.read(output_root, "ranking/noise")
   if noise:
@@ -161,6 +161,20 @@ def ranking_docs(output_root: str, docs_dir: str) -> dict[str, str]:
     )
     docs["ranking_epsilon"] = tables.ranking_table(epsilon, ("noise", "sigma"))
     docs["ranking_samples"] = tables.ranking_table(samples, ("noise", "M"))
+  soft = run_results.read(output_root, "ranking/soft")
+  if soft:
+    c = soft["config"]
+    plot.plot_ranking_sweep(
+      soft,
+      os.path.join(docs_dir, "ranking_soft.png"),
+      f"Learning to rank: the soft-rank losses (closed form, ε = "
+      f"{c['regularization_strength']:g}) beside the Fenchel–Young loss of "
+      f"the perturbed ranks (M = {c['num_samples']}, ε = {c['sigma']:g}); "
+      f"{c['num_instances']:,} instances, linear model, Adam "
+      f"({c['lr_schedule']}, {c['epochs']} epochs, initial rate selected per "
+      f"loss on validation); mean ± std over {c['num_seeds']} seeds",
+    )
+    docs["ranking_soft"] = tables.ranking_table(soft, ("loss", "noise"))
   return docs
 
 

@@ -8,7 +8,9 @@ recovers w0: the binary reports `1 − cos(w, w0)` and `‖w‖` beside the test
 accuracies. The labels follow the perturbation model of perturbed ranks
 with normal noise, so the Fenchel–Young loss of scale ε is well specified:
 its population minimiser is `w0·ε/σ` (σ > 0), the norm reported beside the
-learned one.
+learned one. The soft-rank losses (`soft_rank_l2`, `soft_rank_kl`) are the
+Fenchel–Young losses of Blondel et al.'s closed-form `SoftRank`, of strength
+`--regularization_strength`: deterministic, no samples.
 
 One command trains every (loss, noise level, ε, M, seed) of the sweep, each
 in a sub-folder `<loss>/noise_<σ>[/sigma_<ε>][/M_<M>][/seed_<s>]` (a rerun
@@ -38,7 +40,16 @@ from experiments import models
 import perturbations_tf as ptf
 from perturbations_tf import solvers
 
-LOSSES = ("fenchel_young", "perturbed_squared", "squared", "centred_squared")
+# The soft-rank losses: the Fenchel–Young losses of Blondel et al.'s closed
+# form `SoftRank` (Euclidean or entropic projection), deterministic.
+SOFT_RANK_LOSSES = ("soft_rank_l2", "soft_rank_kl")
+LOSSES = (
+  "fenchel_young",
+  "perturbed_squared",
+  "squared",
+  "centred_squared",
+  *SOFT_RANK_LOSSES,
+)
 PERTURBED_LOSSES = ("fenchel_young", "perturbed_squared")
 SCHEDULES = ("constant", "cosine")
 # ε of `--sweep_sigma_ratios` is a ratio of max(σ, this): a scale at σ = 0.
@@ -51,7 +62,7 @@ class RunSpec:
 
   loss: str
   noise_level: float
-  sigma: float  # ε, the perturbation scale (perturbed losses).
+  sigma: float  # ε: the noise scale, or the soft-rank losses' strength.
   num_samples: int  # M (perturbed losses).
   seed: int
 
@@ -76,6 +87,9 @@ class Config(common.TrainConfig):
   )
   num_samples: int = common.field(100, "M, perturbed samples per example.")
   sigma: float = common.field(1.0, "ε, the noise scale.")
+  regularization_strength: float = common.field(
+    1.0, "ε of the soft-rank losses (SoftRank's regularization_strength)."
+  )
   sweep_sigma_ratios: list[float] = common.field(
     [],
     "Perturbed losses: one run per ratio r, with ε = r·max(σ, "
@@ -150,12 +164,18 @@ class Config(common.TrainConfig):
         "num_samples",
         "num_seeds",
       ),
-      positive=("sigma",),
+      positive=("sigma", "regularization_strength"),
     )
 
   @property
   def losses(self) -> list[str]:
     return self.sweep_losses or [self.loss]
+
+  def scale(self, loss: str) -> float:
+    """A loss's ε: the noise scale, or the soft-rank losses' strength."""
+    if loss in SOFT_RANK_LOSSES:
+      return self.regularization_strength
+    return self.sigma
 
   def runs(self) -> dict[str, RunSpec]:
     """Every run of the sweep, by sub-folder name."""
@@ -163,7 +183,7 @@ class Config(common.TrainConfig):
     for loss in self.losses:
       perturbed = loss in PERTURBED_LOSSES
       for level in self.noise_levels:
-        sigmas = [(None, self.sigma)]
+        sigmas = [(None, self.scale(loss))]
         if perturbed and self.sweep_sigma_ratios:
           sigmas = [
             (
@@ -218,6 +238,11 @@ def make_loss(spec: RunSpec) -> keras.losses.Loss:
     return ptf.losses.FenchelYoungLoss("ranks", spec.num_samples, spec.sigma)
   if spec.loss == "perturbed_squared":
     return losses.PerturbedSquaredLoss("ranks", spec.num_samples, spec.sigma)
+  if spec.loss in SOFT_RANK_LOSSES:
+    regularization = spec.loss.removeprefix("soft_rank_")
+    return ptf.losses.ClosedFormFenchelYoungLoss(
+      ptf.layers.SoftRank(regularization, spec.sigma)
+    )
   if spec.loss == "centred_squared":
     return losses.CentredSquaredLoss()
   return keras.losses.MeanSquaredError()
@@ -403,7 +428,7 @@ def select_learning_rates(
         RunSpec(
           loss,
           config.selection_noise_level,
-          config.sigma,
+          config.scale(loss),
           config.num_samples,
           config.seed,
         ),

@@ -267,10 +267,11 @@ def test_ranking_runs_end_to_end(tmp_path, loss):
 
 def test_ranking_sweeps_name_every_run():
   config = ranking.Config(
-    sweep_losses=["fenchel_young", "squared"],
+    sweep_losses=["fenchel_young", "squared", "soft_rank_kl"],
     noise_levels=[0.0, 2.0],
     sweep_sigma_ratios=[0.5, 2],
     sweep_num_samples=[10, 1000],
+    regularization_strength=0.03,
     num_seeds=2,
     seed=5,
   )
@@ -285,7 +286,11 @@ def test_ranking_sweeps_name_every_run():
   assert runs["squared/noise_2/seed_6"] == ranking.RunSpec(
     "squared", 2.0, 1.0, 100, 6
   )
-  assert len(runs) == 2 * 2 * 2 * 2 + 2 * 2  # FY: levels·ε·M·seeds.
+  # The soft-rank losses: their own ε, neither swept nor sampled.
+  assert runs["soft_rank_kl/noise_2/seed_6"] == ranking.RunSpec(
+    "soft_rank_kl", 2.0, 0.03, 100, 6
+  )
+  assert len(runs) == 2 * 2 * 2 * 2 + 2 * 2 * 2  # FY: levels·ε·M·seeds.
   assert ranking.setting("fenchel_young/noise_2/sigma_4/M_10/seed_6") == (
     "fenchel_young/noise_2/sigma_4/M_10"
   )

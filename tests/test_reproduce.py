@@ -82,6 +82,7 @@ def test_docs_figures_tables_and_results_page(smoke):
     "ranking",
     "ranking_epsilon",
     "ranking_samples",
+    "ranking_soft",
     "classification",
     "pto_shortest_path",
     "pto_knapsack",
@@ -99,6 +100,7 @@ def test_docs_figures_tables_and_results_page(smoke):
     "perturbed_squared_study.png",
     "ranking_sweep.png",
     "ranking_epsilon.png",
+    "ranking_soft.png",
     "classification_sweep.png",
     "predict_then_optimize_shortest_path.png",
     "predict_then_optimize_knapsack.png",
@@ -113,13 +115,15 @@ def test_docs_figures_tables_and_results_page(smoke):
       name
     )
   # Eleven perturbed_squared settings, four λ, Fenchel–Young and blackbox on
-  # the larger data; four losses at one noise level, four ε, three M.
+  # the larger data; four losses at one noise level, four ε, three M, the
+  # soft-rank study's three losses.
   assert body_rows(tables["perturbed_squared_study"]) == 11
   assert body_rows(tables["blackbox_lambda"]) == 4
   assert body_rows(tables["warcraft_10k"]) == 2
   assert body_rows(tables["ranking"]) == 4
   assert body_rows(tables["ranking_epsilon"]) == 4
   assert body_rows(tables["ranking_samples"]) == 3
+  assert body_rows(tables["ranking_soft"]) == 3  # FY and two soft ranks.
   # Every method, each with its two degrees, under the cell's caption.
   for study in ("pto_shortest_path", "pto_knapsack"):
     assert tables[study].startswith(
@@ -140,8 +144,8 @@ def test_docs_figures_tables_and_results_page(smoke):
   # 2 methods × 4 solvers × 2 degrees of the smoke.
   assert body_rows(tables["pto_flow_lp"]) == 2 * 4 * 2
   assert "| spo_plus | pdlp_warm |" in tables["pto_flow_lp"]
-  # Eight methods of the catalogue, two degrees.
-  assert body_rows(tables["pto_catalogue"]) == 8 * 2
+  # The catalogue flagfile's ten methods, two degrees.
+  assert body_rows(tables["pto_catalogue"]) == 10 * 2
   # The defaults (three methods) and the alternatives (two), two degrees;
   # the knapsack's three methods and the exact CaVE, two degrees.
   assert body_rows(tables["pto_defaults"]) == 5 * 2
