@@ -5,9 +5,11 @@ import os
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from benchmarks import overhead
 from benchmarks import run as benchmarks
+import perturbations_tf as ptf
 
 # The repository's binaries, benchmarks or documentation, beside the library.
 pytestmark = pytest.mark.integration
@@ -142,3 +144,24 @@ def test_the_generator_passes_the_dieharder_tests_it_was_given():
   # (dieharder's -Y 1 re-tests, a stronger key derivation), not to hide.
   positions = [row["verdict"] for row in battery["streams"]["positions"]]
   assert positions.count("WEAK") <= 1 + len(positions) // 20
+
+
+def test_soft_layers_match_the_perturbed_smoothing_by_their_strength():
+  # Gumbel-perturbed argmax at ε is softmax(θ/ε) exactly: matched on its
+  # distance to the hard argmax, the softmax's strength must be that ε.
+  # Sparsemax, which reaches the hard argmax at finite ε, needs a larger one.
+  from benchmarks import soft_layers
+
+  theta = np.random.default_rng(0).normal(size=(8, 10)).astype(np.float32)
+  hard = np.eye(10, dtype=np.float32)[theta.argmax(-1)]
+  target = soft_layers.distance_to_hard(
+    tf.nn.softmax(theta / soft_layers.SIGMA), hard
+  )
+  softmax, sparsemax = (
+    soft_layers.matched_strength(
+      lambda t, e, reg=reg: ptf.ops.soft_argmax(t, reg, e), theta, hard, target
+    )
+    for reg in ("kl", "l2")
+  )
+  assert softmax == pytest.approx(soft_layers.SIGMA, rel=1e-4)
+  assert sparsemax > 2 * softmax
