@@ -30,6 +30,7 @@ SECTION_SOURCES = {
   "memory": "benchmarks/memory.py",
   "throughput": "benchmarks/throughput.py",
   "tsp": "benchmarks/tsp_formulations.py",
+  "soft_layers": "benchmarks/soft_layers.py",
 }
 
 
