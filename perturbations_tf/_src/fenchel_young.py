@@ -158,7 +158,7 @@ def _value_and_mean_graph(
 _value_and_mean = perturbation_lib.Compiled(_value_and_mean_graph)
 
 
-def _gradients(
+def _gradients_graph(
   upstream: tf.Tensor,
   y_eps: tf.Tensor,
   theta: tf.Tensor,
@@ -176,6 +176,11 @@ def _gradients(
     tf.cast(sign * g * (y_eps - y_c), theta.dtype),
     tf.cast(-sign * g * tf.cast(theta, dtype), theta.dtype),
   )
+
+
+# One graph in eager mode: its dozen small ops dispatched one by one cost
+# as much as the loss's own work at small sizes (the overhead benchmark).
+_gradients = perturbation_lib.Compiled(_gradients_graph)
 
 
 @keras.saving.register_keras_serializable(package="perturbations_tf")

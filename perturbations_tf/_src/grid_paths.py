@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from perturbations_tf._src import invariants
+from perturbations_tf._src import perturbation
 from perturbations_tf._src import sense
 from perturbations_tf._src import validation
 
@@ -521,15 +522,24 @@ def check_connectivity(connectivity: int) -> int:
   return connectivity
 
 
+def _vertex_paths_ok_graph(y: tf.Tensor) -> tf.Tensor:
+  ends = tf.reduce_all(y[..., 0, 0] == 1) & tf.reduce_all(y[..., -1, -1] == 1)
+  return tf.reduce_all(invariants.is_binary(y)) & ends
+
+
+# One graph in eager mode: dispatched op by op, the check cost as much as
+# the Fenchel–Young loss's own work at M = 3 (the overhead benchmark).
+_vertex_paths_ok = perturbation.Compiled(_vertex_paths_ok_graph)
+
+
 def _check_vertex_paths(
   y: tf.Tensor, owner: str, **solver_kwargs: object
 ) -> tf.Tensor:
   """Labels of `shortest_path`: 0/1 masks through both corners."""
   del solver_kwargs  # Any connectivity or floor: the same check.
-  ends = tf.reduce_all(y[..., 0, 0] == 1) & tf.reduce_all(y[..., -1, -1] == 1)
   return invariants.checked(
     y,
-    tf.reduce_all(invariants.is_binary(y)) & ends,
+    _vertex_paths_ok(tf.convert_to_tensor(y)),
     f"{owner}: the labels of shortest_path are 0/1 masks of paths from the "
     "top-left to the bottom-right cell (both ends set).",
   )
