@@ -16,6 +16,8 @@ library draws:
 
 It writes `noise_battery.json` and `noise_battery.md` (every test's
 p-value and verdict, with the run's provenance) to `--output_dir`.
+`--retest_weak` then tests each WEAK result again with dieharder's `-Y 1`
+(p-samples added until it is PASSED or FAILED) and records the outcome.
 dieharder is a system package (`apt-get install dieharder`), not a Python
 dependency.
 """
@@ -98,12 +100,15 @@ def parse(lines: list[str]) -> list[dict]:
   return rows
 
 
-def run_dieharder(name: str, deadline: float) -> tuple[list[dict], bool]:
-  """Every dieharder test on one stream, or those done by `deadline` (a
-  `time.time()`); the rows, and whether the battery ran to its end."""
+def run_dieharder(
+  name: str, deadline: float, tests: tuple[str, ...] = ("-a",)
+) -> tuple[list[dict], bool]:
+  """Dieharder's `tests` (default: every test) on one stream, or those
+  done by `deadline` (a `time.time()`); the rows, and whether the run
+  ended on its own."""
   with tempfile.TemporaryFile("w+") as output:
     process = subprocess.Popen(
-      ["dieharder", "-a", "-g", "200"],
+      ["dieharder", *tests, "-g", "200"],
       stdin=subprocess.PIPE,
       stdout=output,
       stderr=subprocess.DEVNULL,
@@ -123,8 +128,29 @@ def run_dieharder(name: str, deadline: float) -> tuple[list[dict], bool]:
     return parse(output.read().splitlines()), complete
 
 
+def retest_weak(name: str, rows: list[dict], deadline: float) -> None:
+  """Each WEAK row of a stream tested again with dieharder's `-Y 1`, which
+  adds p-samples until the result is PASSED or FAILED; the outcome goes to
+  the row's `retest` (absent where `deadline` came first)."""
+  for row in rows:
+    if row["verdict"] != "WEAK" or time.time() > deadline:
+      continue
+    test = ("-d", row["test"], "-Y", "1")
+    if row["ntup"]:
+      test += ("-n", str(row["ntup"]))
+    again, complete = run_dieharder(name, deadline, test)
+    same = [
+      r for r in again if (r["test"], r["ntup"]) == (row["test"], row["ntup"])
+    ]
+    if complete and same:
+      row["retest"] = {"p": same[-1]["p"], "verdict": same[-1]["verdict"]}
+
+
 def to_markdown(results: dict) -> str:
   lines = [provenance.header(results["provenance"]), ""]
+  if "retest_provenance" in results:
+    retest = provenance.header(results["retest_provenance"])
+    lines += [f"The WEAK results re-tested with `-Y 1`: {retest}", ""]
   for name, rows in results["streams"].items():
     counts = {v: sum(r["verdict"] == v for r in rows) for v in _VERDICTS}
     stopped = (
@@ -134,17 +160,32 @@ def to_markdown(results: dict) -> str:
       f"the battery after these tests, in the one after "
       f"{rows[-1]['test'] if rows else 'none'}."
     )
+    retested = [r["retest"]["verdict"] for r in rows if "retest" in r]
+    resolved = (
+      f" Re-tested with `-Y 1` (p-samples added until PASSED or FAILED), "
+      f"{len(retested)} of the WEAK: "
+      + ", ".join(f"{retested.count(v)} {v}" for v in _VERDICTS)
+      + "."
+      if retested
+      else ""
+    )
     lines += [
       f"### {name}",
       "",
       ", ".join(f"{counts[v]} {v}" for v in _VERDICTS)
-      + f" of {len(rows)} tests.{stopped}",
+      + f" of {len(rows)} tests.{stopped}{resolved}",
       "",
-      "| test | ntup | p-value | verdict |",
-      "|---|---|---|---|",
+      "| test | ntup | p-value | verdict | re-test (-Y 1) |",
+      "|---|---|---|---|---|",
     ]
     lines += [
-      f"| {r['test']} | {r['ntup']} | {r['p']:.4f} | {r['verdict']} |"
+      f"| {r['test']} | {r['ntup']} | {r['p']:.4f} | {r['verdict']} | "
+      + (
+        f"{r['retest']['verdict']} (p {r['retest']['p']:.4f})"
+        if "retest" in r
+        else ""
+      )
+      + " |"
       for r in rows
     ]
     lines.append("")
@@ -159,21 +200,33 @@ def main(argv):
   f = flags.FLAGS
   if shutil.which("dieharder") is None:
     raise SystemExit("dieharder is not installed (apt-get install dieharder).")
-  results = {
-    "provenance": provenance.record(),
-    "battery": "dieharder -a -g 200",
-  }
-  deadline = time.time() + 60 * f.budget_minutes if f.budget_minutes else 1e30
-  # One dieharder per stream, side by side (each reads its own pipe).
-  with concurrent.futures.ThreadPoolExecutor(len(f.streams)) as pool:
-    done = list(
-      pool.map(functools.partial(run_dieharder, deadline=deadline), f.streams)
-    )
-  results["streams"] = {name: rows for name, (rows, _) in zip(f.streams, done)}
-  results["complete"] = {name: ok for name, (_, ok) in zip(f.streams, done)}
-  results["budget_minutes"] = f.budget_minutes
-  os.makedirs(f.output_dir, exist_ok=True)
   path = os.path.join(f.output_dir, "noise_battery")
+  deadline = time.time() + 60 * f.budget_minutes if f.budget_minutes else 1e30
+  if f.retest_weak:
+    with open(path + ".json", encoding="utf-8") as previous:
+      results = json.load(previous)
+    results["retest_provenance"] = provenance.record()
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+      list(
+        pool.map(
+          lambda item: retest_weak(*item, deadline=deadline),
+          results["streams"].items(),
+        )
+      )
+  else:
+    results = {
+      "provenance": provenance.record(),
+      "battery": "dieharder -a -g 200",
+    }
+    # One dieharder per stream, side by side (each reads its own pipe).
+    with concurrent.futures.ThreadPoolExecutor(len(f.streams)) as pool:
+      done = list(
+        pool.map(functools.partial(run_dieharder, deadline=deadline), f.streams)
+      )
+    results["streams"] = {n: rows for n, (rows, _) in zip(f.streams, done)}
+    results["complete"] = {n: ok for n, (_, ok) in zip(f.streams, done)}
+    results["budget_minutes"] = f.budget_minutes
+  os.makedirs(f.output_dir, exist_ok=True)
   with open(path + ".json", "w", encoding="utf-8") as out:
     json.dump(results, out, indent=2)
   with open(path + ".md", "w", encoding="utf-8") as out:
@@ -193,5 +246,11 @@ if __name__ == "__main__":
   )
   flags.DEFINE_multi_enum(
     "streams", list(STREAMS), STREAMS, "The streams to test."
+  )
+  flags.DEFINE_bool(
+    "retest_weak",
+    False,
+    "Test each WEAK result of --output_dir's noise_battery.json again with "
+    "dieharder's -Y 1, and record the outcome beside it.",
   )
   app.run(main)
