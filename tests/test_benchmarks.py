@@ -139,11 +139,15 @@ def test_the_generator_passes_the_dieharder_tests_it_was_given():
     assert "FAILED" not in verdicts, name
     assert all(0 <= row["p"] <= 1 for row in rows), name
   # Consecutive positions: WEAK no more often than chance. Across
-  # neighbouring seeds the last run gave 5 and 7 WEAK in 81 tests, more than
-  # chance (the reproducibility guide says so): a weakness to resolve
-  # (dieharder's -Y 1 re-tests, a stronger key derivation), not to hide.
+  # neighbouring seeds more came WEAK than chance gives; each must then
+  # have passed dieharder's -Y 1 re-test (p-samples added until it is
+  # PASSED or FAILED), as the reproducibility guide says.
   positions = [row["verdict"] for row in battery["streams"]["positions"]]
   assert positions.count("WEAK") <= 1 + len(positions) // 20
+  for name, rows in battery["streams"].items():
+    weak = [row for row in rows if row["verdict"] == "WEAK"]
+    if len(weak) > 1 + len(rows) // 20:
+      assert all(row["retest"]["verdict"] == "PASSED" for row in weak), name
 
 
 def test_soft_layers_match_the_perturbed_smoothing_by_their_strength():
