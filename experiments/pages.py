@@ -126,6 +126,18 @@ def warcraft_docs(output_root: str, docs_dir: str) -> dict[str, str]:
   return docs
 
 
+def _ranking_sweep_figure(results: dict, path: str, setting: str) -> None:
+  """A ranking sweep's figure, its caption the setting and the training."""
+  c = results["config"]
+  plot.plot_ranking_sweep(
+    results,
+    path,
+    f"{setting}; Adam ({c['lr_schedule']} schedule, {c['epochs']} epochs, "
+    f"initial rate selected per loss on validation); mean ± std over "
+    f"{c['num_seeds']} seeds",
+  )
+
+
 def ranking_docs(output_root: str, docs_dir: str) -> dict[str, str]:
   """The ranking studies' figures and tables: every loss against the label
   noise level; the Fenchel–Young loss's ε and M; the soft-rank losses."""
@@ -133,15 +145,12 @@ def ranking_docs(output_root: str, docs_dir: str) -> dict[str, str]:
   noise = run_results.read(output_root, "ranking/noise")
   if noise:
     c = noise["config"]
-    plot.plot_ranking_sweep(
+    _ranking_sweep_figure(
       noise,
       os.path.join(docs_dir, "ranking_sweep.png"),
       f"Learning to rank {c['num_items']} items (d = {c['dim']}, "
       f"{c['num_instances']:,} instances, {c['test_fraction']:.0%} held "
-      f"out), linear model, M = {c['num_samples']}, ε = {c['sigma']:g}; "
-      f"Adam ({c['lr_schedule']} schedule, {c['epochs']} epochs, initial "
-      f"rate selected per loss on validation); mean ± std over "
-      f"{c['num_seeds']} seeds",
+      f"out), linear model, M = {c['num_samples']}, ε = {c['sigma']:g}",
     )
     docs["ranking"] = tables.ranking_table(noise, ("loss", "noise"))
   epsilon = run_results.read(output_root, "ranking/epsilon")
@@ -164,15 +173,13 @@ def ranking_docs(output_root: str, docs_dir: str) -> dict[str, str]:
   soft = run_results.read(output_root, "ranking/soft")
   if soft:
     c = soft["config"]
-    plot.plot_ranking_sweep(
+    _ranking_sweep_figure(
       soft,
       os.path.join(docs_dir, "ranking_soft.png"),
       f"Learning to rank: the soft-rank losses (closed form, ε = "
       f"{c['regularization_strength']:g}) beside the Fenchel–Young loss of "
       f"the perturbed ranks (M = {c['num_samples']}, ε = {c['sigma']:g}); "
-      f"{c['num_instances']:,} instances, linear model, Adam "
-      f"({c['lr_schedule']}, {c['epochs']} epochs, initial rate selected per "
-      f"loss on validation); mean ± std over {c['num_seeds']} seeds",
+      f"{c['num_instances']:,} instances, linear model",
     )
     docs["ranking_soft"] = tables.ranking_table(soft, ("loss", "noise"))
   return docs
