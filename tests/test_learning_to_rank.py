@@ -10,6 +10,7 @@ import perturbations_tf as ptf
 from perturbations_tf import solvers
 from tests import grid_paths
 from tests import serialization
+from tests import test_solution_cache
 from tests import training
 
 GRID = (3, 3)
@@ -74,6 +75,29 @@ def test_values_and_gradients_are_the_definitions(name, maximize, rng):
   )
   np.testing.assert_allclose(value, expected, rtol=1e-5, atol=1e-5)
   np.testing.assert_allclose(grad, expected_grad, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+@pytest.mark.parametrize("capacity, size", test_solution_cache.PREFIX_CASES)
+def test_every_filled_slot_counts_whatever_the_prefix(
+  name, capacity, size, rng
+):
+  """Pools that end in each prefix the losses are scored on: the values and
+  gradients over the filled slots only, as the definitions say."""
+  pool = test_solution_cache.distinct_binary_rows(size, 12, rng)
+  cache = ptf.solvers.SolutionCache(
+    SHORTEST, shape=(12,), capacity=capacity, initial_solutions=pool
+  )
+  c = rng.uniform(0.1, 2.0, (8, 12))
+  c_hat = tf.constant(rng.uniform(0.1, 2.0, (8, 12)))
+  with tf.GradientTape() as tape:
+    tape.watch(c_hat)
+    value = LOSSES[name](c, c_hat, cache)
+  expected, expected_grad = reference(name, c, c_hat.numpy(), pool, -1.0)
+  np.testing.assert_allclose(value, expected, rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(
+    tape.gradient(value, c_hat), expected_grad, rtol=1e-4, atol=1e-5
+  )
 
 
 @pytest.mark.parametrize("name", sorted(LOSSES))

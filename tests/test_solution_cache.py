@@ -205,3 +205,47 @@ def test_bad_arguments_name_themselves():
     ptf.solvers.SolutionCache(solvers.argmax, (3,), initial_solutions=np.eye(4))
   with pytest.raises(ValueError, match="built for inputs"):
     ptf.solvers.SolutionCache(solvers.argmax, (3,))(tf.ones([2, 4]))
+
+
+def distinct_binary_rows(count, size, rng):
+  codes = rng.choice(2**size, count, replace=False)
+  return ((codes[:, None] >> np.arange(size)) & 1).astype(np.float32)
+
+
+# Pools that end in each prefix `over_pool` chooses from: (capacity, size).
+PREFIX_CASES = [(1000, 100), (1000, 300), (10_000, 700), (200, 150)]
+
+
+def test_prefix_lengths_divide_the_capacity_by_four():
+  def lengths(capacity):
+    return ptf.solvers.SolutionCache(
+      solvers.argmax, (3,), capacity=capacity
+    ).prefix_lengths()
+
+  assert lengths(10_000) == (157, 625, 2500, 10_000)
+  assert lengths(1000) == (250, 1000)
+  assert lengths(257) == (65, 257)
+  assert lengths(256) == (256,)
+
+
+@pytest.mark.parametrize("jit", [False, True])
+@pytest.mark.parametrize("capacity, size", PREFIX_CASES)
+def test_the_pool_is_searched_whole_whatever_its_prefix(
+  capacity, size, jit, rng
+):
+  """The best pooled solution and the pool's mean over every filled slot,
+  and only those, in each of `over_pool`'s branches."""
+  pool = distinct_binary_rows(size, 12, rng)
+  cache = ptf.solvers.SolutionCache(
+    solvers.argmax, (12,), capacity=capacity, initial_solutions=pool
+  )
+  assert int(cache.pool_size.numpy()) == size
+  theta = rng.normal(size=(64, 12)).astype(np.float32)
+
+  @tf.function(jit_compile=jit)
+  def search(theta):
+    return cache.best_in_pool(theta), cache.pool_mean()
+
+  best, mean = search(theta)
+  np.testing.assert_array_equal(best, pool[np.argmax(theta @ pool.T, 1)])
+  np.testing.assert_allclose(mean, pool.mean(0), rtol=1e-6)

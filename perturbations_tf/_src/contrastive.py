@@ -53,7 +53,7 @@ def _own_objective(
   )
   dtype = cache.pool.dtype
   own = targets.inner(tf.cast(y_pred, dtype), tf.cast(w, dtype))
-  return own, tf.reshape(tf.cast(y_pred, dtype), [tf.shape(y_pred)[0], -1]), s
+  return own, cache.flatten(y_pred), s
 
 
 def nce_loss(

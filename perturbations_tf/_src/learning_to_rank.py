@@ -27,6 +27,7 @@ fraction of the rows and grows the pool (PyEPO's `solve_ratio`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import keras
@@ -43,23 +44,46 @@ from perturbations_tf._src.types import SolverLike
 from perturbations_tf._src.types import TensorLike
 
 
-def _pool_objectives(
+def _over_pool(
   y_true: TensorLike,
   y_pred: TensorLike,
   solver: SolverLike,
   maximize: bool | None,
   owner: str,
-):
-  """`(f*, f, filled, s)`: the true and predicted objectives of every pool
-  slot `[B, capacity]` (in the pool's dtype, `f` differentiable), the mask
-  of the slots that hold a solution, and the sign of the sense."""
+  per_row: Callable[[tf.Tensor, tf.Tensor, tf.Tensor, float], tf.Tensor],
+) -> tf.Tensor:
+  """The `[B]` losses `per_row(f*, f, filled, s)`, in `y_pred`'s dtype, on
+  the filled part of the pool (`SolutionCache.over_pool`): the true and
+  predicted objectives of its K slots `[B, K]` (in the pool's dtype, `f`
+  differentiable), the mask of the slots that hold a solution `[K]`, and
+  the sign of the sense."""
   cache = pool_loss.check_cache(solver, owner)
   y_pred = validation.check_batched(y_pred, "y_pred")
   s = sense.sign(sense.resolve_sense(cache, maximize, owner))
-  costs = targets.costs_of(y_true, y_pred)
-  true_objective, filled = cache.objectives(tf.stop_gradient(costs))
-  predicted, _ = cache.objectives(y_pred)
-  return true_objective, predicted, filled, s
+  costs = cache.flatten(tf.stop_gradient(targets.costs_of(y_true, y_pred)))
+
+  # Each row's loss depends on its own costs only: a branch of `over_pool`
+  # returns the losses and their gradients row by row, and nothing is
+  # differentiated through the branches (XLA would compile their gradient
+  # for a minute).
+  @tf.custom_gradient
+  def loss_of(predicted: tf.Tensor):
+    def scored(pool: tf.Tensor, filled: tf.Tensor):
+      with tf.GradientTape() as tape:
+        tape.watch(predicted)
+        loss = per_row(
+          tf.matmul(costs, pool, transpose_b=True),
+          tf.matmul(predicted, pool, transpose_b=True),
+          filled,
+          s,
+        )
+      return loss, tape.gradient(loss, predicted)
+
+    loss, gradient = cache.over_pool(scored)
+    return loss, lambda upstream: upstream[:, tf.newaxis] * gradient
+
+  loss = loss_of(cache.flatten(y_pred))
+  return tf.cast(loss, y_pred.dtype)
 
 
 def _masked_mean(values: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
@@ -74,10 +98,6 @@ def _masked_logits(logits: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
   """`logits` on the masked slots, and elsewhere a value whose softmax
   weight is 0 (half the dtype's lowest: no overflow when shifted)."""
   return tf.where(mask, logits, logits.dtype.min / 2)
-
-
-def _as_pred_dtype(value: tf.Tensor, y_pred: TensorLike) -> tf.Tensor:
-  return tf.cast(value, tf.convert_to_tensor(y_pred).dtype)
 
 
 def _check_margin(margin: float = 0.0) -> dict[str, Any]:
@@ -122,11 +142,15 @@ def pointwise_ltr_loss(
     >>> pointwise_ltr_loss(c, 3.0 * c, cache).numpy()  # (3 − 1)² per slot.
     array([4.], dtype=float32)
   """
-  true_objective, predicted, filled, _ = _pool_objectives(
-    y_true, y_pred, solver, maximize, "pointwise_ltr_loss"
+
+  def per_row(
+    true_objective: tf.Tensor, predicted: tf.Tensor, filled: tf.Tensor, s: float
+  ) -> tf.Tensor:
+    return _masked_mean(tf.square(predicted - true_objective), filled)
+
+  return _over_pool(
+    y_true, y_pred, solver, maximize, "pointwise_ltr_loss", per_row
   )
-  error = tf.square(predicted - true_objective)
-  return _as_pred_dtype(_masked_mean(error, filled[tf.newaxis]), y_pred)
 
 
 def pairwise_ltr_loss(
@@ -164,17 +188,21 @@ def pairwise_ltr_loss(
     array([1.5], dtype=float32)
   """
   margin = _check_margin(margin)["margin"]
-  true_objective, predicted, filled, s = _pool_objectives(
-    y_true, y_pred, solver, maximize, "pairwise_ltr_loss"
+
+  def per_row(
+    true_objective: tf.Tensor, predicted: tf.Tensor, filled: tf.Tensor, s: float
+  ) -> tf.Tensor:
+    best = tf.argmax(tf.where(filled, s * true_objective, -np.inf), -1)
+    best_predicted = tf.gather(predicted, best, batch_dims=1)[:, tf.newaxis]
+    violation = tf.nn.relu(margin + s * (predicted - best_predicted))
+    others = filled & (
+      tf.range(tf.shape(filled)[0], dtype=best.dtype) != best[:, tf.newaxis]
+    )
+    return _masked_mean(violation, others)
+
+  return _over_pool(
+    y_true, y_pred, solver, maximize, "pairwise_ltr_loss", per_row
   )
-  score = tf.where(filled, s * true_objective, -np.inf)
-  best = tf.argmax(score, -1)
-  best_predicted = tf.gather(predicted, best, batch_dims=1)[:, tf.newaxis]
-  violation = tf.nn.relu(margin + s * (predicted - best_predicted))
-  others = filled & (
-    tf.range(tf.shape(filled)[0], dtype=best.dtype) != best[:, tf.newaxis]
-  )
-  return _as_pred_dtype(_masked_mean(violation, others), y_pred)
 
 
 def listwise_ltr_loss(
@@ -211,21 +239,25 @@ def listwise_ltr_loss(
     0.6931471824645996
   """
   temperature = _check_temperature(temperature)["temperature"]
-  true_objective, predicted, filled, s = _pool_objectives(
-    y_true, y_pred, solver, maximize, "listwise_ltr_loss"
+
+  def per_row(
+    true_objective: tf.Tensor, predicted: tf.Tensor, filled: tf.Tensor, s: float
+  ) -> tf.Tensor:
+    # One fused cross-entropy over the pool's slots (its gradient is the
+    # difference of the two softmax distributions); empty slots weigh 0.
+    target = tf.nn.softmax(
+      _masked_logits(s * true_objective / temperature, filled)
+    )
+    loss = tf.nn.softmax_cross_entropy_with_logits(
+      tf.stop_gradient(target),
+      _masked_logits(s * predicted / temperature, filled),
+    )
+    # An empty pool scores nothing (its slots would be uniform).
+    return loss * tf.cast(tf.reduce_any(filled), loss.dtype)
+
+  return _over_pool(
+    y_true, y_pred, solver, maximize, "listwise_ltr_loss", per_row
   )
-  # One fused cross-entropy over the pool's slots (its gradient is the
-  # difference of the two softmax distributions); empty slots weigh 0.
-  target = tf.nn.softmax(
-    _masked_logits(s * true_objective / temperature, filled)
-  )
-  loss = tf.nn.softmax_cross_entropy_with_logits(
-    tf.stop_gradient(target),
-    _masked_logits(s * predicted / temperature, filled),
-  )
-  # An empty pool scores nothing (its slots would be uniform).
-  any_filled = tf.cast(tf.reduce_any(filled), loss.dtype)
-  return _as_pred_dtype(loss * any_filled, y_pred)
 
 
 pairwise_ltr_loss.check_settings = _check_margin  # type: ignore[attr-defined]

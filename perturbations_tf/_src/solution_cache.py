@@ -10,6 +10,7 @@ pooled solution of best objective is one matrix product away. This is the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Sequence
 import math
 from typing import Any
@@ -25,6 +26,9 @@ from perturbations_tf._src import solving
 from perturbations_tf._src import validation
 from perturbations_tf._src.types import SolverLike
 from perturbations_tf._src.types import TensorLike
+
+# Slots: scoring fewer costs next to nothing.
+_SHORTEST_PREFIX = 64
 
 
 @keras.saving.register_keras_serializable(package="perturbations_tf")
@@ -122,7 +126,7 @@ class SolutionCache(solver_layer.SolverLayer):
   def call(self, inputs: TensorLike) -> tf.Tensor:
     x = self._check_inputs(inputs)
     n = tf.shape(x)[0]
-    flat = tf.reshape(tf.cast(x, self.pool.dtype), [n, -1])
+    flat = self.flatten(x)
     order, by_rank, pooled, k = self._solve_some(x)
     solved = tf.range(n) < tf.where(pooled, k, n)  # By rank.
     rank = tf.argsort(order)  # The inverse permutation: row → rank.
@@ -219,34 +223,79 @@ class SolutionCache(solver_layer.SolverLayer):
     Args:
       theta: `[N, *shape]` (or already flattened).
     """
-    objective, filled = self.objectives(theta)
-    objective = tf.where(filled, sense.sign(self.maximize) * objective, -np.inf)
-    return tf.gather(self.pool, tf.argmax(objective, axis=1))
+    flat = self.flatten(theta)
+    s = sense.sign(self.maximize)
+
+    def best(pool: tf.Tensor, filled: tf.Tensor) -> tf.Tensor:
+      objective = tf.matmul(flat, pool, transpose_b=True)
+      objective = tf.where(filled, s * objective, -np.inf)
+      return tf.gather(pool, tf.argmax(objective, axis=1))
+
+    return self.over_pool(best)
+
+  def flatten(self, theta: TensorLike) -> tf.Tensor:
+    """θ `[N, *shape]` as `[N, prod(shape)]` in the pool's dtype: ready for
+    a product with the pool."""
+    return tf.reshape(tf.cast(theta, self.pool.dtype), [tf.shape(theta)[0], -1])
+
+  def over_pool(self, fn: Callable[[tf.Tensor, tf.Tensor], Any]) -> Any:
+    """`fn(pool, filled)` on the part of the pool that holds solutions.
+
+    The pool fills from its first slot, so its solutions are a prefix of
+    it. `fn` gets the shortest of a few prefixes that holds them all
+    (`prefix_lengths`): a loss over 64 solutions in a pool of 10,000
+    slots scores 157 slots. Shapes stay static (one graph branch per
+    prefix, XLA compiles each), so `fn`'s results must have shapes that
+    do not depend on the prefix's length.
+
+    Args:
+      fn: maps the prefix `[K, prod(shape)]` and its mask of the slots
+        that hold a solution `[K]` to tensors.
+
+    Returns:
+      `fn`'s results on the shortest prefix holding the pool's solutions.
+
+    Example:
+      >>> cache = SolutionCache('shortest_path', shape=(2, 2), capacity=1000,
+      ...                       initial_solutions=[[[1., 0.], [1., 1.]]])
+      >>> cache.prefix_lengths()
+      (250, 1000)
+      >>> int(cache.over_pool(lambda pool, filled: tf.shape(pool)[0]))
+      250
+    """
+    filled = self._filled()
+    lengths = self.prefix_lengths()
+    if len(lengths) == 1:
+      return fn(self.pool, filled)
+    # The first prefix that is long enough.
+    index = tf.reduce_sum(
+      tf.cast(self.pool_size > tf.constant(lengths[:-1], tf.int64), tf.int32)
+    )
+    return tf.switch_case(
+      index,
+      [lambda k=k: fn(self.pool[:k], filled[:k]) for k in lengths],
+    )
+
+  def prefix_lengths(self) -> tuple[int, ...]:
+    """The lengths of the pool's prefixes `over_pool` chooses from,
+    shortest first: the capacity, divided by 4 (rounded up) again and again
+    while more than 64 slots remain."""
+    lengths = [self.capacity]
+    while lengths[-1] > 4 * _SHORTEST_PREFIX:
+      lengths.append(math.ceil(lengths[-1] / 4))
+    return tuple(reversed(lengths))
 
   def _filled(self) -> tf.Tensor:
     """The `[capacity]` mask of the slots that hold a solution."""
     return tf.range(self.capacity, dtype=tf.int64) < self.pool_size
 
-  def objectives(self, theta: TensorLike) -> tuple[tf.Tensor, tf.Tensor]:
-    """`<y, θ>` of every pooled solution y for every row of θ.
-
-    Args:
-      theta: `[N, *shape]` (or already flattened, `[N, prod(shape)]`).
-
-    Returns:
-      `(objective, filled)`: `[N, capacity]` objectives in the pool's dtype
-      (one matrix product), and the `[capacity]` mask of the slots that hold
-      a solution (the others are meaningless).
-    """
-    flat = tf.reshape(tf.cast(theta, self.pool.dtype), [tf.shape(theta)[0], -1])
-    objective = tf.matmul(flat, self.pool, transpose_b=True)
-    return objective, self._filled()
-
   def pool_mean(self) -> tf.Tensor:
     """The mean of the pooled solutions, flattened `[prod(shape)]` (zeros
     while the pool is empty)."""
-    total = tf.reduce_sum(
-      tf.where(self._filled()[:, tf.newaxis], self.pool, 0.0), 0
+    total = self.over_pool(
+      lambda pool, filled: tf.reduce_sum(
+        tf.where(filled[:, tf.newaxis], pool, 0.0), 0
+      )
     )
     return total / tf.maximum(tf.cast(self.pool_size, self.pool.dtype), 1.0)
 
