@@ -23,6 +23,33 @@ def _python_rate(costs) -> float:
   return len(costs) / (time.perf_counter() - start)
 
 
+def _timed_solves(rows) -> float:
+  """Solves every row with the Python Dijkstra (on a worker); the seconds
+  it took there, transfers excluded."""
+  start = time.perf_counter()
+  for row in rows:
+    dijkstra.path_mask(row)
+  return time.perf_counter() - start
+
+
+def process_ceiling(costs, rounds: int) -> str:
+  """The most two worker processes can gain on this machine: per round, one
+  worker solves every row alone, then two solve them at once, each timed
+  inside the worker (no executor, no transfer in the time); the speed-up
+  is twice the time alone over the slower of the two together (median and
+  quartiles over the rounds)."""
+  from perturbations_tf._src import executors as executors_lib
+
+  with executors_lib.process_pool(2) as pool:
+    for _ in range(2):  # Start both workers and warm them up.
+      list(pool.map(_timed_solves, [costs[:8]] * 2))
+    alone, together = [], []
+    for _ in range(rounds):
+      alone.append(pool.submit(_timed_solves, costs).result())
+      together.append(max(pool.map(_timed_solves, [costs, costs])))
+  return timing.ratio_spread(2 * np.array(alone), np.array(together))
+
+
 def _numpy_heavy(x):
   """A per-example solver that spends its time in numpy (GIL released)."""
   big = np.tile(x.ravel(), 2000)
@@ -256,6 +283,7 @@ def executors(quick: bool = False) -> dict:
     for pair in made.values():
       for solver in pair:
         solver.close()
+  ceiling = process_ceiling(costs, rounds)
   rows = []
   for name in settings:
     executor, workers = name.rsplit(", ", 1)
@@ -296,8 +324,18 @@ def executors(quick: bool = False) -> dict:
         "speed-up vs 1 thread": base / seconds,
       }
     )
+  machine = [
+    {
+      "solver": "python Dijkstra",
+      "processes": 2,
+      "speed-up vs 1 process": ceiling,
+    }
+  ]
   return {
     f"numpy_solver executors: {len(costs)} perturbed 12x12 maps": rows,
+    "The machine's ceiling for two Python processes: each solves the "
+    f"{len(costs)} maps alone, then both at once (timed inside the "
+    "workers: no executor, no transfer)": machine,
     "numpy_solver threads: a solver that releases the GIL (64 "
     "instances)": threads,
   }
