@@ -31,10 +31,26 @@ def _estimators(solver):
   }
 
 
-def _vjp_step(soft, g):
+def vjp_step(soft, g):
   """A compiled `θ ↦ J y_ε(θ)ᵀ g` (autograph would unwrap the custom
   gradient of the plain estimator)."""
   return tf.function(overhead.fwd_bwd(lambda t: soft(t) * g), autograph=False)
+
+
+def relative_mse(step, theta, truth, repeats: int) -> float:
+  """The mean of `‖step(θ) − truth‖²` over `repeats` calls, over
+  `‖truth‖²`."""
+  errors = [
+    float(tf.reduce_sum((step(theta) - truth) ** 2)) for _ in range(repeats)
+  ]
+  return float(np.mean(errors)) / float(tf.reduce_sum(truth**2))
+
+
+def samples_for_target(make, theta, g, truth, repeats: int) -> int:
+  """The M at which the VJP of `make(M)` reaches the TARGET relative error:
+  its error measured at PROBE_M, scaled as 1/M."""
+  mse = relative_mse(vjp_step(make(PROBE_M), g), theta, truth, repeats)
+  return max(2, math.ceil(PROBE_M * mse / TARGET**2))
 
 
 def run(quick: bool = False) -> dict:
@@ -48,22 +64,11 @@ def run(quick: bool = False) -> dict:
     theta = tf.constant(rng.normal(size=(8, 10)), tf.float32)
     g = tf.constant(rng.normal(size=(8, 10)), tf.float32)
     truth = gradient_quality.exact_vjp(name, solver, "normal", theta, g, quick)
-    scale = float(tf.reduce_sum(truth**2))
     tf.random.set_seed(0)  # The plain estimator draws from the global RNG.
     base = None
     for estimator, make in _estimators(solver).items():
-      probe = _vjp_step(make(PROBE_M), g)
-      mse = (
-        np.mean(
-          [
-            float(tf.reduce_sum((probe(theta) - truth) ** 2))
-            for _ in range(repeats)
-          ]
-        )
-        / scale
-      )
-      m = max(2, math.ceil(PROBE_M * mse / TARGET**2))
-      step = _vjp_step(make(m), g)
+      m = samples_for_target(make, theta, g, truth, repeats)
+      step = vjp_step(make(m), g)
       seconds = timing.median_seconds(step, theta, repeats=repeats)
       base = base or seconds
       rows.append(

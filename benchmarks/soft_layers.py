@@ -86,14 +86,6 @@ def _cases(rng):
   ]
 
 
-def _relative_mse(step, theta, truth, repeats: int) -> float:
-  scale = float(tf.reduce_sum(truth**2))
-  errors = [
-    float(tf.reduce_sum((step(theta) - truth) ** 2)) for _ in range(repeats)
-  ]
-  return float(np.mean(errors)) / scale
-
-
 def run(quick: bool = False) -> dict:
   rng = np.random.default_rng(0)
   repeats = 10 if quick else 60
@@ -113,15 +105,15 @@ def run(quick: bool = False) -> dict:
     )(theta)
     target = distance_to_hard(expected, hard)
     truth = gradient_quality.exact_vjp(name, solver, noise, theta, g, quick)
-    probe = equal_accuracy._vjp_step(
-      ptf.ops.perturbed(solver, equal_accuracy.PROBE_M, SIGMA, noise), g
-    )
-    mse = _relative_mse(probe, theta, truth, repeats)
-    m = max(
-      2, math.ceil(equal_accuracy.PROBE_M * mse / equal_accuracy.TARGET**2)
+    m = equal_accuracy.samples_for_target(
+      functools.partial(ptf.ops.perturbed, solver, sigma=SIGMA, noise=noise),
+      theta,
+      g,
+      truth,
+      repeats,
     )
     steps = {
-      "perturbed": equal_accuracy._vjp_step(
+      "perturbed": equal_accuracy.vjp_step(
         ptf.ops.perturbed(solver, m, SIGMA, noise), g
       )
     }
@@ -129,7 +121,7 @@ def run(quick: bool = False) -> dict:
     for layer, op in layers.items():
       eps = matched_strength(op, theta, hard, target)
       matched[layer] = (eps, distance_to_hard(op(theta, eps), hard))
-      steps[layer] = equal_accuracy._vjp_step(
+      steps[layer] = equal_accuracy.vjp_step(
         lambda t, op=op, eps=eps: op(t, eps), g
       )
     # In alternating rounds: a slow spell of the machine falls on all alike.
