@@ -263,17 +263,17 @@ class SolutionCache(solver_layer.SolverLayer):
       >>> int(cache.over_pool(lambda pool, filled: tf.shape(pool)[0]))
       250
     """
-    filled = self._filled()
+    pool, filled = tf.convert_to_tensor(self.pool), self._filled()
     lengths = self.prefix_lengths()
     if len(lengths) == 1:
-      return fn(self.pool, filled)
+      return fn(pool, filled)
     # The first prefix that is long enough.
     index = tf.reduce_sum(
       tf.cast(self.pool_size > tf.constant(lengths[:-1], tf.int64), tf.int32)
     )
     return tf.switch_case(
       index,
-      [lambda k=k: fn(self.pool[:k], filled[:k]) for k in lengths],
+      [lambda k=k: fn(pool[:k], filled[:k]) for k in lengths],
     )
 
   def prefix_lengths(self) -> tuple[int, ...]:
