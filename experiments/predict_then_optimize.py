@@ -213,12 +213,9 @@ NOT_JIT = ("imle", "aimle", "cave")
 
 
 @dataclasses.dataclass
-class Config(common.TrainConfig):
-  """Settings of the benchmark (defaults: the quick CPU study)."""
+class DataSettings:
+  """The data: generated (PyEPO's generators) or read from a file."""
 
-  problem: str = common.field(
-    "shortest_path", "The linear program.", choices=PROBLEMS
-  )
   data_file: str = common.field(
     "",
     "A .npz with x_train, c_train, x_test, c_test (shortest path: "
@@ -226,12 +223,6 @@ class Config(common.TrainConfig):
     "capacity; tsp: edge costs in PyEPO's order; portfolio: also "
     "covariance [assets, assets]); replaces the generated data (and "
     "--num_train, --degrees, --noise_widths).",
-  )
-  methods: list[str] = common.field(
-    list(METHODS),
-    "Methods to train (default: every method that applies to --problem).",
-    choices=METHODS,
-    item_type=str,
   )
   num_train: list[int] = common.field([1000], "Training sizes.", item_type=int)
   num_test: int = common.field(1000, "Test instances.")
@@ -249,6 +240,22 @@ class Config(common.TrainConfig):
     3, "Seeds per cell: --seed, --seed + 1, ... (data and initialisation)."
   )
   num_features: int = common.field(5, "p, the feature dimension.")
+  knn_k: int = common.field(
+    0,
+    "kNN-robust targets (ptf.data.knn_targets, Schutte et al. 2024): each "
+    "training instance becomes k rows, its costs interpolated with those "
+    "of its k nearest neighbours in feature space (0: off). A step then "
+    "takes --batch_size instances, k rows each.",
+  )
+  knn_weight: float = common.field(
+    0.5, "kNN-robust targets: the instance's own weight, in [0, 1]."
+  )
+
+
+@dataclasses.dataclass
+class ProblemSettings:
+  """The problem's sizes and the solvers that solve it."""
+
   grid_size: int = common.field(5, "Shortest path: k×k grid of nodes.")
   num_items: int = common.field(32, "Knapsack: items.")
   knapsack_dim: int = common.field(2, "Knapsack: resources (dimensions).")
@@ -257,32 +264,6 @@ class Config(common.TrainConfig):
   num_assets: int = common.field(50, "Portfolio: assets (PyEPO's 50).")
   risk_gamma: float = common.field(
     2.25, "Portfolio: the risk budget γ·mean(Σ)'s γ (PyEPO's 2.25)."
-  )
-  num_samples: int = common.field(10, "M of dpo, pfyl and imle.")
-  sigma: float = common.field(1.0, "σ of dpo, pfyl and imle.")
-  dbb_lambda: float = common.field(10.0, "λ of dbb.")
-  imle_lambda: float = common.field(10.0, "λ of imle.")
-  pg_h: float = common.field(0.1, "pg: the finite-difference width h.")
-  pg_central: bool = common.field(
-    True,
-    "pg: central differences (PGC, the library's default) or, with "
-    "--nopg_central, backward ones (PGB, PyEPO's default).",
-  )
-  rfy_lambda: float = common.field(1.0, "rfy: the regulariser's weight λ.")
-  rfy_max_iterations: int = common.field(
-    1000,
-    "rfy: the most Frank–Wolfe iterations (solver calls) per step: with a "
-    "host solver (tsp, portfolio, HiGHS) each is a host round trip.",
-  )
-  cave_interior: float = common.field(
-    0.003,
-    "cave: the weight η of the projection's central path (0: the exact "
-    "projection, CaVE; 0.003: as PyEPO's default CaVE+).",
-  )
-  solve_ratio: float = common.field(
-    0.05,
-    "Fraction of rows the pool methods (nce, cmap, *_ltr) solve exactly "
-    "(the rest: the pool).",
   )
   knapsack_solver: str = common.field(
     "packings",
@@ -315,15 +296,53 @@ class Config(common.TrainConfig):
   num_workers: int = common.field(
     0, "Host solvers: workers (0: one per CPU core)."
   )
-  knn_k: int = common.field(
-    0,
-    "kNN-robust targets (ptf.data.knn_targets, Schutte et al. 2024): each "
-    "training instance becomes k rows, its costs interpolated with those "
-    "of its k nearest neighbours in feature space (0: off). A step then "
-    "takes --batch_size instances, k rows each.",
+
+
+@dataclasses.dataclass
+class MethodSettings:
+  """The methods and their hyper-parameters."""
+
+  methods: list[str] = common.field(
+    list(METHODS),
+    "Methods to train (default: every method that applies to --problem).",
+    choices=METHODS,
+    item_type=str,
   )
-  knn_weight: float = common.field(
-    0.5, "kNN-robust targets: the instance's own weight, in [0, 1]."
+  num_samples: int = common.field(10, "M of dpo, pfyl and imle.")
+  sigma: float = common.field(1.0, "σ of dpo, pfyl and imle.")
+  dbb_lambda: float = common.field(10.0, "λ of dbb.")
+  imle_lambda: float = common.field(10.0, "λ of imle.")
+  pg_h: float = common.field(0.1, "pg: the finite-difference width h.")
+  pg_central: bool = common.field(
+    True,
+    "pg: central differences (PGC, the library's default) or, with "
+    "--nopg_central, backward ones (PGB, PyEPO's default).",
+  )
+  rfy_lambda: float = common.field(1.0, "rfy: the regulariser's weight λ.")
+  rfy_max_iterations: int = common.field(
+    1000,
+    "rfy: the most Frank–Wolfe iterations (solver calls) per step: with a "
+    "host solver (tsp, portfolio, HiGHS) each is a host round trip.",
+  )
+  cave_interior: float = common.field(
+    0.003,
+    "cave: the weight η of the projection's central path (0: the exact "
+    "projection, CaVE; 0.003: as PyEPO's default CaVE+).",
+  )
+  solve_ratio: float = common.field(
+    0.05,
+    "Fraction of rows the pool methods (nce, cmap, *_ltr) solve exactly "
+    "(the rest: the pool).",
+  )
+
+
+@dataclasses.dataclass
+class Config(DataSettings, ProblemSettings, MethodSettings, common.TrainConfig):
+  """Settings of the benchmark (defaults: the quick CPU study): the data,
+  the problem, the methods and the training."""
+
+  problem: str = common.field(
+    "shortest_path", "The linear program.", choices=PROBLEMS
   )
   epochs: int = common.field(20, "Training epochs.")
   batch_size: int = common.field(32, "Mini-batch size.")
