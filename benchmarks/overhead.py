@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import tensorflow as tf
 
 from benchmarks import plain_estimator
@@ -118,15 +119,34 @@ def _floor(solver, shape, m, sigma, mode, repeats):
   return parts
 
 
-def step_medians(case: int, mode: str, repeats: int) -> dict[str, float]:
-  """Median seconds of the four steps of `CASES[case]` in `mode`, timed in
-  alternation (their ratios are what to read)."""
+def _compiled_steps(case: int, mode: str):
+  """The four steps of `CASES[case]` in `mode`, and their input θ."""
   _, solver, shape, m, sigma, maximize = CASES[case]
   steps = {
     k: timing.compile_mode(step, mode)
     for k, step in _steps(solver, shape, m, sigma, maximize).items()
   }
-  return timing.interleaved_medians(steps, _theta(shape), repeats=repeats)
+  return steps, _theta(shape)
+
+
+def step_medians(case: int, mode: str, repeats: int) -> dict[str, float]:
+  """Median seconds of the four steps of `CASES[case]` in `mode`, timed in
+  alternation (their ratios are what to read)."""
+  steps, theta = _compiled_steps(case, mode)
+  return timing.interleaved_medians(steps, theta, repeats=repeats)
+
+
+def step_ratios(case: int, mode: str, rounds: int) -> dict[str, float]:
+  """Ours over the plain estimator, for the perturbed op and for the
+  Fenchel–Young loss of `CASES[case]` in `mode`: the median of the
+  per-round ratios, each from two calls moments apart (a slow spell of a
+  busy machine falls on both of a pair)."""
+  steps, theta = _compiled_steps(case, mode)
+  t = timing.alternating_rounds(steps, theta, rounds=rounds)
+  return {
+    "perturbed": float(np.median(t["ours"] / t["plain"])),
+    "fenchel_young": float(np.median(t["ours FY"] / t["plain FY"])),
+  }
 
 
 def run(quick: bool = False) -> dict:
