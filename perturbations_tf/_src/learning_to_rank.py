@@ -64,8 +64,8 @@ def _over_pool(
 
   # Each row's loss depends on its own costs only: a branch of `over_pool`
   # returns the losses and their gradients row by row, and nothing is
-  # differentiated through the branches (XLA would compile their gradient
-  # for a minute).
+  # differentiated through the branches (XLA compiled that gradient for
+  # over 20 s, against about 3 s for this).
   @tf.custom_gradient
   def loss_of(predicted: tf.Tensor):
     def scored(pool: tf.Tensor, filled: tf.Tensor):
