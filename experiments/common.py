@@ -29,6 +29,13 @@ from experiments import cli
 from experiments import provenance
 
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+# The library's input checks that a diverged network trips: its outputs are
+# NaN or Inf, or have left the solver's domain (e.g. a multiplicative
+# perturbation's θ > 0, when softplus costs underflow to 0).
+DIVERGENCE_MESSAGES = (
+  "needs finite inputs",
+  "perturbation='multiplicative' needs",
+)
 
 
 # The convolutional binaries' --jit_compile: off by default, as Keras's own
@@ -290,6 +297,8 @@ class Trainer:
     self.start = time.time()
     # Each sweep run's provenance, by name (None: not recorded).
     self.run_provenance: dict[str, dict | None] = {}
+    # The fits stopped by a diverged network, by run: epoch and reason.
+    self.divergences: dict[str, dict[str, Any]] = {}
     # The epoch being trained: with the seed, it keys the data order and
     # every noise seed, so a resumed run repeats the uninterrupted one.
     self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
@@ -328,9 +337,19 @@ class Trainer:
   ) -> dict:
     """Runs `model.fit` with the standard callbacks after `callbacks`.
 
+    A network that diverges mid-epoch so far that the library's input
+    checks raise (its outputs NaN or outside the solver's domain:
+    `DIVERGENCE_MESSAGES`) ends training there, as a NaN loss does: the
+    model keeps its last weights, to be scored, and `divergences[run]`
+    (written to results.json) records the epoch and the check's message.
+    Any other error propagates.
+
     Args:
       run: a sub-folder for this fit's outputs, when a binary fits several
         models (e.g. one per noise level).
+
+    Returns:
+      The history of the finished epochs.
     """
     os.makedirs(self._path(run), exist_ok=True)
     if isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy):
@@ -338,15 +357,33 @@ class Trainer:
     epoch_seeds = EpochSeeds(
       self.epoch, seed_generators(model, getattr(model, "loss", None))
     )
-    with self.strategy.scope():
-      history = model.fit(
-        train,
-        epochs=self.config.epochs,
-        validation_data=validation,
-        shuffle=False,
-        callbacks=[epoch_seeds, *callbacks, *self.callbacks(run)],
-        verbose=self.config.verbose,
+    history = keras.callbacks.History()
+    try:
+      with self.strategy.scope():
+        model.fit(
+          train,
+          epochs=self.config.epochs,
+          validation_data=validation,
+          shuffle=False,
+          callbacks=[epoch_seeds, *callbacks, *self.callbacks(run), history],
+          verbose=self.config.verbose,
+        )
+    except tf.errors.InvalidArgumentError as error:
+      # The failed check's line (graph mode escapes its quotes).
+      lines = [
+        line.strip().replace("\\'", "'") for line in error.message.splitlines()
+      ]
+      reasons = [
+        line for line in lines if any(m in line for m in DIVERGENCE_MESSAGES)
+      ]
+      if not reasons:
+        raise
+      reason = reasons[0]
+      epoch = int(self.epoch.numpy()) + 1
+      logging.warning(
+        "Epoch %d: training diverged, stopping: %s", epoch, reason
       )
+      self.divergences[run] = {"epoch": epoch, "reason": reason}
     return history.history
 
   def training_dataset(
@@ -411,6 +448,8 @@ class Trainer:
     }
     if self.run_provenance:  # A sweep: each run's own, kept from its day.
       results["run_provenance"] = dict(self.run_provenance)
+    if self.divergences:
+      results["divergences"] = dict(self.divergences)
     if self.is_chief:
       write_json_atomically(
         os.path.join(self.output_dir, "results.json"), results

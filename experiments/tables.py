@@ -67,18 +67,24 @@ def warcraft_row(label: str, run_dir: str, results: dict) -> list[str]:
 
 
 def warcraft_setting(results: dict) -> str:
-  """A Warcraft run's loss and, for the baselines, their settings."""
+  """A Warcraft run's loss and, for the baselines, their settings; and
+  where training diverged, the epoch it stopped at."""
   c = results["config"]
   if c["loss"] == "perturbed_squared":
-    return (
+    label = (
       f"perturbed_squared ({c.get('perturbation', 'additive')}, "
       f"M = {c['num_samples']}, ε = {c['sigma']:g}, Adam "
       f"{c['learning_rate']:.0e}".replace("e-0", "e-")
       + ")"
     )
-  if c["loss"] == "blackbox":
-    return f"blackbox (λ = {c['blackbox_lambda']:g})"
-  return c["loss"]
+  elif c["loss"] == "blackbox":
+    label = f"blackbox (λ = {c['blackbox_lambda']:g})"
+  else:
+    label = c["loss"]
+  diverged = results.get("divergences", {}).get("")
+  if diverged:
+    label += f", diverged at epoch {diverged['epoch']}"
+  return label
 
 
 def warcraft_order(results: dict) -> tuple:

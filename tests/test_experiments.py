@@ -12,6 +12,7 @@ import time
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from experiments import classification
@@ -21,6 +22,7 @@ from experiments import predict_then_optimize
 from experiments import ranking
 from experiments import run_results
 from experiments import shortest_path
+from experiments import tables
 from experiments import warcraft_data
 import perturbations_tf as ptf
 from tests import command_lines
@@ -131,6 +133,55 @@ def test_path_evaluation_stops_a_diverged_training():
   assert model.stop_training
   assert logs["val_nonfinite_fraction"] == 1.0
   assert logs["val_perfect_path_accuracy"] == 0.0
+
+
+class UnderflowCosts(keras.callbacks.Callback):
+  """After the first epoch, sets the cost layer's bias so low that softplus
+  underflows to exactly 0: the collapse of a diverged network, which a
+  multiplicative perturbation rejects (it needs θ > 0)."""
+
+  def on_epoch_end(self, epoch, logs=None):
+    if epoch == 0:
+      conv = [x for x in self.model.layers if "conv" in x.name][-1]
+      kernel, bias = conv.get_weights()
+      conv.set_weights([np.zeros_like(kernel), np.full_like(bias, -1e4)])
+
+
+def test_a_network_outside_the_solvers_domain_ends_training(tmp_path):
+  # The check raises mid-epoch; the binary stops there, scores the last
+  # weights and records the divergence, as it does for NaN costs.
+  config = tiny_path_config(
+    tmp_path,
+    loss="perturbed_squared",
+    perturbation="multiplicative",
+    sigma=0.3,
+    epochs=3,
+  )
+  results = shortest_path.run(config, callbacks=[UnderflowCosts()])
+  assert history_epochs(config.output_dir) == [0]
+  assert results["divergences"] == {
+    "": {
+      "epoch": 2,
+      "reason": results["divergences"][""]["reason"],
+    }
+  }
+  assert (
+    "perturbation='multiplicative' needs"
+    in (results["divergences"][""]["reason"])
+  )
+  assert results["metrics"]["test"]["mean_cost"] == 0.0
+  label = tables.warcraft_setting(results)
+  assert label.endswith("diverged at epoch 2"), label
+
+
+def test_other_training_errors_still_raise(tmp_path):
+  class Failing(keras.callbacks.Callback):
+    def on_train_batch_begin(self, batch, logs=None):
+      raise tf.errors.InvalidArgumentError(None, None, "shapes differ")
+
+  config = tiny_path_config(tmp_path)
+  with pytest.raises(tf.errors.InvalidArgumentError, match="shapes differ"):
+    shortest_path.run(config, callbacks=[Failing()])
 
 
 def test_path_metrics_count_diverged_maps_as_wrong():
