@@ -340,9 +340,10 @@ class Trainer:
     A network that diverges mid-epoch so far that the library's input
     checks raise (its outputs NaN or outside the solver's domain:
     `DIVERGENCE_MESSAGES`) ends training there, as a NaN loss does: the
-    model keeps its last weights, to be scored, and `divergences[run]`
-    (written to results.json) records the epoch and the check's message.
-    Any other error propagates.
+    model keeps its last weights, to be scored, and saves them as the
+    checkpoint (what the run ended with, as after any run);
+    `divergences[run]` (written to results.json) records the epoch and the
+    check's message. Any other error propagates.
 
     Args:
       run: a sub-folder for this fit's outputs, when a binary fits several
@@ -384,6 +385,8 @@ class Trainer:
         "Epoch %d: training diverged, stopping: %s", epoch, reason
       )
       self.divergences[run] = {"epoch": epoch, "reason": reason}
+      if self.is_chief:
+        model.save(self._path(run, "checkpoint.keras"))
     return history.history
 
   def training_dataset(

@@ -136,12 +136,13 @@ def test_path_evaluation_stops_a_diverged_training():
 
 
 class UnderflowCosts(keras.callbacks.Callback):
-  """After the first epoch, sets the cost layer's bias so low that softplus
-  underflows to exactly 0: the collapse of a diverged network, which a
-  multiplicative perturbation rejects (it needs θ > 0)."""
+  """As the second epoch begins (after the first's checkpoint), sets the
+  cost layer's bias so low that softplus underflows to exactly 0: the
+  collapse of a diverged network, which a multiplicative perturbation
+  rejects (it needs θ > 0)."""
 
-  def on_epoch_end(self, epoch, logs=None):
-    if epoch == 0:
+  def on_epoch_begin(self, epoch, logs=None):
+    if epoch == 1:
       conv = [x for x in self.model.layers if "conv" in x.name][-1]
       kernel, bias = conv.get_weights()
       conv.set_weights([np.zeros_like(kernel), np.full_like(bias, -1e4)])
@@ -170,6 +171,11 @@ def test_a_network_outside_the_solvers_domain_ends_training(tmp_path):
     in (results["divergences"][""]["reason"])
   )
   assert results["metrics"]["test"]["mean_cost"] == 0.0
+  # The checkpoint is what was scored: the last weights, not the last epoch's.
+  assert (
+    shortest_path.evaluate_run(config.output_dir, "test")
+    == (results["metrics"]["test"])
+  )
   label = tables.warcraft_setting(results)
   assert label.endswith("diverged at epoch 2"), label
 
