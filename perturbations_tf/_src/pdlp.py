@@ -25,7 +25,7 @@ Programming", 2024), each measured in `benchmarks/pdlp.py`:
   point; the output is `T(z_k)`.
 - **Adaptive restarts** on the fixed-point residual `‖z − T(z)‖` in the
   primal weight's norm: restart when it fell to 0.2 of its value at the last
-  restart, or to 0.8 and stopped decreasing, or after 36% of the iterations
+  restart, or to 0.8 and stopped decreasing, or after 0.36 of the iterations
   so far; each row restarts on its own.
 - **The primal weight** ω, per row: initialised to `‖c̃‖/‖q̃‖`, updated at
   each restart towards `‖Δy‖/‖Δx‖` of the restart points (geometric mean,
@@ -348,7 +348,7 @@ def restart(
   problem: _Problem,
   steps: int,
 ) -> State:
-  """Restarts the rows whose residual decayed enough (or after 36% of
+  """Restarts the rows whose residual decayed enough (or after 0.36 of
   their iterations), from T(z), with an updated primal weight."""
   iterations = state.iterations + steps
   since = state.since_restart + steps
