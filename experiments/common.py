@@ -275,6 +275,33 @@ class EpochSeeds(keras.callbacks.Callback):
       generator.state.assign(np.array([seed, counter], dtype))
 
 
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+  """Ends training at the first batch whose loss is NaN or infinite, as
+  `keras.callbacks.TerminateOnNaN` does, and says where: `divergence`
+  (`{"epoch": ..., "reason": ...}`, None while the loss is finite).
+
+  Any callback that stops a diverged training sets a `divergence` so;
+  `Trainer.fit` records it in `Trainer.divergences`.
+  """
+
+  def __init__(self):
+    super().__init__()
+    self.divergence: dict[str, Any] | None = None
+    self._epoch = 0
+
+  def on_epoch_begin(self, epoch, logs=None):
+    self._epoch = epoch
+
+  def on_train_batch_end(self, batch, logs=None):
+    loss = (logs or {}).get("loss")
+    if loss is not None and not np.isfinite(float(loss)):
+      self.divergence = {
+        "epoch": self._epoch + 1,
+        "reason": f"the training loss is {float(loss)} at batch {batch + 1}",
+      }
+      self.model.stop_training = True
+
+
 class Trainer:
   """Fits a compiled model with checkpoints, resumption and TensorBoard.
 
@@ -318,9 +345,9 @@ class Trainer:
 
   def callbacks(self, run: str = "") -> list:
     """Backup (resumption), checkpoint, CSV history and TensorBoard; a NaN
-    loss ends training (the history shows where it diverged)."""
+    loss ends training (`StopOnNonFiniteLoss`)."""
     return [
-      keras.callbacks.TerminateOnNaN(),
+      StopOnNonFiniteLoss(),
       keras.callbacks.BackupAndRestore(self._path(run, "backup")),
       keras.callbacks.ModelCheckpoint(self._path(run, "checkpoint.keras")),
       keras.callbacks.CSVLogger(self._path(run, "history.csv"), append=True),
@@ -337,13 +364,16 @@ class Trainer:
   ) -> dict:
     """Runs `model.fit` with the standard callbacks after `callbacks`.
 
-    A network that diverges mid-epoch so far that the library's input
-    checks raise (its outputs NaN or outside the solver's domain:
-    `DIVERGENCE_MESSAGES`) ends training there, as a NaN loss does: the
-    model keeps its last weights, to be scored, and saves them as the
-    checkpoint (what the run ended with, as after any run);
-    `divergences[run]` (written to results.json) records the epoch and the
-    check's message. Any other error propagates.
+    A diverged network ends training, and `divergences[run]` (written to
+    results.json) records the epoch and why, whichever way it shows:
+    - a NaN or infinite loss (`StopOnNonFiniteLoss`), or any callback of
+      `callbacks` that stops training with a `divergence` of its own (the
+      earliest is recorded; at one epoch, the loss's);
+    - the library's input checks raising mid-epoch (the network's outputs
+      NaN or outside the solver's domain: `DIVERGENCE_MESSAGES`): the model
+      keeps its last weights, to be scored, and saves them as the
+      checkpoint (what the run ended with, as after any run). Any other
+      error propagates.
 
     Args:
       run: a sub-folder for this fit's outputs, when a binary fits several
@@ -359,6 +389,7 @@ class Trainer:
       self.epoch, seed_generators(model, getattr(model, "loss", None))
     )
     history = keras.callbacks.History()
+    standard = self.callbacks(run)
     try:
       with self.strategy.scope():
         model.fit(
@@ -366,9 +397,16 @@ class Trainer:
           epochs=self.config.epochs,
           validation_data=validation,
           shuffle=False,
-          callbacks=[epoch_seeds, *callbacks, *self.callbacks(run), history],
+          callbacks=[epoch_seeds, *callbacks, *standard, history],
           verbose=self.config.verbose,
         )
+      stops = [
+        c.divergence
+        for c in (*standard, *callbacks)
+        if getattr(c, "divergence", None)
+      ]
+      if stops:
+        self.divergences[run] = min(stops, key=lambda d: d["epoch"])
     except tf.errors.InvalidArgumentError as error:
       # The failed check's line (graph mode escapes its quotes).
       lines = [

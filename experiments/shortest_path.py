@@ -263,7 +263,8 @@ class PathEvaluation(keras.callbacks.Callback):
   """Adds the validation path metrics to each epoch's logs, and stops
   training once the network's costs are not finite: its weights diverged,
   which the loss may not show (under XLA the solver's checks are compiled
-  out and it returns some path for NaN costs)."""
+  out and it returns some path for NaN costs). `divergence` then says
+  where (`Trainer.fit` records it)."""
 
   def __init__(
     self, data: dict[str, np.ndarray], tolerance: float, min_cost: float
@@ -272,6 +273,7 @@ class PathEvaluation(keras.callbacks.Callback):
     self.data = data
     self.tolerance = tolerance
     self.min_cost = min_cost
+    self.divergence: dict | None = None
 
   def on_epoch_end(self, epoch, logs=None):
     costs = self.model.predict(self.data["maps"], verbose=0, batch_size=256)
@@ -285,12 +287,14 @@ class PathEvaluation(keras.callbacks.Callback):
     if logs is not None:
       logs.update({f"val_{k}": v for k, v in metrics.items()})
     if metrics["nonfinite_fraction"] > 0:
-      logging.warning(
-        "Epoch %d: %.0f%% of the validation maps get NaN or "
-        "infinite costs: training diverged, stopping.",
-        epoch + 1,
-        100 * metrics["nonfinite_fraction"],
+      reason = (
+        f"{100 * metrics['nonfinite_fraction']:.0f}% of the validation maps "
+        "get NaN or infinite costs"
       )
+      logging.warning(
+        "Epoch %d: %s: training diverged, stopping.", epoch + 1, reason
+      )
+      self.divergence = {"epoch": epoch + 1, "reason": reason}
       self.model.stop_training = True
 
 

@@ -131,21 +131,29 @@ def test_path_evaluation_stops_a_diverged_training():
   logs = {}
   callback.on_epoch_end(0, logs)
   assert model.stop_training
+  assert callback.divergence == {
+    "epoch": 1,
+    "reason": "100% of the validation maps get NaN or infinite costs",
+  }
   assert logs["val_nonfinite_fraction"] == 1.0
   assert logs["val_perfect_path_accuracy"] == 0.0
 
 
-class UnderflowCosts(keras.callbacks.Callback):
+class CollapseCosts(keras.callbacks.Callback):
   """As the second epoch begins (after the first's checkpoint), sets the
-  cost layer's bias so low that softplus underflows to exactly 0: the
-  collapse of a diverged network, which a multiplicative perturbation
-  rejects (it needs θ > 0)."""
+  cost layer to output `bias` everywhere: -1e4, so low that softplus
+  underflows to exactly 0 (which a multiplicative perturbation rejects: it
+  needs θ > 0), or NaN (which every solver rejects)."""
+
+  def __init__(self, bias: float = -1e4):
+    super().__init__()
+    self.bias = bias
 
   def on_epoch_begin(self, epoch, logs=None):
     if epoch == 1:
       conv = [x for x in self.model.layers if "conv" in x.name][-1]
       kernel, bias = conv.get_weights()
-      conv.set_weights([np.zeros_like(kernel), np.full_like(bias, -1e4)])
+      conv.set_weights([np.zeros_like(kernel), np.full_like(bias, self.bias)])
 
 
 def test_a_network_outside_the_solvers_domain_ends_training(tmp_path):
@@ -158,7 +166,7 @@ def test_a_network_outside_the_solvers_domain_ends_training(tmp_path):
     sigma=0.3,
     epochs=3,
   )
-  results = shortest_path.run(config, callbacks=[UnderflowCosts()])
+  results = shortest_path.run(config, callbacks=[CollapseCosts()])
   assert history_epochs(config.output_dir) == [0]
   divergence = results["divergences"][""]
   assert set(results["divergences"]) == {""} and divergence["epoch"] == 2
@@ -169,6 +177,28 @@ def test_a_network_outside_the_solvers_domain_ends_training(tmp_path):
   assert scored == results["metrics"]["test"]
   label = tables.warcraft_setting(results)
   assert label.endswith("diverged at epoch 2"), label
+
+
+def test_a_network_with_nan_costs_ends_training(tmp_path):
+  # The solver's finite-input check, the other divergence the binary records.
+  config = tiny_path_config(tmp_path, epochs=3)
+  results = shortest_path.run(config, callbacks=[CollapseCosts(np.nan)])
+  assert history_epochs(config.output_dir) == [0]
+  divergence = results["divergences"][""]
+  assert divergence["epoch"] == 2
+  assert "needs finite inputs" in divergence["reason"]
+  assert results["metrics"]["test"]["nonfinite_fraction"] == 1.0
+
+
+def test_a_nan_loss_ends_training_with_its_record(tmp_path):
+  # Under XLA the solver's checks are compiled out: NaN costs show as a NaN
+  # loss, which stops training at its first batch and is recorded too.
+  config = tiny_path_config(tmp_path, epochs=3, jit_compile=True)
+  results = shortest_path.run(config, callbacks=[CollapseCosts(np.nan)])
+  assert results["divergences"] == {
+    "": {"epoch": 2, "reason": "the training loss is nan at batch 1"}
+  }
+  assert tables.warcraft_setting(results).endswith("diverged at epoch 2")
 
 
 def test_other_training_errors_still_raise(tmp_path):
