@@ -153,6 +153,7 @@ def ranking_docs(output_root: str, docs_dir: str) -> dict[str, str]:
       f"out), linear model, M = {c['num_samples']}, ε = {c['sigma']:g}",
     )
     docs["ranking"] = tables.ranking_table(noise, ("loss", "noise"))
+    docs["ranking_least_squares"] = tables.ranking_least_squares_table(noise)
   epsilon = run_results.read(output_root, "ranking/epsilon")
   samples = run_results.read(output_root, "ranking/samples")
   if epsilon and samples:

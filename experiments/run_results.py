@@ -130,6 +130,65 @@ def ranking_sweep(results: dict) -> dict[str, dict[float, dict]]:
   return sweep
 
 
+def least_squares_one_minus_cosine(
+  mse: float, norm: float, num_train: int, num_items: int, dim: int
+) -> float:
+  """Brillinger's prediction of `1 − cos(w, w0)` for least squares without
+  bias on standard Gaussian features, whatever the link from `<w0, x>` to
+  the target: x's component orthogonal to w0 is independent of the target,
+  so the fitted w's orthogonal part has covariance `mse / (N·n)` per
+  coordinate, and `1 − cos ≈ (d − 1)·mse / (2·N·n·‖w‖²)`.
+
+  Args:
+    mse: the training mean squared error per item.
+    norm: the fitted weights' norm ‖w‖.
+    num_train: training instances N.
+    num_items: items per instance n.
+    dim: the features' dimension d.
+
+  Returns:
+    The predicted `1 − cos(w, w0)` (its expectation, to first order).
+
+  Example:
+    >>> round(least_squares_one_minus_cosine(2450.0, 28.0, 3200, 100, 9), 7)
+    3.91e-05
+  """
+  return (dim - 1) * mse / (2 * num_train * num_items * norm**2)
+
+
+def ranking_least_squares(results: dict) -> dict[str, dict[str, dict]]:
+  """Per squared-loss setting of a ranking sweep (`squared`,
+  `centred_squared`): its training MSE and ‖w‖, Brillinger's predicted
+  `1 − cos(w, w0)` from them (`least_squares_one_minus_cosine`, per seed),
+  the measured one and `1 − cos` to the exact least-squares minimiser (how
+  far training stopped from it), each as mean ± std over seeds."""
+  c = results["config"]
+  num_train = c["num_instances"] - int(
+    round(c["test_fraction"] * c["num_instances"])
+  )
+  settings = {}
+  for name, splits in ranking_settings(results):
+    if "least_squares_gap" not in splits["model"]:
+      continue
+    mse = splits["train"]["loss"]["values"]
+    norm = splits["model"]["norm"]["values"]
+    settings[name] = {
+      "mse": splits["train"]["loss"],
+      "norm": splits["model"]["norm"],
+      "predicted": common.mean_std(
+        [
+          least_squares_one_minus_cosine(
+            m, w, num_train, c["num_items"], c["dim"]
+          )
+          for m, w in zip(mse, norm, strict=True)
+        ]
+      ),
+      "measured": splits["model"]["one_minus_cosine"],
+      "gap": splits["model"]["least_squares_gap"],
+    }
+  return settings
+
+
 def pto_cells(summary: dict) -> dict[tuple, dict[str, dict[int, dict]]]:
   """`{(size, noise): {method: {degree: stats}}}` from the summary of a
   predict-then-optimize results.json (cells named `n<size>_deg<d>_noise<e>`)."""

@@ -157,6 +157,36 @@ def ranking_table(results: dict, keys: Sequence[str]) -> str:
   )
 
 
+def ranking_least_squares_table(results: dict) -> str:
+  """The squared losses of a ranking sweep against Brillinger's prediction
+  (`run_results.ranking_least_squares`): one row per (loss, σ)."""
+  rows = [
+    [
+      name.split("/")[0],
+      f"{run_results.ranking_setting(name)['noise']:g}",
+      pm(stats["mse"], ".1f"),
+      pm(stats["norm"], ".3f"),
+      pm(stats["predicted"], ".1e"),
+      pm(stats["measured"], ".1e"),
+      pm(stats["gap"], ".1e"),
+    ]
+    for name, stats in run_results.ranking_least_squares(results).items()
+  ]
+  return table(
+    (
+      "loss",
+      "noise σ",
+      "training MSE",
+      "‖w‖",
+      "1 − cos(w, w0), predicted",
+      "1 − cos(w, w0), measured",
+      "1 − cos(w, least-squares minimiser)",
+    ),
+    rows,
+    [results],
+  )
+
+
 def pto_study_table(results: dict) -> str:
   """A predict-then-optimize study: per training size and noise, a table of
   its methods against the degrees (mean ± std over seeds)."""

@@ -374,6 +374,35 @@ def test_ranking_sweeps_name_every_run():
   )
 
 
+def test_least_squares_direction_error_is_brillingers_prediction():
+  # Least squares on the ranks of noisy projections, as in the ranking
+  # study: over many draws, the mean 1 − cos(w, w0) is the prediction's.
+  rng = np.random.default_rng(0)
+  num_train, num_items, dim, draws = 20, 50, 9, 400
+  w0 = rng.normal(size=dim)
+  w0 /= np.linalg.norm(w0)
+  measured, predicted = [], []
+  for _ in range(draws):
+    x = rng.normal(size=(num_train, num_items, dim))
+    noisy = x @ w0 + rng.normal(size=(num_train, num_items))
+    y = np.argsort(np.argsort(noisy, axis=-1), axis=-1).astype(float)
+    features, targets = x.reshape(-1, dim), y.reshape(-1)
+    w = np.linalg.lstsq(features, targets, rcond=None)[0]
+    mse = np.mean((features @ w - targets) ** 2)
+    norm = np.linalg.norm(w)
+    measured.append(1 - w @ w0 / norm)
+    predicted.append(
+      run_results.least_squares_one_minus_cosine(
+        mse, norm, num_train, num_items, dim
+      )
+    )
+  # 1 − cos is a scaled χ² with d − 1 degrees of freedom per draw: its
+  # mean over the draws is within four standard errors of the prediction.
+  standard_error = np.std(measured) / np.sqrt(draws)
+  assert abs(np.mean(measured) - np.mean(predicted)) < 4 * standard_error
+  assert standard_error < 0.05 * np.mean(predicted)
+
+
 @pytest.mark.slow
 def test_ranking_recovers_w0_with_the_fenchel_young_theorys_norm(tmp_path):
   """Labels are ranks of <w0, x> + σZ: the Fenchel–Young loss of scale ε is

@@ -80,6 +80,7 @@ def test_docs_figures_tables_and_results_page(smoke):
     "resnet18",
     "warcraft_10k",
     "ranking",
+    "ranking_least_squares",
     "ranking_epsilon",
     "ranking_samples",
     "ranking_soft",
@@ -121,6 +122,7 @@ def test_docs_figures_tables_and_results_page(smoke):
   assert body_rows(tables["blackbox_lambda"]) == 4
   assert body_rows(tables["warcraft_10k"]) == 2
   assert body_rows(tables["ranking"]) == 4
+  assert body_rows(tables["ranking_least_squares"]) == 2  # The squared two.
   assert body_rows(tables["ranking_epsilon"]) == 4
   assert body_rows(tables["ranking_samples"]) == 3
   assert body_rows(tables["ranking_soft"]) == 3  # FY and two soft ranks.
