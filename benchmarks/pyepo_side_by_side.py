@@ -24,8 +24,10 @@ draw, but not its pool refreshes, which differ at every run). CaVE's
 binding constraints, which PyEPO extracts through Gurobi only, are
 computed here and given to PyEPO's loss;
 PyEPO's CaVE+ (Clarabel stopped after 3 iterations) faces ours with
-`interior=0.003`. PyEPO's regularised Frank–Wolfe calls its solver per
-example and iteration (minutes per epoch): compare it with `--epochs=1`.
+`interior=0.003`; `--cave=exact` compares the plain CaVE instead (Clarabel
+run to convergence against ours with `interior=0`). PyEPO's regularised
+Frank–Wolfe calls its solver per example and iteration (minutes per
+epoch): compare it with `--epochs=1`.
 Both sides' test predictions are scored by the same `NormalizedRegret`.
 Writes `pyepo_side_by_side[_PROBLEM].{json,md}` (or `--output_name`) to
 --output_dir.
@@ -87,7 +89,15 @@ RANDOM_METHODS = (
   "aimle",
   *POOL_LOSSES,
 )
-CAVE_INTERIOR = 0.003  # The central path's point closest to PyEPO's CaVE+.
+# `--cave`: PyEPO's Clarabel iterations and our `interior` for its CaVE+
+# (ours: the central path's point closest to it) and the exact projection.
+CAVE = {"plus": (3, 0.003), "exact": (100, 0.0)}
+CAVE_TITLES = {
+  "plus": "CaVE+ (PyEPO's Clarabel stopped after 3 iterations, ours "
+  "interior=0.003)",
+  "exact": "CaVE's exact projection (PyEPO's Clarabel run to convergence, "
+  "ours interior=0)",
+}
 
 
 def tight_constraints(w: np.ndarray) -> np.ndarray:
@@ -181,12 +191,14 @@ def make_loss(
   seed: int,
   solve_ratio: float = 0.05,
   draw: int = 0,
+  cave: str = "plus",
 ):
   """Our version of PyEPO's documented loss of the method: a function of
   (costs, solutions, predicted costs) averaged over the batch (λ serves DBB
   and I-MLE, as the flags of `experiments.predict_then_optimize`; the pool
-  losses solve `solve_ratio` of each batch's rows). Its noise and pool
-  refreshes are seeded by the seed and the draw."""
+  losses solve `solve_ratio` of each batch's rows; `cave` is CaVE's
+  projection, a key of `CAVE`). Its noise and pool refreshes are seeded by
+  the seed and the draw."""
   epochs = len(data[f"order_{seed}"])
   seed += 1000 * draw
 
@@ -226,8 +238,8 @@ def make_loss(
   if method == "rfy":
     loss = ptf.losses.RegularizedFenchelYoungLoss(solver)
     return lambda c, w, c_hat: loss(w, c_hat)
-  if method == "cave":  # CaVE+: a point inside the cone (as PyEPO's default).
-    loss = ptf.losses.CaVELoss(FLOW_LP, interior=CAVE_INTERIOR)
+  if method == "cave":
+    loss = ptf.losses.CaVELoss(FLOW_LP, interior=CAVE[cave][1])
     return lambda c, w, c_hat: loss(w, c_hat)
   if method in POOL_LOSSES:
     num_train = len(data["w_train"])
@@ -259,6 +271,7 @@ def train_ours(
   learning_rate: float = 1e-2,
   solve_ratio: float = 0.05,
   draw: int = 0,
+  cave: str = "plus",
 ) -> dict:
   """Trains ours through the given batches (the seed's initial weights and
   batch order, the draw's noise); test predictions, s/epoch."""
@@ -272,7 +285,7 @@ def train_ours(
   model.layers[-1].bias.assign(data[f"bias_{seed}"])
   optimizer = keras.optimizers.Adam(learning_rate, epsilon=1e-8)
   loss_fn = make_loss(
-    method, data, num_samples, sigma, lam, seed, solve_ratio, draw
+    method, data, num_samples, sigma, lam, seed, solve_ratio, draw, cave
   )
 
   x, c, w = (tf.constant(data[k]) for k in ("x_train", "c_train", "w_train"))
@@ -321,6 +334,13 @@ def run_name(method: str, seed: int, draw: int) -> str:
   return f"{method}/seed{seed}" + (f"/draw{draw}" if draw else "")
 
 
+def mean_std(values) -> str:
+  """`mean ± std` over runs (the mean alone for one run)."""
+  if len(values) == 1:
+    return f"{values[0]:.4f}"
+  return f"{np.mean(values):.4f} ± {np.std(values, ddof=1):.4f}"
+
+
 def run_pyepo(python: str, data: dict, settings: dict) -> dict:
   """PyEPO's side, in its own interpreter (torch, no TensorFlow)."""
   with tempfile.TemporaryDirectory() as tmp:
@@ -351,7 +371,9 @@ def main(argv):
     learning_rate=f.learning_rate,
     solve_ratio=f.solve_ratio,
     pg_h=PG_H,
-    cave_max_iter=f.cave_max_iter,
+    cave=f.cave,
+    cave_max_iter=CAVE[f.cave][0],
+    cave_interior=CAVE[f.cave][1],
     problem=f.problem,
     draws=f.draws,
     random_methods=list(RANDOM_METHODS),
@@ -375,6 +397,7 @@ def main(argv):
         f.learning_rate,
         f.solve_ratio,
         draw,
+        f.cave,
       )
       pyepo = theirs[run_name(method, seed, draw)]
       for side, result in (("ours", ours), ("PyEPO", pyepo)):
@@ -390,10 +413,8 @@ def main(argv):
     rows.append(
       {
         "method": method,
-        "PyEPO regret": f"{np.mean(regrets['PyEPO']):.4f} ± "
-        f"{np.std(regrets['PyEPO'], ddof=1):.4f}",
-        "ours regret": f"{np.mean(regrets['ours']):.4f} ± "
-        f"{np.std(regrets['ours'], ddof=1):.4f}",
+        "PyEPO regret": mean_std(regrets["PyEPO"]),
+        "ours regret": mean_std(regrets["ours"]),
         "PyEPO s/epoch": float(np.median(seconds["PyEPO"])),
         "ours s/epoch": float(np.median(seconds["ours"])),
         "PyEPO time / ours": float(
@@ -417,11 +438,12 @@ def main(argv):
   title = (
     f"PyEPO {theirs['versions']['pyepo']} (torch "
     f"{theirs['versions']['torch']}, {setting[0]}, 1 process, 1 thread) "
-    f"against ours (TensorFlow {tf.__version__}, {setting[1]}, "
-    f"{f.threads} thread{'s' if f.threads > 1 else ''}): "
+    f"against ours (TensorFlow {tf.__version__} on {f.threads} "
+    f"thread{'s' if f.threads > 1 else ''}, {setting[1]}): "
     f"{setting[2]}, degree 6, {len(data['x_train']):,}/"
     f"{len(data['x_test']):,} instances, "
     f"{f.epochs} epochs, {f.num_seeds} seeds"
+    + (f", {CAVE_TITLES[f.cave]}" if "cave" in f.methods else "")
     + (
       f" ({f.draws} draws of the noise or pool refreshes each for "
       "the methods that draw them)"
@@ -494,11 +516,14 @@ if __name__ == "__main__":
     "The pool losses' refreshes: PyEPO solves a whole batch with this "
     "probability, ours this fraction of every batch's rows.",
   )
-  flags.DEFINE_integer(
-    "cave_max_iter",
-    3,
-    "PyEPO's CaVE: Clarabel's iterations (3: PyEPO's default CaVE+, as "
-    "ours with interior=0.003; 100: converged, the plain CaVE).",
+  flags.DEFINE_enum(
+    "cave",
+    "plus",
+    list(CAVE),
+    "CaVE's projection on both sides: 'plus', PyEPO's default CaVE+ "
+    "(Clarabel stopped after 3 iterations) against ours with "
+    "interior=0.003; 'exact', Clarabel run to convergence against ours "
+    "with interior=0.",
   )
   flags.DEFINE_string(
     "output_dir", "benchmarks/results", "Where the table goes."

@@ -66,6 +66,11 @@ def test_pyepo_side_by_side_trains_ours_on_the_shared_batches():
   other = sbs.train_ours("dpo", data, 0, num_samples=3, draw=1)["predicted"]
   np.testing.assert_array_equal(again, predicted["dpo"])
   assert not np.allclose(other, predicted["dpo"])
+  assert sbs.mean_std([0.1, 0.3]) == "0.2000 ± 0.1414"
+  assert sbs.mean_std([0.1142]) == "0.1142"  # One run: no spread to show.
+  # `--cave=exact`: the exact projection on our side, not CaVE+'s point.
+  exact = sbs.train_ours("cave", data, 0, cave="exact")["predicted"]
+  assert not np.allclose(exact, predicted["cave"])
 
 
 def test_gpu_export_writes_each_program_its_inputs_and_outputs(tmp_path):
