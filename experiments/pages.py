@@ -85,6 +85,12 @@ def warcraft_docs(output_root: str, docs_dir: str) -> dict[str, str]:
       [tables.warcraft_row(n, d, found[d]) for n, d in zip(names, runs)],
       [found[d] for d in runs],
     )
+    if family == "perturbed_squared_study":
+      docs["perturbed_squared_costs"] = tables.validation_cost_table(
+        names,
+        [run_results.read_history(d) for d in runs],
+        [found[d] for d in runs],
+      )
     if figure:
       plot.plot_learning_curves(
         _histories(runs, names),

@@ -134,6 +134,24 @@ RANKING_COLUMNS = (
 RANKING_KEYS = {"loss": "loss", "noise": "noise σ", "sigma": "ε", "M": "M"}
 
 
+def validation_cost_table(
+  names: Sequence[str], histories: Sequence[dict], sources: Sequence[dict]
+) -> str:
+  """Each run's validation mean cost after every epoch (two significant
+  digits): the scale its costs take, epoch by epoch."""
+  epochs = max(len(h["val_mean_cost"]) for h in histories)
+  return table(
+    ["run"] + [f"epoch {e}" for e in range(1, epochs + 1)],
+    [
+      [name]
+      + [f"{v:.2g}" for v in h["val_mean_cost"]]
+      + ["–"] * (epochs - len(h["val_mean_cost"]))
+      for name, h in zip(names, histories, strict=True)
+    ],
+    sources,
+  )
+
+
 def ranking_table(results: dict, keys: Sequence[str]) -> str:
   """One row per setting: its name's parts `keys`, then RANKING_COLUMNS."""
   rows = []

@@ -76,6 +76,7 @@ def test_docs_figures_tables_and_results_page(smoke):
     "warcraft",
     "perturbed_squared_study",
     "perturbed_squared_scale",
+    "perturbed_squared_costs",
     "blackbox_lambda",
     "resnet18",
     "warcraft_10k",
@@ -119,6 +120,7 @@ def test_docs_figures_tables_and_results_page(smoke):
   # the larger data; four losses at one noise level, four ε, three M, the
   # soft-rank study's three losses.
   assert body_rows(tables["perturbed_squared_study"]) == 11
+  assert body_rows(tables["perturbed_squared_costs"]) == 11
   assert body_rows(tables["blackbox_lambda"]) == 4
   assert body_rows(tables["warcraft_10k"]) == 2
   assert body_rows(tables["ranking"]) == 4
