@@ -3,6 +3,7 @@ they measured has changed since: every recorded commit exists in the
 history, and a section whose sources differ at HEAD is reported by a
 warning (a stale measurement, to re-run)."""
 
+import glob
 import json
 import os
 import subprocess
@@ -34,6 +35,16 @@ SECTION_SOURCES = {
 }
 
 
+# What the side-by-sides with PyEPO measure: our side's training (its
+# methods come from the predict-then-optimize binary) and PyEPO's.
+SIDE_BY_SIDE_SOURCES = (
+  "benchmarks/pyepo_side_by_side.py",
+  "benchmarks/pyepo_reference.py",
+  "experiments/predict_then_optimize.py",
+  "perturbations_tf",
+)
+
+
 def _git(*args: str) -> subprocess.CompletedProcess:
   return subprocess.run(
     ["git", "-C", ROOT, *args], capture_output=True, text=True, check=False
@@ -59,6 +70,15 @@ def recorded_sections() -> dict[str, tuple[dict, tuple[str, ...]]]:
     path = os.path.join(RESULTS, f"{name}.json")
     with open(path, encoding="utf-8") as f:
       sections[name] = (json.load(f)["provenance"], sources)
+  # The side-by-sides with PyEPO, one results file per comparison.
+  for path in sorted(
+    glob.glob(os.path.join(RESULTS, "pyepo_side_by_side*.json"))
+  ):
+    with open(path, encoding="utf-8") as f:
+      sections[os.path.basename(path)[:-5]] = (
+        json.load(f)["provenance"],
+        SIDE_BY_SIDE_SOURCES,
+      )
   return sections
 
 
