@@ -85,15 +85,14 @@ def warcraft_docs(output_root: str, docs_dir: str) -> dict[str, str]:
       [tables.warcraft_row(n, d, found[d]) for n, d in zip(names, runs)],
       [found[d] for d in runs],
     )
-    if family == "perturbed_squared_study":
-      docs["perturbed_squared_costs"] = tables.validation_cost_table(
-        names,
-        [run_results.read_history(d) for d in runs],
-        [found[d] for d in runs],
-      )
     if figure:
+      histories = _histories(runs, names)
+      if family == "perturbed_squared_study":  # The figure's costs in numbers.
+        docs["perturbed_squared_costs"] = tables.validation_cost_table(
+          histories, [found[d] for d in runs]
+        )
       plot.plot_learning_curves(
-        _histories(runs, names),
+        histories,
         os.path.join(docs_dir, figure),
         f"Warcraft shortest paths, {title} ({setting})",
         ["val_perfect_path_accuracy", "val_mean_cost", "loss"],

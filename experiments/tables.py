@@ -135,18 +135,17 @@ RANKING_KEYS = {"loss": "loss", "noise": "noise σ", "sigma": "ε", "M": "M"}
 
 
 def validation_cost_table(
-  names: Sequence[str], histories: Sequence[dict], sources: Sequence[dict]
+  histories: dict[str, dict], sources: Sequence[dict]
 ) -> str:
   """Each run's validation mean cost after every epoch (two significant
-  digits): the scale its costs take, epoch by epoch."""
-  epochs = max(len(h["val_mean_cost"]) for h in histories)
+  digits), from its history by name: the scale its costs take."""
+  costs = {name: h["val_mean_cost"] for name, h in histories.items()}
+  epochs = max(len(c) for c in costs.values())
   return table(
     ["run"] + [f"epoch {e}" for e in range(1, epochs + 1)],
     [
-      [name]
-      + [f"{v:.2g}" for v in h["val_mean_cost"]]
-      + ["–"] * (epochs - len(h["val_mean_cost"]))
-      for name, h in zip(names, histories, strict=True)
+      [name] + [f"{v:.2g}" for v in c] + ["–"] * (epochs - len(c))
+      for name, c in costs.items()
     ],
     sources,
   )
