@@ -217,6 +217,12 @@ def setting(run_name: str) -> str:
   return run_name.split("/seed_")[0]
 
 
+def num_test(num_instances: int, test_fraction: float) -> int:
+  """The held-out instances, the first of the data: `test_fraction` of
+  them, rounded; the rest train."""
+  return int(round(test_fraction * num_instances))
+
+
 def make_data(config: Config, noise_level: float, seed: int):
   """Features `(N, n, d)`, the ranks `(N, n)` of their noisy projections on
   w0 (the labels), the noise-free ranks they came from, and w0."""
@@ -341,7 +347,7 @@ def train_one(
   """
   keras.utils.set_random_seed(spec.seed)
   x, y, clean, w0 = make_data(config, spec.noise_level, spec.seed)
-  n_test = int(round(config.test_fraction * len(x)))
+  n_test = num_test(len(x), config.test_fraction)
   x_train, y_train = x[n_test:], y[n_test:]
   if select:
     n_val = int(round(config.validation_fraction * len(x_train)))

@@ -13,6 +13,7 @@ import os
 import numpy as np
 
 from experiments import common
+from experiments import ranking
 
 
 def read(*run_dir: str) -> dict | None:
@@ -163,8 +164,8 @@ def ranking_least_squares(results: dict) -> dict[str, dict[str, dict]]:
   the measured one and `1 − cos` to the exact least-squares minimiser (how
   far training stopped from it), each as mean ± std over seeds."""
   c = results["config"]
-  num_train = c["num_instances"] - int(
-    round(c["test_fraction"] * c["num_instances"])
+  num_train = c["num_instances"] - ranking.num_test(
+    c["num_instances"], c["test_fraction"]
   )
   settings = {}
   for name, splits in ranking_settings(results):
